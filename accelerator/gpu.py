@@ -1,0 +1,184 @@
+"""GPU specifications: datasheet numbers, each with its source, loaded from YAML.
+
+A :class:`GpuSpec` describes a real GPU the way its datasheet does: dense peak throughput
+per precision, the 2:4-sparsity factor, HBM bandwidth and capacity, L2 size and bandwidth,
+SM count, clocks, board power (TDP) and idle power. Every number is a :class:`Cited` value —
+``{value: 989.4, source: "NVIDIA H100 datasheet ..."}`` — so the source sits next to the
+value in the YAML file and travels with the spec into reports.
+
+Built-in specs live in ``accelerator/gpus/<name>.yaml``; :func:`load_gpu` takes such a name
+(``h100-sxm``) or a path to a YAML file. Errors name ``file:line dotted.field``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from accelerator.errors import SpecError
+from accelerator.spec import spec_error_from_validation
+from accelerator.yamlpos import Positions, load_yaml, parse_yaml
+
+#: Precisions a GPU spec can quote a dense tensor-core peak for. ``fp32`` is the non-tensor
+#: (CUDA-core) FP32 rate, ``tf32`` the tensor-core rate on FP32 inputs.
+GpuPrecision = Literal["fp32", "tf32", "fp16", "bf16", "fp8", "int8"]
+
+#: Bytes per element of each precision (tf32 operands are stored as fp32).
+PRECISION_BYTES: dict[str, int] = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
+
+#: Folder of the built-in GPU spec files.
+GPU_DIR = Path(__file__).parent / "gpus"
+
+T = TypeVar("T", int, float)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Cited(_Strict, Generic[T]):
+    """A number and where it comes from (datasheet, whitepaper, measurement, estimate)."""
+
+    value: T = Field(..., description="the number, in the unit its field name says")
+    source: str = Field(
+        ...,
+        min_length=3,
+        description="citation: document + table/page, or 'measured: ...', "
+        "or 'estimate: <how>' (estimates are marked so reports can say so)",
+    )
+
+
+class GpuSpec(_Strict):
+    """One GPU model (one SKU and form factor). Peaks are dense (no 2:4 sparsity)."""
+
+    name: str = Field(..., min_length=1, description="identifier, e.g. 'h100-sxm'")
+    description: str = Field("", description="marketing name and form factor")
+    peak_tflops_dense: dict[GpuPrecision, Cited[float]] = Field(
+        ..., description="dense peak per precision in TFLOP/s (TOP/s for int8); fp32 = CUDA cores"
+    )
+    sparse_factor: Cited[float] = Field(
+        ..., description="speed-up of 2:4 structured sparsity over the dense tensor-core peak"
+    )
+    hbm_bandwidth_gb_per_s: Cited[float] = Field(
+        ..., description="peak DRAM bandwidth, GB/s (1e9 B/s)"
+    )
+    hbm_capacity_gb: Cited[float] = Field(..., description="DRAM capacity, GB")
+    l2_bytes: Cited[int] = Field(..., description="L2 cache capacity in bytes")
+    l2_bandwidth_gb_per_s: Cited[float] = Field(
+        ...,
+        description="sustained L2 read bandwidth, GB/s (a microbenchmark figure, not datasheet)",
+    )
+    sm_count: Cited[int] = Field(..., description="streaming multiprocessors")
+    boost_clock_ghz: Cited[float] = Field(
+        ..., description="SM boost clock the peaks are quoted at, GHz"
+    )
+    base_clock_ghz: Cited[float] = Field(..., description="SM base clock, GHz")
+    tdp_w: Cited[float] = Field(..., description="maximum board power (TDP/TGP), W")
+    idle_w: Cited[float] = Field(..., description="board power when idle with a context open, W")
+
+    @model_validator(mode="after")
+    def _check(self) -> GpuSpec:
+        for prec, c in self.peak_tflops_dense.items():
+            if c.value <= 0:
+                raise ValueError(f"peak_tflops_dense.{prec} must be positive, got {c.value}")
+        positive = (
+            "hbm_bandwidth_gb_per_s",
+            "hbm_capacity_gb",
+            "l2_bytes",
+            "l2_bandwidth_gb_per_s",
+            "sm_count",
+            "boost_clock_ghz",
+            "base_clock_ghz",
+            "tdp_w",
+        )
+        for name in positive:
+            if getattr(self, name).value <= 0:
+                raise ValueError(f"{name}.value must be positive, got {getattr(self, name).value}")
+        if self.sparse_factor.value < 1:
+            raise ValueError(f"sparse_factor.value must be >= 1, got {self.sparse_factor.value}")
+        if not 0 <= self.idle_w.value < self.tdp_w.value:
+            raise ValueError(f"idle_w.value must be in [0, tdp_w), got {self.idle_w.value}")
+        if "fp32" not in self.peak_tflops_dense:
+            raise ValueError(
+                "peak_tflops_dense needs 'fp32' (the CUDA-core rate used for non-GEMM ops)"
+            )
+        return self
+
+    # ----------------------------------------------------------------- derived, in SI units
+
+    def peak_flops_per_s(self, precision: str, *, sparse: bool = False) -> float:
+        """Dense (or 2:4-sparse) tensor peak of ``precision`` in FLOP/s.
+
+        Raises :class:`SpecError` when the GPU has no such precision (e.g. fp8 on an A100).
+        """
+        cited = self.peak_tflops_dense.get(precision)  # type: ignore[call-overload]
+        if cited is None:
+            raise SpecError(
+                f"GPU {self.name!r} has no {precision} peak; "
+                f"allowed: {', '.join(self.peak_tflops_dense)}",
+                field="precision",
+            )
+        factor = self.sparse_factor.value if sparse and precision != "fp32" else 1.0
+        return cited.value * 1e12 * factor
+
+    @property
+    def vector_flops_per_s(self) -> float:
+        """Non-tensor FP32 peak (CUDA cores), FLOP/s: the rate of norms, softmax, elementwise."""
+        return self.peak_tflops_dense["fp32"].value * 1e12
+
+    @property
+    def hbm_bytes_per_s(self) -> float:
+        return self.hbm_bandwidth_gb_per_s.value * 1e9
+
+    @property
+    def l2_bytes_per_s(self) -> float:
+        return self.l2_bandwidth_gb_per_s.value * 1e9
+
+    def sources(self) -> dict[str, str]:
+        """Every cited field (dotted) and its source, for reports."""
+        out = {f"peak_tflops_dense.{p}": c.source for p, c in self.peak_tflops_dense.items()}
+        for name, value in self:
+            if isinstance(value, Cited):
+                out[name] = value.source
+        return out
+
+
+def gpu_from_data(data: Any, positions: Positions, root: str = "") -> GpuSpec:
+    """Validate already-parsed YAML data as a :class:`GpuSpec`."""
+    if not isinstance(data, dict):
+        raise positions.error(root, f"expected a mapping of GPU fields, got {type(data).__name__}")
+    try:
+        return GpuSpec.model_validate(data)
+    except ValidationError as exc:
+        raise spec_error_from_validation(exc, positions, root) from None
+
+
+def builtin_gpus() -> tuple[str, ...]:
+    """Names of the GPU specs shipped in ``accelerator/gpus``."""
+    return tuple(sorted(p.stem for p in GPU_DIR.glob("*.yaml")))
+
+
+def load_gpu(name_or_path: str | Path) -> GpuSpec:
+    """Load a built-in GPU by name (``h100-sxm``) or a GPU spec YAML file by path."""
+    text = str(name_or_path)
+    builtin = GPU_DIR / f"{text}.yaml"
+    if "/" not in text and not text.endswith((".yaml", ".yml")):
+        if not builtin.is_file():
+            raise SpecError(
+                f"unknown GPU {text!r}; built-in: {', '.join(builtin_gpus())} "
+                "(or give a YAML path)",
+                field="gpu",
+            )
+        path = builtin
+    else:
+        path = Path(name_or_path)
+    data, positions = load_yaml(path)
+    return gpu_from_data(data, positions)
+
+
+def parse_gpu(text: str, file: str = "<string>") -> GpuSpec:
+    """Validate a GPU spec given as YAML text (``file`` names it in errors)."""
+    data, positions = parse_yaml(text, file)
+    return gpu_from_data(data, positions)

@@ -1,0 +1,217 @@
+"""The accelerator specification: a strict, frozen schema loaded from YAML.
+
+An :class:`ArchSpec` says what the hardware is; energy and area come from the cited tables in
+``accelerator/tech`` unless a level overrides them. Every field documents its unit. Loading
+errors name ``file:line dotted.field``, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from accelerator.errors import SpecError
+from accelerator.yamlpos import Positions, load_yaml, parse_yaml
+
+Precision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
+Dataflow = Literal["output_stationary", "weight_stationary", "input_stationary"]
+DramKind = Literal["hbm2e", "hbm3", "hbm3e", "lpddr5", "ddr5", "ddr4"]
+
+#: Bits per operand of each precision.
+PRECISION_BITS: dict[str, int] = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class SparsitySpec(_Strict):
+    """Which kinds of zeros the array exploits, and how."""
+
+    act_zero_gating: bool = Field(
+        False, description="a zero activation does not toggle its multiplier (saves energy, not cycles)"
+    )
+    weight_zero_gating: bool = Field(False, description="a zero weight does not toggle its multiplier")
+    block_skip: tuple[int, int] | None = Field(
+        None,
+        description="granularity (rows, cols) of all-zero activation blocks the array can skip, "
+        "saving cycles; one of the trace's block sizes: (1, 8), (1, 16), (8, 8)",
+    )
+    temporal_delta: bool = Field(
+        False,
+        description="compute on deltas between denoising steps, skipping all-zero delta vectors "
+        "(Cambricon-D, ISCA 2024; Ditto, HPCA 2025)",
+    )
+    delta_precision: Literal["int8", "int4"] = Field("int8", description="precision of stored deltas")
+    metadata_bits_per_block: int = Field(
+        1, ge=0, description="bits of skip metadata (mask/index) fetched per skippable block"
+    )
+
+    @model_validator(mode="after")
+    def _block_known(self) -> SparsitySpec:
+        if self.block_skip is not None and tuple(self.block_skip) not in {(1, 8), (1, 16), (8, 8)}:
+            raise ValueError(
+                f"block_skip must be one of [1, 8], [1, 16], [8, 8] (the granularities traces record), "
+                f"got {list(self.block_skip)}"
+            )
+        return self
+
+
+class ComputeSpec(_Strict):
+    """The PE array."""
+
+    rows: int = Field(..., ge=1, le=4096, description="PE rows (R)")
+    cols: int = Field(..., ge=1, le=4096, description="PE columns (C)")
+    dataflow: Dataflow = Field("output_stationary", description="which operand stays in the PEs")
+    macs_per_pe_per_cycle: dict[Precision, int] = Field(
+        ...,
+        description="supported operand precisions and MACs one PE completes per cycle in each "
+        "(packed low-precision modes give more)",
+    )
+    precision: Precision = Field(..., description="operand precision workloads run at on this array")
+    accumulator_bits: int = Field(32, ge=8, le=64, description="accumulator width in bits")
+    pipeline_depth_cycles: int = Field(
+        2, ge=0, description="cycles from operand in to accumulate (fill), paid once per tile"
+    )
+    vector_lanes: int = Field(
+        0, ge=0, description="lanes of the vector unit for non-GEMM ops (norms, softmax, ...); 0 = cols"
+    )
+    sparsity: SparsitySpec = Field(default_factory=SparsitySpec)
+
+    @model_validator(mode="after")
+    def _precision_supported(self) -> ComputeSpec:
+        if self.precision not in self.macs_per_pe_per_cycle:
+            raise ValueError(
+                f"precision {self.precision!r} is not among macs_per_pe_per_cycle "
+                f"({', '.join(self.macs_per_pe_per_cycle)})"
+            )
+        if any(v < 1 for v in self.macs_per_pe_per_cycle.values()):
+            raise ValueError("macs_per_pe_per_cycle values must be positive integers")
+        return self
+
+
+class MemoryLevel(_Strict):
+    """One on-chip buffer level (innermost first)."""
+
+    name: str = Field(..., min_length=1, description="level name, e.g. 'rf', 'glb'")
+    size_bytes: int = Field(..., ge=1, description="capacity in bytes (per PE if per_pe)")
+    per_pe: bool = Field(False, description="one instance per PE (register files)")
+    banks: int = Field(1, ge=1, description="independent banks")
+    width_bits: int = Field(64, ge=8, description="access width in bits")
+    bandwidth_bytes_per_cycle: float = Field(..., gt=0, description="peak bytes per cycle (all banks)")
+    double_buffered: bool = Field(False, description="half the capacity fills while the other half is used")
+    read_energy_pj: float | None = Field(
+        None, ge=0, description="energy per access of width_bits; default from accelerator/tech SRAM model"
+    )
+    write_energy_pj: float | None = Field(None, ge=0, description="energy per write access; default = read")
+    leakage_mw: float | None = Field(None, ge=0, description="static power; default from the SRAM model")
+    holds: tuple[Literal["act", "weight", "out"], ...] = Field(
+        ("act", "weight", "out"), description="which operands this level stores"
+    )
+
+
+class DramSpec(_Strict):
+    """Off-chip memory."""
+
+    kind: DramKind = Field(..., description="memory technology; picks the cited energy table row")
+    bandwidth_gb_per_s: float = Field(..., gt=0, description="peak bandwidth in GB/s (1e9 bytes/s)")
+    energy_pj_per_bit: float | None = Field(
+        None, gt=0, description="access energy per bit incl. I/O; default from the cited table"
+    )
+    efficiency: float = Field(
+        0.8, gt=0, le=1, description="sustained / peak bandwidth (row-buffer and refresh losses)"
+    )
+    latency_ns: float = Field(100.0, ge=0, description="access latency, paid once per op")
+
+
+class MemorySpec(_Strict):
+    levels: tuple[MemoryLevel, ...] = Field(..., min_length=1, description="on-chip levels, innermost first")
+    dram: DramSpec
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> MemorySpec:
+        names = [lv.name for lv in self.levels]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"memory level names must be unique, repeated: {sorted(dup)}")
+        return self
+
+
+class ArchSpec(_Strict):
+    """An accelerator design."""
+
+    name: str = Field(..., min_length=1)
+    description: str = ""
+    clock_ghz: float = Field(..., gt=0, le=10, description="core clock in GHz")
+    technology_nm: float = Field(
+        ..., description="process node in nm; energies scale from the 45 nm tables (see accelerator.tech)"
+    )
+    compute: ComputeSpec
+    memory: MemorySpec
+    static_power_mw: float = Field(0.0, ge=0, description="leakage of logic outside the buffers, mW")
+
+    @model_validator(mode="after")
+    def _node_known(self) -> ArchSpec:
+        from accelerator.tech import KNOWN_NODES_NM  # sibling module of the same layer
+
+        if self.technology_nm not in KNOWN_NODES_NM:
+            raise ValueError(
+                f"technology_nm {self.technology_nm:g} has no scaling factors; "
+                f"allowed: {', '.join(f'{n:g}' for n in KNOWN_NODES_NM)}"
+            )
+        return self
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _allowed(err: dict[str, Any]) -> str:
+    ctx = err.get("ctx") or {}
+    if "expected" in ctx:
+        return f"; allowed: {ctx['expected']}"
+    return ""
+
+
+def spec_error_from_validation(exc: ValidationError, positions: Positions, root: str = "") -> SpecError:
+    """The first pydantic error as a located :class:`SpecError` (one paragraph)."""
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    dotted = ".".join(p for p in (root, _dotted(loc)) if p)
+    value = err.get("input")
+    if err["type"] == "missing":
+        message = "required field is missing"
+    elif err["type"] == "extra_forbidden":
+        message = "unknown field (check the spelling; see docs/spec.md for the fields)"
+    else:
+        message = err["msg"].removeprefix("Value error, ")
+        if not isinstance(value, dict):
+            message += f", got {value!r}"
+        message += _allowed(err)
+    more = len(exc.errors()) - 1
+    if more:
+        message += f" ({more} more problem{'s' if more > 1 else ''} in this file)"
+    return positions.error(dotted, message)
+
+
+def arch_from_data(data: Any, positions: Positions, root: str = "") -> ArchSpec:
+    """Validate already-parsed YAML data as an :class:`ArchSpec`."""
+    if not isinstance(data, dict):
+        raise positions.error(root, f"expected a mapping of arch fields, got {type(data).__name__}")
+    try:
+        return ArchSpec.model_validate(data)
+    except ValidationError as exc:
+        raise spec_error_from_validation(exc, positions, root) from None
+
+
+def load_arch(path: str | Path) -> ArchSpec:
+    """Load and validate an architecture YAML file."""
+    data, positions = load_yaml(path)
+    return arch_from_data(data, positions)
+
+
+def parse_arch(text: str, file: str = "<string>") -> ArchSpec:
+    data, positions = parse_yaml(text, file)
+    return arch_from_data(data, positions)

@@ -1,0 +1,218 @@
+"""Cited energy and area tables, and the explicit technology-node scaling step.
+
+The base tables (``energy_45nm.yaml``, ``area_45nm.yaml``) are 45 nm numbers with a source on
+every row. Scaling to another node is a separate, documented step:
+
+- energy: Stillmaker & Baas, "Scaling equations for the accurate prediction of CMOS device
+  performance from 180 nm to 7 nm", Integration 58 (2017) 74-81, Table 5 (PTM/ITRS fits):
+  energy(node, Vdd) ∝ a·Vdd² + b·Vdd + c; the factor from 45 nm is the ratio of the two.
+- area: the same paper's area factors (node-to-node ratio table).
+
+All functions are pure and return floats in the unit their name says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from accelerator.errors import SpecError
+
+_HERE = Path(__file__).parent
+
+#: Nodes with scaling coefficients (nm).
+KNOWN_NODES_NM: tuple[float, ...] = (130, 90, 65, 45, 32, 20, 16, 14, 10, 7)
+
+#: Stillmaker & Baas 2017, Table 5: energy ∝ a·Vdd² + b·Vdd + c per node.
+_ENERGY_POLY: dict[float, tuple[float, float, float]] = {
+    130: (7.171, -6.709, 2.904),
+    90: (4.762, -4.781, 2.092),
+    65: (3.755, -4.398, 1.975),
+    45: (1.103, -0.362, 0.2767),
+    32: (0.9559, -0.7823, 0.471),
+    20: (0.373, -0.1582, 0.04104),
+    16: (0.2958, -0.1241, 0.03024),
+    14: (0.2363, -0.09675, 0.02239),
+    10: (0.2068, -0.09311, 0.02375),
+    7: (0.1776, -0.09097, 0.02447),
+}
+
+#: Stillmaker & Baas 2017: area relative to 45 nm (row "45 nm" of the node-ratio table).
+_AREA_FROM_45: dict[float, float] = {
+    130: 6.4, 90: 2.8, 65: 1.5, 45: 1.0, 32: 0.46, 20: 0.21, 16: 0.19, 14: 0.17, 10: 0.1, 7: 0.059,
+}
+
+#: Nominal supply voltage assumed per node when a spec gives none (V). 45 nm = 0.9 V as in
+#: Horowitz 2014; the others are typical nominal core voltages of those nodes (assumption,
+#: stated so: a spec can set ``vdd_v`` explicitly once the schema grows it).
+NOMINAL_VDD_V: dict[float, float] = {
+    130: 1.3, 90: 1.2, 65: 1.1, 45: 0.9, 32: 0.9, 20: 0.9, 16: 0.8, 14: 0.8, 10: 0.75, 7: 0.7,
+}
+
+
+@dataclass(frozen=True)
+class Cited:
+    """A number with its source."""
+
+    value: float
+    source: str
+
+
+def _load(name: str) -> dict[str, Any]:
+    with (_HERE / name).open(encoding="utf-8") as f:
+        data: dict[str, Any] = yaml.safe_load(f)
+    return data
+
+
+@lru_cache(maxsize=None)  # the tables are immutable package data; caching cannot change results
+def energy_table() -> dict[str, Any]:
+    return _load("energy_45nm.yaml")
+
+
+@lru_cache(maxsize=None)
+def area_table() -> dict[str, Any]:
+    return _load("area_45nm.yaml")
+
+
+def _check_node(node_nm: float) -> None:
+    if node_nm not in _ENERGY_POLY:
+        raise SpecError(
+            f"technology node {node_nm:g} nm has no scaling data; allowed: "
+            + ", ".join(f"{n:g}" for n in KNOWN_NODES_NM)
+        )
+
+
+def node_energy_factor(node_nm: float, vdd_v: float | None = None) -> float:
+    """Dynamic-energy factor from the 45 nm / 0.9 V base tables to ``node_nm`` at ``vdd_v``."""
+    _check_node(node_nm)
+    vdd = NOMINAL_VDD_V[node_nm] if vdd_v is None else vdd_v
+    a, b, c = _ENERGY_POLY[node_nm]
+    a0, b0, c0 = _ENERGY_POLY[45]
+    v0 = NOMINAL_VDD_V[45]
+    return (a * vdd * vdd + b * vdd + c) / (a0 * v0 * v0 + b0 * v0 + c0)
+
+
+def node_area_factor(node_nm: float) -> float:
+    """Area factor from 45 nm to ``node_nm`` (Stillmaker & Baas 2017)."""
+    _check_node(node_nm)
+    return _AREA_FROM_45[node_nm]
+
+
+def op_energy_pj(op: str, fmt: str, node_nm: float = 45) -> float:
+    """Energy of one ``op`` ('add' or 'mult') in ``fmt`` (e.g. 'int8', 'fp16') in pJ."""
+    key = f"{op}_{fmt}"
+    row = energy_table()["ops_pj"].get(key)
+    if row is None:
+        raise SpecError(f"no energy entry for {key!r} in accelerator/tech/energy_45nm.yaml")
+    return float(row["value"]) * node_energy_factor(node_nm)
+
+
+def _acc_format(precision: str, accumulator_bits: int) -> str:
+    if precision.startswith("int"):
+        return "int32" if accumulator_bits > 16 else "int16"
+    return "fp32" if accumulator_bits > 16 else "fp16"
+
+
+def mac_energy_pj(precision: str, node_nm: float, accumulator_bits: int = 32) -> float:
+    """One multiply at ``precision`` plus one accumulate at the accumulator's width, in pJ."""
+    return op_energy_pj("mult", precision, node_nm) + op_energy_pj(
+        "add", _acc_format(precision, accumulator_bits), node_nm
+    )
+
+
+def vector_op_energy_pj(precision: str, node_nm: float) -> float:
+    """One elementwise operation (norm, softmax, activation) on the vector unit, in pJ.
+
+    Modelled as one multiply + one add at the array's precision (fp16 for integer arrays, since
+    non-GEMM ops run in higher precision on real accelerators; assumption).
+    """
+    fmt = "fp16" if precision.startswith("int") else precision
+    return op_energy_pj("mult", fmt, node_nm) + op_energy_pj("add", fmt, node_nm)
+
+
+def sram_access_energy_pj(size_bytes: int, width_bits: int, node_nm: float) -> float:
+    """Energy of one read of ``width_bits`` from an SRAM of ``size_bytes``, in pJ.
+
+    E = 10 pJ · (size / 8 KB)^0.5 · width/64 at 45 nm (fit to Horowitz 2014), then node scaling.
+    """
+    t = energy_table()["sram"]
+    ref = float(t["ref_read_64b_pj"]["value"])
+    ratio = max(size_bytes, 1) / float(t["ref_size_bytes"]["value"])
+    e45 = ref * ratio ** float(t["size_exponent"]["value"]) * (width_bits / 64.0)
+    return e45 * node_energy_factor(node_nm)
+
+
+def sram_leakage_mw(size_bytes: int, node_nm: float) -> float:
+    """Static power of an SRAM of ``size_bytes`` in mW (unverified default, see the table)."""
+    per_kib = float(energy_table()["sram"]["leakage_mw_per_kib"]["value"])
+    # Leakage per bit shrinks with cell area; scale by the area factor (assumption).
+    return per_kib * size_bytes / 1024.0 * node_area_factor(node_nm)
+
+
+def dram_energy_pj_per_bit(kind: str) -> float:
+    """Access energy per bit (incl. I/O) of a DRAM technology, in pJ/bit (not node-scaled)."""
+    row = energy_table()["dram_pj_per_bit"].get(kind)
+    if row is None:
+        allowed = ", ".join(energy_table()["dram_pj_per_bit"])
+        raise SpecError(f"unknown DRAM kind {kind!r}; allowed: {allowed}")
+    return float(row["value"])
+
+
+def unit_area_um2(op: str, fmt: str, node_nm: float) -> float:
+    """Area of one ``op`` unit ('add', 'mult') in ``fmt`` at ``node_nm``, in µm²."""
+    row = area_table()["ops_um2"].get(f"{op}_{fmt}")
+    if row is None:
+        raise SpecError(f"no area entry for {op}_{fmt!r} in accelerator/tech/area_45nm.yaml")
+    return float(row["value"]) * node_area_factor(node_nm)
+
+
+def mac_area_um2(precision: str, node_nm: float, accumulator_bits: int = 32) -> float:
+    """Multiplier + accumulator adder + accumulator register, in µm²."""
+    reg = float(area_table()["ops_um2"]["register_bit"]["value"]) * accumulator_bits
+    return (
+        unit_area_um2("mult", precision, node_nm)
+        + unit_area_um2("add", _acc_format(precision, accumulator_bits), node_nm)
+        + reg * node_area_factor(node_nm)
+    )
+
+
+def sram_area_mm2(size_bytes: int, node_nm: float) -> float:
+    """SRAM macro area in mm² (6T cell area / array efficiency, node-scaled)."""
+    t = area_table()["sram"]
+    um2 = size_bytes * 8 * float(t["cell_um2"]["value"]) / float(t["array_efficiency"]["value"])
+    return um2 * node_area_factor(node_nm) * 1e-6
+
+
+def sources() -> list[Cited]:
+    """Every cited row of the energy and area tables (for reports)."""
+    out: list[Cited] = []
+    for table in (energy_table(), area_table()):
+        for section in table.values():
+            if isinstance(section, dict):
+                for row in section.values():
+                    if isinstance(row, dict) and "value" in row:
+                        out.append(Cited(float(row["value"]), str(row["source"])))
+    return out
+
+
+__all__ = [
+    "KNOWN_NODES_NM",
+    "NOMINAL_VDD_V",
+    "Cited",
+    "dram_energy_pj_per_bit",
+    "mac_area_um2",
+    "mac_energy_pj",
+    "node_area_factor",
+    "node_energy_factor",
+    "op_energy_pj",
+    "sram_access_energy_pj",
+    "sram_area_mm2",
+    "sram_leakage_mw",
+    "unit_area_um2",
+    "vector_op_energy_pj",
+    "sources",
+]

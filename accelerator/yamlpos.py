@@ -1,0 +1,104 @@
+"""YAML loading that remembers where every value came from.
+
+``load_yaml(path)`` returns plain Python data (dicts, lists, scalars) and a :class:`Positions`
+table mapping each dotted field path (``memory.glb.size_bytes``, ``levels.0.name``) to its
+1-based line number, so validation errors can say ``file:line field``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from accelerator.errors import SpecError
+
+
+@dataclass(frozen=True)
+class Positions:
+    """Line numbers (1-based) of every dotted path in one YAML document."""
+
+    file: str
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def line_of(self, dotted: str) -> int | None:
+        """Line of ``dotted`` or of its nearest ancestor that has one."""
+        path = dotted
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path.rpartition(".")[0]
+        return self.lines.get("")
+
+    def error(self, dotted: str, message: str) -> SpecError:
+        """A :class:`SpecError` located at ``dotted``."""
+        return SpecError(message, file=self.file, line=self.line_of(dotted), field=dotted or None)
+
+
+def _walk(node: yaml.Node, path: str, lines: dict[str, int]) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if not isinstance(key, str) or not isinstance(key_node, yaml.ScalarNode):
+                raise SpecError(
+                    f"mapping keys must be plain strings, got {key!r}", line=key_node.start_mark.line + 1
+                )
+            child = f"{path}.{key}" if path else key
+            if key in out:
+                raise SpecError(
+                    f"duplicate key {key!r}", line=key_node.start_mark.line + 1, field=child
+                )
+            lines[child] = key_node.start_mark.line + 1
+            out[key] = _walk(value_node, child, lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, item in enumerate(node.value):
+            child = f"{path}.{i}" if path else str(i)
+            lines[child] = item.start_mark.line + 1
+            items.append(_walk(item, child, lines))
+        return items
+    return _scalar(node)
+
+
+def _scalar(node: yaml.Node) -> Any:
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, Positions]:
+    """Parse YAML ``text`` (named ``file`` in errors) into data and positions."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(f"not valid YAML: {problem}", file=file, line=line) from None
+    lines: dict[str, int] = {}
+    if node is None:
+        raise SpecError("the file is empty; expected a YAML mapping", file=file, line=1)
+    try:
+        data = _walk(node, "", lines)
+    except SpecError as exc:
+        raise SpecError(exc.detail, file=file, line=exc.line, field=exc.field) from None
+    return data, Positions(file=file, lines=lines)
+
+
+def load_yaml(path: str | Path) -> tuple[Any, Positions]:
+    """Read and parse a YAML file; a missing or unreadable file is a :class:`SpecError`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("no such file", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read the file: {exc}", file=str(path)) from None
+    return parse_yaml(text, str(path))

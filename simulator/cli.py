@@ -1,0 +1,92 @@
+"""The ``picojoule`` command line.
+
+Every user error (a :class:`accelerator.errors.PicojouleError` or a malformed workload) becomes
+one paragraph on stderr and exit code 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from accelerator.errors import PicojouleError
+from models.workload import WorkloadError
+
+#: Sub-command modules that add themselves with ``register(subparsers)``. Each is imported
+#: only when present, so a core install (no torch, no cocotb) still has a working CLI.
+PLUGINS = (
+    "models.trace_cli",
+    "models.train_cli",
+    "models.gpu_cli",
+    "simulator.rtl_cli",
+    "simulator.sweep_cli",
+    "simulator.bench",
+    "models.numerics_cli",
+)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from simulator.validate import validate_file
+
+    failed = 0
+    for f in args.files:
+        try:
+            kind = validate_file(Path(f))
+            print(f"{f}: ok ({kind})")
+        except (PicojouleError, WorkloadError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+    return 2 if failed else 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from simulator.run import run_scenario
+
+    out = run_scenario(args.scenario, args.out)
+    print(out.summary)
+    print(f"\nwrote {out.results_path} and {out.report_path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="picojoule",
+        description="Energy of image generation on accelerators vs GPUs: trace, simulate, sweep, validate RTL.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("validate", help="check scenario / arch / sweep / layer YAML files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=_cmd_validate)
+    p = sub.add_parser("run", help="evaluate a scenario and write results.json + report.html")
+    p.add_argument("scenario", metavar="SCENARIO.yaml")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.set_defaults(func=_cmd_run)
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # the plugin itself is absent; a broken import inside it is a bug
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (PicojouleError, WorkloadError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

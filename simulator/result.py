@@ -1,0 +1,123 @@
+"""Result records of an evaluation, and their JSON form (the results.json contract).
+
+The contract (tests and scripts rely on it; extend, never rename)::
+
+    {"picojoule_version", "workload": {...provenance, "steps"},
+     "designs": [{"name", "kind": "accelerator"|"gpu", "latency_s_per_step",
+                  "latency_s_per_image", "energy_j_per_step", "energy_j_per_image",
+                  "energy_breakdown_j": {component: J per image}, "area_mm2" (null for GPUs),
+                  "per_op": [{"index", "name", "kind", "macs", "cycles", "latency_s",
+                              "energy_j", ...}]}]}
+
+Per-op numbers are per denoising step, averaged over the workload's steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class OpResult:
+    """One op's cost on one design, per step (mean over steps)."""
+
+    index: int
+    name: str
+    kind: str
+    module: str
+    macs: int
+    cycles: float  # total cycles of the op (max of compute and memory for the analytic mode)
+    latency_s: float
+    energy_j: float
+    compute_cycles: float = 0.0
+    memory_cycles: float = 0.0
+    utilization: float = 0.0  # useful MACs / (PEs x cycles)
+    energy_breakdown_j: Mapping[str, float] = field(default_factory=dict)
+    gating_saved_j: float = 0.0  # energy saved by zero-gating (element level)
+    skipped_cycles: float = 0.0  # compute cycles saved by skipping structure
+    bound: str = ""  # "compute" | "memory" | "vector" | "none"
+    mapping: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DesignResult:
+    """One design's cost on one workload."""
+
+    name: str
+    kind: str  # "accelerator" | "gpu"
+    latency_s_per_step: float
+    latency_s_per_image: float
+    energy_j_per_step: float
+    energy_j_per_image: float
+    energy_breakdown_j: Mapping[str, float]  # per image
+    area_mm2: float | None
+    per_op: tuple[OpResult, ...]
+    per_step: tuple[Mapping[str, float], ...] = ()
+    label: str = "modelled"  # "modelled" | "measured"
+    notes: tuple[str, ...] = ()
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def edp_j_s(self) -> float:
+        """Energy-delay product per image (J·s)."""
+        return self.energy_j_per_image * self.latency_s_per_image
+
+
+def _clean(x: Any) -> Any:
+    """Round floats to 9 significant digits so JSON text is stable across platforms."""
+    if isinstance(x, float):
+        if math.isnan(x) or math.isinf(x):
+            return None
+        return float(f"{x:.9g}")
+    if isinstance(x, Mapping):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def op_to_json(op: OpResult) -> dict[str, Any]:
+    return _clean(
+        {
+            "index": op.index,
+            "name": op.name,
+            "kind": op.kind,
+            "module": op.module,
+            "macs": op.macs,
+            "cycles": op.cycles,
+            "latency_s": op.latency_s,
+            "energy_j": op.energy_j,
+            "compute_cycles": op.compute_cycles,
+            "memory_cycles": op.memory_cycles,
+            "utilization": op.utilization,
+            "bound": op.bound,
+            "gating_saved_j": op.gating_saved_j,
+            "skipped_cycles": op.skipped_cycles,
+            "energy_breakdown_j": dict(op.energy_breakdown_j),
+            "mapping": dict(op.mapping),
+        }
+    )
+
+
+def design_to_json(d: DesignResult) -> dict[str, Any]:
+    return _clean(
+        {
+            "name": d.name,
+            "kind": d.kind,
+            "label": d.label,
+            "latency_s_per_step": d.latency_s_per_step,
+            "latency_s_per_image": d.latency_s_per_image,
+            "energy_j_per_step": d.energy_j_per_step,
+            "energy_j_per_image": d.energy_j_per_image,
+            "energy_breakdown_j": dict(d.energy_breakdown_j),
+            "area_mm2": d.area_mm2,
+            "edp_j_s": d.edp_j_s,
+            "notes": list(d.notes),
+            "extras": dict(d.extras),
+            "per_step": [dict(s) for s in d.per_step],
+            "per_op": [op_to_json(o) for o in d.per_op],
+        }
+    )

@@ -1,0 +1,50 @@
+"""``picojoule run``: evaluate a scenario's workload on its designs and GPUs, write the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simulator.evaluate import evaluate_prepared
+from simulator.optable import prepare
+from simulator.report import results_doc, summary_table, write_html, write_json
+from simulator.result import DesignResult
+from simulator.scenario import load_designs, load_scenario, load_workload_file
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    designs: tuple[DesignResult, ...]
+    doc: dict[str, Any]
+    summary: str
+    results_path: Path
+    report_path: Path
+
+
+def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
+    """Evaluate every design and GPU of the scenario at ``path``; write results into ``out_dir``."""
+    from accelerator.gpu import load_gpu
+    from simulator.gpu_model import evaluate_gpu
+
+    sc = load_scenario(path)
+    archs = load_designs(sc)
+    gpus = [load_gpu(g if not g.endswith((".yaml", ".yml")) else sc.resolve(g)) for g in sc.spec.gpus]
+    workload = load_workload_file(sc.resolve(sc.spec.workload))
+    steps = sc.spec.steps or workload.steps
+    table = prepare(workload)
+    results: list[DesignResult] = [
+        evaluate_prepared(table, arch, steps=steps, fidelity=sc.spec.fidelity) for arch in archs
+    ]
+    results += [evaluate_gpu(workload, gpu, precision=sc.spec.gpu_precision, steps=steps) for gpu in gpus]
+    info = {**dict(workload.provenance), "steps": steps, "traced_steps": workload.steps,
+            "ops_per_step": len(workload.ops), "macs_per_step": workload.macs_per_step,
+            "flops_per_step": workload.flops_per_step, "file": sc.spec.workload}
+    scenario_info = {"name": sc.spec.name, "file": str(path), "fidelity": sc.spec.fidelity}
+    doc = results_doc(info, results, scenario_info)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / "results.json"
+    write_json(doc, results_path)
+    report_path = write_html(doc, results, out, steps)
+    return RunOutput(tuple(results), doc, summary_table(results, steps), results_path, report_path)

@@ -1,0 +1,87 @@
+"""Scenario files: which workload, which designs, which GPUs, which options.
+
+A scenario is YAML (see ``scenarios/quickstart.yaml``)::
+
+    name: quickstart
+    workload: workloads/ddpm-cifar10.workload.json.gz   # a trace, a layer-list YAML, or a SCALE-Sim CSV
+    steps: 50                 # sampling steps per image (default: the trace's)
+    designs: [arch/edge-os-int8.yaml, arch/dc-os-int8-sparse.yaml]
+    gpus: [h100-sxm]          # GPU spec names or YAML paths
+    gpu_precision: bf16
+    fidelity: analytic
+
+Paths are relative to the scenario file. Errors name file:line and the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from accelerator.errors import SpecError
+from accelerator.spec import ArchSpec, load_arch, spec_error_from_validation
+from accelerator.yamlpos import Positions, load_yaml
+from models.workload import Workload, WorkloadError
+
+
+class ScenarioSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(..., min_length=1)
+    description: str = ""
+    workload: str = Field(..., min_length=1, description="path to a workload file, relative to the scenario")
+    steps: int | None = Field(None, ge=1, description="sampling steps per image; default: the trace's steps")
+    designs: tuple[str, ...] = Field(..., min_length=1, description="arch YAML paths")
+    gpus: tuple[str, ...] = Field((), description="GPU spec names (e.g. h100-sxm) or YAML paths")
+    gpu_precision: Literal["fp32", "fp16", "bf16", "fp8", "int8"] = "bf16"
+    fidelity: Literal["analytic", "event"] = "analytic"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    spec: ScenarioSpec
+    path: Path
+    positions: Positions
+
+    def resolve(self, rel: str) -> Path:
+        p = Path(rel)
+        return p if p.is_absolute() else (self.path.parent / p)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    data, positions = load_yaml(path)
+    if not isinstance(data, dict):
+        raise positions.error("", f"expected a mapping of scenario fields, got {type(data).__name__}")
+    try:
+        spec = ScenarioSpec.model_validate(data)
+    except ValidationError as exc:
+        raise spec_error_from_validation(exc, positions) from None
+    sc = Scenario(spec=spec, path=Path(path), positions=positions)
+    for i, rel in enumerate(spec.designs):
+        if not sc.resolve(rel).is_file():
+            raise positions.error(f"designs.{i}", f"no such arch file {rel!r} (relative to {sc.path.parent})")
+    if not sc.resolve(spec.workload).is_file():
+        raise positions.error("workload", f"no such workload file {spec.workload!r} (relative to {sc.path.parent})")
+    return sc
+
+
+def load_designs(sc: Scenario) -> list[ArchSpec]:
+    return [load_arch(sc.resolve(rel)) for rel in sc.spec.designs]
+
+
+def load_workload_file(path: Path) -> Workload:
+    """A trace (``*.json.gz``/``*.json``), a layer list (``*.yaml``) or a SCALE-Sim CSV."""
+    from models import layers, workload  # torch-free
+
+    suffix = path.name.lower()
+    try:
+        if suffix.endswith((".yaml", ".yml")):
+            return layers.load_layers_yaml(path)
+        if suffix.endswith(".csv"):
+            return layers.load_scalesim_csv(path)
+        return workload.load(path)
+    except WorkloadError as exc:
+        raise SpecError(str(exc)) from None

@@ -72,9 +72,6 @@ class ComputeSpec(_Strict):
     )
     precision: Precision = Field(..., description="operand precision workloads run at on this array")
     accumulator_bits: int = Field(32, ge=8, le=64, description="accumulator width in bits")
-    pipeline_depth_cycles: int = Field(
-        2, ge=0, description="cycles from operand in to accumulate (fill), paid once per tile"
-    )
     vector_lanes: int = Field(
         0, ge=0, description="lanes of the vector unit for non-GEMM ops (norms, softmax, ...); 0 = cols"
     )

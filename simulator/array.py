@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from accelerator import pe
 from accelerator.spec import ComputeSpec
 
 
@@ -33,11 +34,12 @@ def _ceil_div(a: np.ndarray, b: int | np.ndarray) -> np.ndarray:
 
 
 def _os_tile_cycles(beats: np.ndarray, compute: ComputeSpec) -> np.ndarray:
-    """Cycles of one output-stationary tile operation: fill + beats + drain (one row a cycle).
+    """Cycles of one output-stationary tile operation, from the RTL tile's own timing model.
 
-    TODO(lead): replace by accelerator.pe.tile_cycles once the RTL tile's model lands.
+    Beats dropped by skipping (zero blocks, zero delta vectors) never reach the tile: the
+    feeder compacts them, so the tile sees ``beats`` issued beats.
     """
-    return beats + compute.pipeline_depth_cycles + compute.rows
+    return pe.tile_cycles(beats.astype(np.int64), "int8", rows=compute.rows, cols=compute.cols).astype(np.float64)
 
 
 def fold_dims(dataflow: str, m: np.ndarray, n: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, ...]:

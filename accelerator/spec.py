@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from accelerator.errors import SpecError
+from accelerator.numerics import NumericsSpec, numerics_fit_error
 from accelerator.yamlpos import Positions, load_yaml, parse_yaml
 
 Precision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
@@ -148,6 +149,11 @@ class ArchSpec(_Strict):
     compute: ComputeSpec
     memory: MemorySpec
     static_power_mw: float = Field(0.0, ge=0, description="leakage of logic outside the buffers, mW")
+    numerics: NumericsSpec = Field(
+        default_factory=NumericsSpec,
+        description="number formats, zero-skip thresholds, temporal deltas (accelerator.numerics); "
+        "left-out fields follow compute",
+    )
 
     @model_validator(mode="after")
     def _node_known(self) -> ArchSpec:
@@ -158,6 +164,13 @@ class ArchSpec(_Strict):
                 f"technology_nm {self.technology_nm:g} has no scaling factors; "
                 f"allowed: {', '.join(f'{n:g}' for n in KNOWN_NODES_NM)}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _numerics_fit(self) -> ArchSpec:
+        problem = numerics_fit_error(self.numerics, self.compute.precision, self.compute.accumulator_bits)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 

@@ -75,6 +75,7 @@ class OpCosts:
     bound: np.ndarray  # [n_ops] of "compute" | "memory" | "vector" | "none" (step 0)
     mapping: GemmMapping
     area_mm2: float
+    traffic_bytes: dict[str, np.ndarray]  # level -> [steps, n_ops] bytes moved
 
 
 def _scatter(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
@@ -112,7 +113,7 @@ def evaluate_table(table: OpTable, arch: ArchSpec) -> OpCosts:
     # ---- mapping (independent of the step: sparsity never changes tiles)
     cap = lv.glb.size_bytes / (2.0 if lv.glb.double_buffered else 1.0)
     mapping = map_gemms(
-        table.g_m, table.g_n, table.g_k, table.g_batch,
+        table,
         rows=c.rows, cols=c.cols, capacity_bytes=cap,
         act_bytes=elem_b, weight_bytes=elem_b, psum_bytes=psum_b,
     )
@@ -231,4 +232,5 @@ def evaluate_table(table: OpTable, arch: ArchSpec) -> OpCosts:
         bound=bound0,
         mapping=mapping,
         area_mm2=area_mm2(arch),
+        traffic_bytes={"dram": np.broadcast_to(dram_bytes, (steps, n)), lv.glb.name: glb_bytes_s},
     )

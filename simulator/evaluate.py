@@ -69,6 +69,7 @@ def evaluate_prepared(
     op_gate = mean_op(costs.gating_saved_pj) * 1e-12
     op_skip = mean_op(costs.skipped_cycles)
     op_util = mean_op(costs.utilization)
+    op_traffic = {k: mean_op(v) for k, v in costs.traffic_bytes.items()}
     m = costs.mapping
     gemm_first: dict[int, int] = {}
     for row, op_i in enumerate(table.g_op.tolist()):
@@ -90,6 +91,7 @@ def evaluate_prepared(
                 energy_breakdown_j={k: float(v[i]) for k, v in sorted(op_energy.items())},
                 gating_saved_j=float(op_gate[i]), skipped_cycles=float(op_skip[i]),
                 bound=str(costs.bound[i]), mapping=mapping,
+                traffic_bytes={k: float(v[i]) for k, v in sorted(op_traffic.items())},
             )
         )
     per_step = tuple(

@@ -8,7 +8,8 @@ small grid of candidate tiles (array-multiple sizes, powers of two) is scored in
 vectorised pass and the cheapest legal candidate wins; ties go to the first candidate, so
 the choice is deterministic.
 
-DRAM traffic (elements) for a candidate, per batch item:
+DRAM traffic (elements) for a candidate, per batch item (A = M·K, or for a convolution its
+input tensor times the halo factor of :func:`simulator.cost_traffic.conv_input_factor`):
 
 - ``Kt < K``:  A·⌈N/Nt⌉ + B·⌈M/Mt⌉ + C
 - ``Kt = K``:  min(A + B·⌈M/Mt⌉, A·⌈N/Nt⌉ + B) + C
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from accelerator.errors import SimulationError
+from simulator.cost_traffic import conv_input_factor
+from simulator.optable import OpTable
 
 
 @dataclass(frozen=True)
@@ -48,10 +51,7 @@ def _candidates(extent: np.ndarray, base: int, count: int) -> np.ndarray:
 
 
 def map_gemms(
-    m: np.ndarray,
-    n: np.ndarray,
-    k: np.ndarray,
-    batch: np.ndarray,
+    table: OpTable,
     *,
     rows: int,
     cols: int,
@@ -66,6 +66,7 @@ def map_gemms(
 
     The weights let the caller minimise energy (pJ per element moved) rather than bytes.
     """
+    m, n, k, batch = table.g_m, table.g_n, table.g_k, table.g_batch
     g = m.shape[0]
     if g == 0:
         z = np.zeros(0, dtype=np.int64)
@@ -83,7 +84,11 @@ def map_gemms(
     need = MT * KT * act_bytes + KT * NT * weight_bytes + MT * NT * psum_bytes
     legal = need <= capacity_bytes
 
-    a_elems, b_elems, c_elems = M * K, K * N, M * N
+    geo = [x[:, None, None, None] for x in (
+        table.g_a_unique, table.g_conv, table.g_img, table.g_in_h, table.g_in_w, table.g_out_q,
+        table.g_stride, table.g_kr, table.g_ks)]
+    a_factor = conv_input_factor(M, K, MT, KT, *geo)
+    a_elems, b_elems = geo[0] * a_factor, K * N
     a_re = np.ceil(N / NT)
     b_re = np.ceil(M / MT)
     wa = act_energy_per_elem
@@ -109,12 +114,15 @@ def map_gemms(
     a_reads = np.where(order == 1, 1.0, np.ceil(n / NTs))
     b_reads = np.where(order == 2, 1.0, np.ceil(m / MTs))
     bf = batch.astype(np.float64)
+    a_once = table.g_a_unique * conv_input_factor(
+        m, k, MTs, KTs, table.g_a_unique, table.g_conv, table.g_img, table.g_in_h, table.g_in_w,
+        table.g_out_q, table.g_stride, table.g_kr, table.g_ks)
     return GemmMapping(
         mt=MTs,
         nt=NTs,
         kt=KTs,
         order=order,
-        dram_act_elems=bf * m * k * a_reads,
+        dram_act_elems=bf * a_once * a_reads,
         dram_weight_elems=bf * k * n * b_reads,
         dram_out_elems=bf * m * n,
         fits=fits,

@@ -3,18 +3,25 @@
 ``prepare(workload)`` is explicit (no hidden cache): sweeps call it once per workload and pass
 the table to every design they evaluate.
 
-Each GEMM-like op becomes one or two GEMM rows (attention = QKᵀ and PV); every op keeps one
-row of vector work (elementwise ops, norms, softmax inside attention). Byte counts here are
-element counts: the cost model multiplies by the design's operand widths.
+Each GEMM-like op becomes one or two GEMM rows (attention = QKᵀ and PV, marked so the cost
+model can fuse them); every op keeps one row of vector work (elementwise ops, norms, softmax
+inside attention). Counts here are *elements*: the cost model multiplies by the design's
+operand widths. GEMM rows with the same shape and footprint share one entry of the unique
+table (``u_*``), so the mapper searches each distinct shape once.
+
+Convolutions keep their geometry so that DRAM traffic counts the input tensor (with the halo
+a tile of output rows needs), not the im2col matrix ``M×K``, which repeats each input pixel up
+to R·S times.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from models.workload import STAT_FIELDS, Workload
+from models.workload import STAT_FIELDS, Op, Workload
 
 #: Vector-unit operations per output element for non-GEMM kinds (assumption: a norm needs
 #: mean, variance, scale, shift ≈ 5 ops/element; softmax max, sub, exp, sum, div ≈ 5).
@@ -24,6 +31,9 @@ VECTOR_OPS_PER_ELEMENT = {"norm": 5.0, "softmax": 5.0, "elementwise": 1.0, "redu
 
 _DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1, "uint8": 1,
                 "int32": 4, "int64": 8, "bool": 1, "float8_e4m3fn": 1, "float8_e5m2": 1}
+
+#: ``g_role`` values: a plain GEMM, the QKᵀ and the P·V product of one attention op.
+ROLE_PLAIN, ROLE_QK, ROLE_PV = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -41,11 +51,25 @@ class OpTable:
     g_n: np.ndarray
     g_k: np.ndarray
     g_weight_is_param: np.ndarray  # bool
+    g_role: np.ndarray  # ROLE_* per row
+    g_a_unique: np.ndarray  # elements of A's footprint per batch item (conv: the input tensor)
+    g_conv: np.ndarray  # bool: a convolution with known 2-D geometry (halo model applies)
+    g_img: np.ndarray  # conv: images (N); geometry below per image, 1 elsewhere
+    g_in_h: np.ndarray  # conv: input height H
+    g_in_w: np.ndarray  # conv: input width W
+    g_out_q: np.ndarray  # conv: output width Q
+    g_stride: np.ndarray  # conv: vertical stride
+    g_kr: np.ndarray  # conv: filter height R
+    g_ks: np.ndarray  # conv: filter width S
+    # unique GEMM shapes: g_u[row] indexes the u_rows table (first row of each shape)
+    g_u: np.ndarray
+    u_rows: np.ndarray
     # per-op element counts (traced dtype converted to elements)
     act_elems: np.ndarray  # [n_ops] float64
     weight_elems: np.ndarray
     out_elems: np.ndarray
     vector_ops: np.ndarray  # [n_ops] float64, work for the vector unit
+    chain_in: np.ndarray  # [n_ops] bool: one input is the previous op's output
     # per-step statistics [steps, n_ops], NaN where not recorded
     stats: dict[str, np.ndarray]
 
@@ -53,12 +77,62 @@ class OpTable:
     def steps(self) -> int:
         return self.workload.steps
 
+    @property
+    def n_gemm(self) -> int:
+        return int(self.g_op.shape[0])
+
     def stat(self, name: str, default: float = 0.0) -> np.ndarray:
         """``[steps, n_ops]`` statistic with NaN (not recorded) replaced by ``default``."""
         arr = self.stats.get(name)
         if arr is None:
             return np.full((self.steps, self.n_ops), default)
         return np.where(np.isnan(arr), default, arr)
+
+    def has_stat(self, name: str) -> np.ndarray:
+        """``[steps, n_ops]`` bool: the statistic was recorded."""
+        arr = self.stats.get(name)
+        if arr is None:
+            return np.zeros((self.steps, self.n_ops), dtype=bool)
+        return ~np.isnan(arr)
+
+
+@dataclass(frozen=True)
+class _Conv:
+    img: int
+    in_h: int
+    in_w: int
+    out_q: int
+    stride: int
+    kr: int
+    ks: int
+    a_unique: float  # input elements per group
+
+
+def _conv_geometry(op: Op) -> _Conv | None:
+    """2-D geometry of a (non-transposed) convolution, or ``None`` when it is not known."""
+    if op.kind != "conv" or op.gemm is None or len(op.input_shapes) < 2:
+        return None
+    x, w, out = op.input_shapes[0], op.input_shapes[1], op.output_shape
+    if op.params.get("transposed") or len(x) != 4 or len(w) != 4 or len(out) != 4:
+        return None
+    groups = op.gemm[0]
+    stride = op.params.get("stride", 1)
+    sh = int(stride[0] if isinstance(stride, (list, tuple)) else stride)
+    unique = math.prod(x) / groups
+    return _Conv(img=x[0], in_h=x[2], in_w=x[3], out_q=out[3], stride=max(sh, 1), kr=w[2],
+                 ks=w[3], a_unique=float(unique))
+
+
+def _chained(prev: Op | None, op: Op) -> bool:
+    """Heuristic: ``op`` reads ``prev``'s output when one of its inputs has that many elements.
+
+    Traces record shapes, not tensor identities; sequence order plus a matching size is the
+    best evidence available (documented in docs/simulator.md).
+    """
+    if prev is None or not prev.output_shape:
+        return False
+    n = math.prod(prev.output_shape)
+    return n > 0 and any(math.prod(s) == n for s in op.input_shapes if s)
 
 
 def prepare(workload: Workload) -> OpTable:
@@ -72,21 +146,40 @@ def prepare(workload: Workload) -> OpTable:
     wgt = np.array([op.weight_bytes for op in ops], dtype=np.float64) / elem_bytes
     out = np.array([op.out_bytes for op in ops], dtype=np.float64) / elem_bytes
 
-    g_op, g_b, g_m, g_n, g_k, g_param = [], [], [], [], [], []
+    rows: list[tuple[int, int, int, int, int, bool, int, float, _Conv | None]] = []
     vec = np.zeros(n)
+    chain = np.zeros(n, dtype=bool)
     for i, op in enumerate(ops):
+        chain[i] = _chained(ops[i - 1] if i else None, op)
         per_elem = VECTOR_OPS_PER_ELEMENT.get(op.kind, 1.0)
         if op.gemm is None:
             vec[i] = per_elem * max(float(op.elements_out), float(out[i]))
             continue
         b, m, nn, k = op.gemm
-        g_op.append(i), g_b.append(b), g_m.append(m), g_n.append(nn), g_k.append(k)
-        g_param.append(op.weight_is_param)
+        geo = _conv_geometry(op)
+        a_unique = geo.a_unique if geo is not None else float(m * k)
         if op.kind == "attention":
-            # gemm = QKᵀ (b, Lq, Lk, d); the second product is P·V (b, Lq, d, Lk).
-            g_op.append(i), g_b.append(b), g_m.append(m), g_n.append(k), g_k.append(nn)
-            g_param.append(False)
+            rows.append((i, b, m, nn, k, False, ROLE_QK, float(m * k), None))
+            g2 = op.params.get("gemm2")
+            b2, m2, n2, k2 = (int(v) for v in g2) if g2 else (b, m, k, nn)
+            rows.append((i, b2, m2, n2, k2, False, ROLE_PV, float(m2 * k2), None))
             vec[i] = per_elem * b * m * nn  # softmax over the score matrix
+        else:
+            rows.append((i, b, m, nn, k, op.weight_is_param, ROLE_PLAIN, a_unique, geo))
+
+    def col(j: int, dtype: type = np.int64) -> np.ndarray:
+        return np.array([r[j] for r in rows], dtype=dtype)
+
+    def geo_col(attr: str) -> np.ndarray:
+        return np.array([getattr(r[8], attr) if r[8] else 1 for r in rows], dtype=np.int64)
+
+    keys = [r[1:8] + ((r[8].img, r[8].in_h, r[8].in_w, r[8].out_q, r[8].stride, r[8].kr,
+                       r[8].ks) if r[8] else ()) for r in rows]
+    first: dict[tuple[object, ...], int] = {}
+    g_u = np.array([first.setdefault(key, len(first)) for key in keys], dtype=np.int64)
+    u_rows = np.zeros(len(first), dtype=np.int64)
+    for row in range(len(rows) - 1, -1, -1):
+        u_rows[g_u[row]] = row
 
     stats: dict[str, np.ndarray] = {}
     for name in STAT_FIELDS:
@@ -95,21 +188,33 @@ def prepare(workload: Workload) -> OpTable:
             stats[name] = np.array(
                 [[np.nan if v is None else v for v in row] for row in table], dtype=np.float64
             )
-    as_i64 = lambda xs: np.array(xs, dtype=np.int64)  # noqa: E731
     return OpTable(
         workload=workload,
         n_ops=n,
         kind=kind,
         macs=macs,
-        g_op=as_i64(g_op),
-        g_batch=as_i64(g_b),
-        g_m=as_i64(g_m),
-        g_n=as_i64(g_n),
-        g_k=as_i64(g_k),
-        g_weight_is_param=np.array(g_param, dtype=bool),
+        g_op=col(0),
+        g_batch=col(1),
+        g_m=col(2),
+        g_n=col(3),
+        g_k=col(4),
+        g_weight_is_param=col(5, bool),
+        g_role=col(6),
+        g_a_unique=col(7, np.float64),
+        g_conv=np.array([r[8] is not None for r in rows], dtype=bool),
+        g_img=geo_col("img"),
+        g_in_h=geo_col("in_h"),
+        g_in_w=geo_col("in_w"),
+        g_out_q=geo_col("out_q"),
+        g_stride=geo_col("stride"),
+        g_kr=geo_col("kr"),
+        g_ks=geo_col("ks"),
+        g_u=g_u,
+        u_rows=u_rows,
         act_elems=act,
         weight_elems=wgt,
         out_elems=out,
         vector_ops=vec,
+        chain_in=chain,
         stats=stats,
     )

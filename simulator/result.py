@@ -40,6 +40,8 @@ class OpResult:
     skipped_cycles: float = 0.0  # compute cycles saved by skipping structure
     bound: str = ""  # "compute" | "memory" | "vector" | "none"
     mapping: Mapping[str, Any] = field(default_factory=dict)
+    # bytes moved per memory level ("dram" and the spec's level names), per step
+    traffic_bytes: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ def op_to_json(op: OpResult) -> dict[str, Any]:
             "skipped_cycles": op.skipped_cycles,
             "energy_breakdown_j": dict(op.energy_breakdown_j),
             "mapping": dict(op.mapping),
+            "traffic_bytes": dict(op.traffic_bytes),
         }
     )
 

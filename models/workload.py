@@ -57,6 +57,12 @@ STAT_FIELDS = (
     "delta_int4_zero_frac",
     "delta_bits_mean",  # mean bits needed for the int8-quantised delta (sign included)
     "act_absmax",  # max |activation|, for quantisation ranges
+    # Added by the tracer (optional, backward compatible; see docs/workload-format.md):
+    "weight_near_zero_frac",  # |w| <= max(abs_tol, rel_tol * max|w|)
+    "act_channel_absmax_ratio",  # max / median of per-channel max|x| (reduction-dim channels)
+    "delta_bits_le2_frac",  # int8-quantised delta fits in 2 signed bits (|d| <= 1)
+    "delta_bits_le4_frac",  # ... fits in 4 signed bits (|d| <= 7)
+    "delta_bits_le6_frac",  # ... fits in 6 signed bits (|d| <= 31)
 )
 
 

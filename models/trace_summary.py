@@ -1,0 +1,112 @@
+"""Summaries of a workload: FLOPs by kind, weight source, sparsity per step (torch-free).
+
+Per-step aggregates are over the ops that do MACs (conv, gemm, attention), weighted by each
+op's MACs: "the fraction of MAC work whose activation operand is zero (or whose delta to the
+previous step is zero)", the quantity sparse hardware can exploit. ``None`` where nothing
+was recorded.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from models.workload import OP_KINDS, Workload
+
+SUMMARY_STEP_FIELDS = (
+    "act_zero_frac",
+    "act_near_zero_frac",
+    "delta_int8_zero_frac",
+    "delta_int4_zero_frac",
+)
+
+
+def weighted_step_stat(w: Workload, name: str, step: int) -> float | None:
+    """MAC-weighted mean of a statistic over the MAC ops of one step."""
+    table = w.stats.get(name)
+    if table is None:
+        return None
+    num = 0.0
+    den = 0
+    for op, value in zip(w.ops, table[step], strict=True):
+        if value is None or op.macs == 0:
+            continue
+        num += value * op.macs
+        den += op.macs
+    return num / den if den else None
+
+
+def flops_by_kind(w: Workload) -> dict[str, int]:
+    totals: Counter[str] = Counter()
+    for op in w.ops:
+        totals[op.kind] += op.flops
+    return {k: totals[k] for k in OP_KINDS if k in totals}
+
+
+def summary_json(w: Workload) -> dict[str, Any]:
+    """The ``picojoule trace --summary FILE --json`` document (shape fixed by issue 3)."""
+    per_step = [
+        {"step": s, **{f: weighted_step_stat(w, f, s) for f in SUMMARY_STEP_FIELDS}}
+        for s in range(w.steps)
+    ]
+    return {
+        "model": w.provenance.get("model"),
+        "weights": w.provenance.get("weights"),
+        "steps": w.steps,
+        "ops_per_step": len(w.ops),
+        "flops_per_step": w.flops_per_step,
+        "flops_by_kind": flops_by_kind(w),
+        "per_step": per_step,
+    }
+
+
+def _pct(x: float | None) -> str:
+    return "   -  " if x is None else f"{100 * x:5.1f}%"
+
+
+def summary_text(w: Workload, source: str = "") -> str:
+    """A readable summary of a workload."""
+    p = w.provenance
+    weights = str(p.get("weights", "unknown"))
+    lines = [f"workload {source}".rstrip()]
+    lines.append(
+        f"  model {p.get('model', '?')}, resolution {p.get('resolution', '?')}"
+        f" ({p.get('resolution_unit', 'pixels')}), batch {p.get('batch', '?')},"
+        f" scheduler {p.get('scheduler', '?')}, cfg {p.get('cfg', False)}"
+    )
+    lines.append(f"  weights: {weights}  ({p.get('weights_source', '')})")
+    if weights == "random-init":
+        lines.append(
+            "  NOTE: random-init weights give true shapes, FLOPs and op mix but NOT the"
+            " sparsity of a trained model"
+        )
+    aten = p.get("aten_ops_per_step")
+    lines.append(
+        f"  steps {w.steps}; ops per step {len(w.ops)}"
+        + (f" ({aten} aten ops incl. views)" if aten else "")
+    )
+    lines.append(
+        f"  per step {w.flops_per_step / 1e9:.3f} GFLOPs ({w.macs_per_step / 1e9:.3f} GMACs);"
+        f" per image {w.flops_per_step * w.steps / 1e9:.2f} GFLOPs"
+    )
+    counts = Counter(op.kind for op in w.ops)
+    total = max(w.flops_per_step, 1)
+    lines.append("  kind          ops     GFLOPs   share")
+    for kind, flops in flops_by_kind(w).items():
+        lines.append(
+            f"  {kind:<12}{counts[kind]:5d} {flops / 1e9:10.3f}  {100 * flops / total:5.1f}%"
+        )
+    if w.unsupported:
+        lines.append("  NOT COSTED (listed, not counted as zero work):")
+        for u in w.unsupported:
+            lines.append(f"    {u.get('name')} x{u.get('count', 1)}: {u.get('reason', '')}")
+    if w.stats:
+        label = " (random-init: not trained-model sparsity)" if weights == "random-init" else ""
+        lines.append(f"  sparsity per step, MAC-weighted over conv/gemm/attention{label}:")
+        lines.append("  step  act=0   act~0   d8=0    d4=0")
+        for s in range(w.steps):
+            vals = [weighted_step_stat(w, f, s) for f in SUMMARY_STEP_FIELDS]
+            lines.append(f"  {s:4d} " + " ".join(_pct(v) for v in vals))
+    else:
+        lines.append("  no value statistics recorded (trace with --stats)")
+    return "\n".join(lines)

@@ -39,8 +39,15 @@ Calibration = Literal["absmax", "percentile", "dynamic"]
 
 #: Bits per element of each format.
 FORMAT_BITS: dict[str, int] = {
-    "fp32": 32, "fp16": 16, "bf16": 16, "fp8_e4m3": 8, "fp8_e5m2": 8, "int8": 8, "int4": 4,
-    "int32": 32, "int16": 16,
+    "fp32": 32,
+    "fp16": 16,
+    "bf16": 16,
+    "fp8_e4m3": 8,
+    "fp8_e5m2": 8,
+    "int8": 8,
+    "int4": 4,
+    "int32": 32,
+    "int16": 16,
 }
 
 #: Formats whose values are integers times a scale.
@@ -53,7 +60,12 @@ SCALED_FORMATS = ("int8", "int4", "fp8_e4m3", "fp8_e5m2")
 #: the OCP format used for forward passes (Micikevicius et al., "FP8 Formats for Deep Learning",
 #: arXiv:2209.05433, 2022, §3).
 FORMAT_OF_PRECISION: dict[str, str] = {
-    "fp32": "fp32", "fp16": "fp16", "bf16": "bf16", "fp8": "fp8_e4m3", "int8": "int8", "int4": "int4",
+    "fp32": "fp32",
+    "fp16": "fp16",
+    "bf16": "bf16",
+    "fp8": "fp8_e4m3",
+    "int8": "int8",
+    "int4": "int4",
 }
 
 MX_BLOCK_SIZE = 32
@@ -74,18 +86,30 @@ class TensorFormat(_Strict):
         "channel; weights only) or per_block (block_size elements along the reduction dimension); "
         "default per_channel for weights, per_tensor otherwise",
     )
-    block_size: int = Field(MX_BLOCK_SIZE, ge=2, le=4096, description="elements per block (per_block)")
+    block_size: int = Field(
+        MX_BLOCK_SIZE, ge=2, le=4096, description="elements per block (per_block)"
+    )
     shared_exponent: bool = Field(
-        False, description="scales are powers of two as in the OCP MX formats (E8M0 shared exponent)"
+        False,
+        description="scales are powers of two as in the OCP MX formats (E8M0 shared exponent)",
     )
     calibration: Calibration = Field(
         "absmax",
-        description="activations and deltas with per_tensor scales: 'absmax' or 'percentile' fix the "
+        description="activations and deltas with per_tensor scales: 'absmax' or 'percentile' "
+        "fix the "
         "scale from calibration runs (static, as hardware does); 'dynamic' takes the live max|x|. "
         "Weights and per_channel/per_block scales always use the live values",
     )
+    step_scales: bool = Field(
+        True,
+        description="static scales: one per denoising step (activation ranges move with the noise "
+        "level; timestep-dependent quantisation, So et al., NeurIPS 2023) rather than one per run",
+    )
     percentile: float = Field(
-        99.99, gt=50, le=100, description="percentile of |x| used as the clip range by 'percentile' calibration"
+        99.99,
+        gt=50,
+        le=100,
+        description="percentile of |x| used as the clip range by 'percentile' calibration",
     )
 
     @property
@@ -97,28 +121,44 @@ class AccumulatorSpec(_Strict):
     """The format partial sums are kept in (applied to each finished dot product)."""
 
     format: AccumulatorFormat | None = Field(
-        None, description="fp32, fp16, bf16, int32 or int16; default: int<accumulator_bits> on integer "
-        "arrays, fp32 on floating-point ones"
+        None,
+        description="fp32, fp16, bf16, int32 or int16; default: int<accumulator_bits> on integer "
+        "arrays, fp32 on floating-point ones",
     )
 
 
 class ZeroSkipSpec(_Strict):
-    """What counts as a zero the hardware may skip: ``|x| <= max(threshold, threshold_rel * max|x|)``.
+    """What counts as a zero the hardware may skip: ``|x| <= max(thr, thr_rel * max|x|)``.
 
     Values under the threshold are set to zero before quantisation (the tracer's
     ``act_near_zero_frac`` uses the same rule). A threshold of 0 only skips exact zeros, which
     changes nothing numerically.
     """
 
-    act_threshold: float = Field(0.0, ge=0, description="absolute activation threshold, tensor units")
-    act_threshold_rel: float = Field(0.0, ge=0, lt=1, description="activation threshold / max|x| of the tensor")
-    weight_threshold: float = Field(0.0, ge=0, description="absolute weight threshold, tensor units")
-    weight_threshold_rel: float = Field(0.0, ge=0, lt=1, description="weight threshold / max|w| of the tensor")
+    act_threshold: float = Field(
+        0.0, ge=0, description="absolute activation threshold, tensor units"
+    )
+    act_threshold_rel: float = Field(
+        0.0, ge=0, lt=1, description="activation threshold / max|x| of the tensor"
+    )
+    weight_threshold: float = Field(
+        0.0, ge=0, description="absolute weight threshold, tensor units"
+    )
+    weight_threshold_rel: float = Field(
+        0.0, ge=0, lt=1, description="weight threshold / max|w| of the tensor"
+    )
 
     @property
     def active(self) -> bool:
-        return any(v > 0 for v in (self.act_threshold, self.act_threshold_rel,
-                                   self.weight_threshold, self.weight_threshold_rel))
+        return any(
+            v > 0
+            for v in (
+                self.act_threshold,
+                self.act_threshold_rel,
+                self.weight_threshold,
+                self.weight_threshold_rel,
+            )
+        )
 
 
 class TemporalDeltaSpec(_Strict):
@@ -132,24 +172,31 @@ class TemporalDeltaSpec(_Strict):
 
     enabled: bool | None = Field(None, description="default: compute.sparsity.temporal_delta")
     threshold: float = Field(0.0, ge=0, description="absolute delta threshold, tensor units")
-    threshold_rel: float = Field(0.0, ge=0, lt=1, description="delta threshold / max|x| of the step's input")
+    threshold_rel: float = Field(
+        0.0, ge=0, lt=1, description="delta threshold / max|x| of the step's input"
+    )
 
 
 class NumericsSpec(_Strict):
     """Formats per tensor class, zero-skip thresholds and temporal-delta mode of a design."""
 
-    weights: TensorFormat = Field(default_factory=TensorFormat, description="trained parameters of GEMMs/convs")
+    weights: TensorFormat = Field(
+        default_factory=TensorFormat, description="trained parameters of GEMMs/convs"
+    )
     activations: TensorFormat = Field(
-        default_factory=TensorFormat, description="inputs of GEMMs/convs, both operands of attention matmuls"
+        default_factory=TensorFormat,
+        description="inputs of GEMMs/convs, both operands of attention matmuls",
     )
     accumulators: AccumulatorSpec = Field(default_factory=AccumulatorSpec)
     deltas: TensorFormat = Field(
-        default_factory=TensorFormat, description="temporal deltas; default format: compute.sparsity.delta_precision"
+        default_factory=TensorFormat,
+        description="temporal deltas; default format: compute.sparsity.delta_precision",
     )
     zero_skip: ZeroSkipSpec = Field(default_factory=ZeroSkipSpec)
     temporal_delta: TemporalDeltaSpec = Field(default_factory=TemporalDeltaSpec)
     quantise_attention: bool = Field(
-        True, description="also quantise the activation x activation matmuls of attention (QK^T, PV)"
+        True,
+        description="also quantise the activation x activation matmuls of attention (QK^T, PV)",
     )
 
     @model_validator(mode="after")
@@ -157,7 +204,8 @@ class NumericsSpec(_Strict):
         for name in ("activations", "deltas"):
             if getattr(self, name).granularity == "per_channel":
                 raise ValueError(
-                    f"{name}.granularity per_channel is not allowed: a scale per reduction channel cannot be "
+                    f"{name}.granularity per_channel is not allowed: a scale per reduction "
+                    "channel cannot be "
                     "factored out of an integer dot product; use per_tensor or per_block"
                 )
         return self
@@ -165,12 +213,16 @@ class NumericsSpec(_Strict):
     def is_identity(self) -> bool:
         """True when emulation changes nothing: all fp32, no thresholds, deltas off or exact."""
         delta_exact = not self.temporal_delta.enabled or (
-            self.deltas.format == "fp32" and self.temporal_delta.threshold == 0
+            self.deltas.format == "fp32"
+            and self.temporal_delta.threshold == 0
             and self.temporal_delta.threshold_rel == 0
         )
         return (
-            self.weights.format == "fp32" and self.activations.format == "fp32"
-            and self.accumulators.format == "fp32" and not self.zero_skip.active and delta_exact
+            self.weights.format == "fp32"
+            and self.activations.format == "fp32"
+            and self.accumulators.format == "fp32"
+            and not self.zero_skip.active
+            and delta_exact
         )
 
     def label(self) -> str:
@@ -179,14 +231,24 @@ class NumericsSpec(_Strict):
         def fmt(t: TensorFormat) -> str:
             if t.format not in SCALED_FORMATS:
                 return str(t.format)
-            g = f"{t.granularity}{t.block_size}" if t.granularity == "per_block" else str(t.granularity)
+            g = (
+                f"{t.granularity}{t.block_size}"
+                if t.granularity == "per_block"
+                else str(t.granularity)
+            )
             return f"{t.format}/{g}{'/mx' if t.shared_exponent else ''}"
 
-        parts = [f"w {fmt(self.weights)}", f"a {fmt(self.activations)}", f"acc {self.accumulators.format}"]
+        parts = [
+            f"w {fmt(self.weights)}",
+            f"a {fmt(self.activations)}",
+            f"acc {self.accumulators.format}",
+        ]
         if self.zero_skip.active:
             z = self.zero_skip
-            parts.append(f"skip a<={z.act_threshold:g}|{z.act_threshold_rel:g}rel "
-                         f"w<={z.weight_threshold:g}|{z.weight_threshold_rel:g}rel")
+            parts.append(
+                f"skip a<={z.act_threshold:g}|{z.act_threshold_rel:g}rel "
+                f"w<={z.weight_threshold:g}|{z.weight_threshold_rel:g}rel"
+            )
         if self.temporal_delta.enabled:
             d = self.temporal_delta
             parts.append(f"delta {fmt(self.deltas)} thr {d.threshold:g}|{d.threshold_rel:g}rel")
@@ -212,27 +274,37 @@ def resolve_numerics(
     base = FORMAT_OF_PRECISION[precision]
 
     def fill(t: TensorFormat, default_fmt: str, default_gran: str) -> TensorFormat:
-        return t.model_copy(update={"format": t.format or default_fmt, "granularity": t.granularity or default_gran})
+        return t.model_copy(
+            update={"format": t.format or default_fmt, "granularity": t.granularity or default_gran}
+        )
 
     acc = numerics.accumulators.format
     if acc is None:
         acc = ("int16" if accumulator_bits <= 16 else "int32") if _is_int(base) else "fp32"
     enabled = numerics.temporal_delta.enabled
-    return numerics.model_copy(update={
-        "weights": fill(numerics.weights, base, "per_channel"),
-        "activations": fill(numerics.activations, base, "per_tensor"),
-        "deltas": fill(numerics.deltas, delta_precision, "per_tensor"),
-        "accumulators": AccumulatorSpec(format=acc),
-        "temporal_delta": numerics.temporal_delta.model_copy(
-            update={"enabled": temporal_delta if enabled is None else enabled}),
-    })
+    return numerics.model_copy(
+        update={
+            "weights": fill(numerics.weights, base, "per_channel"),
+            "activations": fill(numerics.activations, base, "per_tensor"),
+            "deltas": fill(numerics.deltas, delta_precision, "per_tensor"),
+            "accumulators": AccumulatorSpec(format=acc),
+            "temporal_delta": numerics.temporal_delta.model_copy(
+                update={"enabled": temporal_delta if enabled is None else enabled}
+            ),
+        }
+    )
 
 
 def arch_numerics(arch: ArchSpec) -> NumericsSpec:
     """The resolved numerics of a design (every field concrete)."""
     c = arch.compute
-    return resolve_numerics(arch.numerics, c.precision, c.accumulator_bits, c.sparsity.delta_precision,
-                            c.sparsity.temporal_delta)
+    return resolve_numerics(
+        arch.numerics,
+        c.precision,
+        c.accumulator_bits,
+        c.sparsity.delta_precision,
+        c.sparsity.temporal_delta,
+    )
 
 
 def numerics_fit_error(numerics: NumericsSpec, precision: str, accumulator_bits: int) -> str | None:
@@ -248,12 +320,20 @@ def numerics_fit_error(numerics: NumericsSpec, precision: str, accumulator_bits:
         if fmt is None:
             continue
         if _is_int(base) and not _is_int(fmt):
-            return f"numerics.{name}.format {fmt} cannot run on an {precision} array (integer multipliers)"
+            return (
+                f"numerics.{name}.format {fmt} cannot run on an {precision} array "
+                "(integer multipliers)"
+            )
         if FORMAT_BITS[fmt] > FORMAT_BITS[base]:
             return f"numerics.{name}.format {fmt} is wider than the array's precision {precision}"
     acc = numerics.accumulators.format
     if acc is not None and FORMAT_BITS[acc] > accumulator_bits:
-        return f"numerics.accumulators.format {acc} is wider than compute.accumulator_bits {accumulator_bits}"
+        return (
+            f"numerics.accumulators.format {acc} is wider than "
+            f"compute.accumulator_bits {accumulator_bits}"
+        )
     if acc is not None and _is_int(acc) and not _is_int(base):
-        return f"numerics.accumulators.format {acc} needs an integer array, the array is {precision}"
+        return (
+            f"numerics.accumulators.format {acc} needs an integer array, the array is {precision}"
+        )
     return None

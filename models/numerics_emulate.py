@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from accelerator.numerics import INT_FORMATS, NumericsSpec
+from accelerator.numerics import INT_FORMATS, NumericsSpec, TensorFormat
 from models.numerics_quant import (
     INT_QMAX,
     IntCodes,
@@ -148,21 +148,19 @@ def _weight(state: EmulationState, w: torch.Tensor, channel_axis: int, reduce_ax
     return op
 
 
-def _static_amax(
-    state: EmulationState, key: str, fmt_calibration: str, granularity: str | None
-) -> float | None:
-    if fmt_calibration == "dynamic" or granularity != "per_tensor":
+def _static_amax(state: EmulationState, key: str, fmt: TensorFormat) -> float | None:
+    """The calibrated range of ``key`` (per step if ``fmt.step_scales``); None if live."""
+    if fmt.calibration == "dynamic" or fmt.granularity != "per_tensor":
         return None
-    if key not in state.amax:
-        raise KeyError(
-            f"no calibrated range for operand {key}; calibrate with the same model and steps"
-        )
-    return state.amax[key]
+    full = f"{key}@{state.calls - 1}" if fmt.step_scales else key
+    if full not in state.amax:
+        raise KeyError(f"no calibrated range for {full}; calibrate with the same model and steps")
+    return state.amax[full]
 
 
 def _quant_act(state: EmulationState, key: str, x: torch.Tensor, reduce_axis: int) -> Operand:
     fmt = state.numerics.activations
-    amax = _static_amax(state, key, fmt.calibration, fmt.granularity)
+    amax = _static_amax(state, key, fmt)
     if fmt.format in INT_FORMATS and fmt.granularity == "per_tensor":
         codes = int_codes(x, fmt, amax=amax)
         return Operand(codes.values, codes)
@@ -188,66 +186,59 @@ def _activation(
 
 
 def _record_calibration(state: EmulationState, key: str, x: torch.Tensor, delta_ok: bool) -> None:
-    pct = state.numerics.activations.percentile
-    use_pct = state.numerics.activations.calibration == "percentile"
-    state.record(key, _percentile(x, pct) if use_pct else _absmax(x))
+    """Record the range of ``x`` under ``key`` and ``key@step`` (and of its step-to-step delta)."""
+    step = state.calls - 1
+
+    def record(k: str, v: torch.Tensor, fmt: TensorFormat) -> None:
+        r = _percentile(v, fmt.percentile) if fmt.calibration == "percentile" else _absmax(v)
+        state.record(k, r)
+        state.record(f"{k}@{step}", r)
+
+    record(key, x, state.numerics.activations)
     if delta_ok:
         prev = state.prev_raw.get(key)
         if prev is not None and prev.shape == x.shape:
-            d = x - prev
-            dpct = state.numerics.deltas.percentile
-            use = state.numerics.deltas.calibration == "percentile"
-            state.record(key + ".delta", _percentile(d, dpct) if use else _absmax(d))
+            record(key + ".delta", x - prev, state.numerics.deltas)
         state.prev_raw[key] = x.clone()
 
 
 def _delta(state: EmulationState, key: str, x: torch.Tensor, reduce_axis: int) -> Operand:
+    """``x̂ = x̂_prev + Δq`` (see the module docstring); the first step is computed in full."""
     n = state.numerics
     afmt, dfmt, td = n.activations, n.deltas, n.temporal_delta
     prev = state.prev.get(key)
-    int_path = (
-        afmt.format in INT_FORMATS
-        and afmt.granularity == "per_tensor"
-        and afmt.calibration != "dynamic"
-    )
-    if prev is None or prev.shape != x.shape:  # first step: computed in full
+    if prev is None or prev.shape != x.shape:
         op = _quant_act(state, key, x, reduce_axis)
-        state.prev[key] = op.codes.codes if (int_path and op.codes is not None) else op.values
+        state.prev[key] = op.values
         return op
     limit = max(td.threshold, td.threshold_rel * _absmax(x))
-    if int_path:
-        q = int_codes(x, afmt, amax=_static_amax(state, key, afmt.calibration, afmt.granularity))
-        d = q.codes - prev
-        d = torch.where((d == 0) | (d.abs() * q.scale <= limit), torch.zeros_like(d), d)
+    diff = x - prev
+    if afmt.format in INT_FORMATS and afmt.granularity == "per_tensor":
+        # Δ in units of this step's activation step size (Ditto's integer deltas when the scale
+        # is the same every step), clipped to the delta format.
+        s = int_codes(x, afmt, amax=_static_amax(state, key, afmt)).scale
+        d = torch.round(diff / s)
+        d = torch.where(d.abs() * s <= limit, torch.zeros_like(d), d)
         if dfmt.format in INT_QMAX:
-            dq = torch.clamp(d, -INT_QMAX[str(dfmt.format)], INT_QMAX[str(dfmt.format)])
-            state.count("delta_clipped", float((dq != d).sum()))
-            d = dq
-        codes = prev + d
-        state.prev[key] = codes
-        out = Operand(codes * q.scale, IntCodes(codes, q.scale))
+            q = INT_QMAX[str(dfmt.format)]
+            state.count("delta_clipped", float((d.abs() > q).sum()))
+            d = torch.clamp(d, -q, q)
         zeros = float((d == 0).sum())
-    else:
-        diff = x - prev
+        xhat = prev + d * s
+    elif dfmt.format == "fp32":
         skip = diff.abs() <= limit
-        if dfmt.format == "fp32":
-            xhat = torch.where(skip, prev, x)
-            zeros = float(skip.sum())
-        else:
-            amax = _static_amax(state, key + ".delta", dfmt.calibration, dfmt.granularity)
-            dq = fake_quantise(
-                torch.where(skip, torch.zeros_like(diff), diff),
-                dfmt,
-                reduce_axis=reduce_axis,
-                amax=amax,
-            )
-            xhat = prev + dq
-            zeros = float((dq == 0).sum())
-        state.prev[key] = xhat
-        out = Operand(xhat)
+        xhat = torch.where(skip, prev, x)
+        zeros = float(skip.sum())
+    else:
+        amax = _static_amax(state, key + ".delta", dfmt)
+        dz = torch.where(diff.abs() <= limit, torch.zeros_like(diff), diff)
+        dq = fake_quantise(dz, dfmt, reduce_axis=reduce_axis, amax=amax)
+        xhat = prev + dq
+        zeros = float((dq == 0).sum())
+    state.prev[key] = xhat
     state.count("delta_elements", x.numel())
     state.count("delta_zeros", zeros)
-    return out
+    return Operand(xhat)
 
 
 # ----------------------------------------------------------------------------- products

@@ -112,7 +112,7 @@ def channel_absmax_ratio(mat: torch.Tensor) -> float | None:
     if mat.shape[1] < 2:
         return None
     per_channel = mat.abs().amax(dim=0).float()
-    median = float(per_channel.median())
+    median = float(torch.quantile(per_channel, 0.5))  # numpy's median: mean of the middle two
     if median == 0.0:
         return None
     return float(per_channel.max()) / median

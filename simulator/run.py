@@ -42,9 +42,19 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
             "flops_per_step": workload.flops_per_step, "file": sc.spec.workload}
     scenario_info = {"name": sc.spec.name, "file": str(path), "fidelity": sc.spec.fidelity}
     doc = results_doc(info, results, scenario_info)
+    if sc.spec.quality is not None:
+        from simulator.quality import attach_quality
+
+        attach_quality(doc, sc.spec.quality, archs, sc.spec.gpu_precision)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
     write_json(doc, results_path)
     report_path = write_html(doc, results, out, steps)
-    return RunOutput(tuple(results), doc, summary_table(results, steps), results_path, report_path)
+    summary = summary_table(results, steps)
+    if sc.spec.quality is not None:
+        from simulator.quality import append_quality_html, quality_summary
+
+        append_quality_html(report_path, doc)
+        summary += "\n\n" + quality_summary(doc)
+    return RunOutput(tuple(results), doc, summary, results_path, report_path)

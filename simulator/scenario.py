@@ -27,6 +27,25 @@ from accelerator.yamlpos import Positions, load_yaml
 from models.workload import Workload, WorkloadError
 
 
+class QualitySpec(BaseModel):
+    """Optional ``quality:`` section: emulate each design's numerics on a real model.
+
+    Runs the model's sampling loop with each design's numerics (and each GPU at
+    ``gpu_precision``) from the same noise as the fp32 reference (``models.numerics``; needs the
+    trace extra) and adds ``quality`` (PSNR, SSIM, Fréchet distance) to each design's entry.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: Literal["digits-ddpm", "digits-random", "terrain"] = Field(
+        "digits-ddpm", description="model whose images are judged"
+    )
+    images: int = Field(16, ge=1, le=4096, description="images judged per design")
+    steps: int = Field(20, ge=1, le=1000, description="sampling steps of the emulated runs")
+    seed: int = Field(0, ge=0, description="noise seed shared by the reference and every design")
+    calibration_images: int = Field(4, ge=1, description="calibration-run images (seed + 1000)")
+
+
 class ScenarioSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -38,6 +57,7 @@ class ScenarioSpec(BaseModel):
     gpus: tuple[str, ...] = Field((), description="GPU spec names (e.g. h100-sxm) or YAML paths")
     gpu_precision: Literal["fp32", "fp16", "bf16", "fp8", "int8"] = "bf16"
     fidelity: Literal["analytic", "event"] = "analytic"
+    quality: QualitySpec | None = Field(None, description="image quality of each design's numerics")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,137 @@
+"""Quality beside energy: the ``quality:`` section of a scenario, in results.json and the report.
+
+``attach_quality`` adds ``"quality": {"psnr_db", "ssim", "fd", "model", "images", ...}`` to
+each design's entry of the results document (``null`` for a design whose quality was not
+measured). The emulation lives in :mod:`models.numerics` and needs torch; it is imported only
+when a scenario asks for quality, so this module stays torch-free.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from accelerator.numerics import NumericsSpec, arch_numerics, resolve_numerics
+from accelerator.spec import ArchSpec
+from simulator.scenario import QualitySpec
+
+
+def attach_quality(
+    doc: dict[str, Any], spec: QualitySpec, archs: Sequence[ArchSpec], gpu_precision: str
+) -> None:
+    """Measure every design's image quality and store it in ``doc["designs"][i]["quality"]``.
+
+    Accelerators use their arch's numerics; GPUs run at ``gpu_precision`` with a 32-bit
+    accumulator. Designs share one reference run and one calibration table.
+    """
+    from models.numerics import make_session, quality_objective  # torch, lazily
+
+    session = make_session(
+        spec.model,
+        images=spec.images,
+        steps=spec.steps,
+        seed=spec.seed,
+        calibration_images=spec.calibration_images,
+    )
+    gpu_numerics = resolve_numerics(NumericsSpec(), gpu_precision, 32)
+    for i, entry in enumerate(doc["designs"]):
+        if i < len(archs):
+            numerics = arch_numerics(archs[i])
+        elif entry.get("kind") == "gpu":
+            numerics = gpu_numerics
+        else:
+            entry["quality"] = None
+            continue
+        entry["quality"] = quality_objective(numerics, session=session)
+
+
+def _fmt(v: Any, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def _psnr(q: Mapping[str, Any]) -> str:
+    if q.get("psnr_db") is None:
+        return "inf" if q.get("ssim") == 1.0 else "nan"
+    return f"{q['psnr_db']:.2f}"
+
+
+def quality_summary(doc: Mapping[str, Any]) -> str:
+    """A fixed-width table: energy per image beside PSNR, SSIM and Fréchet distance."""
+    rows = [
+        ["design", "E/image J", "PSNR dB", "SSIM", "FD", "act zeros", "delta zeros", "numerics"]
+    ]
+    for d in doc["designs"]:
+        q = d.get("quality")
+        if not q:
+            continue
+        m = q.get("measured") or {}
+        rows.append(
+            [
+                d["name"],
+                _fmt(d.get("energy_j_per_image"), ".3g"),
+                _psnr(q),
+                _fmt(q.get("ssim"), ".4f"),
+                _fmt(q.get("fd"), ".3g"),
+                _fmt(m.get("act_zero_frac"), ".3f"),
+                _fmt(m.get("delta_zero_frac"), ".3f"),
+                q.get("numerics", ""),
+            ]
+        )
+    if len(rows) == 1:
+        return ""
+    first = next(d["quality"] for d in doc["designs"] if d.get("quality"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    head = (
+        f"image quality vs the fp32 reference: {first['model']}, {first['images']} images, "
+        f"{first['steps']} steps, seed {first['seed']}"
+    )
+    return "\n".join([head, *lines])
+
+
+def quality_html(doc: Mapping[str, Any]) -> str:
+    """An HTML section: the quality table and an energy-vs-PSNR scatter (plotly, offline)."""
+    import plotly.graph_objects as go
+
+    table = quality_summary(doc)
+    if not table:
+        return ""
+    fig = go.Figure()
+    for d in doc["designs"]:
+        q = d.get("quality")
+        if not q or q.get("psnr_db") is None or not d.get("energy_j_per_image"):
+            continue
+        fig.add_scatter(
+            x=[d["energy_j_per_image"]],
+            y=[q["psnr_db"]],
+            mode="markers+text",
+            text=[d["name"]],
+            textposition="top center",
+            name=d["name"],
+            marker={"size": 12, "symbol": "diamond" if d.get("kind") == "gpu" else "circle"},
+        )
+    fig.update_layout(
+        title="Energy per image vs PSNR against the fp32 reference",
+        xaxis_type="log",
+        xaxis_title="J per image",
+        yaxis_title="PSNR (dB)",
+        height=450,
+        showlegend=False,
+    )
+    plot = fig.to_html(full_html=False, include_plotlyjs=False, div_id="quality-energy")
+    return (
+        f"<h2>Image quality</h2>\n<pre>{html.escape(table)}</pre>\n{plot}\n"
+        "<p>PSNR/SSIM per image against the fp32 run from the same noise (inf: identical); "
+        "FD: Fréchet distance of classifier features to the reference set.</p>\n"
+    )
+
+
+def append_quality_html(report_path: Path, doc: Mapping[str, Any]) -> None:
+    """Insert :func:`quality_html` before ``</body>`` of an existing report."""
+    section = quality_html(doc)
+    if not section:
+        return
+    text = report_path.read_text(encoding="utf-8")
+    report_path.write_text(text.replace("</body>", section + "</body>", 1), encoding="utf-8")

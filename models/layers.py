@@ -175,7 +175,9 @@ def load_scalesim_csv(path: str | Path) -> Workload:
         try:
             vals = [int(v) for v in r[1:want]]
         except ValueError:
-            raise SpecError(f"expected integers after the layer name, got {r[1:want]}", file=str(path), line=line) from None
+            raise SpecError(
+                f"expected integers after the layer name, got {r[1:want]}", file=str(path), line=line
+            ) from None
         if min(vals) < 1:
             raise SpecError(f"sizes must be positive, got {vals}", file=str(path), line=line)
         try:

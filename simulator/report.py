@@ -69,7 +69,12 @@ def summary_table(designs: Sequence[DesignResult], steps: int) -> str:
         parts = sorted(d.energy_breakdown_j.items(), key=lambda kv: -kv[1])
         total = sum(v for _, v in parts) or 1.0
         top = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in parts[:3])
-        ratio = f"{ref.energy_j_per_image / d.energy_j_per_image:.1f}x less" if ref and d is not ref and d.energy_j_per_image > 0 else ("1x" if d is ref else "-")
+        if ref is None or d.energy_j_per_image <= 0:
+            ratio = "-"
+        elif d is ref:
+            ratio = "1x"
+        else:
+            ratio = f"{ref.energy_j_per_image / d.energy_j_per_image:.1f}x less"
         kind = d.kind if d.label == "modelled" else f"{d.kind} ({d.label})"
         rows.append([
             d.name, kind, _fmt_s(d.latency_s_per_step), _fmt_s(d.latency_s_per_image),
@@ -77,7 +82,7 @@ def summary_table(designs: Sequence[DesignResult], steps: int) -> str:
             "-" if d.area_mm2 is None else f"{d.area_mm2:.2f}", top,
         ])
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()  # noqa: E731
     out = [f"per image = {steps} sampling steps", line(head), line(["-" * w for w in widths])]
     out += [line(r) for r in rows]
     return "\n".join(out)
@@ -121,7 +126,8 @@ def _figures(designs: Sequence[DesignResult]) -> list[tuple[str, Any]]:
         figs.append((f"per-op-{i}", fig))
         top = sorted(ops, key=lambda o: -o.energy_j)[:40]
         table = go.Figure(go.Table(
-            header={"values": ["#", "op", "module", "kind", "MACs", "cycles", "latency", "energy", "bound", "util"]},
+            header={"values": ["#", "op", "module", "kind", "MACs", "cycles", "latency", "energy", "bound",
+                               "util"]},
             cells={"values": [
                 [o.index for o in top], [o.name for o in top], [o.module for o in top], [o.kind for o in top],
                 [f"{o.macs:.3g}" for o in top], [f"{o.cycles:.4g}" for o in top],
@@ -156,7 +162,8 @@ def write_html(doc: Mapping[str, Any], designs: Sequence[DesignResult], out_dir:
     page = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>picojoule report: {html.escape(str(doc['scenario'].get('name', '')))}</title>
 <script src="plotly.min.js"></script>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}} .warn{{color:#a40}} pre{{background:#f6f6f6;padding:1em}}</style>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}} .warn{{color:#a40}}
+pre{{background:#f6f6f6;padding:1em}}</style>
 </head><body>
 <h1>picojoule report: {html.escape(str(doc['scenario'].get('name', '')))}</h1>
 <p>Workload: <b>{html.escape(str(wl.get('model', '?')))}</b>, weights: {html.escape(weights)},

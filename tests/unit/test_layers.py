@@ -37,7 +37,9 @@ def test_layer_yaml(tmp_path: Path) -> None:
 
 def test_bad_layer_files_name_the_line(tmp_path: Path) -> None:
     p = tmp_path / "bad.yaml"
-    p.write_text("name: x\nlayers:\n  - {name: a, type: gemm, M: 4, N: 4, K: 4}\n  - {name: b, type: gemm, M: 0, N: 4, K: 4}\n")
+    p.write_text(
+        "name: x\nlayers:\n  - {name: a, type: gemm, M: 4, N: 4, K: 4}\n  - {name: b, type: gemm, M: 0, N: 4, K: 4}\n"
+    )
     with pytest.raises(SpecError, match=r"bad.yaml:4 layers.1.gemm.M"):
         load_layers_yaml(p)
     p.write_text("name: x\nlayers:\n  - {name: a, type: pool, M: 4}\n")

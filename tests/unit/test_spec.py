@@ -40,7 +40,8 @@ def _line_of(text: str, needle: str) -> int:
         ("    kind: lpddr5", "    kind: sdram", "memory.dram.kind", "hbm3"),
         ("  precision: int8", "  precision: int2", "compute.precision", "int2"),
         ("technology_nm: 7", "technology_nm: 3", "", "allowed: 130"),
-        ("    act_zero_gating: true", "    act_zero_gatting: true", "compute.sparsity.act_zero_gatting", "unknown field"),
+        ("    act_zero_gating: true", "    act_zero_gatting: true", "compute.sparsity.act_zero_gatting",
+         "unknown field"),
     ],
 )
 def test_malformed_spec_names_line_field_and_value(old: str, new: str, field: str, fragment: str) -> None:

@@ -50,8 +50,17 @@ class SparsitySpec(_Strict):
         1, ge=0, description="bits of skip metadata (mask/index) fetched per skippable block"
     )
 
+    compact_activations: bool = Field(
+        False,
+        description="activations are stored without their all-zero blocks (block_skip "
+        "granularity) plus a mask of metadata_bits_per_block bits per block: DRAM and buffer "
+        "bytes of activations scale by (1 - zero-block fraction) + mask",
+    )
+
     @model_validator(mode="after")
     def _block_known(self) -> SparsitySpec:
+        if self.compact_activations and self.block_skip is None:
+            raise ValueError("compact_activations needs block_skip (the block size it drops)")
         if self.block_skip is not None and tuple(self.block_skip) not in {(1, 8), (1, 16), (8, 8)}:
             raise ValueError(
                 f"block_skip must be one of [1, 8], [1, 16], [8, 8] (the granularities traces record), "
@@ -77,6 +86,12 @@ class ComputeSpec(_Strict):
         0, ge=0, description="lanes of the vector unit for non-GEMM ops (norms, softmax, ...); 0 = cols"
     )
     sparsity: SparsitySpec = Field(default_factory=SparsitySpec)
+
+    fused_attention: bool = Field(
+        True,
+        description="attention runs as one tiled op whose score matrix stays on chip "
+        "(FlashAttention-style, Dao et al., NeurIPS 2022); false: scores go to DRAM and back",
+    )
 
     @model_validator(mode="after")
     def _precision_supported(self) -> ComputeSpec:
@@ -128,6 +143,12 @@ class MemorySpec(_Strict):
     levels: tuple[MemoryLevel, ...] = Field(..., min_length=1, description="on-chip levels, innermost first")
     dram: DramSpec
 
+    dma_engines: int = Field(
+        2, ge=1, le=64,
+        description="independent DMA engines moving tiles between DRAM and the buffers (event "
+        "mode: with one, a write-back delays the next load)",
+    )
+
     @model_validator(mode="after")
     def _unique_names(self) -> MemorySpec:
         names = [lv.name for lv in self.levels]
@@ -149,6 +170,11 @@ class ArchSpec(_Strict):
     compute: ComputeSpec
     memory: MemorySpec
     static_power_mw: float = Field(0.0, ge=0, description="leakage of logic outside the buffers, mW")
+    mapping_objective: Literal["edp", "energy", "latency"] = Field(
+        "edp",
+        description="what the mapper minimises per op when it picks tiles, loop order and "
+        "which activations stay on chip: energy x cycles, energy (incl. leakage), or cycles",
+    )
     numerics: NumericsSpec = Field(
         default_factory=NumericsSpec,
         description="number formats, zero-skip thresholds, temporal deltas (accelerator.numerics); "

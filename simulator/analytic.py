@@ -1,13 +1,15 @@
-"""The analytic cost model: cycles, traffic and energy of every op on one design.
+"""The analytic cost model: cycles, traffic, stalls and energy of every op on one design.
 
-Two phases with a clean seam (as in SCALE-Sim): compute produces demand (cycles on the array
-or the vector unit, bytes each level must serve), memory services it (cycles per level from
-bandwidth). Latency per op is the slowest of them plus one DRAM latency; energy is the sum of
-compute, every level's accesses, DRAM bits, and leakage over the op's latency.
+Two phases with a clean seam (as in SCALE-Sim): the mapping (:mod:`simulator.mapping`, once
+per design, dense) fixes tiles, loop orders and which activations stay on chip; then every
+traced step is costed with its sparsity (:mod:`simulator.cost_sparsity`): compute produces
+demand (array cycles, vector cycles, bytes per level and from DRAM), memory services it
+(:func:`simulator.cost_gemm.overlap_cycles`). Energy = MACs at the run precision + register
+files + every level's reads and writes + DRAM bits + leakage over the op's latency.
 
-Sparsity is applied per step from the trace's statistics and reported as two separate
-effects (DESIGN.md): *gating* saves MAC energy on zero operands but no cycles; *skipping*
-saves cycles (and the energy of the skipped beats) only for structure the array can skip.
+Savings are kept apart: ``gating_saved_pj`` (zero operands not toggling the MAC),
+``skipped_cycles`` / ``skipped_pj`` (units the array skips), and temporal-delta mode, used for
+an op and step only where it costs less energy than the dense op, with the bytes it adds.
 """
 
 from __future__ import annotations
@@ -16,221 +18,161 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accelerator import tech
-from accelerator.spec import PRECISION_BITS, ArchSpec, MemoryLevel
-from simulator import array
-from simulator.mapping import GemmMapping, map_gemms, require_fit
+from accelerator.spec import ArchSpec
+from simulator.cost_gemm import Mode, RowCost, gemm_cost, overlap_cycles
+from simulator.cost_hw import Hardware, hardware
+from simulator.cost_sparsity import sparse_state, unit_shape
+from simulator.cost_vector import streaming_cycles, vector_cost, vector_work
+from simulator.mapping import Mapping, dims_of, map_workload, score, skipped_rows
 from simulator.optable import OpTable
-
-
-@dataclass(frozen=True)
-class Levels:
-    """The spec's memory levels split by role."""
-
-    rf: MemoryLevel | None  # per-PE register file (innermost, per_pe=True), if any
-    glb: MemoryLevel  # outermost on-chip level: holds the GEMM tiles
-
-
-def split_levels(arch: ArchSpec) -> Levels:
-    levels = arch.memory.levels
-    rf = next((lv for lv in levels if lv.per_pe), None)
-    shared = [lv for lv in levels if not lv.per_pe]
-    glb = shared[-1] if shared else levels[-1]
-    return Levels(rf=rf, glb=glb)
-
-
-def level_read_pj(level: MemoryLevel, node_nm: float) -> float:
-    """Energy per access of ``level.width_bits`` (spec override or the SRAM model)."""
-    if level.read_energy_pj is not None:
-        return level.read_energy_pj
-    return tech.sram_access_energy_pj(level.size_bytes, level.width_bits, node_nm)
-
-
-def level_write_pj(level: MemoryLevel, node_nm: float) -> float:
-    if level.write_energy_pj is not None:
-        return level.write_energy_pj
-    return level_read_pj(level, node_nm)
-
-
-def level_leakage_mw(level: MemoryLevel, node_nm: float, pes: int) -> float:
-    if level.leakage_mw is not None:
-        per = level.leakage_mw
-    else:
-        per = tech.sram_leakage_mw(level.size_bytes, node_nm)
-    return per * (pes if level.per_pe else 1)
 
 
 @dataclass(frozen=True)
 class OpCosts:
     """Per-step, per-op costs: arrays of shape [steps, n_ops] unless noted."""
 
+    hw: Hardware
     compute_cycles: np.ndarray
-    memory_cycles: np.ndarray
+    memory_cycles: np.ndarray  # slowest of DRAM and buffer time
     cycles: np.ndarray
     latency_s: np.ndarray
     energy_pj: dict[str, np.ndarray]  # component -> [steps, n_ops]
     gating_saved_pj: np.ndarray
     skipped_cycles: np.ndarray
+    skipped_pj: np.ndarray
+    delta_used: np.ndarray  # bool: temporal-delta mode ran
+    delta_extra_bytes: np.ndarray
+    meta_bytes: np.ndarray
     utilization: np.ndarray
+    stalls: dict[str, np.ndarray]  # dram, sram, fill_drain, serial -> cycles
+    traffic_bytes: dict[str, np.ndarray]  # "dram" and level names -> bytes moved
+    tiles: np.ndarray  # buffer tiles per op (event mode: one event per tile)
+    dram_rd_cycles: np.ndarray
+    dram_wr_cycles: np.ndarray
+    level_cycles: np.ndarray
     bound: np.ndarray  # [n_ops] of "compute" | "memory" | "vector" | "none" (step 0)
-    mapping: GemmMapping
+    mapping: Mapping
     area_mm2: float
-    traffic_bytes: dict[str, np.ndarray]  # level -> [steps, n_ops] bytes moved
 
 
 def _scatter(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
-    """Sum GEMM-row values ([..., n_gemm]) into op columns ([..., n])."""
+    """Sum GEMM-row values ([steps, n_gemm]) into op columns ([steps, n])."""
     out = np.zeros(values.shape[:-1] + (n,))
     np.add.at(out, (..., index), values)
     return out
 
 
-def area_mm2(arch: ArchSpec) -> float:
-    """Area of the PE array and the buffers (logic outside them not modelled)."""
-    c = arch.compute
-    pes = c.rows * c.cols
-    node = arch.technology_nm
-    mac = tech.mac_area_um2(c.precision, node, c.accumulator_bits) * pes * 1e-6
-    sram = sum(
-        tech.sram_area_mm2(lv.size_bytes, node) * (pes if lv.per_pe else 1) for lv in arch.memory.levels
+def _pick(a: RowCost, b: RowCost, use_b: np.ndarray) -> RowCost:
+    """Field-wise ``where(use_b, b, a)``."""
+    def w(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.where(use_b, y, x)
+    return RowCost(
+        *(w(getattr(a, f), getattr(b, f)) for f in (
+            "compute_cycles", "skipped_cycles", "dram_rd_bytes", "dram_wr_bytes",
+            "dram_rd_cycles", "dram_wr_cycles")),
+        level_rd_bytes=tuple(map(w, a.level_rd_bytes, b.level_rd_bytes)),
+        level_wr_bytes=tuple(map(w, a.level_wr_bytes, b.level_wr_bytes)),
+        level_cycles=w(a.level_cycles, b.level_cycles), n_tiles=w(a.n_tiles, b.n_tiles),
+        legal=a.legal, macs_exec=w(a.macs_exec, b.macs_exec),
+        energy_pj={k: w(a.energy_pj[k], b.energy_pj[k]) for k in a.energy_pj},
+        gated_pj=w(a.gated_pj, b.gated_pj), skipped_pj=w(a.skipped_pj, b.skipped_pj),
+        meta_bytes=w(a.meta_bytes, b.meta_bytes),
+        delta_extra_bytes=w(a.delta_extra_bytes, b.delta_extra_bytes),
     )
-    return mac + sram
 
 
-def evaluate_table(table: OpTable, arch: ArchSpec) -> OpCosts:
+def _row_costs(table: OpTable, hw: Hardware, mp: Mapping) -> tuple[RowCost, np.ndarray]:
+    """Costs of every GEMM row at every step ([steps, g]) and where delta mode ran."""
+    steps, g = table.steps, table.n_gemm
+    d = dims_of(table, hw)
+    d = type(d)(*(x[None, :] for x in (d.batch, d.m, d.n, d.k, d.a_unique)),
+                geo=tuple(x[None, :] for x in d.geo), fused=d.fused[None, :], n2=d.n2[None, :])
+    sp = sparse_state(table, hw)
+    res_in = mp.res_in[table.g_op][None, :]
+    res_out = mp.res_out[table.g_op][None, :]
+    tiles = (mp.mt[None, :], mp.nt[None, :], mp.kt[None, :], mp.order[None, :])
+    dense = gemm_cost(hw, d, *tiles, res_in, res_out,
+                      Mode(sp.skip, sp.gate, sp.a_scale, sp.meta_bits_per_elem))
+    use = np.zeros((steps, g), dtype=bool)
+    if sp.delta_ok.any():
+        um, uk = unit_shape(hw, hw.delta_mpc)
+        delta = gemm_cost(hw, d, *tiles, res_in, res_out,
+                          Mode(sp.d_skip, sp.d_gate, 1.0, hw.metadata_bits_per_block / (um * uk),
+                               True, sp.d_slow))
+
+        def energy(rc: RowCost) -> np.ndarray:
+            cyc, _ = overlap_cycles(hw, rc.compute_cycles, rc.dram_rd_cycles, rc.dram_wr_cycles,
+                                    rc.level_cycles, rc.n_tiles, rc.n_tiles >= 0)
+            return score(hw, "energy", cyc, sum(rc.energy_pj.values()))
+
+        use = sp.delta_ok & (energy(delta) < energy(dense))
+        dense = _pick(dense, delta, use)
+    return dense, use
+
+
+def evaluate_table(table: OpTable, arch: ArchSpec, objective: str | None = None) -> OpCosts:
     """Cost every op of ``table`` on ``arch`` for every traced step."""
-    c = arch.compute
-    node = arch.technology_nm
+    hw = hardware(arch)
+    objective = objective or arch.mapping_objective
     steps, n = table.steps, table.n_ops
-    bits = PRECISION_BITS[c.precision]
-    elem_b = bits / 8.0
-    psum_b = c.accumulator_bits / 8.0
-    mpc = c.macs_per_pe_per_cycle[c.precision]
-    pes = c.rows * c.cols
-    lv = split_levels(arch)
-    clock_hz = arch.clock_ghz * 1e9
-
-    # ---- mapping (independent of the step: sparsity never changes tiles)
-    cap = lv.glb.size_bytes / (2.0 if lv.glb.double_buffered else 1.0)
-    mapping = map_gemms(
-        table,
-        rows=c.rows, cols=c.cols, capacity_bytes=cap,
-        act_bytes=elem_b, weight_bytes=elem_b, psum_bytes=psum_b,
-    )
-    require_fit(mapping, table.g_op, cap, [op.name for op in table.workload.ops])
-
-    # ---- sparsity per step, on GEMM rows
+    work = vector_work(table, hw)
+    mp = map_workload(table, hw, work, objective)
+    rc, delta_used = _row_costs(table, hw, mp)
+    keep = ~skipped_rows(table, hw)
     g_op = table.g_op
-    act_zero = table.stat("act_zero_frac")[:, g_op]  # [steps, g]
-    w_zero = table.stat("weight_zero_frac")[:, g_op]
-    sp = c.sparsity
-    skip = np.zeros_like(act_zero)
-    if sp.block_skip is not None:
-        name = f"act_block_zero_frac_{sp.block_skip[0]}x{sp.block_skip[1]}"
-        skip = np.maximum(skip, table.stat(name)[:, g_op])
-    if sp.temporal_delta:
-        dz = table.stat(f"delta_{sp.delta_precision}_zero_frac")[:, g_op]
-        # A delta vector of `rows` elements is skippable only if all are zero; without a
-        # recorded block statistic assume independent elements (pessimistic).
-        skip = np.maximum(skip, dz ** c.rows)
 
-    # ---- compute cycles
-    cyc_rows = []
-    skipped_rows = []
-    for s in range(steps):
-        cyc, _folds, skipped = array.gemm_cycles(
-            c, table.g_batch, table.g_m, table.g_n, table.g_k, mpc, skip[s]
-        )
-        cyc_rows.append(cyc)
-        skipped_rows.append(skipped)
-    g_cycles = np.stack(cyc_rows) if steps else np.zeros((0, len(g_op)))
-    g_skipped = np.stack(skipped_rows) if steps else np.zeros((0, len(g_op)))
-    lanes = c.vector_lanes or c.cols
-    vec_cycles = np.broadcast_to(np.ceil(table.vector_ops / lanes), (steps, n))
-    compute_cycles = _scatter(g_cycles, g_op, n) + vec_cycles
-    skipped_cycles = _scatter(g_skipped, g_op, n)
+    def rows(x: np.ndarray) -> np.ndarray:
+        return _scatter(np.broadcast_to(x, (steps, table.n_gemm)) * keep, g_op, n)
 
-    # ---- traffic (elements -> bytes)
+    vc = vector_cost(hw, work, mp.res_in, mp.res_out)
+    bw = hw.dram_bytes_per_cycle
     gemm_mask = np.zeros(n, dtype=bool)
     gemm_mask[g_op] = True
-    dram_elems = _scatter(
-        (mapping.dram_act_elems + mapping.dram_weight_elems + mapping.dram_out_elems)[None, :], g_op, n
-    )[0]
-    non_gemm = ~gemm_mask
-    dram_elems = dram_elems + np.where(non_gemm, table.act_elems + table.weight_elems + table.out_elems, 0)
-    dram_bytes = dram_elems * elem_b
-    g_macs_elems = table.g_batch * table.g_m * table.g_n * table.g_k
-    # GLB -> array streaming per dataflow (see simulator.array for the dimension map).
-    ceil = lambda a, b: -(-a // b)  # noqa: E731
-    b_, m_, n_, k_ = table.g_batch, table.g_m, table.g_n, table.g_k
-    if c.dataflow == "output_stationary":
-        glb_stream = b_ * (m_ * k_ * ceil(n_, c.cols) + k_ * n_ * ceil(m_, c.rows) + m_ * n_)
-    elif c.dataflow == "weight_stationary":
-        glb_stream = b_ * (k_ * n_ + m_ * k_ * ceil(n_, c.cols) + 2 * m_ * n_ * ceil(k_, c.rows))
-    else:
-        glb_stream = b_ * (m_ * k_ + k_ * n_ * ceil(m_, c.cols) + 2 * m_ * n_ * ceil(k_, c.rows))
-    glb_elems = _scatter(glb_stream.astype(np.float64)[None, :], g_op, n)[0] + dram_elems
-    glb_bytes = glb_elems * elem_b
-    # Skipped beats are not streamed either: scale GLB streaming by the executed fraction.
-    exec_frac = np.where(compute_cycles > 0, 1.0 - skipped_cycles / np.maximum(compute_cycles + skipped_cycles, 1), 1.0)
-    glb_bytes_s = glb_bytes[None, :] * exec_frac
+    compute = rows(rc.compute_cycles) + vc.cycles
+    rd_cyc = rows(rc.dram_rd_cycles) + vc.dram_rd_bytes / bw
+    wr_cyc = rows(rc.dram_wr_cycles) + vc.dram_wr_bytes / bw
+    lv_cyc = rows(rc.level_cycles) + vc.level_cycles
+    n_tiles = np.maximum(rows(rc.n_tiles), 1.0)
+    dram_b = rows(rc.dram_rd_bytes + rc.dram_wr_bytes) + vc.dram_rd_bytes + vc.dram_wr_bytes
+    has_dram = dram_b > 0
+    cyc_g, stalls = overlap_cycles(hw, compute, rd_cyc, wr_cyc, lv_cyc, n_tiles, has_dram)
+    cyc_v = streaming_cycles(hw, compute, lv_cyc, dram_b)
+    cycles = np.where(gemm_mask, cyc_g, cyc_v)
+    busy_v = np.maximum(compute, lv_cyc)
+    for key in stalls:
+        stalls[key] = np.where(gemm_mask, stalls[key], 0.0)
+    stalls["sram"] = np.where(gemm_mask, stalls["sram"], busy_v - compute)
+    stalls["dram"] = np.where(gemm_mask, stalls["dram"], np.maximum(dram_b / bw - busy_v, 0.0))
+    stalls["fill_drain"] = np.where(gemm_mask, stalls["fill_drain"],
+                                    np.where(has_dram, hw.dram_latency_cycles, 0.0))
+    latency_s = cycles / hw.clock_hz
 
-    dram_bw = arch.memory.dram.bandwidth_gb_per_s * 1e9 * arch.memory.dram.efficiency / clock_hz
-    dram_cycles = np.broadcast_to(dram_bytes / dram_bw, (steps, n))
-    glb_cycles = glb_bytes_s / lv.glb.bandwidth_bytes_per_cycle
-    memory_cycles = np.maximum(dram_cycles, glb_cycles)
-    lat_cycles = arch.memory.dram.latency_ns * arch.clock_ghz
-    active = (compute_cycles > 0) | (dram_bytes[None, :] > 0)
-    cycles = np.where(active, np.maximum(compute_cycles, memory_cycles) + lat_cycles, 0.0)
-    latency_s = cycles / clock_hz
-
-    # ---- energy (pJ)
+    energy: dict[str, np.ndarray] = {}
+    for key in sorted(set(rc.energy_pj) | set(vc.energy_pj)):
+        e = np.zeros((steps, n))
+        if key in rc.energy_pj:
+            e = e + rows(rc.energy_pj[key])
+        if key in vc.energy_pj:
+            e = e + vc.energy_pj[key]
+        energy[key] = e
+    energy["leakage"] = latency_s * hw.leakage_mw * 1e-3 * 1e12  # W·s -> pJ
+    traffic = {"dram": dram_b}
+    for i, lv in enumerate(hw.levels):
+        traffic[lv.name] = rows(rc.level_rd_bytes[i] + rc.level_wr_bytes[i]) \
+            + vc.level_rd_bytes[i] + vc.level_wr_bytes[i]
     macs = table.macs.astype(np.float64)
-    mac_pj = tech.mac_energy_pj(c.precision, node, c.accumulator_bits)
-    g_macs = g_macs_elems.astype(np.float64)
-    gate = np.zeros_like(act_zero)
-    if sp.act_zero_gating:
-        gate = act_zero
-    if sp.weight_zero_gating:
-        gate = 1.0 - (1.0 - gate) * (1.0 - np.where(table.g_weight_is_param[None, :], w_zero, 0.0))
-    # Executed MACs: skipped beats do no work at all; of the rest, gated ones save their energy.
-    g_exec = g_macs[None, :] * (1.0 - skip)
-    g_gated = g_exec * gate
-    compute_pj = _scatter((g_exec - g_gated) * mac_pj, g_op, n)
-    gating_saved_pj = _scatter(g_gated * mac_pj, g_op, n)
-    vector_pj = np.broadcast_to(table.vector_ops * tech.vector_op_energy_pj(c.precision, node), (steps, n))
-
-    glb_access_bytes = lv.glb.width_bits / 8.0
-    glb_pj = glb_bytes_s / glb_access_bytes * level_read_pj(lv.glb, node)
-    energy = {"compute": compute_pj, "vector": np.array(vector_pj), "glb": glb_pj}
-    if lv.rf is not None:
-        # Per MAC: two operand reads and an accumulator read-modify-write, at the widths used.
-        rf = lv.rf
-        per_bit = level_read_pj(rf, node) / rf.width_bits
-        rf_pj_per_mac = per_bit * (2 * bits + 2 * c.accumulator_bits)
-        energy["rf"] = _scatter(g_exec * (1.0 - gate) * rf_pj_per_mac, g_op, n)
-    dram_pj_bit = arch.memory.dram.energy_pj_per_bit or tech.dram_energy_pj_per_bit(arch.memory.dram.kind)
-    energy["dram"] = np.broadcast_to(dram_bytes * 8.0 * dram_pj_bit, (steps, n)).copy()
-    leak_mw = sum(level_leakage_mw(x, node, pes) for x in arch.memory.levels) + arch.static_power_mw
-    energy["leakage"] = latency_s * leak_mw * 1e-3 * 1e12  # W·s -> pJ
-
-    util = np.where(cycles > 0, macs[None, :] / np.maximum(cycles * pes * mpc, 1), 0.0)
-    bound0 = np.where(
-        ~active[0], "none",
-        np.where(memory_cycles[0] > compute_cycles[0], "memory",
-                 np.where(gemm_mask, "compute", "vector")),
-    )
+    util = np.where(cycles > 0, macs / np.maximum(cycles * hw.rows * hw.cols * hw.mpc, 1), 0.0)
+    memory = np.maximum(np.maximum(rd_cyc + wr_cyc, lv_cyc), 0.0)
+    bound0 = np.where(cycles[0] <= 0, "none",
+                      np.where(memory[0] > compute[0], "memory",
+                               np.where(gemm_mask, "compute", "vector"))) if steps else np.array([])
     return OpCosts(
-        compute_cycles=compute_cycles,
-        memory_cycles=memory_cycles,
-        cycles=cycles,
-        latency_s=latency_s,
-        energy_pj=energy,
-        gating_saved_pj=gating_saved_pj,
-        skipped_cycles=skipped_cycles,
-        utilization=util,
-        bound=bound0,
-        mapping=mapping,
-        area_mm2=area_mm2(arch),
-        traffic_bytes={"dram": np.broadcast_to(dram_bytes, (steps, n)), lv.glb.name: glb_bytes_s},
+        hw=hw, compute_cycles=compute, memory_cycles=memory, cycles=cycles, latency_s=latency_s,
+        energy_pj=energy, gating_saved_pj=rows(rc.gated_pj), skipped_cycles=rows(rc.skipped_cycles),
+        skipped_pj=rows(rc.skipped_pj),
+        delta_used=_scatter(delta_used.astype(float), g_op, n) > 0,
+        delta_extra_bytes=rows(rc.delta_extra_bytes), meta_bytes=rows(rc.meta_bytes),
+        utilization=util, stalls=stalls, traffic_bytes=traffic, tiles=n_tiles,
+        dram_rd_cycles=rd_cyc, dram_wr_cycles=wr_cyc, level_cycles=lv_cyc,
+        bound=bound0, mapping=mp, area_mm2=hw.area_mm2,
     )

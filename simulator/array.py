@@ -1,4 +1,4 @@
-"""Compute-array timing: cycles of one fold (one array-sized tile of a GEMM) per dataflow.
+"""Compute-array timing: cycles of a tiled GEMM on an R×C array, per dataflow, in closed form.
 
 A GEMM ``C[M×N] = A[M×K]·B[K×N]`` on an R×C array is cut into folds. Which GEMM dimensions
 map to the array's rows, columns and time depends on the dataflow (the SCALE-Sim convention,
@@ -6,91 +6,134 @@ Samajdar et al., ISPASS 2020, "A systematic methodology for characterizing scala
 accelerators using SCALE-Sim"):
 
 ============================  ==========  ==========  ===========
-dataflow                      rows (Sr)   cols (Sc)   time (T)
+dataflow                      rows        cols        time
 ============================  ==========  ==========  ===========
-output_stationary             M           N           K
+output_stationary             M           N           K (beats)
 weight_stationary             K           N           M
 input_stationary              K           M           N
 ============================  ==========  ==========  ===========
 
-Weight- and input-stationary arrays are systolic: a fold takes ``2R + C + T − 2`` cycles
-(operand fill along the rows, skew across the columns, drain). The output-stationary array is
-the PE tile of ``rtl/pe_tile`` replicated: its fold time comes from the tile's own timing
-model in :mod:`accelerator.pe`, so the simulator and the RTL agree cycle for cycle.
+The buffer tile ``(Mt, Nt, Kt)`` of :mod:`simulator.mapping` decides how often folds restart.
+Tile sizes are multiples of the array extent they map to (or the whole extent), so fold counts
+add up exactly over tiles:
 
-All functions take numpy arrays (one entry per op) and return float64 arrays.
+- weight-/input-stationary arrays are systolic: a fold takes ``2R + C + T − 2`` cycles
+  (operand fill along the rows, skew across the columns, drain; SCALE-Sim), with ``T`` the
+  streamed extent of the tile. Over all tiles: WS ``⌈K'/R⌉·⌈N/C⌉·(t_M·(2R + C − 2) + M)``,
+  IS ``⌈K'/R⌉·⌈M/C⌉·(t_N·(2R + C − 2) + N)``, ``K' = ⌈K/p⌉`` with ``p`` MACs per PE per
+  cycle (packed modes put ``p`` reduction elements in one PE) and ``t`` the tile count.
+- the output-stationary array is the PE tile of ``rtl/pe_tile`` replicated: each fold is one
+  tile op of ``⌈K/p⌉`` beats and its cycles come from :func:`accelerator.pe.tile_cycles`, so
+  the simulator and the RTL agree cycle for cycle. When a fold's accumulators cannot stay in
+  the array across K tiles (several folds per buffer tile, or K not the innermost loop), each
+  later K tile is a delta-mode op with ``preload`` (the partial sums are loaded back, ``R``
+  cycles).
+
+Skipping (zero blocks, zero delta vectors) removes temporal units: OS beats, WS streamed row
+vectors, IS whole folds; ``ArrayCycles.temporal`` is the number of cycles those units take,
+so skipping a fraction ``s`` of them saves ``s·temporal`` cycles.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from accelerator import pe
-from accelerator.spec import ComputeSpec
+
+#: Loop orders of the buffer tiles (which loop is innermost): K (outputs stay), N (the
+#: activation tile is reused across weight tiles), M (the weight tile is reused).
+K_INNER, N_INNER, M_INNER = 0, 1, 2
+LOOP_ORDERS = ("k_innermost", "n_innermost", "m_innermost")
+OS, WS, IS = 0, 1, 2
 
 
-def _ceil_div(a: np.ndarray, b: int | np.ndarray) -> np.ndarray:
-    return -(-a // b)
+def cdiv(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
+    """Ceiling division of non-negative integers held in float arrays.
 
-
-def _os_tile_cycles(beats: np.ndarray, compute: ComputeSpec) -> np.ndarray:
-    """Cycles of one output-stationary tile operation, from the RTL tile's own timing model.
-
-    Beats dropped by skipping (zero blocks, zero delta vectors) never reach the tile: the
-    feeder compacts them, so the tile sees ``beats`` issued beats.
+    ``ceil(a / b)`` is exact here: when ``b`` does not divide ``a`` the quotient is at least
+    ``1/b`` away from an integer, far more than a rounding error for values below 2^40.
     """
-    return pe.tile_cycles(beats.astype(np.int64), "int8", rows=compute.rows, cols=compute.cols).astype(np.float64)
+    return np.ceil(np.divide(a, b, dtype=np.float64))
 
 
-def fold_dims(dataflow: str, m: np.ndarray, n: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(spatial rows, spatial cols, temporal) GEMM extents for ``dataflow``."""
-    if dataflow == "output_stationary":
-        return m, n, k
-    if dataflow == "weight_stationary":
-        return k, n, m
-    if dataflow == "input_stationary":
-        return k, m, n
-    raise ValueError(f"unknown dataflow {dataflow!r}")
+@dataclass(frozen=True)
+class ArrayCycles:
+    """Dense cycles of GEMMs per batch item (arrays broadcast like the inputs)."""
+
+    cycles: np.ndarray
+    temporal: np.ndarray  # cycles of skippable units
+    folds: np.ndarray  # array folds (OS: tile ops)
+    acc_resident: np.ndarray  # OS: accumulators stay across K tiles (WS/IS: True)
+    k_folds: np.ndarray  # folds along the reduction (partial sums per output - 1 + 1)
+
+
+def _os_cycles(R: int, C: int, kb: np.ndarray, ktb: np.ndarray, preload: bool) -> np.ndarray:
+    """Cycles of one fold's tile ops over K: the first op plus preloaded later ops."""
+    mode = "int8_delta" if preload else "int8"
+    ops = cdiv(kb, ktb)
+    last = kb - (ops - 1) * ktb
+    kbi, ktbi, lasti = (x.astype(np.int64) for x in np.broadcast_arrays(kb, ktb, last))
+    whole = pe.tile_cycles(kbi, mode, rows=R, cols=C, preload=preload)
+    first = pe.tile_cycles(np.minimum(ktbi, kbi), mode, rows=R, cols=C, preload=preload)
+    again = pe.tile_cycles(ktbi, "int8_delta", rows=R, cols=C, preload=True)
+    tail = pe.tile_cycles(lasti, "int8_delta", rows=R, cols=C, preload=True)
+    split = first + np.maximum(ops - 2, 0) * again + tail
+    return np.where(ops <= 1, whole, split).astype(np.float64)
 
 
 def gemm_cycles(
-    compute: ComputeSpec,
-    batch: np.ndarray,
-    m: np.ndarray,
-    n: np.ndarray,
-    k: np.ndarray,
-    macs_per_cycle: int,
-    skip_frac: np.ndarray | float = 0.0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Compute cycles of batched GEMMs on the array.
+    dataflow: int, rows: int, cols: int, mpc: int | np.ndarray,
+    m: np.ndarray, n: np.ndarray, k: np.ndarray,
+    mt: np.ndarray, nt: np.ndarray, kt: np.ndarray, order: np.ndarray,
+    *, preload: bool = False,
+) -> ArrayCycles:
+    """Dense compute cycles of one batch item of ``M×N×K`` GEMMs with tiles ``(Mt, Nt, Kt)``.
 
-    Returns ``(cycles, folds, skipped_cycles)``. ``macs_per_cycle`` is the PE's MACs per cycle
-    at the run precision (packed modes pack that many reduction elements into one beat).
-    ``skip_frac`` is the fraction of temporal beats the array can skip (all-zero activation
-    blocks at its granularity, or all-zero delta vectors); it only applies to the temporal
-    dimension when that dimension is the reduction (output-stationary), else it is ignored.
+    ``preload`` (output-stationary delta mode): every fold first loads the stored previous
+    output (``R`` cycles per fold, :func:`accelerator.pe.tile_cycles`).
     """
-    R, C = compute.rows, compute.cols
-    sr, sc, t = fold_dims(compute.dataflow, m, n, k)
-    folds = batch * _ceil_div(sr, R) * _ceil_div(sc, C)
-    skip = np.broadcast_to(np.asarray(skip_frac, dtype=np.float64), t.shape)
-    if compute.dataflow == "output_stationary":
-        beats = _ceil_div(t, macs_per_cycle).astype(np.float64)
-        skipped_beats = np.floor(beats * skip)
-        per_fold = _os_tile_cycles(beats - skipped_beats, compute)
-        dense_per_fold = _os_tile_cycles(beats, compute)
-        cycles = folds * per_fold
-        return cycles, folds, folds * (dense_per_fold - per_fold)
-    # Systolic WS/IS: the packed mode packs reduction elements into a PE's operand; the
-    # reduction is spatial here (rows), so packing shrinks the row folds instead.
-    sr_packed = _ceil_div(sr, macs_per_cycle)
-    folds = batch * _ceil_div(sr_packed, R) * _ceil_div(sc, C)
-    per_fold = (2 * R + C + t - 2).astype(np.float64)
-    return folds * per_fold, folds, np.zeros_like(per_fold)
+    R, C = rows, cols
+    kb = cdiv(k, mpc)
+    ktb = cdiv(np.minimum(kt, k), mpc)
+    tk = cdiv(k, kt)
+    if dataflow == OS:
+        folds = cdiv(m, R) * cdiv(n, C)
+        per_tile = cdiv(mt, R) * cdiv(nt, C)
+        resident = (tk <= 1) | ((per_tile == 1) & (order == K_INNER))
+        whole = _os_cycles(R, C, kb, kb, preload)
+        split = _os_cycles(R, C, kb, ktb, preload)
+        per_fold = np.where(resident, whole, split)
+        ops = np.where(resident, 1, cdiv(kb, ktb))
+        return ArrayCycles(folds * per_fold, folds * kb.astype(np.float64), folds * ops,
+                           np.broadcast_to(resident, per_fold.shape), ops)
+    # Systolic: reduction on the rows, in whole-array folds per K tile.
+    last = kb - (cdiv(kb, ktb) - 1) * ktb
+    k_folds = (cdiv(kb, ktb) - 1) * cdiv(ktb, R) + cdiv(last, R)
+    fill = 2 * R + C - 2
+    if dataflow == WS:
+        spatial = k_folds * cdiv(n, C)
+        tm = cdiv(m, mt)
+        cycles = spatial * (tm * fill + m)
+        temporal = spatial * m
+        folds = spatial * tm
+    else:
+        spatial = k_folds * cdiv(m, C)
+        tn = cdiv(n, nt)
+        cycles = spatial * (tn * fill + n)
+        temporal = cycles
+        folds = spatial * tn
+    shape = np.broadcast_shapes(np.shape(cycles), np.shape(order))
+    return ArrayCycles(np.broadcast_to(cycles, shape).astype(np.float64),
+                       np.broadcast_to(temporal, shape).astype(np.float64),
+                       np.broadcast_to(folds, shape).astype(np.float64),
+                       np.ones(shape, dtype=bool), np.broadcast_to(k_folds, shape))
 
 
-def utilization(macs: np.ndarray, cycles: np.ndarray, compute: ComputeSpec, macs_per_cycle: int) -> np.ndarray:
-    """Useful MACs over the array's peak MACs in ``cycles`` (0 where cycles is 0)."""
-    peak = cycles * compute.rows * compute.cols * macs_per_cycle
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(peak > 0, macs / peak, 0.0)
+def spatial_utilization(dataflow: int, rows: int, cols: int, mpc: int,
+                        m: np.ndarray, n: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Fraction of PEs a fold keeps busy on average (edge folds leave PEs idle)."""
+    kb = cdiv(k, mpc)
+    a, b = {OS: (m, n), WS: (kb, n), IS: (kb, m)}[dataflow]
+    return (a * b) / (cdiv(a, rows) * rows * cdiv(b, cols) * cols)

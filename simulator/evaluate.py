@@ -3,9 +3,17 @@
 Pure and deterministic: the same (workload, arch, options) give the same result, bit for bit.
 Sweeps call :func:`evaluate_prepared` with a table from :func:`simulator.optable.prepare` so
 the workload is converted once.
+
+Options: ``fidelity`` ``"analytic"`` (closed forms, for sweeps) or ``"event"`` (simpy, one
+event per buffer tile: overlap across ops, DMA contention, a per-op timeline);
+``objective`` of the mapper (default: the spec's ``mapping_objective``); ``decoder``, a
+workload run once per image after the sampling steps (e.g. the VAE decoder), whose cost is
+added to the per-image totals and reported apart in ``extras["decoder"]``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -13,10 +21,12 @@ from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec
 from models.workload import Workload
 from simulator import analytic
+from simulator.array import LOOP_ORDERS, spatial_utilization
 from simulator.optable import OpTable, prepare
 from simulator.result import DesignResult, OpResult
 
-FIDELITIES = ("analytic",)
+FIDELITIES = ("analytic", "event")
+_DATAFLOWS = ("output_stationary", "weight_stationary", "input_stationary")
 
 
 def image_step_map(traced_steps: int, image_steps: int) -> np.ndarray:
@@ -34,66 +44,107 @@ def image_step_map(traced_steps: int, image_steps: int) -> np.ndarray:
 
 
 def evaluate(
-    workload: Workload, arch: ArchSpec, *, steps: int | None = None, fidelity: str = "analytic"
+    workload: Workload, arch: ArchSpec, *, steps: int | None = None, fidelity: str = "analytic",
+    objective: str | None = None, decoder: Workload | None = None,
 ) -> DesignResult:
     """Evaluate ``workload`` on ``arch``; ``steps`` overrides the sampling steps per image."""
-    return evaluate_prepared(prepare(workload), arch, steps=steps, fidelity=fidelity)
+    dec = prepare(decoder) if decoder is not None else None
+    return evaluate_prepared(prepare(workload), arch, steps=steps, fidelity=fidelity,
+                             objective=objective, decoder=dec)
+
+
+def _costs(table: OpTable, arch: ArchSpec, fidelity: str, objective: str | None) -> Any:
+    costs = analytic.evaluate_table(table, arch, objective)
+    if fidelity == "event":
+        from simulator.event import simulate  # simpy is imported only for this fidelity
+
+        costs = simulate(table, costs)
+    return costs
+
+
+def _mapping_info(table: OpTable, costs: Any, arch: ArchSpec) -> dict[int, dict[str, Any]]:
+    """Per-op mapping description for the report (GEMM ops only)."""
+    hw, mp = costs.hw, costs.mapping
+    info: dict[int, dict[str, Any]] = {}
+    util = spatial_utilization(hw.dataflow, hw.rows, hw.cols, hw.mpc,
+                               table.g_m, table.g_n, table.g_k)
+    for r, i in enumerate(table.g_op.tolist()):
+        gemm = {"batch": int(table.g_batch[r]),
+                "mnk": [int(table.g_m[r]), int(table.g_n[r]), int(table.g_k[r])],
+                "tile_mnk": [int(mp.mt[r]), int(mp.nt[r]), int(mp.kt[r])],
+                "loop_order": LOOP_ORDERS[int(mp.order[r])],
+                "spatial_utilization": float(util[r])}
+        if i not in info:
+            info[i] = {"dataflow": _DATAFLOWS[hw.dataflow], "precision": hw.precision,
+                       "objective": mp.objective, "glb_tile_mnk": gemm["tile_mnk"],
+                       "loop_order": gemm["loop_order"], "gemms": []}
+        info[i]["gemms"].append(gemm)
+    for i, d in info.items():
+        if table.kind[i] == "attention":
+            d["fused_attention"] = bool(hw.fused_attention)
+    del arch
+    return info
 
 
 def evaluate_prepared(
-    table: OpTable, arch: ArchSpec, *, steps: int | None = None, fidelity: str = "analytic"
+    table: OpTable, arch: ArchSpec, *, steps: int | None = None, fidelity: str = "analytic",
+    objective: str | None = None, decoder: OpTable | None = None,
 ) -> DesignResult:
     if fidelity not in FIDELITIES:
         raise SimulationError(f"unknown fidelity {fidelity!r}; allowed: {', '.join(FIDELITIES)}")
-    costs = analytic.evaluate_table(table, arch)
+    costs = _costs(table, arch, fidelity, objective)
+    hw = costs.hw
     image_steps = steps if steps is not None else table.steps
     step_of = image_step_map(table.steps, image_steps)
-    counts = np.bincount(step_of, minlength=table.steps).astype(np.float64)  # weight per traced step
+    counts = np.bincount(step_of, minlength=table.steps).astype(np.float64)  # per traced step
     weight = counts / image_steps  # mean over the image's steps
 
-    clock_hz = arch.clock_ghz * 1e9
     lat_step = costs.latency_s.sum(axis=1)  # [traced steps]
     energy_step = {k: v.sum(axis=1) * 1e-12 for k, v in costs.energy_pj.items()}  # J
     total_step = sum(energy_step.values())
-    per_image_breakdown = {k: float(np.dot(counts, v)) for k, v in sorted(energy_step.items())}
+    breakdown = {k: float(np.dot(counts, v)) for k, v in sorted(energy_step.items())}
 
     def mean_op(a: np.ndarray) -> np.ndarray:
         return weight @ a
 
-    op_lat = mean_op(costs.latency_s)
-    op_cycles = mean_op(costs.cycles)
-    op_comp = mean_op(costs.compute_cycles)
-    op_mem = mean_op(costs.memory_cycles)
+    def per_image(a: np.ndarray) -> float:
+        return float(counts @ a.sum(axis=1))
+
+    op_lat, op_cycles = mean_op(costs.latency_s), mean_op(costs.cycles)
+    op_comp, op_mem = mean_op(costs.compute_cycles), mean_op(costs.memory_cycles)
     op_energy = {k: mean_op(v) * 1e-12 for k, v in costs.energy_pj.items()}
     op_total = sum(op_energy.values())
-    op_gate = mean_op(costs.gating_saved_pj) * 1e-12
-    op_skip = mean_op(costs.skipped_cycles)
+    op_gate, op_skip = mean_op(costs.gating_saved_pj) * 1e-12, mean_op(costs.skipped_cycles)
+    op_skip_j = mean_op(costs.skipped_pj) * 1e-12
     op_util = mean_op(costs.utilization)
-    op_traffic = {k: mean_op(v) for k, v in costs.traffic_bytes.items()}
-    m = costs.mapping
-    gemm_first: dict[int, int] = {}
-    for row, op_i in enumerate(table.g_op.tolist()):
-        gemm_first.setdefault(op_i, row)
-    orders = ("k_tiled", "act_resident", "weight_resident")
+    op_traffic = {k: mean_op(v) for k, v in sorted(costs.traffic_bytes.items())}
+    op_stall = {k: mean_op(v) for k, v in sorted(costs.stalls.items())}
+    op_delta = mean_op(costs.delta_used.astype(float))
+    op_dx, op_meta = mean_op(costs.delta_extra_bytes), mean_op(costs.meta_bytes)
+    timeline = getattr(costs, "timeline", None)
+    mapping = _mapping_info(table, costs, arch)
     per_op = []
     for i, op in enumerate(table.workload.ops):
-        mapping = {}
-        if i in gemm_first:
-            r = gemm_first[i]
-            mapping = {"dataflow": arch.compute.dataflow, "glb_tile_mnk": [int(m.mt[r]), int(m.nt[r]), int(m.kt[r])],
-                       "loop_order": orders[int(m.order[r])]}
-        per_op.append(
-            OpResult(
-                index=i, name=op.name, kind=op.kind, module=op.module, macs=op.macs,
-                cycles=float(op_cycles[i]), latency_s=float(op_lat[i]), energy_j=float(op_total[i]),
-                compute_cycles=float(op_comp[i]), memory_cycles=float(op_mem[i]),
-                utilization=float(op_util[i]),
-                energy_breakdown_j={k: float(v[i]) for k, v in sorted(op_energy.items())},
-                gating_saved_j=float(op_gate[i]), skipped_cycles=float(op_skip[i]),
-                bound=str(costs.bound[i]), mapping=mapping,
-                traffic_bytes={k: float(v[i]) for k, v in sorted(op_traffic.items())},
-            )
-        )
+        m = dict(mapping.get(i, {}))
+        if m or table.chain_in[i]:
+            m["input_resident"] = bool(costs.mapping.res_in[i])
+            m["output_kept"] = bool(costs.mapping.res_out[i])
+        per_op.append(OpResult(
+            index=i, name=op.name, kind=op.kind, module=op.module, macs=op.macs,
+            cycles=float(op_cycles[i]), latency_s=float(op_lat[i]), energy_j=float(op_total[i]),
+            compute_cycles=float(op_comp[i]), memory_cycles=float(op_mem[i]),
+            utilization=float(op_util[i]),
+            energy_breakdown_j={k: float(v[i]) for k, v in sorted(op_energy.items())},
+            gating_saved_j=float(op_gate[i]), skipped_cycles=float(op_skip[i]),
+            bound=str(costs.bound[i]), mapping=m,
+            traffic_bytes={k: float(v[i]) for k, v in op_traffic.items()},
+            stall_cycles={k: float(v[i]) for k, v in op_stall.items()},
+            sparsity={"gating_saved_j": float(op_gate[i]), "skipping_saved_j": float(op_skip_j[i]),
+                      "skipped_cycles": float(op_skip[i]),
+                      "delta_step_fraction": float(op_delta[i]),
+                      "delta_extra_bytes": float(op_dx[i]), "metadata_bytes": float(op_meta[i])},
+            timeline=timeline[i] if timeline is not None else {},
+        ))
     per_step = tuple(
         {"step": int(s), "traced_step": int(step_of[s]), "latency_s": float(lat_step[step_of[s]]),
          "energy_j": float(total_step[step_of[s]])}
@@ -101,29 +152,41 @@ def evaluate_prepared(
     )
     lat_image = float(np.dot(counts, lat_step))
     e_image = float(np.dot(counts, total_step))
-    gating_image = float(np.dot(counts, costs.gating_saved_pj.sum(axis=1))) * 1e-12
-    skipped_image = float(np.dot(counts, costs.skipped_cycles.sum(axis=1)))
-    return DesignResult(
-        name=arch.name,
-        kind="accelerator",
-        latency_s_per_step=lat_image / image_steps,
-        latency_s_per_image=lat_image,
-        energy_j_per_step=e_image / image_steps,
-        energy_j_per_image=e_image,
-        energy_breakdown_j=per_image_breakdown,
-        area_mm2=costs.area_mm2,
-        per_op=tuple(per_op),
-        per_step=per_step,
-        label="modelled",
-        extras={
-            "fidelity": fidelity,
-            "clock_ghz": arch.clock_ghz,
-            "pes": arch.compute.rows * arch.compute.cols,
-            "precision": arch.compute.precision,
-            "sparsity_gating_saved_j_per_image": gating_image,
-            "sparsity_skipped_cycles_per_image": skipped_image,
-            "sparsity_skipped_s_per_image": skipped_image / clock_hz,
-            "mean_utilization": float(np.average(op_util, weights=np.maximum(op_cycles, 1e-30)))
-            if op_cycles.sum() > 0 else 0.0,
+    skipped = per_image(costs.skipped_cycles)
+    extras: dict[str, Any] = {
+        "fidelity": fidelity, "objective": costs.mapping.objective, "clock_ghz": arch.clock_ghz,
+        "pes": hw.rows * hw.cols, "precision": hw.precision,
+        "sparsity": {
+            "gating_saved_j_per_image": per_image(costs.gating_saved_pj) * 1e-12,
+            "skipping_saved_j_per_image": per_image(costs.skipped_pj) * 1e-12,
+            "skipped_cycles_per_image": skipped, "skipped_s_per_image": skipped / hw.clock_hz,
+            "delta_extra_bytes_per_image": per_image(costs.delta_extra_bytes),
+            "metadata_bytes_per_image": per_image(costs.meta_bytes),
         },
+        "sparsity_gating_saved_j_per_image": per_image(costs.gating_saved_pj) * 1e-12,
+        "sparsity_skipped_cycles_per_image": skipped,
+        "sparsity_skipped_s_per_image": skipped / hw.clock_hz,
+        "stall_cycles_per_image": {k: per_image(v) for k, v in sorted(costs.stalls.items())},
+        "traffic_bytes_per_image": {k: per_image(v)
+                                    for k, v in sorted(costs.traffic_bytes.items())},
+        "mean_utilization": float(np.average(op_util, weights=np.maximum(op_cycles, 1e-30)))
+        if op_cycles.sum() > 0 else 0.0,
+    }
+    if decoder is not None:
+        dec = evaluate_prepared(decoder, arch, steps=1, fidelity=fidelity, objective=objective)
+        extras["decoder"] = {"latency_s": dec.latency_s_per_image,
+                             "energy_j": dec.energy_j_per_image,
+                             "energy_breakdown_j": dict(dec.energy_breakdown_j)}
+        lat_image += dec.latency_s_per_image
+        e_image += dec.energy_j_per_image
+        for k, v in dec.energy_breakdown_j.items():
+            breakdown[k] = breakdown.get(k, 0.0) + v
+    return DesignResult(
+        name=arch.name, kind="accelerator",
+        latency_s_per_step=float(np.dot(counts, lat_step)) / image_steps,
+        latency_s_per_image=lat_image,
+        energy_j_per_step=float(np.dot(counts, total_step)) / image_steps,
+        energy_j_per_image=e_image,
+        energy_breakdown_j=dict(sorted(breakdown.items())), area_mm2=costs.area_mm2,
+        per_op=tuple(per_op), per_step=per_step, label="modelled", extras=extras,
     )

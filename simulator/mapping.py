@@ -1,21 +1,24 @@
-"""Mapping: choose the on-chip tile of every GEMM and count the bytes it moves.
+"""Mapping: buffer tiles and loop order per GEMM, and which activations stay on chip.
 
-The outermost on-chip level (the global buffer, GLB) holds an output tile ``Mt×Nt`` with the
-``Mt×Kt`` activation and ``Kt×Nt`` weight tiles that feed it; loops over K run innermost so
-the output tile never spills partial sums. When the whole reduction fits (``Kt = K``) one
-operand can also stay resident across the other's tiles (two loop orders). For each GEMM a
-small grid of candidate tiles (array-multiple sizes, powers of two) is scored in one
-vectorised pass and the cheapest legal candidate wins; ties go to the first candidate, so
-the choice is deterministic.
+For every distinct GEMM shape the mapper scores a grid of candidate tiles in one vectorised
+pass: ``Mt``, ``Nt``, ``Kt`` take the values ``base·2^i`` (clipped) and the whole extent, where
+``base`` is the array extent that dimension maps to (rows or columns, times the packing for
+the reduction) or 32 for the streamed dimension, so fold counts add up exactly; three loop
+orders (the innermost of M, N, K); and four residency cases (activation input left on chip by
+the previous op or not, output kept for the next op or not). A candidate is legal when every
+level it uses holds its tiles (twice when double-buffered) and resident tensors. Its score is
+the design's objective computed by the same cost functions the model reports
+(:func:`simulator.cost_gemm.gemm_cost`, dense):
 
-DRAM traffic (elements) for a candidate, per batch item (A = M·K, or for a convolution its
-input tensor times the halo factor of :func:`simulator.cost_traffic.conv_input_factor`):
+- ``latency``: the op's cycles; ``energy``: its energy incl. leakage over those cycles;
+- ``edp``: energy × cycles of the op (a per-op surrogate of the workload's EDP).
 
-- ``Kt < K``:  A·⌈N/Nt⌉ + B·⌈M/Mt⌉ + C
-- ``Kt = K``:  min(A + B·⌈M/Mt⌉, A·⌈N/Nt⌉ + B) + C
+Ties go to the first candidate (smallest tiles, K innermost), so the choice is deterministic.
 
-with A = M·K, B = K·N, C = M·N. Capacity: Mt·Kt·a + Kt·Nt·w + Mt·Nt·p ≤ GLB (half of it when
-double buffered), with a, w, p the activation, weight and partial-sum widths in bytes.
+Inter-op reuse: op ``i + 1`` may read op ``i``'s output from the buffer when the table marks
+it as chained (:mod:`simulator.optable`) and both ops still fit with the tensor resident. A
+dynamic programme over the op sequence picks the keep/spill decision of every edge that
+minimises the summed objective, so a resident tensor is kept only where it pays.
 """
 
 from __future__ import annotations
@@ -25,116 +28,207 @@ from dataclasses import dataclass
 import numpy as np
 
 from accelerator.errors import SimulationError
-from simulator.cost_traffic import conv_input_factor
-from simulator.optable import OpTable
+from simulator.array import IS, OS, WS
+from simulator.cost_gemm import Dims, gemm_cost, overlap_cycles
+from simulator.cost_hw import Hardware
+from simulator.cost_vector import VectorWork, streaming_cycles, vector_cost
+from simulator.optable import ROLE_PV, OpTable
+
+OBJECTIVES = ("edp", "energy", "latency")
+#: Candidate values per tile dimension (base·2^0 .. base·2^(N−2), then the extent).
+N_CANDIDATES = 7
+#: Base tile of a streamed (temporal) dimension, elements.
+TEMPORAL_BASE = 32
+#: Residency cases on the last candidate axis: (input resident, output kept).
+RES_IN = np.array([False, True, False, True])
+RES_OUT = np.array([False, False, True, True])
 
 
 @dataclass(frozen=True)
-class GemmMapping:
-    """Chosen tiles and DRAM traffic per GEMM row (all arrays of length n_gemm)."""
+class Mapping:
+    """Chosen tiles per GEMM row and residency per op."""
 
-    mt: np.ndarray
+    mt: np.ndarray  # [n_gemm]
     nt: np.ndarray
     kt: np.ndarray
-    order: np.ndarray  # 0: K-tiled, 1: A resident, 2: B resident
-    dram_act_elems: np.ndarray
-    dram_weight_elems: np.ndarray
-    dram_out_elems: np.ndarray
-    fits: np.ndarray  # bool: some candidate fit the buffer
+    order: np.ndarray
+    res_in: np.ndarray  # [n_ops] bool: input read from the buffer (left by the previous op)
+    res_out: np.ndarray  # [n_ops] bool: output kept in the buffer for the next op
+    objective: str
 
 
-def _candidates(extent: np.ndarray, base: int, count: int) -> np.ndarray:
-    """[n, count] tile sizes base·2^i clipped to the extent (the extent itself included)."""
-    sizes = base * (2 ** np.arange(count - 1))
-    cand = np.minimum(extent[:, None], sizes[None, :])
-    return np.concatenate([cand, extent[:, None]], axis=1)
+def dims_of(table: OpTable, hw: Hardware) -> Dims:
+    """The :class:`Dims` of every GEMM row of ``table`` (1-D)."""
+    f = np.float64
+    fused = np.zeros(table.n_gemm, dtype=bool)
+    n2 = np.zeros(table.n_gemm)
+    if hw.fused_attention:
+        qk = np.flatnonzero(table.g_role == 1)
+        fused[qk] = True
+        n2[qk] = table.g_n[qk + 1]  # the P·V row follows its QKᵀ row
+    return Dims(
+        batch=table.g_batch.astype(f), m=table.g_m.astype(f), n=table.g_n.astype(f),
+        k=table.g_k.astype(f), a_unique=table.g_a_unique,
+        geo=(table.g_conv, table.g_img.astype(f), table.g_in_h.astype(f),
+             table.g_in_w.astype(f), table.g_out_q.astype(f), table.g_stride.astype(f),
+             table.g_kr.astype(f), table.g_ks.astype(f)),
+        fused=fused, n2=n2,
+    )
 
 
-def map_gemms(
-    table: OpTable,
-    *,
-    rows: int,
-    cols: int,
-    capacity_bytes: float,
-    act_bytes: float,
-    weight_bytes: float,
-    psum_bytes: float,
-    weight_energy_per_elem: np.ndarray | float = 1.0,
-    act_energy_per_elem: float = 1.0,
-) -> GemmMapping:
-    """Choose a tile per GEMM row minimising weighted DRAM traffic; see the module docstring.
+def skipped_rows(table: OpTable, hw: Hardware) -> np.ndarray:
+    """P·V rows folded into their fused attention row (costed there)."""
+    return (table.g_role == ROLE_PV) & hw.fused_attention
 
-    The weights let the caller minimise energy (pJ per element moved) rather than bytes.
+
+def _candidates(extent: np.ndarray, base: int) -> np.ndarray:
+    sizes = base * (2.0 ** np.arange(N_CANDIDATES - 1))
+    return np.concatenate([np.minimum(extent[:, None], sizes[None, :]), extent[:, None]], axis=1)
+
+
+def _bases(hw: Hardware) -> tuple[int, int, int]:
+    """Base tile of M, N, K for the dataflow (see the module docstring)."""
+    R, C, p = hw.rows, hw.cols, hw.mpc
+    if hw.dataflow == OS:
+        return R, C, 16 * p
+    if hw.dataflow == WS:
+        return TEMPORAL_BASE, C, R * p
+    assert hw.dataflow == IS
+    return C, TEMPORAL_BASE, R * p
+
+
+def score(hw: Hardware, objective: str, cycles: np.ndarray, energy_pj: np.ndarray) -> np.ndarray:
+    """The objective of (cycles, energy without leakage)."""
+    total = energy_pj + hw.leakage_mw * 1e-3 * cycles / hw.clock_hz * 1e12
+    if objective == "latency":
+        return cycles
+    if objective == "energy":
+        return total
+    return total * cycles
+
+
+def _flat_candidates(d: Dims, hw: Hardware, cases: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Distinct candidates, flat and grouped by (shape, residency case).
+
+    Returns ``(seg, mt, nt, kt, order, res_in, res_out)``: 1-D arrays, ``seg`` = shape·4 +
+    case, ascending; within a segment candidates run from small tiles to large, K innermost
+    first. ``cases`` [u, 4] says which residency cases a shape needs.
     """
-    m, n, k, batch = table.g_m, table.g_n, table.g_k, table.g_batch
-    g = m.shape[0]
-    if g == 0:
-        z = np.zeros(0, dtype=np.int64)
-        return GemmMapping(z, z, z, z, z.astype(float), z.astype(float), z.astype(float), z.astype(bool))
-    nm, nn, nk = 8, 8, 8
-    mt = _candidates(m, rows, nm)  # [g, nm]
-    nt = _candidates(n, cols, nn)
-    kt = _candidates(k, 16, nk)
-    MT = mt[:, :, None, None].astype(np.float64)
-    NT = nt[:, None, :, None].astype(np.float64)
-    KT = kt[:, None, None, :].astype(np.float64)
-    M = m[:, None, None, None].astype(np.float64)
-    N = n[:, None, None, None].astype(np.float64)
-    K = k[:, None, None, None].astype(np.float64)
-    need = MT * KT * act_bytes + KT * NT * weight_bytes + MT * NT * psum_bytes
-    legal = need <= capacity_bytes
+    bm, bn, bk = _bases(hw)
+    cm, cn, ck = (_candidates(x, b) for x, b in ((d.m, bm), (d.n, bn), (d.k, bk)))
 
-    geo = [x[:, None, None, None] for x in (
-        table.g_a_unique, table.g_conv, table.g_img, table.g_in_h, table.g_in_w, table.g_out_q,
-        table.g_stride, table.g_kr, table.g_ks)]
-    a_factor = conv_input_factor(M, K, MT, KT, *geo)
-    a_elems, b_elems = geo[0] * a_factor, K * N
-    a_re = np.ceil(N / NT)
-    b_re = np.ceil(M / MT)
-    wa = act_energy_per_elem
-    wb = np.asarray(weight_energy_per_elem, dtype=np.float64)
-    wb = wb[:, None, None, None] if wb.ndim == 1 else wb
-    full_k = KT >= K
-    # Three orders; per candidate keep the cheapest legal one.
-    cost_tiled = wa * a_elems * a_re + wb * b_elems * b_re
-    cost_a_res = np.where(full_k, wa * a_elems + wb * b_elems * b_re, np.inf)
-    cost_b_res = np.where(full_k, wa * a_elems * a_re + wb * b_elems, np.inf)
-    shape = legal.shape
-    costs = np.stack([np.broadcast_to(x, shape) for x in (cost_tiled, cost_a_res, cost_b_res)], axis=-1)  # [g, nm, nn, nk, 3]
-    costs = np.where(legal[..., None], costs, np.inf)
-    flat = costs.reshape(g, -1)
-    best = np.argmin(flat, axis=1)
-    fits = np.isfinite(flat[np.arange(g), best])
-    order = best % 3
-    cand = best // 3
-    im, rest = np.divmod(cand, nn * nk)
-    inn, ik = np.divmod(rest, nk)
-    rows_idx = np.arange(g)
-    MTs, NTs, KTs = mt[rows_idx, im], nt[rows_idx, inn], kt[rows_idx, ik]
-    a_reads = np.where(order == 1, 1.0, np.ceil(n / NTs))
-    b_reads = np.where(order == 2, 1.0, np.ceil(m / MTs))
-    bf = batch.astype(np.float64)
-    a_once = table.g_a_unique * conv_input_factor(
-        m, k, MTs, KTs, table.g_a_unique, table.g_conv, table.g_img, table.g_in_h, table.g_in_w,
-        table.g_out_q, table.g_stride, table.g_kr, table.g_ks)
-    return GemmMapping(
-        mt=MTs,
-        nt=NTs,
-        kt=KTs,
-        order=order,
-        dram_act_elems=bf * a_once * a_reads,
-        dram_weight_elems=bf * k * n * b_reads,
-        dram_out_elems=bf * m * n,
-        fits=fits,
-    )
+    def distinct(c: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.ones((c.shape[0], 1), dtype=bool), c[:, 1:] != c[:, :-1]], axis=1)
+
+    ok = (distinct(cm)[:, :, None, None, None] & distinct(cn)[:, None, :, None, None]
+          & distinct(ck)[:, None, None, :, None])
+    ok = np.broadcast_to(ok, ok.shape[:4] + (3,))
+    ok = ok[:, None] & cases[:, :, None, None, None, None]  # [u, 4, nc, nc, nc, 3]
+    u, case, im, inn, ik, order = np.nonzero(ok)
+    return (u * 4 + case, cm[u, im], cn[u, inn], ck[u, ik], order,
+            RES_IN[case], RES_OUT[case])
 
 
-def require_fit(mapping: GemmMapping, op_index: np.ndarray, capacity_bytes: float, names: list[str]) -> None:
-    """Raise a :class:`SimulationError` naming the first GEMM no tile fits."""
-    if mapping.fits.all():
-        return
-    bad = int(np.argmin(mapping.fits))
-    raise SimulationError(
-        f"op {int(op_index[bad])} ({names[int(op_index[bad])]}): no tile fits the global buffer of "
-        f"{capacity_bytes:.0f} usable bytes, even one array-sized tile; enlarge the buffer"
-    )
+def _search(table: OpTable, hw: Hardware, objective: str,
+            cases: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Best candidate per distinct shape and residency case: (mt, nt, kt, order, obj) [u, 4]."""
+    dims = dims_of(table, hw).take(table.u_rows)
+    seg, mt, nt, kt, order, res_in, res_out = _flat_candidates(dims, hw, cases)
+    u_of = seg // 4
+    rc = gemm_cost(hw, dims.take(u_of), mt, nt, kt, order, res_in, res_out)
+    cycles, _ = overlap_cycles(hw, rc.compute_cycles, rc.dram_rd_cycles, rc.dram_wr_cycles,
+                               rc.level_cycles, rc.n_tiles,
+                               (rc.dram_rd_bytes + rc.dram_wr_bytes) > 0)
+    energy = sum(rc.energy_pj.values())
+    obj = np.where(rc.legal, score(hw, objective, cycles, energy), np.inf)
+    # First minimum of every segment (segments are contiguous and ascending).
+    starts = np.flatnonzero(np.concatenate([[True], seg[1:] != seg[:-1]]))
+    seg_min = np.minimum.reduceat(obj, starts)
+    lens = np.diff(np.concatenate([starts, [len(seg)]]))
+    hits = np.flatnonzero(obj == np.repeat(seg_min, lens))
+    first = hits[np.searchsorted(hits, starts)]
+    n_u = len(table.u_rows)
+    out = [np.zeros(n_u * 4) for _ in range(4)] + [np.full(n_u * 4, np.inf)]
+    s = seg[starts]
+    for arr, src in zip(out, (mt, nt, kt, order, obj), strict=True):
+        arr[s] = src[first]
+    return tuple(x.reshape(n_u, 4) for x in out)
+
+
+def _vector_objective(hw: Hardware, work: VectorWork, objective: str) -> np.ndarray:
+    """[n_ops, 4] objective of each op's vector work per residency case (inf if illegal)."""
+    vc = vector_cost(hw, _col(work), RES_IN[None, :], RES_OUT[None, :])
+    cycles = streaming_cycles(hw, vc.cycles, vc.level_cycles, vc.dram_rd_bytes + vc.dram_wr_bytes)
+    energy = sum(vc.energy_pj.values())
+    return np.where(vc.legal, score(hw, objective, cycles, energy), np.inf)
+
+
+def _col(work: VectorWork) -> VectorWork:
+    return VectorWork(*(x[:, None] for x in (work.ops, work.in_elems, work.out_elems,
+                                              work.chained, work.onchip_elems)))
+
+
+def map_workload(table: OpTable, hw: Hardware, work: VectorWork, objective: str) -> Mapping:
+    """Choose tiles, loop orders and residency for every op of ``table`` on ``hw``."""
+    if objective not in OBJECTIVES:
+        raise SimulationError(
+            f"unknown mapping objective {objective!r}; allowed: {', '.join(OBJECTIVES)}")
+    op_obj = _vector_objective(hw, work, objective)  # [n, 4]
+    g = table.n_gemm
+    if g:
+        # Residency cases each distinct shape needs: input resident only if chained, output
+        # kept only if the next op is chained to it.
+        can_in = table.chain_in[table.g_op]
+        can_out = np.concatenate([table.chain_in[1:], [False]])[table.g_op]
+        row_cases = np.stack([np.ones_like(can_in), can_in, can_out, can_in & can_out], axis=1)
+        cases = np.zeros((len(table.u_rows), 4), dtype=bool)
+        np.logical_or.at(cases, table.g_u, row_cases)
+        u_mt, u_nt, u_kt, u_order, u_obj = _search(table, hw, objective, cases)
+        row_obj = np.where(skipped_rows(table, hw)[:, None], 0.0, u_obj[table.g_u])
+        np.add.at(op_obj, table.g_op, row_obj)
+    bad = ~np.isfinite(op_obj[:, 0])
+    if bad.any():
+        i = int(np.argmax(bad))
+        op = table.workload.ops[i]
+        raise SimulationError(
+            f"op {i} ({op.name} {op.module}): no tile fits the buffers of {hw.name}, even one "
+            "array-sized tile; enlarge the buffer")
+    res_in, res_out = _keep_edges(op_obj, table.chain_in)
+    if not g:
+        z = np.zeros(0)
+        return Mapping(z, z, z, z.astype(np.int64), res_in, res_out, objective)
+    case = (res_in.astype(int) + 2 * res_out.astype(int))[table.g_op]
+    u = table.g_u
+    return Mapping(u_mt[u, case], u_nt[u, case], u_kt[u, case],
+                   u_order[u, case].astype(np.int64), res_in, res_out, objective)
+
+
+def _keep_edges(op_obj: np.ndarray, chain_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise Σ objective over keep decisions of the chained edges (Viterbi over ops).
+
+    State = whether the previous op's output was kept; ``op_obj[i, in + 2·out]``.
+    """
+    n = op_obj.shape[0]
+    cost = op_obj.tolist()
+    can_keep = np.concatenate([chain_in[1:], [False]]).tolist()  # op i's output feeds op i+1
+    inf = float("inf")
+    b0, b1 = 0.0, inf
+    back: list[tuple[int, int]] = []
+    for i in range(n):
+        c = cost[i]
+        s0a, s0b = b0 + c[0], b1 + c[1]
+        n0, k0 = (s0a, 0) if s0a <= s0b else (s0b, 1)
+        n1, k1 = inf, 0
+        if can_keep[i]:
+            s1a, s1b = b0 + c[2], b1 + c[3]
+            n1, k1 = (s1a, 0) if s1a <= s1b else (s1b, 1)
+        back.append((k0, k1))
+        b0, b1 = n0, n1
+    state = 0 if b0 <= b1 else 1
+    res_out = np.zeros(n, dtype=bool)
+    res_in = np.zeros(n, dtype=bool)
+    for i in range(n - 1, -1, -1):
+        res_out[i] = bool(state)
+        state = back[i][state]
+        res_in[i] = bool(state)
+    return res_in, res_out

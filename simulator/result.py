@@ -42,6 +42,15 @@ class OpResult:
     mapping: Mapping[str, Any] = field(default_factory=dict)
     # bytes moved per memory level ("dram" and the spec's level names), per step
     traffic_bytes: Mapping[str, float] = field(default_factory=dict)
+    # cycles beyond compute, by cause: "dram" (bandwidth), "sram" (buffer bandwidth and bank
+    # conflicts), "fill_drain" (DRAM latency, first load, last write-back), "serial" (no
+    # double buffering: loads and compute in turn); event mode adds "contention"
+    stall_cycles: Mapping[str, float] = field(default_factory=dict)
+    # savings and costs of sparsity, kept apart: "gating_saved_j", "skipping_saved_j",
+    # "skipped_cycles", "delta_step_fraction", "delta_extra_bytes", "metadata_bytes"
+    sparsity: Mapping[str, float] = field(default_factory=dict)
+    # event mode: "start_s", "end_s" of the op within its step, busy seconds per engine
+    timeline: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,9 @@ def op_to_json(op: OpResult) -> dict[str, Any]:
             "energy_breakdown_j": dict(op.energy_breakdown_j),
             "mapping": dict(op.mapping),
             "traffic_bytes": dict(op.traffic_bytes),
+            "stall_cycles": dict(op.stall_cycles),
+            "sparsity": dict(op.sparsity),
+            "timeline": dict(op.timeline),
         }
     )
 

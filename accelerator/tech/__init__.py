@@ -124,6 +124,45 @@ def mac_energy_pj(precision: str, node_nm: float, accumulator_bits: int = 32) ->
     )
 
 
+#: Format of the product two operands of a precision make (the adder tree of a packed PE adds
+#: products, not accumulator values): integer products double the width, fp8 products are
+#: added in fp16 and fp16/bf16 products in fp32 (assumption, the usual mixed-precision PE).
+PRODUCT_FORMAT: dict[str, str] = {
+    "int4": "int8", "int8": "int16", "fp8": "fp16", "fp16": "fp32", "bf16": "fp32", "fp32": "fp32",
+}
+
+
+def packed_mac_energy_pj(
+    precision: str, node_nm: float, accumulator_bits: int = 32, macs_per_cycle: int = 1
+) -> float:
+    """Energy per MAC of a PE doing ``macs_per_cycle`` MACs a cycle (packed modes), in pJ.
+
+    The PE multiplies ``p`` operand pairs, adds the ``p`` products in a tree of ``p − 1`` adds
+    at product width and accumulates once: per MAC ``mult + ((p − 1)·add_product + add_acc)/p``.
+    With ``p = 1`` this is :func:`mac_energy_pj`.
+    """
+    p = max(int(macs_per_cycle), 1)
+    if p == 1:
+        return mac_energy_pj(precision, node_nm, accumulator_bits)
+    tree = op_energy_pj("add", PRODUCT_FORMAT[precision], node_nm) * (p - 1)
+    acc = op_energy_pj("add", _acc_format(precision, accumulator_bits), node_nm)
+    return op_energy_pj("mult", precision, node_nm) + (tree + acc) / p
+
+
+def wire_energy_pj_per_bit_mm() -> float:
+    """On-chip wire energy per bit per mm (not node-scaled; see the table), in pJ."""
+    return float(energy_table()["wire"]["fj_per_bit_mm"]["value"]) * 1e-3
+
+
+def dram_organisation(kind: str) -> dict[str, float]:
+    """``{"burst_bytes", "page_bytes", "row_miss_bytes"}`` of a DRAM technology (bytes)."""
+    rows = energy_table()["dram_kinds"].get(kind)
+    if rows is None:
+        allowed = ", ".join(energy_table()["dram_kinds"])
+        raise SpecError(f"unknown DRAM kind {kind!r}; allowed: {allowed}")
+    return {name: float(row["value"]) for name, row in rows.items()}
+
+
 def vector_op_energy_pj(precision: str, node_nm: float) -> float:
     """One elementwise operation (norm, softmax, activation) on the vector unit, in pJ.
 
@@ -190,12 +229,16 @@ def sram_area_mm2(size_bytes: int, node_nm: float) -> float:
 def sources() -> list[Cited]:
     """Every cited row of the energy and area tables (for reports)."""
     out: list[Cited] = []
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "value" in node and "source" in node:
+                out.append(Cited(float(node["value"]), str(node["source"])))
+                return
+            for child in node.values():
+                walk(child)
+
     for table in (energy_table(), area_table()):
-        for section in table.values():
-            if isinstance(section, dict):
-                for row in section.values():
-                    if isinstance(row, dict) and "value" in row:
-                        out.append(Cited(float(row["value"]), str(row["source"])))
+        walk(table)
     return out
 
 
@@ -204,6 +247,9 @@ __all__ = [
     "NOMINAL_VDD_V",
     "Cited",
     "dram_energy_pj_per_bit",
+    "dram_organisation",
+    "packed_mac_energy_pj",
+    "wire_energy_pj_per_bit_mm",
     "mac_area_um2",
     "mac_energy_pj",
     "node_area_factor",

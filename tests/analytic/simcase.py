@@ -20,9 +20,10 @@ def arch(
     glb_bytes: int = BIG_GLB_BYTES,
     glb_bw: float = 1 << 20,
     dram_gbps: float = 1e6,
-    double_buffered: bool = False,
+    double_buffered: bool = True,
     sparsity: dict[str, Any] | None = None,
     rf: bool = False,
+    compute_extra: dict[str, Any] | None = None,
     **top: Any,
 ) -> ArchSpec:
     """A design whose memory never limits (unless asked): compute cycles are exposed."""
@@ -31,7 +32,7 @@ def arch(
     if rf:
         levels.append({"name": "rf", "size_bytes": 64, "per_pe": True, "width_bits": 8,
                        "bandwidth_bytes_per_cycle": 4})
-    levels.append({"name": "glb", "size_bytes": glb_bytes, "banks": 1, "width_bits": 64,
+    levels.append({"name": "glb", "size_bytes": glb_bytes, "banks": 256, "width_bits": 512,
                    "bandwidth_bytes_per_cycle": glb_bw, "double_buffered": double_buffered})
     data: dict[str, Any] = {
         "name": f"t-{dataflow}-{rows}x{cols}-{precision}",
@@ -39,7 +40,7 @@ def arch(
         "technology_nm": 45,
         "compute": {"rows": rows, "cols": cols, "dataflow": dataflow,
                     "macs_per_pe_per_cycle": mpc, "precision": precision,
-                    "vector_lanes": 16, "sparsity": sparsity or {}},
+                    "vector_lanes": 16, "sparsity": sparsity or {}, **(compute_extra or {})},
         "memory": {"levels": levels,
                    "dram": {"kind": "hbm3", "bandwidth_gb_per_s": dram_gbps, "efficiency": 1.0,
                             "latency_ns": 0.0}},

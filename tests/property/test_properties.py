@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -101,7 +102,7 @@ def _glb(a: ArchSpec) -> Any:
 
 
 def _cycles(w: Workload, a: ArchSpec) -> float:
-    return sum(o.cycles for o in evaluate(w, a).per_op)
+    return sum(o.cycles for o in evaluate(w, a, objective="latency").per_op)
 
 
 @SETTINGS
@@ -144,8 +145,11 @@ def test_dram_bytes_cover_the_unique_footprint(w: Workload, a: ArchSpec) -> None
     width = PRECISION_BITS[a.compute.precision] / 8
     d = evaluate(w, a)
     for op, res in zip(w.ops, d.per_op, strict=True):
-        # Trace bytes are fp32 (4 B/element); the design stores its own precision.
-        unique_elems = (op.act_bytes + op.weight_bytes + op.out_bytes) / 4
+        # Trace bytes are fp32 (4 B/element); the design stores its own precision. An input
+        # the previous op left on chip, or an output kept for the next op, skips DRAM.
+        act = 0 if res.mapping.get("input_resident") else op.act_bytes
+        out = 0 if res.mapping.get("output_kept") else op.out_bytes
+        unique_elems = (act + op.weight_bytes + out) / 4
         assert res.traffic_bytes["dram"] >= unique_elems * width * (1 - 1e-12)
 
 
@@ -171,3 +175,33 @@ def test_more_sparsity_never_costs_more_energy(
     e0 = evaluate(Workload(ops=w.ops, steps=w.steps, stats=base), a).energy_j_per_image
     e1 = evaluate(Workload(ops=w.ops, steps=w.steps, stats=more), a).energy_j_per_image
     assert e1 <= e0 * (1 + 1e-9)
+
+
+@SETTINGS
+@given(workloads(), archs())
+def test_stalls_account_for_every_cycle_beyond_compute(w: Workload, a: ArchSpec) -> None:
+    d = evaluate(w, a)
+    peak = a.memory.dram.bandwidth_gb_per_s / a.clock_ghz  # bytes per cycle
+    for o in d.per_op:
+        assert o.compute_cycles + sum(o.stall_cycles.values()) == pytest.approx(o.cycles, rel=1e-9)
+        assert min(o.stall_cycles.values()) >= -1e-9 * o.cycles
+        assert o.cycles >= o.traffic_bytes["dram"] / peak * (1 - 1e-9)
+
+
+@SETTINGS
+@given(workloads(with_stats=False), archs())
+def test_chosen_tiles_fit_the_buffer(w: Workload, a: ArchSpec) -> None:
+    glb = _glb(a)
+    ab = PRECISION_BITS[a.compute.precision] / 8
+    pb = 4.0  # int32 / fp32 accumulators
+    d = evaluate(w, a)
+    for op, res in zip(w.ops, d.per_op, strict=True):
+        g = res.mapping["gemms"][0]
+        mt, nt, kt = g["tile_mnk"]
+        tiles = (0 if res.mapping["input_resident"] else mt * kt * ab) + kt * nt * ab + mt * nt * pb
+        need = tiles * (2 if glb.double_buffered else 1)
+        if res.mapping["input_resident"]:
+            need += op.act_bytes / 4 * ab
+        if res.mapping["output_kept"]:
+            need += op.out_bytes / 4 * ab
+        assert need <= glb.size_bytes

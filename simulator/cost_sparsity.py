@@ -1,0 +1,119 @@
+"""Sparsity from the trace's measured statistics: what gating saves, what skipping saves.
+
+Two effects, kept apart (DESIGN.md; arXiv 2606.00567 shows element-level sparsity overstating
+skippable work by up to 78 points):
+
+- **gating** (energy only): a MAC with a zero operand toggles neither multiplier nor
+  accumulator. Of the MACs that still execute, a fraction ``(z_a − s)/(1 − s)`` have a zero
+  activation (``s`` = skipped fraction; skipped units held only zeros), and ``z_w`` a zero
+  weight (independent). With ``numerics.zero_skip`` thresholds, near-zeros count as zeros.
+- **skipping** (cycles and energy): the array skips a *unit* only when all of it is zero. A
+  unit is what one cycle carries across the array edge: an OS beat = ``R`` rows × ``p``
+  reduction elements, a WS streamed vector = 1 row × ``R·p``, an IS fold = ``C`` × ``R·p``.
+  The trace records the fraction ``z_b`` of all-zero blocks of the design's granularity
+  (``block_skip``); a unit covering ``b`` blocks is all-zero with probability ``z_b^b``
+  (independence: a lower bound, since real zeros cluster).
+- **temporal delta** (Cambricon-D, ISCA 2024; Ditto, HPCA 2025): from the second traced step
+  on, a weighted GEMM computes ``W·Δx`` onto its stored previous output. Deltas skip all-zero
+  units (``z_d^(unit elements)``, independent elements), gate zero elements (``z_d``), and run
+  at the delta precision where the trace says they fit (``delta_bits_le4_frac`` for int4
+  deltas; a unit with any outlier is re-issued at the array precision). The costs it adds
+  (reading the previous input and output, writing the new output at accumulator width, skip
+  masks, preload cycles) are charged in :mod:`simulator.cost_gemm`; the analytic model uses
+  delta mode for an op and step only where it costs less energy than the dense op.
+- **compaction** (``compact_activations``): activations are stored without their all-zero
+  blocks plus a mask of ``metadata_bits_per_block`` bits per block; A traffic scales by
+  ``1 − z_b`` plus the mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.cost_hw import IS, OS, Hardware
+from simulator.optable import ROLE_PLAIN, OpTable
+
+
+@dataclass(frozen=True)
+class Sparse:
+    """Per (step, GEMM row) arrays ``[steps, n_gemm]``; see the module docstring."""
+
+    skip: np.ndarray  # skipped fraction of temporal units, dense mode
+    gate: np.ndarray  # gated fraction of executed MACs, dense mode
+    a_scale: np.ndarray  # A bytes (DRAM and buffer) per dense byte after compaction
+    meta_bits_per_elem: float  # skip-mask bits per A element read (0 without block skip)
+    delta_ok: np.ndarray  # bool: delta mode possible
+    d_skip: np.ndarray
+    d_gate: np.ndarray
+    d_slow: np.ndarray  # fraction of delta units re-issued at the array precision
+
+    @staticmethod
+    def dense(steps: int, g: int) -> Sparse:
+        z = np.zeros((steps, g))
+        return Sparse(z, z, z + 1.0, 0.0, z.astype(bool), z, z, z + 1.0)
+
+
+def unit_shape(hw: Hardware, mpc: int) -> tuple[int, int]:
+    """(rows of A, reduction elements) one skippable unit covers."""
+    if hw.dataflow == OS:
+        return hw.rows, mpc
+    if hw.dataflow == IS:
+        return hw.cols, hw.rows * mpc
+    return 1, hw.rows * mpc
+
+
+def sparse_state(table: OpTable, hw: Hardware) -> Sparse:
+    """Sparsity quantities of every GEMM row at every traced step on ``hw``."""
+    g_op = table.g_op
+    steps, g = table.steps, table.n_gemm
+    if g == 0:
+        return Sparse.dense(steps, 0)
+    za = table.stat("act_near_zero_frac" if hw.near_zero_acts else "act_zero_frac")[:, g_op]
+    if hw.near_zero_acts:  # fall back to exact zeros where near-zeros were not recorded
+        za = np.maximum(za, table.stat("act_zero_frac")[:, g_op])
+    wname = "weight_near_zero_frac" if hw.near_zero_weights else "weight_zero_frac"
+    zw = np.where(table.g_weight_is_param[None, :], table.stat(wname)[:, g_op], 0.0)
+    skip = np.zeros((steps, g))
+    a_scale = np.ones((steps, g))
+    meta = 0.0
+    if hw.block is not None:
+        br, bc = hw.block
+        zb = np.clip(table.stat(f"act_block_zero_frac_{br}x{bc}")[:, g_op], 0.0, 1.0)
+        um, uk = unit_shape(hw, hw.mpc)
+        blocks = -(-um // br) * -(-uk // bc)
+        skip = zb**blocks
+        meta = hw.metadata_bits_per_block / float(br * bc)
+        if hw.compact_acts:
+            a_scale = 1.0 - zb
+    gate = _gate(za, zw, skip, hw)
+
+    role_ok = (table.g_role == ROLE_PLAIN) & table.g_weight_is_param
+    prec = hw.delta_precision if hw.delta_precision in ("int8", "int4") else "int8"
+    dname = f"delta_{prec}_zero_frac"
+    step_ok = np.arange(steps)[:, None] >= 1
+    delta_ok = hw.delta_enabled & step_ok & role_ok[None, :] & table.has_stat(dname)[:, g_op]
+    zd = np.clip(table.stat(dname)[:, g_op], 0.0, 1.0)
+    um, uk = unit_shape(hw, hw.delta_mpc)
+    d_skip = zd ** (um * uk)
+    d_gate = _gate(zd, zw, d_skip, hw)
+    d_slow = np.zeros((steps, g))
+    if hw.delta_mpc > hw.mpc:
+        # Packed low-precision deltas: a unit with any element that does not fit is re-issued
+        # at the array precision; without the statistic every unit is (no packing gain).
+        fits = np.zeros((steps, g))
+        if hw.delta_bits in (2, 4, 6):
+            fits = table.stat(f"delta_bits_le{hw.delta_bits}_frac")[:, g_op]
+        d_slow = 1.0 - np.clip(fits, 0.0, 1.0) ** (um * uk)
+    return Sparse(skip, gate, a_scale, meta, delta_ok, d_skip, d_gate, d_slow)
+
+
+def _gate(za: np.ndarray, zw: np.ndarray, skip: np.ndarray, hw: Hardware) -> np.ndarray:
+    """Gated fraction of executed MACs."""
+    ga = np.zeros_like(za)
+    if hw.act_gating:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ga = np.where(skip < 1.0, np.clip((za - skip) / (1.0 - skip), 0.0, 1.0), 0.0)
+    gw = zw if hw.weight_gating else np.zeros_like(zw)
+    return 1.0 - (1.0 - ga) * (1.0 - gw)

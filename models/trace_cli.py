@@ -2,7 +2,7 @@
 
     picojoule trace --model NAME [--steps N] [--resolution R] [--batch B]
                     [--scheduler native|ddim|ddpm] [--stats] [--seed S] [--cfg|--no-cfg]
-                    [--arch NAME] --out FILE
+                    [--arch NAME] [--fake] --out FILE
     picojoule trace --summary FILE [--json]
 
 The lead's CLI wires this in with ``models.trace_cli.register(subparsers)``; it also runs
@@ -33,9 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--model", help="zoo model name (see --list) or a local model path")
     p.add_argument("--arch", help="zoo architecture for a local .safetensors file")
     p.add_argument("--steps", type=int, help="sampling steps (default: the model's)")
-    p.add_argument(
-        "--resolution", type=int, help="image side in pixels, or latent side for latent models"
-    )
+    p.add_argument("--resolution", type=int, help="image side in pixels, or latent side for latent models")
     p.add_argument("--batch", type=int, default=1, help="images per model call (default 1)")
     p.add_argument(
         "--scheduler",
@@ -44,6 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="sampler: the model's own (native), DDIM or DDPM (default native)",
     )
     p.add_argument("--stats", action="store_true", help="record value statistics every step")
+    p.add_argument(
+        "--fake",
+        action="store_true",
+        help="shape-only trace on fake tensors (seconds for any model; no --stats)",
+    )
     p.add_argument("--seed", type=int, default=0, help="weight-init and noise seed (default 0)")
     p.add_argument(
         "--cfg",
@@ -69,16 +72,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.summary:
         if args.model or args.out:
-            raise TraceError(
-                "--summary FILE reads a workload; do not combine it with --model/--out"
-            )
+            raise TraceError("--summary FILE reads a workload; do not combine it with --model/--out")
         return _summary(args.summary, as_json=args.json)
     if args.json:
         raise TraceError("--json only applies to --summary FILE")
+    if args.fake and args.stats:
+        raise TraceError("--fake traces shapes only; it cannot record --stats (values)")
     if not args.model or not args.out:
         raise TraceError(
-            "picojoule trace needs --model NAME and --out FILE (or --summary FILE); "
-            "see picojoule trace --help"
+            "picojoule trace needs --model NAME and --out FILE (or --summary FILE); see picojoule trace --help"
         )
     from models.trace import trace
 
@@ -92,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         cfg=args.cfg,
         arch=args.arch,
+        fake=args.fake,
     )
     path = save(workload, args.out)
     p = workload.provenance

@@ -52,6 +52,11 @@ def _nbytes(t: torch.Tensor) -> int:
     return int(t.numel() * t.element_size())
 
 
+def _storage_id(t: torch.Tensor) -> int:
+    """Identity of a tensor's storage, shared by its views (works for fake tensors too)."""
+    return int(t.untyped_storage()._cdata)
+
+
 def _dtype_name(t: torch.Tensor) -> str:
     return str(t.dtype).removeprefix("torch.")
 
@@ -102,7 +107,7 @@ class Recorder(TorchDispatchMode):
         self.param_storages: set[int] = set()
         if isinstance(model, torch.nn.Module):
             for t in [*model.parameters(), *model.buffers()]:
-                self.param_storages.add(t.untyped_storage().data_ptr())
+                self.param_storages.add(_storage_id(t))
         self.ops: list[Op] = []
         self.aten_ops: list[int] = []  # per call, views included
         self.kind_counts: Counter[str] = Counter()
@@ -141,12 +146,15 @@ class Recorder(TorchDispatchMode):
 
     def _is_param(self, t: torch.Tensor) -> bool:
         try:
-            return t.untyped_storage().data_ptr() in self.param_storages
+            return _storage_id(t) in self.param_storages
         except (RuntimeError, NotImplementedError):
             return False
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
+        if getattr(func, "namespace", "aten") != "aten":
+            # prim.device and friends: metadata queries (fake tensors send them), no work
+            return func(*args, **kwargs)
         self.aten_ops[-1] += 1
         if is_view(func):
             return func(*args, **kwargs)

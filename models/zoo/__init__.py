@@ -71,6 +71,7 @@ class ZooEntry:
     schedulers: tuple[str, ...] = SCHEDULERS
     supports_cfg: bool = False
     default_cfg: bool = False
+    fixed_steps: int | None = None  # models that are one call per image (a VAE decoder)
     options: dict[str, Any] = field(default_factory=dict)  # entry-specific (paths, arch)
 
     @property
@@ -94,6 +95,11 @@ class ZooEntry:
                 f"allowed: {', '.join(self.schedulers)}"
             )
         steps = self.default_steps if options.steps is None else options.steps
+        if self.fixed_steps is not None and steps != self.fixed_steps:
+            raise TraceError(
+                f"model {self.name!r} runs exactly {self.fixed_steps} call(s) per image; "
+                f"got steps={steps}"
+            )
         resolution = self.default_resolution if options.resolution is None else options.resolution
         if not isinstance(steps, int) or steps < 1:
             raise TraceError(f"steps must be a positive integer, got {steps!r}")

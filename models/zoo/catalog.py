@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from models.zoo import ZooEntry
 from models.zoo.ddpm_cifar10 import TINY_UNET_CONFIG
+from models.zoo.dit import DIT_S_2, DIT_XL_2
 
 ENTRIES: tuple[ZooEntry, ...] = (
     ZooEntry(
@@ -26,5 +27,61 @@ ENTRIES: tuple[ZooEntry, ...] = (
         default_steps=4,
         native_scheduler="ddpm",
         options={"unet_config": TINY_UNET_CONFIG},
+    ),
+    ZooEntry(
+        name="sd15-unet",
+        summary="Stable Diffusion 1.5 UNet2DConditionModel, 860M params, 77x768 text embedding",
+        module="models.zoo.sd15",
+        weights="random-init",
+        weights_source="config: runwayml/stable-diffusion-v1-5 (written out in code; no hub)",
+        default_resolution=64,
+        resolution_unit="latent",
+        default_steps=50,
+        native_scheduler="pndm",
+        schedulers=("native", "ddim", "ddpm"),
+        supports_cfg=True,
+        default_cfg=True,
+        options={"fast_init": True},
+    ),
+    ZooEntry(
+        name="dit-xl-2",
+        summary="DiT-XL/2 DiTTransformer2DModel (750M params in this layout), class-conditional",
+        module="models.zoo.dit",
+        weights="random-init",
+        weights_source="config: facebook/DiT-XL-2-256 (written out in code; no hub)",
+        default_resolution=32,
+        resolution_unit="latent",
+        default_steps=250,
+        native_scheduler="ddpm",
+        supports_cfg=True,
+        default_cfg=True,
+        options={"config": DIT_XL_2, "fast_init": True},
+    ),
+    ZooEntry(
+        name="dit-s-2",
+        summary="DiT-S/2 DiTTransformer2DModel (12 layers, 384 wide), class-conditional",
+        module="models.zoo.dit",
+        weights="random-init",
+        weights_source="config: DiT-S/2 of Peebles & Xie 2023, Table 1 (DiT-XL-2-256 layout)",
+        default_resolution=32,
+        resolution_unit="latent",
+        default_steps=250,
+        native_scheduler="ddpm",
+        supports_cfg=True,
+        default_cfg=True,
+        options={"config": DIT_S_2},
+    ),
+    ZooEntry(
+        name="sd-vae-decoder",
+        summary="Stable Diffusion AutoencoderKL decoder (83.7M params with encoder), latent in",
+        module="models.zoo.vae",
+        weights="random-init",
+        weights_source="config: runwayml/stable-diffusion-v1-5 vae (written out in code; no hub)",
+        default_resolution=64,
+        resolution_unit="latent",
+        default_steps=1,
+        fixed_steps=1,
+        native_scheduler="decode",
+        schedulers=("native",),
     ),
 )

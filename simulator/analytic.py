@@ -26,6 +26,9 @@ from simulator.cost_vector import streaming_cycles, vector_cost, vector_work
 from simulator.mapping import Mapping, dims_of, map_workload, score, skipped_rows
 from simulator.optable import OpTable
 
+#: An op is memory-bound when its stalls exceed this fraction of its compute cycles.
+BOUND_SLACK = 0.05
+
 
 @dataclass(frozen=True)
 class OpCosts:
@@ -53,6 +56,7 @@ class OpCosts:
     bound: np.ndarray  # [n_ops] of "compute" | "memory" | "vector" | "none" (step 0)
     mapping: Mapping
     area_mm2: float
+    timeline: tuple[dict[str, float], ...] = ()  # event mode: per-op times of traced step 0
 
 
 def _scatter(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
@@ -162,9 +166,10 @@ def evaluate_table(table: OpTable, arch: ArchSpec, objective: str | None = None)
             + vc.level_rd_bytes[i] + vc.level_wr_bytes[i]
     macs = table.macs.astype(np.float64)
     util = np.where(cycles > 0, macs / np.maximum(cycles * hw.rows * hw.cols * hw.mpc, 1), 0.0)
-    memory = np.maximum(np.maximum(rd_cyc + wr_cyc, lv_cyc), 0.0)
+    memory = np.maximum(rd_cyc + wr_cyc, lv_cyc)
+    waiting = sum(stalls.values())
     bound0 = np.where(cycles[0] <= 0, "none",
-                      np.where(memory[0] > compute[0], "memory",
+                      np.where(waiting[0] > BOUND_SLACK * compute[0], "memory",
                                np.where(gemm_mask, "compute", "vector"))) if steps else np.array([])
     return OpCosts(
         hw=hw, compute_cycles=compute, memory_cycles=memory, cycles=cycles, latency_s=latency_s,

@@ -10,9 +10,10 @@ SRAM energy per access comes from the cited fit in :mod:`accelerator.tech`
 size of ONE BANK (a bank is an independent macro: an access wakes one), plus the wire from the
 bank to the array: ``width · fJ/bit/mm · ½·sqrt(level area)`` (DARPA 2008 wire energy).
 
-Bank conflicts: ``D`` accesses per cycle landing on ``B`` banks at random are served at
-``B·(1 − (1 − 1/B)^D)`` per cycle (the expected number of distinct banks hit), capped by the
-level's bandwidth; a single bank serves one access per cycle, many banks approach ``D``.
+Bank conflicts: the array issues ``D`` accesses per cycle in lock step (``⌊D⌋`` or ``⌈D⌉`` in a
+cycle); ``j`` requests landing on ``B`` banks at random hit ``B·(1 − (1 − 1/B)^j)`` distinct
+banks, which is what a cycle serves, capped by the level's bandwidth. Below one access per
+cycle nothing conflicts; a single bank serves one access per cycle; many banks approach ``D``.
 
 DRAM efficiency of a stream of contiguous runs of ``L`` bytes: the spec's sustained fraction
 (refresh, turnarounds) × burst granularity ``L / (⌈L/burst⌉·burst)`` × row-buffer locality
@@ -233,10 +234,11 @@ def bank_rate(accesses: np.ndarray, cycles: np.ndarray, level: Level) -> np.ndar
     """Accesses per cycle ``level`` sustains when ``accesses`` arrive over ``cycles``."""
     demand = accesses / np.maximum(cycles, 1.0)
     b = float(level.banks)
-    if b > 1:
-        distinct = b * (1.0 - (1.0 - 1.0 / b) ** demand)
-    else:
-        distinct = np.ones_like(demand)
+    k = np.floor(demand)
+    frac = demand - k
+    q = 1.0 - 1.0 / b
+    # Cycles carry ⌊D⌋ or ⌈D⌉ requests; j random requests hit b·(1 − q^j) distinct banks.
+    distinct = b * (1.0 - (1.0 - frac) * q**k - frac * q ** (k + 1.0))
     rate = np.minimum(distinct, level.bandwidth_bytes_per_cycle / level.access_bytes)
     return np.maximum(rate, 1e-300)
 

@@ -121,7 +121,7 @@ def evaluate_prepared(
     op_stall = {k: mean_op(v) for k, v in sorted(costs.stalls.items())}
     op_delta = mean_op(costs.delta_used.astype(float))
     op_dx, op_meta = mean_op(costs.delta_extra_bytes), mean_op(costs.meta_bytes)
-    timeline = getattr(costs, "timeline", None)
+    timeline = costs.timeline or None
     mapping = _mapping_info(table, costs, arch)
     per_op = []
     for i, op in enumerate(table.workload.ops):

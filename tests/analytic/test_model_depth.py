@@ -86,14 +86,18 @@ def test_temporal_delta_skips_zero_delta_vectors_and_pays_its_traffic() -> None:
 def test_bank_conflicts() -> None:
     level = hardware(arch(8, 8, glb_bw=4096)).levels[0]
     assert level.banks == 256
-    # 4 accesses per cycle on 16 banks at random: 16 (1 - (15/16)^4) distinct banks served.
+    # 4 accesses per cycle on 16 banks at random: 16 (1 - (15/16)^4) distinct banks served;
+    # 2.5 per cycle: half the cycles carry 2, half 3; below one per cycle nothing collides.
     lv16 = type(level)(**{**level.__dict__, "banks": 16})
     rate = bank_rate(np.array([4.0]), np.array([1.0]), lv16)[0]
     assert rate == pytest.approx(16 * (1 - (15 / 16) ** 4))
+    mixed = bank_rate(np.array([2.5]), np.array([1.0]), lv16)[0]
+    assert mixed == pytest.approx(0.5 * 16 * (1 - (15 / 16) ** 2) + 0.5 * 16 * (1 - (15 / 16) ** 3))
+    assert bank_rate(np.array([0.7]), np.array([1.0]), lv16)[0] == pytest.approx(0.7)
     lv1 = type(level)(**{**level.__dict__, "banks": 1})
     assert bank_rate(np.array([4.0]), np.array([1.0]), lv1)[0] == 1.0
     # The OS array streams ~2 accesses of 8 B per cycle. Two banks serve 2(1 - 1/4) = 1.5 of
-    # them per cycle on average; 64 banks (same 16 B/cycle peak) almost never collide.
+    # them per cycle on average; 64 banks (same 16 B/cycle peak) rarely collide.
     op = gemm(256, 256, 256)
 
     def design(banks: int):

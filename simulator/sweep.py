@@ -193,11 +193,13 @@ def run_sweep(
     executor: str = "local",
     workers: int | None = None,
     progress: bool = False,
+    report: bool = True,
     retry_failed: bool = False,
     on_outcome: Callable[[Outcome], None] | None = None,
     on_executor: Callable[[Executor], None] | None = None,
 ) -> SweepSummary:
-    """Run (or resume) the sweep at ``path``, writing into ``out_dir``.
+    """Run (or resume) the sweep at ``path``, writing into ``out_dir`` (report.html unless
+    ``report`` is False).
 
     ``on_outcome`` sees every outcome after it is stored; ``on_executor`` sees the executor once
     it is started (tests use both to inject faults).
@@ -234,7 +236,7 @@ def run_sweep(
             runner.close()
             driver.bar.close()
         records = list(store.records(driver.keys))
-    pareto_n, table = export(sweep, records, driver.labels, out)
+    pareto_n, table = export(sweep, records, driver.labels, out, report)
     failed = sum(1 for r in records if r.status == "failed")
     return SweepSummary(
         points=len(driver.keys),

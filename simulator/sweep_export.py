@@ -121,13 +121,16 @@ def best_table(sweep: Sweep, records: Sequence[Record], labels: Sequence[str]) -
     return "\n".join([line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
-def export(sweep: Sweep, records: Sequence[Record], labels: Sequence[str], out: Path) -> tuple[int, str]:
-    """Write results.csv, pareto.csv and report.html; returns (Pareto rows, best-design table)."""
+def export(
+    sweep: Sweep, records: Sequence[Record], labels: Sequence[str], out: Path, report: bool = True
+) -> tuple[int, str]:
+    """Write results.csv, pareto.csv and (``report``) report.html; returns (Pareto rows, best designs)."""
     from simulator.sweep_report import write_sweep_report
 
     front = pareto_records(sweep, records, labels)
     write_csv(out / "results.csv", sweep, records)
     write_csv(out / "pareto.csv", sweep, front)
     table = best_table(sweep, records, labels)
-    write_sweep_report(sweep, records, {r.key for r in front}, labels, table, out)
+    if report:
+        write_sweep_report(sweep, records, {r.key for r in front}, labels, table, out)
     return len(front), table

@@ -88,3 +88,27 @@ def test_nsga2_search_is_deterministic_and_resumable(tmp_path: Path) -> None:
     keys = [(tmp_path / d / "results.csv").read_text().splitlines() for d in ("a", "b")]
     strip = [sorted(line.rsplit(",", 1)[1] for line in k[1:]) for k in keys]
     assert strip[0] == strip[1] and other.to_json() == first.to_json()
+
+
+def test_quality_objective_comes_from_models_numerics_once_per_numerics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models import numerics
+
+    calls: list[str] = []
+    monkeypatch.setattr(numerics, "make_session", lambda model, **kw: ("session", model, kw["images"]))
+
+    def fake_quality(arch: object, *, session: object) -> dict[str, float]:
+        calls.append(arch.compute.precision)  # type: ignore[attr-defined]
+        return {"psnr_db": 31.5, "ssim": 0.9, "fd": 2.0}
+
+    monkeypatch.setattr(numerics, "quality_objective", fake_quality)
+    extra = "quality: {model: digits-random, images: 2, steps: 2}\n"
+    text = write_sweep(tmp_path, extra=extra).read_text().replace("area: min", "quality: max")
+    (tmp_path / "q.yaml").write_text(text)
+    summary = run_sweep(tmp_path / "q.yaml", tmp_path / "o", executor="serial")
+    assert summary.done == 12 and calls == ["int8"]  # every point shares the base's numerics
+    with (tmp_path / "o" / "results.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {r["quality_psnr_db"] for r in rows} == {"31.5"} and {r["quality_ssim"] for r in rows} == {"0.9"}
+    assert next(x for x in summary.table.splitlines() if "quality (max)" in x).split()[3] == "31.5"

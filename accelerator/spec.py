@@ -194,7 +194,8 @@ class ArchSpec(_Strict):
 
     @model_validator(mode="after")
     def _numerics_fit(self) -> ArchSpec:
-        problem = numerics_fit_error(self.numerics, self.compute.precision, self.compute.accumulator_bits)
+        c = self.compute
+        problem = numerics_fit_error(self.numerics, c.precision, c.accumulator_bits)
         if problem is not None:
             raise ValueError(problem)
         return self

@@ -55,7 +55,7 @@ def _evaluate_batch(plugin: str, batch: list[Task]) -> list[Outcome]:
     """Runs on a worker: evaluate ``batch`` with the state the sweep's plugin prepared."""
     from distributed import get_worker
 
-    state = get_worker().plugins[plugin].state
+    state: WorkerState = getattr(get_worker().plugins[plugin], "state")  # noqa: B009 - set in setup()
     return [state.run(task) for task in batch]
 
 

@@ -83,7 +83,9 @@ class _Driver:
         self.wl_ids = workload_ids(sweep, picojoule_version())
         self.labels = workload_labels(sweep)
         self.keys: dict[str, tuple[DesignPoint, int]] = {}  # every task of the sweep, in order
-        self.status: dict[str, tuple[str, dict[str, float] | None]] = {}  # key -> (status, metrics)
+        # metrics of feasible done points (None: failed or infeasible), which NSGA-II is told
+        self.keep_metrics = isinstance(sweep.spec.strategy, Nsga2Strategy)
+        self.metrics: dict[str, dict[str, float] | None] = {}
         self.infeasible: set[tuple[Any, ...]] = set()
         self.skipped = self.evaluated = self.failed_now = 0
         self.bar = _progress_bar(sweep.spec.name, progress)
@@ -101,12 +103,9 @@ class _Driver:
                     self.keys[key] = (p, w)
                     new.append(key)
         found = self.store.recorded(new)
-        if found:
+        if found and self.keep_metrics:
             for r in self.store.records(found):
-                self.status[r.key] = (
-                    r.status,
-                    dict(r.metrics) if r.status == "done" and r.feasible else None,
-                )
+                self.metrics[r.key] = dict(r.metrics) if r.status == "done" and r.feasible else None
         todo = [k for k in new if k not in found or (self.retry_failed and found[k] == "failed")]
         self.skipped += len(new) - len(todo)
         self.bar.total = (self.bar.total or 0) + len(todo)
@@ -134,10 +133,8 @@ class _Driver:
                 )
             ]
         )
-        self.status[o.key] = (
-            "done" if o.ok else "failed",
-            dict(o.metrics) if o.ok and unmet is None else None,
-        )
+        if self.keep_metrics:
+            self.metrics[o.key] = dict(o.metrics) if o.ok and unmet is None else None
         self.evaluated += 1
         self.failed_now += not o.ok
         self.bar.set_postfix_str(
@@ -166,7 +163,7 @@ class _Driver:
     def _objective_values(self, p: DesignPoint) -> list[float] | None:
         if p.infeasible is not None:
             return None
-        per_wl = [self.status.get(task_key(p.point_id, wl_id), ("", None))[1] for wl_id in self.wl_ids]
+        per_wl = [self.metrics.get(task_key(p.point_id, wl_id)) for wl_id in self.wl_ids]
         if any(m is None for m in per_wl):
             return None
         return [combine_workloads([m[o.column] for m in per_wl if m is not None]) for o in self.sweep.objectives]

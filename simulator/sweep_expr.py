@@ -120,7 +120,8 @@ def _check(node: ast.AST, names: set[str]) -> None:
             raise ExprError(f"constant {node.value!r} is not a number, string or boolean")
         return
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        _check(node.left, names), _check(node.right, names)
+        _check(node.left, names)
+        _check(node.right, names)
         return
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         _check(node.operand, names)

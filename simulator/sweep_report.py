@@ -49,18 +49,16 @@ def _pareto_figures(sweep: Sweep, rows: Sequence[Record], front: Collection[str]
             ("all feasible", rows, {"color": "#bbb", "size": 5}),
             ("Pareto front", on, {"color": "#d62728", "size": 8}),
         ):
-            if b is a:  # one objective: value against point rank
-                subset = sorted(subset, key=lambda r: r.metrics.get(a.column, math.nan))
-                x: list[Any] = list(range(len(subset)))
-            else:
-                subset = sorted(subset, key=lambda r: r.metrics.get(a.column, math.nan))
-                x = [r.metrics.get(a.column) for r in subset]
+            subset = sorted(subset, key=lambda r: r.metrics.get(a.column, math.nan))
+            # one objective: its values against the design's rank
+            x = list(range(len(subset))) if b is a else [r.metrics.get(a.column) for r in subset]
             fig.add_trace(
                 scatter(
                     x=x,
                     y=[r.metrics.get(b.column) for r in subset],
                     name=name,
-                    mode="markers+lines" if name == "Pareto front" and b is not a else "markers",
+                    # with two objectives the front is a staircase; with more, a projection
+                    mode="markers+lines" if name == "Pareto front" and len(objs) == 2 else "markers",
                     marker=style,
                     line={"width": 1, "shape": "hv"},
                     hovertext=[", ".join(f"{k}={v}" for k, v in r.params.items()) for r in subset],

@@ -50,8 +50,8 @@ class LogRangeSpec(_Strict):
 
     start: float = Field(..., gt=0)
     stop: float = Field(..., gt=0)
-    num: int | None = Field(None, ge=2)
-    factor: float | None = Field(None, gt=1)
+    num: int | None = Field(default=None, ge=2)
+    factor: float | None = Field(default=None, gt=1)
 
     @model_validator(mode="after")
     def _one_of(self) -> LogRangeSpec:
@@ -61,7 +61,7 @@ class LogRangeSpec(_Strict):
 
 
 class AxisSpec(_Strict):
-    values: tuple[Any, ...] | None = Field(None, min_length=1)
+    values: tuple[Any, ...] | None = Field(default=None, min_length=1)
     range: RangeSpec | None = None
     log_range: LogRangeSpec | None = None
 
@@ -85,7 +85,7 @@ class RandomStrategy(_Strict):
 class Nsga2Strategy(_Strict):
     kind: Literal["nsga2"]
     trials: int = Field(..., ge=1, description="design points asked of optuna's NSGA-II sampler in all")
-    population: int = Field(24, ge=2, description="points per generation (evaluated in parallel)")
+    population: int = Field(default=24, ge=2, description="points per generation (evaluated in parallel)")
     seed: int = 0
 
 
@@ -101,20 +101,22 @@ class JobqueueSpec(_Strict):
 
 
 class ExecutionSpec(_Strict):
-    max_attempts: int = Field(3, ge=1, description="a point whose worker dies this often is recorded as failed")
-    batch_size: int | None = Field(None, ge=1, description="points per task; default: chosen per executor")
-    point_timeout_s: float = Field(600.0, gt=0, description="longest a point may take before its worker is killed")
+    max_attempts: int = Field(default=3, ge=1, description="a point whose worker dies this often is recorded as failed")
+    batch_size: int | None = Field(default=None, ge=1, description="points per task; default: chosen per executor")
+    point_timeout_s: float = Field(
+        default=600.0, gt=0, description="longest a point may take before its worker is killed"
+    )
     jobqueue: JobqueueSpec | None = None
 
 
 class QualitySpec(_Strict):
     """How image quality is measured when an objective or constraint reads quality_* metrics."""
 
-    model: str = Field("digits-ddpm", description="a models.numerics quality model")
-    images: int = Field(16, ge=1, description="images generated per design")
-    steps: int = Field(20, ge=1, description="sampling steps per image")
+    model: str = Field(default="digits-ddpm", description="a models.numerics quality model")
+    images: int = Field(default=16, ge=1, description="images generated per design")
+    steps: int = Field(default=20, ge=1, description="sampling steps per image")
     seed: int = 0
-    calibration_images: int = Field(4, ge=1)
+    calibration_images: int = Field(default=4, ge=1)
 
 
 class SweepFile(_Strict):
@@ -122,15 +124,15 @@ class SweepFile(_Strict):
     description: str = ""
     base: str | dict[str, Any] = Field(..., description="arch YAML path (relative to the sweep) or an inline arch")
     workloads: tuple[str, ...] = Field(..., min_length=1, description="workload files, relative to the sweep")
-    steps: int | None = Field(None, ge=1, description="sampling steps per image; default: each trace's")
+    steps: int | None = Field(default=None, ge=1, description="sampling steps per image; default: each trace's")
     fidelity: str = "analytic"
     axes: dict[str, tuple[Any, ...] | AxisSpec] = Field(..., min_length=1)
     derived: dict[str, str | int | float] = Field(default_factory=dict)
     constraints: tuple[str, ...] = ()
     objectives: dict[str, Literal["min", "max", "minimize", "maximize"]] = Field(..., min_length=1)
     strategy: Strategy = Field(default_factory=lambda: GridStrategy(kind="grid"))
-    quality: QualitySpec = Field(default_factory=QualitySpec)
-    execution: ExecutionSpec = Field(default_factory=ExecutionSpec)
+    quality: QualitySpec = QualitySpec()  # frozen, so one shared default is safe
+    execution: ExecutionSpec = ExecutionSpec()
 
     @model_validator(mode="before")
     @classmethod
@@ -247,7 +249,7 @@ def _check_axis(
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
             if tuple(err["loc"])[: len(path)] == path:
-                where = f"axes.{name}.{i}" if positions.line_of(f"axes.{name}.{i}") else f"axes.{name}"
+                where = f"axes.{name}.{i}" if f"axes.{name}.{i}" in positions.lines else f"axes.{name}"
                 msg = err["msg"].removeprefix("Value error, ")
                 raise positions.error(where, f"value {value!r} is not allowed for {name}: {msg}") from None
 

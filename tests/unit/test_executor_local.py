@@ -79,7 +79,7 @@ def test_a_failing_design_point_is_recorded_and_the_sweep_goes_on(tmp_path: Path
     assert {r.params["memory.levels.glb.size_bytes"] for r in failed} == {64}
     for r in failed:
         assert r.error is not None
-        assert r.error.startswith("SimulationError: op 0 (conv): no tile fits the global buffer of 32 usable")
+        assert r.error.startswith("SimulationError: op 0 (conv") and "no tile fits" in r.error
         assert r.attempts == 1  # a simulator error is not retried: it would fail again
     csv_rows = (tmp_path / "out" / "results.csv").read_text().splitlines()
     assert len(csv_rows) == 5 and sum("no tile fits" in line for line in csv_rows) == 2

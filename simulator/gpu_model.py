@@ -1,32 +1,42 @@
 """The GPU cost model: a workload's latency and energy on a real GPU, from its spec.
 
-Per op (one aten op ≈ one kernel launch in eager PyTorch)::
+Per op (one aten op ≈ one kernel launch in eager PyTorch), GPU time::
 
     t_compute = tensor_flops / (peak(precision) · eff(kind, F))
-                + other_flops / (fp32_peak · vec_eff)
+                + other_flops / (fp32_peak · vector_efficiency)
     eff(kind, F) = eff_max[kind] · F / (F + flops_half[kind])        (Hockney's n½ curve)
-    t_memory  = max(hbm_bytes / (hbm_bw · hbm_eff), all_bytes / l2_bw)
-    t_op      = max(max(t_compute, t_memory) + kernel_fixed_s, host_issue_s)
-    E_op      = idle_w · t_op + pj_tensor · tensor_flops + pj_vector · other_flops
-                + pj_hbm · hbm_bytes + pj_l2 · l2_bytes                (capped at tdp_w · t_op)
+    t_memory  = max(hbm_bytes / (hbm_bw · mem_eff[kind]), all_bytes / l2_bw)
+    t_gpu     = max(t_compute, t_memory) + kernel_fixed_s[kind]
 
-``hbm_bytes`` counts weights always and an activation input or output only when the tensor
-is larger than ``l2_resident_fraction`` of the L2 (a smaller one stays in L2 between the
-producing and the consuming kernel). Bytes are rescaled from the traced dtype to the run
-precision. ``host_issue_s`` is the CPU time eager PyTorch needs to issue one op: a step of
-many small ops is launch-bound, and the model says so (``bound="launch"``).
 
-Without a calibration every efficiency is 1 and every overhead 0: the plain roofline
-(compute at the datasheet peak, memory at the datasheet bandwidth), and the power model's
-defaults come from the spec (:func:`default_params`). A :class:`GpuCalibration` fitted by
-``picojoule calibrate`` from real measurements (``simulator/calibrate.py``) replaces them
-and carries its fit error (MAPE), which every prediction reports next to its numbers.
+and the step is a two-stage queue: the host issues op i ``host_issue_s`` after op i-1 (the
+CPU cost of eager PyTorch + diffusers per op), the GPU runs ops in order, each starting when
+it is issued and the previous one is done. An op's latency is how much it moves the step's
+finish time, so per-op latencies add up to the step; an op the GPU had to wait for is
+``bound="launch"``. Energy::
+
+    E_op = idle_w · latency + active_w · t_gpu + pj_tensor · tensor_flops
+           + pj_vector · other_flops + pj_hbm · hbm_bytes + pj_l2 · all_bytes
+                                                          (dynamic part capped at TDP - idle)
+
+Per-op parameters are looked up by ``kind:aten_op`` first (a group norm and a layer norm
+run very different kernels), then by kind.
+
+``hbm_bytes`` counts parameters always (unless all of them fit in the resident part of the
+L2) and an activation only when larger than ``l2_resident_fraction`` of the L2 (a smaller
+one stays in L2 from producer to consumer). Bytes are rescaled from the traced dtype to the
+run precision.
+
+Without a calibration every efficiency is 1 and every overhead 0: the plain roofline, with
+the power model's defaults from the spec (:func:`default_params`). A :class:`GpuCalibration`
+fitted by ``picojoule calibrate`` (``simulator/calibrate.py``) from real measurements
+replaces them and carries its fit error (MAPE), which every prediction reports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from accelerator.gpu import PRECISION_BYTES, GpuSpec
@@ -60,29 +70,43 @@ HBM_PJ_PER_BYTE_DEFAULT = 31.2
 L2_PJ_PER_BYTE_DEFAULT = 6.25
 
 
+_MAPS = ("eff_max", "flops_half", "mem_eff", "kernel_fixed_s")
+
+
 @dataclass(frozen=True)
 class GpuModelParams:
-    """Parameters of the GPU cost model (see the module docstring for the equations)."""
+    """Parameters of the GPU cost model (see the module docstring for the equations).
 
-    eff_max: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(TENSOR_KINDS, 1.0))
-    flops_half: Mapping[str, float] = field(
-        default_factory=lambda: dict.fromkeys(TENSOR_KINDS, 0.0)
-    )
+    Per-kind maps fall back to their ``"*"`` entry, then to the roofline value.
+    """
+
+    eff_max: Mapping[str, float] = field(default_factory=dict)  # tensor kinds; default 1
+    flops_half: Mapping[str, float] = field(default_factory=dict)  # FLOPs; default 0
+    mem_eff: Mapping[str, float] = field(default_factory=dict)  # sustained/peak HBM; default 1
+    kernel_fixed_s: Mapping[str, float] = field(default_factory=dict)  # s per kernel; default 0
     vector_efficiency: float = 1.0  # achieved / peak FP32 CUDA-core rate on non-GEMM FLOPs
-    hbm_efficiency: float = 1.0  # sustained / peak HBM bandwidth
     l2_resident_fraction: float = 0.0  # activations up to this fraction of L2 bypass HBM
-    kernel_fixed_s: float = 0.0  # GPU-side fixed cost per kernel (ramp-up, tail), s
     host_issue_s: float = 0.0  # host time to issue one op in eager PyTorch, s
-    idle_w: float = 0.0  # board power while idle, W
+    idle_w: float = 0.0  # board power while idle (context open), W
+    active_w: float = 0.0  # extra power while a kernel runs (clocks, static SM power), W
     pj_per_tensor_flop: float = 0.0  # dynamic energy per tensor-core FLOP, pJ
     pj_per_vector_flop: float = 0.0  # dynamic energy per CUDA-core FLOP, pJ
     pj_per_hbm_byte: float = HBM_PJ_PER_BYTE_DEFAULT
     pj_per_l2_byte: float = L2_PJ_PER_BYTE_DEFAULT
 
+    def get(self, name: str, key: str, default: float) -> float:
+        """``name``[key], where ``key`` is ``kind:op`` (e.g. ``norm:native_group_norm``),
+        falling back to ``kind``, then ``"*"``, then ``default``."""
+        table: Mapping[str, float] = getattr(self, name)
+        if key in table:
+            return float(table[key])
+        kind = key.partition(":")[0]
+        return float(table.get(kind, table.get("*", default)))
+
     def to_json(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        d["eff_max"] = dict(self.eff_max)
-        d["flops_half"] = dict(self.flops_half)
+        for key in _MAPS:
+            d[key] = dict(sorted(d[key].items()))
         return d
 
     @classmethod
@@ -91,7 +115,7 @@ class GpuModelParams:
         if unknown:
             raise ValueError(f"unknown GPU model parameters {sorted(unknown)}")
         kw = dict(d)
-        for key in ("eff_max", "flops_half"):
+        for key in _MAPS:
             if key in kw:
                 kw[key] = {k: float(v) for k, v in kw[key].items()}
         return cls(**kw)
@@ -104,13 +128,9 @@ class GpuCalibration:
     gpu: str  # GpuSpec.name it was fitted on
     params: GpuModelParams
     precision: str = "bf16"  # precision of the measurements it was fitted to
-    mape: Mapping[str, float] = field(
-        default_factory=dict
-    )  # "latency_step", "energy_image", per class
-    provenance: Mapping[str, Any] = field(default_factory=dict)  # measurement files, date, method
-    measured: Mapping[str, Mapping[str, float]] = field(
-        default_factory=dict
-    )  # model → measured values
+    mape: Mapping[str, float] = field(default_factory=dict)  # "latency_step", "energy_image", ...
+    provenance: Mapping[str, Any] = field(default_factory=dict)  # files, date, method
+    measured: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # model → numbers
 
 
 def default_params(gpu: GpuSpec, precision: str = "bf16") -> GpuModelParams:
@@ -121,18 +141,11 @@ def default_params(gpu: GpuSpec, precision: str = "bf16") -> GpuModelParams:
     the whole TDP). Byte energies are the cited HBM and L2 defaults above.
     """
     dynamic_w = gpu.tdp_w.value - gpu.idle_w.value
-    tensor_peak = gpu.peak_flops_per_s(_tensor_precision(gpu, precision))
     return GpuModelParams(
         idle_w=gpu.idle_w.value,
-        pj_per_tensor_flop=dynamic_w / tensor_peak * 1e12,
+        pj_per_tensor_flop=dynamic_w / gpu.peak_flops_per_s(precision) * 1e12,
         pj_per_vector_flop=dynamic_w / gpu.vector_flops_per_s * 1e12,
     )
-
-
-def _tensor_precision(gpu: GpuSpec, precision: str) -> str:
-    if precision not in PRECISION_BYTES:
-        raise ValueError(f"unknown precision {precision!r}; allowed: {', '.join(PRECISION_BYTES)}")
-    return precision
 
 
 def _scale(op: Op, precision: str) -> float:
@@ -145,7 +158,7 @@ def _scale(op: Op, precision: str) -> float:
 
 @dataclass(frozen=True)
 class OpCost:
-    """Intermediate per-op numbers (SI units), before they become an :class:`OpResult`."""
+    """One op's GPU-side numbers (SI units), before the host queue and energy."""
 
     tensor_flops: float
     vector_flops: float
@@ -153,15 +166,19 @@ class OpCost:
     l2_bytes: float
     compute_s: float
     memory_s: float
-    latency_s: float
-    bound: str
-    energy_j: Mapping[str, float]
+    gpu_s: float  # kernel time: max(compute, memory) + fixed
 
 
-def op_cost(
-    op: Op, gpu: GpuSpec, p: GpuModelParams, precision: str, resident_weights: bool
-) -> OpCost:
-    """Latency and energy of one op (one invocation) on ``gpu``."""
+def fit_key(op: Op) -> str:
+    """The key per-op parameters are looked up by: ``kind:aten_op`` (``conv:convolution``)."""
+    parts = op.name.split(".")
+    base = parts[1] if parts[0] == "aten" and len(parts) > 1 else parts[0]
+    return f"{op.kind}:{base}"
+
+
+def op_cost(op: Op, gpu: GpuSpec, p: GpuModelParams, precision: str, resident_weights: bool) -> OpCost:
+    """GPU-side time and traffic of one op (one invocation) on ``gpu``."""
+    key = fit_key(op)
     tensor = op.kind in TENSOR_KINDS and op.macs > 0
     tensor_flops = 2.0 * op.macs if tensor else 0.0
     vector_flops = max(0.0, float(op.flops) - tensor_flops)
@@ -177,40 +194,56 @@ def op_cost(
 
     compute_s = 0.0
     if tensor_flops:
-        eff = (
-            p.eff_max.get(op.kind, 1.0)
-            * tensor_flops
-            / (tensor_flops + p.flops_half.get(op.kind, 0.0))
-        )
+        half = p.get("flops_half", key, 0.0)
+        eff = p.get("eff_max", key, 1.0) * tensor_flops / (tensor_flops + half)
         compute_s += tensor_flops / (gpu.peak_flops_per_s(precision) * eff)
     if vector_flops:
         compute_s += vector_flops / (gpu.vector_flops_per_s * p.vector_efficiency)
-    memory_s = max(hbm / (gpu.hbm_bytes_per_s * p.hbm_efficiency), all_bytes / gpu.l2_bytes_per_s)
-    device_s = max(compute_s, memory_s) + p.kernel_fixed_s
-    latency_s = max(device_s, p.host_issue_s)
-    if latency_s <= 0.0:
-        bound = "none"
-    elif p.host_issue_s > device_s:
-        bound = "launch"
-    else:
-        bound = "compute" if compute_s >= memory_s else "memory"
+    memory_s = max(hbm / (gpu.hbm_bytes_per_s * p.get("mem_eff", key, 1.0)), all_bytes / gpu.l2_bytes_per_s)
+    gpu_s = max(compute_s, memory_s) + p.get("kernel_fixed_s", key, 0.0)
+    return OpCost(tensor_flops, vector_flops, hbm, all_bytes, compute_s, memory_s, gpu_s)
 
+
+def op_energy(c: OpCost, latency_s: float, gpu: GpuSpec, p: GpuModelParams) -> dict[str, float]:
+    """Energy of one op in J by component; the dynamic part is capped at (TDP - idle)."""
     energy = {
         "idle": p.idle_w * latency_s,
-        "compute": (p.pj_per_tensor_flop * tensor_flops + p.pj_per_vector_flop * vector_flops)
-        * 1e-12,
-        "hbm": p.pj_per_hbm_byte * hbm * 1e-12,
-        "l2": p.pj_per_l2_byte * all_bytes * 1e-12,
+        "active": p.active_w * c.gpu_s,
+        "compute": (p.pj_per_tensor_flop * c.tensor_flops + p.pj_per_vector_flop * c.vector_flops) * 1e-12,
+        "hbm": p.pj_per_hbm_byte * c.hbm_bytes * 1e-12,
+        "l2": p.pj_per_l2_byte * c.l2_bytes * 1e-12,
     }
-    total = sum(energy.values())
-    cap = gpu.tdp_w.value * latency_s
-    if total > cap > 0.0:  # the board cannot draw more than TDP: scale dynamic parts down
-        dyn = total - energy["idle"]
-        keep = (cap - energy["idle"]) / dyn if dyn > 0 else 0.0
+    dynamic = energy["active"] + energy["compute"] + energy["hbm"] + energy["l2"]
+    cap = (gpu.tdp_w.value - p.idle_w) * max(latency_s, c.gpu_s)
+    if dynamic > cap > 0.0:  # the board cannot draw more than TDP: scale dynamic parts down
+        keep = cap / dynamic
         energy = {k: (v if k == "idle" else v * keep) for k, v in energy.items()}
-    return OpCost(
-        tensor_flops, vector_flops, hbm, all_bytes, compute_s, memory_s, latency_s, bound, energy
-    )
+    return energy
+
+
+def weights_resident(workload: Workload, gpu: GpuSpec, p: GpuModelParams, precision: str) -> bool:
+    """Whether all parameters fit in the resident part of the L2 (then no HBM weight reads)."""
+    weights = sum(o.weight_bytes * _scale(o, precision) for o in workload.ops if o.weight_is_param)
+    return weights <= p.l2_resident_fraction * gpu.l2_bytes.value
+
+
+def step_costs(
+    workload: Workload, gpu: GpuSpec, p: GpuModelParams, precision: str
+) -> tuple[list[OpCost], list[float], list[bool]]:
+    """Per-op GPU costs, per-op latencies (host/GPU queue) and whether each waited on the host."""
+    resident = weights_resident(workload, gpu, p, precision)
+    costs = [op_cost(op, gpu, p, precision, resident) for op in workload.ops]
+    host_t = gpu_t = 0.0
+    latencies: list[float] = []
+    waited: list[bool] = []
+    for c in costs:
+        host_t += p.host_issue_s
+        start = max(host_t, gpu_t)
+        end = start + c.gpu_s
+        latencies.append(end - gpu_t)
+        waited.append(host_t > gpu_t)
+        gpu_t = end
+    return costs, latencies, waited
 
 
 def evaluate_gpu(
@@ -230,40 +263,35 @@ def evaluate_gpu(
     gpu_spec.peak_flops_per_s(precision)  # unknown precision on this GPU → SpecError
     params = calibration.params if calibration is not None else default_params(gpu_spec, precision)
     n_steps = workload.steps if steps is None else steps
-    if n_steps < 1:
+    if not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"steps must be a positive integer, got {n_steps!r}")
-    scale_total = sum(
-        o.weight_bytes * _scale(o, precision) for o in workload.ops if o.weight_is_param
-    )
-    resident = scale_total <= params.l2_resident_fraction * gpu_spec.l2_bytes.value
     clock_hz = gpu_spec.boost_clock_ghz.value * 1e9
     peak = gpu_spec.peak_flops_per_s(precision)
+    costs, latencies, waited = step_costs(workload, gpu_spec, params, precision)
 
     per_op: list[OpResult] = []
-    breakdown: dict[str, float] = {"idle": 0.0, "compute": 0.0, "hbm": 0.0, "l2": 0.0}
-    for i, op in enumerate(workload.ops):
-        c = op_cost(op, gpu_spec, params, precision, resident)
-        for k, v in c.energy_j.items():
+    breakdown: dict[str, float] = {"idle": 0.0, "active": 0.0, "compute": 0.0, "hbm": 0.0, "l2": 0.0}
+    for i, (op, c, lat, wait) in enumerate(zip(workload.ops, costs, latencies, waited, strict=True)):
+        energy = op_energy(c, lat, gpu_spec, params)
+        for k, v in energy.items():
             breakdown[k] += v
+        if lat <= 0.0:
+            bound = "none"
+        elif wait:
+            bound = "launch"
+        else:
+            bound = "compute" if c.compute_s >= c.memory_s else "memory"
         per_op.append(
             OpResult(
-                index=i,
-                name=op.name,
-                kind=op.kind,
-                module=op.module,
-                macs=op.macs,
-                cycles=c.latency_s * clock_hz,
-                latency_s=c.latency_s,
-                energy_j=sum(c.energy_j.values()),
-                compute_cycles=c.compute_s * clock_hz,
-                memory_cycles=c.memory_s * clock_hz,
-                utilization=(c.tensor_flops / (c.latency_s * peak)) if c.latency_s > 0 else 0.0,
-                energy_breakdown_j=c.energy_j,
-                bound=c.bound,
-                mapping={"hbm_bytes": c.hbm_bytes, "l2_bytes": c.l2_bytes},
+                index=i, name=op.name, kind=op.kind, module=op.module, macs=op.macs,
+                cycles=lat * clock_hz, latency_s=lat, energy_j=sum(energy.values()),
+                compute_cycles=c.compute_s * clock_hz, memory_cycles=c.memory_s * clock_hz,
+                utilization=(c.tensor_flops / (lat * peak)) if lat > 0 else 0.0,
+                energy_breakdown_j=energy, bound=bound,
+                mapping={"hbm_bytes": c.hbm_bytes, "l2_bytes": c.l2_bytes, "gpu_s": c.gpu_s},
             )
-        )
-    latency_step = sum(o.latency_s for o in per_op)
+        )  # fmt: skip
+    latency_step = sum(latencies)
     energy_step = sum(o.energy_j for o in per_op)
     notes: list[str] = []
     extras: dict[str, Any] = {"precision": precision, "gpu": gpu_spec.name}
@@ -299,6 +327,23 @@ def evaluate_gpu(
     )
 
 
-def with_params(calibration: GpuCalibration, **changes: Any) -> GpuCalibration:
-    """A copy of ``calibration`` with some model parameters changed (for sweeps and tests)."""
-    return replace(calibration, params=replace(calibration.params, **changes))
+def gpu_summary(result: DesignResult) -> str:
+    """One line for a report or the CLI: the prediction with its error next to it."""
+    line = (
+        f"{result.name} ({result.label}, {result.extras.get('precision', '?')}): "
+        f"{result.latency_s_per_step * 1e3:.3f} ms/step, {result.energy_j_per_image:.3g} J/image"
+    )
+    mape = result.extras.get("mape")
+    if mape:
+        line += (
+            f" [calibrated; MAPE latency/step {mape.get('latency_step', float('nan')):.1f}%, "
+            f"energy/image {mape.get('energy_image', float('nan')):.1f}%]"
+        )
+    elif result.label == "modelled":
+        line += " [uncalibrated roofline: no error estimate]"
+    measured = result.extras.get("measured")
+    if measured and "latency_s_per_step" in measured:
+        line += f"; measured {measured['latency_s_per_step'] * 1e3:.3f} ms/step"
+        if measured.get("energy_j_per_image") is not None:
+            line += f", {measured['energy_j_per_image']:.3g} J/image"
+    return line

@@ -1,0 +1,89 @@
+"""Calibration recovers known parameters from synthetic measurements (files round-trip)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from accelerator.gpu import load_gpu
+from models.gpu_measurement import FORMAT_NAME, FORMAT_VERSION, MeasurementError, write_measurement
+from models.workload import Op, Workload, to_json
+from simulator.calibrate import calibrate, load_calibration, load_samples, save_calibration
+from simulator.gpu_model import GpuModelParams, op_energy, step_costs
+
+H100 = load_gpu("h100-sxm")
+TRUE = GpuModelParams(
+    eff_max={"gemm": 0.6}, flops_half={"gemm": 2e9}, mem_eff={"elementwise": 0.5, "gemm": 0.5},
+    kernel_fixed_s={"gemm": 5e-6, "elementwise": 3e-6}, host_issue_s=20e-6, idle_w=120.0,
+    active_w=80.0, pj_per_tensor_flop=0.4, pj_per_vector_flop=0.0, pj_per_hbm_byte=20.0,
+    pj_per_l2_byte=0.0, l2_resident_fraction=0.5,
+)  # fmt: skip
+
+
+def _workload(scale: int) -> Workload:
+    ops = []
+    for n in (128, 512, 2048, 4096):
+        n *= scale
+        ops.append(Op(name="aten.mm.default", kind="gemm", dtype="bfloat16", gemm=(1, n, 1024, 1024),
+                      macs=n * 1024 * 1024, flops=2 * n * 1024 * 1024, act_bytes=2 * n * 1024,
+                      weight_bytes=2 * 1024 * 1024, out_bytes=2 * n * 1024, weight_is_param=True))  # fmt: skip
+        for e in (1 << 12, 1 << 18, 1 << 25):
+            ops.append(Op(name="aten.add.Tensor", kind="elementwise", dtype="bfloat16", flops=e * scale,
+                          act_bytes=4 * e * scale, out_bytes=2 * e * scale))  # fmt: skip
+    return Workload(ops=tuple(ops), provenance={"model": f"synthetic{scale}"})
+
+
+def _doc(scale: int, model: str) -> dict:
+    wl = _workload(scale)
+    costs, lat, _ = step_costs(wl, H100, TRUE, "bf16")
+    steps, batch = 10, 1
+    step_s = sum(lat)
+    energy = sum(sum(op_energy(c, t, H100, TRUE).values()) for c, t in zip(costs, lat, strict=True)) * steps
+    return {
+        "format": FORMAT_NAME, "version": FORMAT_VERSION, "model": model, "created_utc": "2026-01-01T00:00:00+00:00",
+        "device": {"kind": "cuda", "name": "NVIDIA H100 80GB HBM3", "driver": "x", "torch": "x", "cuda": "x"},
+        "settings": {"batch": batch, "steps": steps, "dtype": "bf16"},
+        "latency": {"s_per_step": step_s, "s_per_image": step_s * steps},
+        "energy": {"available": True, "idle_w": TRUE.idle_w, "span_s": step_s * steps * 20, "images": 20,
+                   "j_per_image": energy},
+        "per_op": [{"i": i, "time_s": c.gpu_s} for i, c in enumerate(costs)],
+        "workload": to_json(wl), "notes": [],
+    }  # fmt: skip
+
+
+def test_fit_recovers_known_parameters(tmp_path: Path) -> None:
+    paths = [write_measurement(_doc(s, f"m{s}"), tmp_path / f"m{s}.json.gz") for s in (1, 2, 4)]
+    c = calibrate(load_samples(paths), H100, "bf16")
+    p = c.params
+    assert p.host_issue_s == pytest.approx(20e-6, rel=0.05)
+    assert p.get("mem_eff", "elementwise:add", 0) == pytest.approx(0.5, rel=0.1)
+    assert p.get("kernel_fixed_s", "elementwise:add", 0) == pytest.approx(3e-6, rel=0.25)
+    assert p.get("eff_max", "gemm:mm", 0) == pytest.approx(0.6, rel=0.15)
+    assert p.idle_w == pytest.approx(120.0)
+    assert c.mape["latency_step"] < 3.0 and c.mape["energy_image"] < 3.0
+    assert c.measured["m1"]["latency_error_pct"] < 3.0
+    # round trip through the calibration file
+    out = save_calibration(c, tmp_path / "cal.json")
+    back = load_calibration(out)
+    assert back.params == c.params and back.mape == c.mape
+    assert back.provenance["measurements"][0]["sha256"]
+
+
+def test_cpu_measurements_are_refused(tmp_path: Path) -> None:
+    doc = _doc(1, "m")
+    doc["device"]["kind"] = "cpu"
+    path = write_measurement(doc, tmp_path / "cpu.json")
+    with pytest.raises(MeasurementError, match="CPU measurement"):
+        load_samples([path])
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}", encoding="utf-8")
+    with pytest.raises(MeasurementError, match="format"):
+        load_samples([bad])
+
+
+def test_committed_h100_calibration_loads() -> None:
+    path = Path(__file__).parents[2] / "scenarios" / "gpu" / "h100-sxm-calibration.json"
+    c = load_calibration(path)
+    assert c.gpu == "h100-sxm" and "latency_step" in c.mape and np.isfinite(c.params.idle_w)

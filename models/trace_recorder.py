@@ -26,21 +26,10 @@ from torch.utils._pytree import tree_flatten
 
 from accelerator.errors import TraceError
 from models.trace_ops import classify, cost, is_view, packet_name
-from models.trace_stats import (
-    EMPTY_COUNTS,
-    StatsConfig,
-    ZeroCounts,
-    block_zero_frac,
-    channel_absmax_ratio,
-    delta_stats,
-    reduction_matrix,
-    subsample,
-    zero_counts,
-)
+from models.trace_stats import StatsCollector, StatsConfig
 from models.workload import Op
 
 MAC_KINDS = ("conv", "gemm", "attention")
-BLOCKS = ((1, 8), (1, 16), (8, 8))
 
 
 def _tensors(tree: Any) -> list[torch.Tensor]:
@@ -113,8 +102,7 @@ class Recorder(TorchDispatchMode):
         self.kind_counts: Counter[str] = Counter()
         self.unsupported: Counter[str] = Counter()
         self.stat_rows: list[list[dict[str, float | None]]] = []  # [call][op]
-        self._prev: dict[int, tuple[torch.Tensor, float]] = {}
-        self._weight_cache: dict[int, ZeroCounts] = {}
+        self.collector = StatsCollector(stats) if stats is not None else None
         self._call = -1
         self._index = 0
 
@@ -140,7 +128,8 @@ class Recorder(TorchDispatchMode):
 
     def close(self) -> None:
         self.modules.close()
-        self._prev.clear()
+        if self.collector is not None:
+            self.collector.clear()
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -163,7 +152,7 @@ class Recorder(TorchDispatchMode):
         inputs = _tensors((args, kwargs))
         if self._call == 0:
             in_numels = [t.numel() for t in inputs]
-            row = self._stats(func, args, kwargs, inputs, index) if self.stats_config else None
+            row = self._stats(func, args, inputs, index) if self.stats_config else None
             out = func(*args, **kwargs)
             self.ops.append(self._make_op(func, args, kwargs, inputs, in_numels, out))
         else:
@@ -173,7 +162,7 @@ class Recorder(TorchDispatchMode):
                     f"model call {self._call}, op {index}: ran {func} where call 0 ran {expected}; "
                     "the op sequence changes between steps, so ops cannot be matched by index"
                 )
-            row = self._stats(func, args, kwargs, inputs, index) if self.stats_config else None
+            row = self._stats(func, args, inputs, index) if self.stats_config else None
             out = func(*args, **kwargs)
         if row is not None:
             self.stat_rows[-1].append(row)
@@ -217,56 +206,17 @@ class Recorder(TorchDispatchMode):
             params=c.params,
         )
 
-    def _stats(
-        self, func: Any, args: Any, kwargs: dict[str, Any], inputs: list[torch.Tensor], index: int
-    ) -> dict[str, float | None]:
-        cfg = self.stats_config
-        assert cfg is not None
-        acts = EMPTY_COUNTS
-        weights: list[torch.Tensor] = []
+    def _stats(self, func: Any, args: Any, inputs: list[torch.Tensor], index: int) -> dict:
+        assert self.collector is not None
+        acts, weights = [], []
         for t in inputs:
-            if not t.is_floating_point():
-                continue
-            if self._is_param(t):
-                weights.append(t)
-            else:
-                acts = acts + zero_counts(t, cfg)
-        row: dict[str, float | None] = {
-            "act_zero_frac": acts.zero_frac,
-            "act_near_zero_frac": acts.near_zero_frac,
-            "act_absmax": acts.absmax if acts.elements else None,
-        }
-        if weights:
-            w = self._weight_cache.get(index)
-            if w is None:
-                w = EMPTY_COUNTS
-                for t in weights:
-                    w = w + zero_counts(t, cfg)
-                self._weight_cache[index] = w
-            row["weight_zero_frac"] = w.zero_frac
-            row["weight_near_zero_frac"] = w.near_zero_frac
-        self._mac_stats(func, args, index, row)
-        return row
-
-    def _mac_stats(self, func: Any, args: Any, index: int, row: dict[str, float | None]) -> None:
-        """Zero blocks, channel ranges and temporal deltas of a MAC op's activation operand."""
+            if t.is_floating_point():
+                (weights if self._is_param(t) else acts).append(t)
+        mac_operand = None
         kind = classify(func)
-        if kind not in MAC_KINDS:
-            return
-        act_index = 1 if packet_name(func) in ("addmm", "baddbmm", "_addmm_activation") else 0
-        x = args[act_index]
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or self._is_param(x):
-            return
-        cfg = self.stats_config
-        assert cfg is not None
-        mat = reduction_matrix(x, kind)
-        if mat is not None:
-            for rows, cols in BLOCKS:
-                row[f"act_block_zero_frac_{rows}x{cols}"] = block_zero_frac(mat, rows, cols)
-            row["act_channel_absmax_ratio"] = channel_absmax_ratio(mat)
-        absmax = float(x.detach().abs().max()) if x.numel() else 0.0
-        sample = subsample(x, cfg.delta_max_elements)
-        prev = self._prev.get(index)
-        if prev is not None and prev[0].shape == sample.shape:
-            row.update(delta_stats(prev[0], prev[1], sample, absmax))
-        self._prev[index] = (sample, absmax)
+        if kind in MAC_KINDS:
+            act_index = 1 if packet_name(func) in ("addmm", "baddbmm", "_addmm_activation") else 0
+            x = args[act_index]
+            if isinstance(x, torch.Tensor) and x.is_floating_point() and not self._is_param(x):
+                mac_operand = (x, 1 if kind == "conv" else -1)
+        return self.collector.row(index, acts, weights, mac_operand)

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 
 import torch
 
+#: Zero-block shapes recorded (rows × reduction-dim columns).
+BLOCKS = ((1, 8), (1, 16), (8, 8))
+
 
 @dataclass(frozen=True)
 class StatsConfig:
@@ -30,23 +33,29 @@ class StatsConfig:
     near_zero_rel_tol: float = 1.0 / 256.0
     #: absolute near-zero threshold, in the tensor's own units.
     near_zero_abs_tol: float = 1e-6
-    #: at most this many elements per op are kept between steps for deltas (strided subsample).
+    #: at most this many elements per op are kept between steps for temporal deltas
+    #: (an evenly strided subsample; DESIGN.md: about 256K keeps SD-1.5 in memory).
     delta_max_elements: int = 262_144
+    #: zero and near-zero fractions of larger tensors are estimated on an evenly strided
+    #: subsample of this many elements (binomial standard error <= 0.2 points at 65,536);
+    #: max |x| and zero blocks always use the whole tensor.
+    zero_sample_elements: int = 65_536
 
     def as_dict(self) -> dict[str, float | int]:
         return {
             "near_zero_rel_tol": self.near_zero_rel_tol,
             "near_zero_abs_tol": self.near_zero_abs_tol,
             "delta_max_elements": self.delta_max_elements,
+            "zero_sample_elements": self.zero_sample_elements,
         }
 
 
 @dataclass(frozen=True)
 class ZeroCounts:
-    """Exact and near zeros of one or more tensors, and their max |x|."""
+    """Exact and near zeros of one or more tensors (estimated when sampled), and max |x|."""
 
-    zeros: int
-    near_zeros: int
+    zeros: float
+    near_zeros: float
     elements: int
     absmax: float
 
@@ -67,74 +76,121 @@ class ZeroCounts:
         return self.near_zeros / self.elements if self.elements else None
 
 
-EMPTY_COUNTS = ZeroCounts(0, 0, 0, 0.0)
+EMPTY_COUNTS = ZeroCounts(0.0, 0.0, 0, 0.0)
 
 
-def zero_counts(t: torch.Tensor, cfg: StatsConfig) -> ZeroCounts:
-    """Exact zeros, near zeros and max |x| of one tensor."""
+def strided(t: torch.Tensor, max_elements: int) -> torch.Tensor:
+    """``t`` flattened, and evenly strided down to at most ``max_elements`` (a view if it can)."""
+    flat = t.detach().reshape(-1)
+    n = flat.numel()
+    if n > max_elements:
+        flat = flat[:: -(-n // max_elements)]
+    return flat
+
+
+def absmax_of(t: torch.Tensor) -> float:
+    """max |x| over the whole tensor (non-finite values ignored)."""
+    if t.numel() == 0:
+        return 0.0
+    lo, hi = torch.aminmax(t.detach())
+    value = max(-float(lo), float(hi))
+    if not math.isfinite(value):
+        finite = torch.nan_to_num(t.detach(), nan=0.0, posinf=0.0, neginf=0.0)
+        value = float(finite.abs().max())
+    return value
+
+
+def zero_counts(t: torch.Tensor, cfg: StatsConfig, absmax: float | None = None) -> ZeroCounts:
+    """Exact and near zeros and max |x| of one tensor; large tensors are sampled."""
     n = t.numel()
     if n == 0:
         return EMPTY_COUNTS
-    a = t.detach().abs()
-    absmax = float(a.max())
-    if not math.isfinite(absmax):
-        a = torch.nan_to_num(a, nan=0.0, posinf=0.0)
-        absmax = float(a.max())
-    tol = max(cfg.near_zero_abs_tol, cfg.near_zero_rel_tol * absmax)
-    zeros = n - int(torch.count_nonzero(a))
-    near = int(torch.count_nonzero(a <= tol))
-    return ZeroCounts(zeros, near, n, absmax)
+    peak = absmax_of(t) if absmax is None else absmax
+    sample = strided(t, cfg.zero_sample_elements)
+    m = sample.numel()
+    tol = max(cfg.near_zero_abs_tol, cfg.near_zero_rel_tol * peak)
+    zeros = m - int(torch.count_nonzero(sample))
+    near = int(torch.count_nonzero(sample.abs() <= tol))
+    return ZeroCounts(zeros * n / m, near * n / m, n, peak)
 
 
-def reduction_matrix(t: torch.Tensor, kind: str) -> torch.Tensor | None:
-    """The operand as ``[rows, k]`` with the reduction dim last, or ``None`` if meaningless."""
+def reduction_matrix(t: torch.Tensor, reduce_dim: int) -> torch.Tensor | None:
+    """The operand as ``[rows, k]`` with its reduction dim ``reduce_dim`` last.
+
+    A convolution input ``[N, C, H, W]`` reduces over ``C`` (``reduce_dim=1``); a GEMM
+    activation or an attention query over its last dim (``reduce_dim=-1``).
+    """
     if t.dim() < 2:
         return None
-    if kind == "conv":
-        # [N, C, *spatial] -> [N * pixels, C]: channels are what a convolution reduces over.
-        return t.detach().movedim(1, -1).reshape(-1, t.shape[1])
-    return t.detach().reshape(-1, t.shape[-1])
+    x = t.detach()
+    if reduce_dim % t.dim() != t.dim() - 1:
+        x = x.movedim(reduce_dim, -1)
+    return x.reshape(-1, x.shape[-1])
+
+
+def zero_block_fracs(zero: torch.Tensor, blocks: tuple[tuple[int, int], ...]) -> dict[tuple[int, int], float | None]:
+    """Fraction of all-true ``rows×cols`` blocks of the boolean matrix ``zero`` per shape.
+
+    Whole blocks only: the last ``rows % r`` rows and ``k % c`` columns are dropped.
+    """
+    r_all, k_all = zero.shape
+    by_cols: dict[int, torch.Tensor] = {}  # all-zero 1×cols blocks, [r_all, k_all // cols]
+    for cols in sorted({c for _, c in blocks}):
+        base = next((c for c in sorted(by_cols) if cols % c == 0), None)
+        if base is not None:  # 1×16 blocks from 1×8 ones: a smaller tensor to reduce
+            src, width = by_cols[base], cols // base
+        else:
+            src, width = zero, cols
+        k = (src.shape[1] // width) * width
+        by_cols[cols] = src[:, :k].reshape(r_all, k // width, width).all(dim=2)
+    out: dict[tuple[int, int], float | None] = {}
+    for rows, cols in blocks:
+        col_blocks = by_cols[cols]
+        r = (r_all // rows) * rows
+        if r == 0 or col_blocks.shape[1] == 0:
+            out[(rows, cols)] = None
+            continue
+        full = col_blocks[:r].reshape(r // rows, rows, -1).all(dim=1) if rows > 1 else col_blocks
+        out[(rows, cols)] = int(torch.count_nonzero(full)) / full.numel()
+    return out
 
 
 def block_zero_frac(mat: torch.Tensor, rows: int, cols: int) -> float | None:
     """Fraction of all-zero ``rows×cols`` blocks of ``mat``; whole blocks only."""
-    r_all, k_all = mat.shape
-    r, k = (r_all // rows) * rows, (k_all // cols) * cols
-    if r == 0 or k == 0:
-        return None
-    zero = mat[:r, :k] == 0
-    blocks = zero.reshape(r // rows, rows, k // cols, cols).all(dim=3).all(dim=1)
-    return int(torch.count_nonzero(blocks)) / blocks.numel()
+    return zero_block_fracs(mat == 0, ((rows, cols),))[(rows, cols)]
 
 
 def channel_absmax_ratio(mat: torch.Tensor) -> float | None:
     """max / median of the per-channel (column) max |x|: how much per-channel scaling helps."""
     if mat.shape[1] < 2:
         return None
-    per_channel = mat.abs().amax(dim=0).float()
+    return _ratio(mat.abs().amax(dim=0))
+
+
+def _ratio(per_channel: torch.Tensor) -> float | None:
+    per_channel = per_channel.float()
     median = float(torch.quantile(per_channel, 0.5))  # numpy's median: mean of the middle two
-    if median == 0.0:
+    if median == 0.0 or per_channel.numel() < 2:
         return None
     return float(per_channel.max()) / median
 
 
+def channel_absmax(x: torch.Tensor, reduce_dim: int) -> torch.Tensor:
+    """Per-channel max |x| along ``reduce_dim`` (the channels), without an ``abs`` copy."""
+    dims = [d for d in range(x.dim()) if d != reduce_dim % x.dim()]
+    return torch.maximum(x.amax(dim=dims), -x.amin(dim=dims))
+
+
 def subsample(t: torch.Tensor, max_elements: int) -> torch.Tensor:
     """A float32 copy of at most ``max_elements`` elements, strided evenly over ``t``."""
-    flat = t.detach().reshape(-1)
-    n = flat.numel()
-    if n > max_elements:
-        stride = -(-n // max_elements)
-        flat = flat[::stride]
-    return flat.to(torch.float32, copy=True)
+    return strided(t, max_elements).to(torch.float32, copy=True)
 
 
 def _quantise(x: torch.Tensor, scale: float, qmax: int) -> torch.Tensor:
     return torch.round(x / scale).clamp_(-qmax, qmax)
 
 
-def delta_stats(
-    prev: torch.Tensor, prev_absmax: float, cur: torch.Tensor, cur_absmax: float
-) -> dict[str, float]:
+def delta_stats(prev: torch.Tensor, prev_absmax: float, cur: torch.Tensor, cur_absmax: float) -> dict[str, float]:
     """Temporal-delta statistics of two same-shaped samples of one op at adjacent steps."""
     absmax = max(prev_absmax, cur_absmax)
     if absmax == 0.0 or not math.isfinite(absmax) or prev.numel() == 0:
@@ -169,3 +225,100 @@ def delta_stats(
         "delta_bits_le4_frac": frac_le(7),
         "delta_bits_le6_frac": frac_le(31),
     }
+
+
+class StatsCollector:
+    """Per-op statistics over successive model calls (ops matched by index across calls).
+
+    Holds the subsampled operand of each MAC op from the previous call (for deltas) and the
+    weight statistics (computed once: weights do not change between calls). Frontends call
+    :meth:`row` once per op per call with that op's operands.
+    """
+
+    def __init__(self, config: StatsConfig) -> None:
+        self.config = config
+        self._prev: dict[int, tuple[torch.Tensor, float]] = {}
+        self._weights: dict[int, ZeroCounts] = {}
+        self._call_cache: dict[str, ZeroCounts] = {}
+
+    def row(
+        self,
+        index: int,
+        acts: list[torch.Tensor],
+        weights: list[torch.Tensor],
+        mac_operand: tuple[torch.Tensor, int] | None,
+        act_keys: list[str] | None = None,
+    ) -> dict[str, float | None]:
+        """Statistics of one op: ``acts`` and ``weights`` are its floating inputs,
+        ``mac_operand`` its GEMM activation operand and that operand's reduction dim.
+
+        ``act_keys`` name immutable values (ONNX value names): their counts are computed once
+        per call and reused by every op that reads them (see :meth:`next_call`).
+        """
+        threads = torch.get_num_threads()
+        # Statistics are many small reductions: intra-op threads cost more than they give,
+        # and on a busy 2-core machine they made a terrain step 8x slower (190 s vs 25 s).
+        torch.set_num_threads(1)
+        try:
+            return self._row(index, acts, weights, mac_operand, act_keys)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _row(
+        self,
+        index: int,
+        acts: list[torch.Tensor],
+        weights: list[torch.Tensor],
+        mac_operand: tuple[torch.Tensor, int] | None,
+        act_keys: list[str] | None,
+    ) -> dict[str, float | None]:
+        cfg = self.config
+        counts = EMPTY_COUNTS
+        for i, t in enumerate(acts):
+            key = act_keys[i] if act_keys is not None else None
+            c = self._call_cache.get(key) if key is not None else None
+            if c is None:
+                c = zero_counts(t, cfg)
+                if key is not None:
+                    self._call_cache[key] = c
+            counts = counts + c
+        row: dict[str, float | None] = {
+            "act_zero_frac": counts.zero_frac,
+            "act_near_zero_frac": counts.near_zero_frac,
+            "act_absmax": counts.absmax if counts.elements else None,
+        }
+        if weights:
+            w = self._weights.get(index)
+            if w is None:
+                w = EMPTY_COUNTS
+                for t in weights:
+                    w = w + zero_counts(t, cfg)
+                self._weights[index] = w
+            row["weight_zero_frac"] = w.zero_frac
+            row["weight_near_zero_frac"] = w.near_zero_frac
+        if mac_operand is not None and mac_operand[0].numel():
+            self._mac_row(index, mac_operand[0], mac_operand[1], row)
+        return row
+
+    def next_call(self) -> None:
+        """Forget per-call cached counts (values change between calls)."""
+        self._call_cache.clear()
+
+    def _mac_row(self, index: int, x: torch.Tensor, reduce_dim: int, row: dict[str, float | None]) -> None:
+        x = x.detach()
+        zero = reduction_matrix(x == 0, reduce_dim)
+        if zero is not None:
+            for (rows, cols), frac in zero_block_fracs(zero, BLOCKS).items():
+                row[f"act_block_zero_frac_{rows}x{cols}"] = frac
+            row["act_channel_absmax_ratio"] = _ratio(channel_absmax(x, reduce_dim))
+        absmax = absmax_of(x)
+        sample = subsample(x, self.config.delta_max_elements)
+        prev = self._prev.get(index)
+        if prev is not None and prev[0].shape == sample.shape:
+            row.update(delta_stats(prev[0], prev[1], sample, absmax))
+        self._prev[index] = (sample, absmax)
+
+    def clear(self) -> None:
+        self._call_cache.clear()
+        self._prev.clear()
+        self._weights.clear()

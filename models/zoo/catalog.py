@@ -84,4 +84,16 @@ ENTRIES: tuple[ZooEntry, ...] = (
         native_scheduler="decode",
         schedulers=("native",),
     ),
+    ZooEntry(
+        name="terrain",
+        summary="trained consistency UNet (10.4M params) of adaptive-terrain-diffusion 0.4.2, 128²",
+        module="models.zoo.terrain",
+        frontend="onnx",
+        weights="trained:adaptive-terrain-diffusion==0.4.2",
+        weights_source="terrain_diffusion/weights/terrain_consistency_unet_difficulty100.onnx (MIT)",
+        default_resolution=128,
+        default_steps=50,
+        native_scheduler="consistency-multistep",
+        schedulers=("native",),
+    ),
 )

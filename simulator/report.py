@@ -60,6 +60,23 @@ def reference_gpu(designs: Sequence[DesignResult]) -> DesignResult | None:
     return next((d for d in designs if d.kind == "gpu"), None)
 
 
+def gpu_headline(ref: DesignResult, steps: int) -> str:
+    """The GPU's energy per image, labelled measured or modelled (with the model's error)."""
+    text = f"{ref.name} energy per image: {_fmt_j(ref.energy_j_per_image)} (modelled"
+    mape = ref.extras.get("mape")
+    if mape:
+        text += f", calibrated, MAPE {mape.get('energy_image', float('nan')):.0f}%"
+    else:
+        text += ", uncalibrated roofline"
+    text += ")"
+    measured = ref.extras.get("measured")
+    if measured and measured.get("energy_j_per_image") is not None:
+        per_step = measured["energy_j_per_image"] / max(int(measured.get("steps", steps)), 1)
+        text += (f"; measured {_fmt_j(per_step * steps)} for {steps} steps "
+                 f"(batch {measured.get('batch', '?')}, {_fmt_j(per_step)} per step on a real GPU)")
+    return text
+
+
 def summary_table(designs: Sequence[DesignResult], steps: int) -> str:
     """A fixed-width table: latency and energy per step and per image, ratio to the first GPU."""
     ref = reference_gpu(designs)
@@ -150,10 +167,7 @@ def write_html(doc: Mapping[str, Any], designs: Sequence[DesignResult], out_dir:
         blocks.append(fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id))
     wl = doc["workload"]
     ref = reference_gpu(designs)
-    head = ""
-    if ref is not None:
-        head = (f"<p class='headline'>{html.escape(ref.name)} energy per image: "
-                f"<b>{_fmt_j(ref.energy_j_per_image)}</b> ({html.escape(ref.label)})</p>")
+    head = "" if ref is None else f"<p class='headline'>{html.escape(gpu_headline(ref, steps))}</p>"
     weights = str(wl.get("weights", "unknown"))
     warn = ""
     if "random" in weights:

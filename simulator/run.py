@@ -8,7 +8,7 @@ from typing import Any
 
 from simulator.evaluate import evaluate_prepared
 from simulator.optable import prepare
-from simulator.report import results_doc, summary_table, write_html, write_json
+from simulator.report import gpu_headline, results_doc, summary_table, write_html, write_json
 from simulator.result import DesignResult
 from simulator.scenario import load_designs, load_scenario, load_workload_file
 
@@ -25,7 +25,8 @@ class RunOutput:
 def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
     """Evaluate every design and GPU of the scenario at ``path``; write results into ``out_dir``."""
     from accelerator.gpu import load_gpu
-    from simulator.gpu_model import evaluate_gpu
+    from simulator.calibrate import load_calibration
+    from simulator.gpu_model import evaluate_gpu, gpu_summary
 
     sc = load_scenario(path)
     archs = load_designs(sc)
@@ -36,7 +37,17 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
     results: list[DesignResult] = [
         evaluate_prepared(table, arch, steps=steps, fidelity=sc.spec.fidelity) for arch in archs
     ]
-    results += [evaluate_gpu(workload, gpu, precision=sc.spec.gpu_precision, steps=steps) for gpu in gpus]
+    calibration = None
+    if sc.spec.gpu_calibration is not None:
+        calibration = load_calibration(sc.resolve(sc.spec.gpu_calibration))
+    gpu_results = [
+        evaluate_gpu(
+            workload, gpu, precision=sc.spec.gpu_precision, steps=steps,
+            calibration=calibration if calibration is not None and calibration.gpu == gpu.name else None,
+        )
+        for gpu in gpus
+    ]
+    results += gpu_results
     info = {**dict(workload.provenance), "steps": steps, "traced_steps": workload.steps,
             "ops_per_step": len(workload.ops), "macs_per_step": workload.macs_per_step,
             "flops_per_step": workload.flops_per_step, "file": sc.spec.workload}
@@ -52,6 +63,10 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
     write_json(doc, results_path)
     report_path = write_html(doc, results, out, steps)
     summary = summary_table(results, steps)
+    if gpu_results:
+        summary += "\n" + gpu_headline(gpu_results[0], steps)
+    if gpu_results:
+        summary += "\n\n" + "\n".join(gpu_summary(r) for r in gpu_results)
     if sc.spec.quality is not None:
         from simulator.quality import append_quality_html, quality_summary
 

@@ -56,6 +56,10 @@ class ScenarioSpec(BaseModel):
     designs: tuple[str, ...] = Field(..., min_length=1, description="arch YAML paths")
     gpus: tuple[str, ...] = Field((), description="GPU spec names (e.g. h100-sxm) or YAML paths")
     gpu_precision: Literal["fp32", "fp16", "bf16", "fp8", "int8"] = "bf16"
+    gpu_calibration: str | None = Field(
+        None, description="calibration JSON from `picojoule calibrate` (relative to the scenario); "
+        "without it GPUs are evaluated by the uncalibrated roofline"
+    )
     fidelity: Literal["analytic", "event"] = "analytic"
     quality: QualitySpec | None = Field(None, description="image quality of each design's numerics")
 
@@ -83,6 +87,8 @@ def load_scenario(path: str | Path) -> Scenario:
     for i, rel in enumerate(spec.designs):
         if not sc.resolve(rel).is_file():
             raise positions.error(f"designs.{i}", f"no such arch file {rel!r} (relative to {sc.path.parent})")
+    if spec.gpu_calibration is not None and not sc.resolve(spec.gpu_calibration).is_file():
+        raise positions.error("gpu_calibration", f"no such calibration file {spec.gpu_calibration!r}")
     if not sc.resolve(spec.workload).is_file():
         raise positions.error("workload", f"no such workload file {spec.workload!r} (relative to {sc.path.parent})")
     return sc

@@ -96,4 +96,14 @@ ENTRIES: tuple[ZooEntry, ...] = (
         native_scheduler="consistency-multistep",
         schedulers=("native",),
     ),
+    ZooEntry(
+        name="digits-ddpm",
+        summary="picojoule's DDPM trained on scikit-learn digits (UNet2DModel, 16², 1 channel)",
+        module="models.zoo.digits_ddpm",
+        weights="trained:picojoule digits DDPM",
+        weights_source="models/zoo/weights/digits_ddpm.safetensors (picojoule train digits)",
+        default_resolution=16,
+        default_steps=50,
+        native_scheduler="ddpm",
+    ),
 )

@@ -126,7 +126,7 @@ def evaluate_table(table: OpTable, arch: ArchSpec, objective: str | None = None)
     g_op = table.g_op
 
     def rows(x: np.ndarray) -> np.ndarray:
-        return _scatter(np.broadcast_to(x, (steps, table.n_gemm)) * keep, g_op, n)
+        return _scatter(np.where(keep, np.broadcast_to(x, (steps, table.n_gemm)), 0.0), g_op, n)
 
     vc = vector_cost(hw, work, mp.res_in, mp.res_out)
     bw = hw.dram_bytes_per_cycle

@@ -69,18 +69,25 @@ class ArrayCycles:
     k_folds: np.ndarray  # folds along the reduction (partial sums per output - 1 + 1)
 
 
+def tile_op_cycles(rows: int, cols: int, preload: bool) -> tuple[float, float]:
+    """(fixed cycles, cycles per beat) of one RTL tile op, read off :func:`pe.tile_cycles`.
+
+    The tile's timing is affine in its beats (``2 + (R if preload) + beats + R``); taking the
+    two coefficients from the RTL's own model keeps it the single source of truth while the
+    cost model evaluates millions of candidate tiles in closed form.
+    """
+    mode = "int8_delta" if preload else "int8"
+    c0 = pe.tile_cycles(0, mode, rows=rows, cols=cols, preload=preload)
+    c1 = pe.tile_cycles(1, mode, rows=rows, cols=cols, preload=preload)
+    return float(c0), float(c1 - c0)
+
+
 def _os_cycles(R: int, C: int, kb: np.ndarray, ktb: np.ndarray, preload: bool) -> np.ndarray:
     """Cycles of one fold's tile ops over K: the first op plus preloaded later ops."""
-    mode = "int8_delta" if preload else "int8"
+    fixed, per_beat = tile_op_cycles(R, C, preload)
+    again, _ = tile_op_cycles(R, C, True)
     ops = cdiv(kb, ktb)
-    last = kb - (ops - 1) * ktb
-    kbi, ktbi, lasti = (x.astype(np.int64) for x in np.broadcast_arrays(kb, ktb, last))
-    whole = pe.tile_cycles(kbi, mode, rows=R, cols=C, preload=preload)
-    first = pe.tile_cycles(np.minimum(ktbi, kbi), mode, rows=R, cols=C, preload=preload)
-    again = pe.tile_cycles(ktbi, "int8_delta", rows=R, cols=C, preload=True)
-    tail = pe.tile_cycles(lasti, "int8_delta", rows=R, cols=C, preload=True)
-    split = first + np.maximum(ops - 2, 0) * again + tail
-    return np.where(ops <= 1, whole, split).astype(np.float64)
+    return fixed + (ops - 1.0) * again + per_beat * kb
 
 
 def gemm_cycles(

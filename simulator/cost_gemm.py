@@ -99,6 +99,13 @@ class RowCost:
     delta_extra_bytes: np.ndarray  # DRAM bytes delta mode adds
 
 
+class _Zero(dict):
+    """Stands for the P·V part when no row is fused: every count is 0."""
+
+    def __missing__(self, key: str) -> object:
+        return _ZERO_CYCLES if key == "cyc" else 0.0
+
+
 def _part(hw: Hardware, m: np.ndarray, n: np.ndarray, k: np.ndarray, mt: np.ndarray,
           nt: np.ndarray, kt: np.ndarray, order: np.ndarray, mpc: int, preload: bool) -> dict:
     """Element counts of one GEMM (one batch item) under tiles, before operand widths."""
@@ -118,26 +125,37 @@ def _part(hw: Hardware, m: np.ndarray, n: np.ndarray, k: np.ndarray, mt: np.ndar
             "spill": np.where((order != K_INNER) & (tk > 1), m * n * (tk - 1), 0)}
 
 
+_ZERO_CYCLES = type("_ZeroCycles", (), {"cycles": 0.0, "temporal": 0.0, "k_folds": 1.0})()
+_NO_PART = _Zero()
+
+
 def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndarray,
               order: np.ndarray, res_in: np.ndarray | bool, res_out: np.ndarray | bool,
-              mode: Mode | None = None) -> RowCost:
+              mode: Mode | None = None, check_fit: bool = True) -> RowCost:
     """Cost of GEMM rows ``d`` with tiles ``(mt, nt, kt, order)``; see the module docstring.
 
     ``res_in``: the activation input is resident on chip (the previous op left it there);
-    ``res_out``: the output stays on chip for the next op.
+    ``res_out``: the output stays on chip for the next op. ``check_fit=False`` skips the
+    capacity check (``legal`` all true) for candidates already known to fit.
     """
     mode = mode or Mode()
     delta = mode.delta
     mpc = hw.delta_mpc if delta else hw.mpc
     fused = d.fused
-    kt = np.where(fused, d.k, np.minimum(kt, d.k))
-    order = np.where(fused, N_INNER, order)
+    any_fused = bool(np.any(fused))
+
+    def if_fused(value: np.ndarray | float, other: np.ndarray | float = 0.0) -> np.ndarray | float:
+        return np.where(fused, value, other) if any_fused else other
+
+    kt = if_fused(d.k, np.minimum(kt, d.k))
+    order = if_fused(N_INNER, order)
     p = _part(hw, d.m, d.n, d.k, mt, nt, kt, order, mpc, delta and hw.dataflow == OS)
     # P·V of fused attention: tiles (Mt, dv, Nt) with K (= Lk) innermost; P never leaves chip.
     n2 = np.maximum(d.n2, 1.0)  # rows that are not fused attention carry n2 = 0
-    p2 = _part(hw, d.m, n2, d.n, mt, n2, np.minimum(nt, d.n), K_INNER, hw.mpc, False)
+    p2 = _part(hw, d.m, n2, d.n, mt, n2, np.minimum(nt, d.n), K_INNER, hw.mpc, False) \
+        if any_fused else _NO_PART
     cyc = p["cyc"]
-    compute = cyc.cycles + np.where(fused, p2["cyc"].cycles, 0.0)
+    compute = cyc.cycles + if_fused(p2["cyc"].cycles)
     if delta and hw.mpc != mpc:  # units with an outlier run again at the array precision
         base = _part(hw, d.m, d.n, d.k, mt, nt, kt, order, hw.mpc, hw.dataflow == OS)["cyc"]
         compute = compute + mode.slow * base.temporal
@@ -150,14 +168,14 @@ def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndar
     ab, wb, ob, pb = hw.a_bits / 8, hw.w_bits / 8, hw.o_bits / 8, hw.p_bits / 8
     sa_b = (hw.delta_bits / 8 if delta else ab) * mode.a_scale
     # Array-side element streams and DRAM element counts per operand.
-    s_a = p["sa"] * keep + np.where(fused, p2["sa"], 0)
-    s_b = p["sb"] * keep + np.where(fused, p2["sb"], 0)
-    out_final = d.m * d.n + np.where(fused, d.m * d.n2, 0)  # fused: S on chip, then O
-    psum = p["psum"] + np.where(fused, p2["psum"], 0)
+    s_a = p["sa"] * keep + if_fused(p2["sa"])
+    s_b = p["sb"] * keep + if_fused(p2["sb"])
+    out_final = d.m * d.n + if_fused(d.m * d.n2)  # fused: S on chip, then O
+    psum = p["psum"] + if_fused(p2["psum"])
     f_a = np.where(res_in, 0.0, a_once * p["a_re"])
-    f_b = d.k * d.n * p["b_re"] + np.where(fused, d.n * d.n2 * p["tm"], 0)
-    wb_out = np.where(res_out, 0.0, np.where(fused, d.m * d.n2, d.m * d.n))
-    spill = np.where(fused, 0, p["spill"])
+    f_b = d.k * d.n * p["b_re"] + if_fused(d.n * d.n2 * p["tm"])
+    wb_out = np.where(res_out, 0.0, if_fused(d.m * d.n2, d.m * d.n))
+    spill = if_fused(0.0, p["spill"])
 
     # Through the levels (bytes). Index 0 = innermost shared level.
     rd = [np.zeros(()) for _ in hw.levels]
@@ -210,32 +228,20 @@ def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndar
     run_b = np.where(nt < d.n, nt, kt * d.n) * wb
     run_c = np.where(nt < d.n, nt, mt * d.n) * ob
     bw = hw.dram_bytes_per_cycle
+    eff_c = dram_efficiency(run_c, hw)
     rd_cyc = (dram_rd[ACT] / dram_efficiency(run_a, hw) + dram_rd[WGT] / dram_efficiency(run_b, hw)
-              + dram_rd[OUT] / dram_efficiency(run_c, hw)) / bw
-    wr_cyc = dram_wr / dram_efficiency(run_c, hw) / bw
+              + dram_rd[OUT] / eff_c) / bw
+    wr_cyc = dram_wr / eff_c / bw
     busy = np.maximum(compute, 1.0)
     lv_cyc = np.zeros(())
     for i, lv in enumerate(hw.levels):
         acc = (rd[i] + wr[i]) / lv.access_bytes
         lv_cyc = np.maximum(lv_cyc, acc / bank_rate(acc, busy, lv))
 
-    # Capacity.
-    tile = {ACT: mt * np.where(fused, d.k, kt) * ab,
-            WGT: nt * np.where(fused, d.k + d.n2, kt) * wb,
-            OUT: mt * nt * pb + np.where(fused, mt * d.n2 * pb, 0)}
-    tile[ACT] = np.where(res_in, 0.0, tile[ACT])
-    resident = {ACT: np.where(res_in, d.a_unique * d.batch * ab, 0.0),
-                OUT: np.where(res_out, out_final * d.batch * ob, 0.0)}
-    legal = np.ones(np.broadcast(compute, mt).shape, dtype=bool)
-    for i, lv in enumerate(hw.levels):
-        copies = 2 if lv.double_buffered else 1
-        need = sum(tile[x] for x in (ACT, WGT, OUT) if hw.home[x] == i) * copies
-        need = need + sum(resident[x] for x in (ACT, OUT) if hw.home[x] == i)
-        legal = legal & (need <= lv.size_bytes)
-
+    legal = fits(hw, d, mt, nt, kt, res_in, res_out) if check_fit else np.ones((), dtype=bool)
     b = d.batch
-    macs = d.m * d.n * d.k + np.where(fused, d.m * d.n2 * d.n, 0)
     macs_main = d.m * d.n * d.k
+    macs = macs_main + if_fused(d.m * d.n2 * d.n)
     exec_macs = macs - macs_main * np.asarray(mode.skip)
     gated = exec_macs * mode.gate
     mac_pj = hw.delta_mac_pj if delta else hw.mac_pj
@@ -295,3 +301,26 @@ def overlap_cycles(
         stalls = {"dram": np.zeros_like(cycles), "sram": busy - compute,
                   "fill_drain": n * lat, "serial": rd_cyc + wr_cyc}
     return cycles, stalls
+
+
+def fits(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndarray,
+         res_in: np.ndarray | bool, res_out: np.ndarray | bool) -> np.ndarray:
+    """Whether every level holds the tiles it is home to (twice when double-buffered) and
+    the resident tensors (inter-op reuse)."""
+    ab, wb, ob, pb = hw.a_bits / 8, hw.w_bits / 8, hw.o_bits / 8, hw.p_bits / 8
+    fused = d.fused
+    kt = np.where(fused, d.k, np.minimum(kt, d.k))
+    tile = {ACT: np.where(res_in, 0.0, mt * kt * ab),
+            WGT: nt * np.where(fused, d.k + d.n2, kt) * wb,
+            OUT: mt * nt * pb + np.where(fused, mt * d.n2 * pb, 0)}
+    out_final = d.m * d.n + np.where(fused, d.m * d.n2, 0)
+    resident = {ACT: np.where(res_in, d.a_unique * d.batch * ab, 0.0),
+                OUT: np.where(res_out, out_final * d.batch * ob, 0.0)}
+    legal = np.ones(np.broadcast_shapes(np.shape(mt), np.shape(nt), np.shape(kt),
+                                        np.shape(res_in), np.shape(d.m)), dtype=bool)
+    for i, lv in enumerate(hw.levels):
+        copies = 2 if lv.double_buffered else 1
+        need = sum(tile[x] for x in (ACT, WGT, OUT) if hw.home[x] == i) * copies
+        need = need + sum(resident[x] for x in (ACT, OUT) if hw.home[x] == i)
+        legal = legal & (need <= lv.size_bytes)
+    return legal

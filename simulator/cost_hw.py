@@ -238,7 +238,7 @@ def bank_rate(accesses: np.ndarray, cycles: np.ndarray, level: Level) -> np.ndar
     frac = demand - k
     q = 1.0 - 1.0 / b
     # Cycles carry ⌊D⌋ or ⌈D⌉ requests; j random requests hit b·(1 − q^j) distinct banks.
-    distinct = b * (1.0 - (1.0 - frac) * q**k - frac * q ** (k + 1.0))
+    distinct = b * (1.0 - q**k * (1.0 - frac + frac * q))
     rate = np.minimum(distinct, level.bandwidth_bytes_per_cycle / level.access_bytes)
     return np.maximum(rate, 1e-300)
 

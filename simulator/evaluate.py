@@ -67,13 +67,12 @@ def _mapping_info(table: OpTable, costs: Any, arch: ArchSpec) -> dict[int, dict[
     hw, mp = costs.hw, costs.mapping
     info: dict[int, dict[str, Any]] = {}
     util = spatial_utilization(hw.dataflow, hw.rows, hw.cols, hw.mpc,
-                               table.g_m, table.g_n, table.g_k)
-    for r, i in enumerate(table.g_op.tolist()):
-        gemm = {"batch": int(table.g_batch[r]),
-                "mnk": [int(table.g_m[r]), int(table.g_n[r]), int(table.g_k[r])],
-                "tile_mnk": [int(mp.mt[r]), int(mp.nt[r]), int(mp.kt[r])],
-                "loop_order": LOOP_ORDERS[int(mp.order[r])],
-                "spatial_utilization": float(util[r])}
+                               table.g_m, table.g_n, table.g_k).tolist()
+    cols = [x.astype(np.int64).tolist() for x in (table.g_batch, table.g_m, table.g_n, table.g_k,
+                                                   mp.mt, mp.nt, mp.kt, mp.order)]
+    for r, (i, b, m, n, k, mt, nt, kt, o) in enumerate(zip(table.g_op.tolist(), *cols, strict=True)):
+        gemm = {"batch": b, "mnk": [m, n, k], "tile_mnk": [mt, nt, kt],
+                "loop_order": LOOP_ORDERS[o], "spatial_utilization": util[r]}
         if i not in info:
             info[i] = {"dataflow": _DATAFLOWS[hw.dataflow], "precision": hw.precision,
                        "objective": mp.objective, "glb_tile_mnk": gemm["tile_mnk"],
@@ -123,27 +122,37 @@ def evaluate_prepared(
     op_dx, op_meta = mean_op(costs.delta_extra_bytes), mean_op(costs.meta_bytes)
     timeline = costs.timeline or None
     mapping = _mapping_info(table, costs, arch)
+
+    def rows_of(named: dict[str, np.ndarray]) -> list[dict[str, float]]:
+        keys = sorted(named)
+        if not keys:
+            return [{} for _ in range(table.n_ops)]
+        return [dict(zip(keys, r, strict=True))
+                for r in np.stack([named[k] for k in keys], axis=1).tolist()]
+
+    energy_rows = rows_of(op_energy)
+    traffic_rows = rows_of(op_traffic)
+    stall_rows = rows_of(op_stall)
+    sparsity_rows = rows_of({"gating_saved_j": op_gate, "skipping_saved_j": op_skip_j,
+                             "skipped_cycles": op_skip, "delta_step_fraction": op_delta,
+                             "delta_extra_bytes": op_dx, "metadata_bytes": op_meta})
+    scalars = zip(*(x.tolist() for x in (op_cycles, op_lat, op_total, op_comp, op_mem, op_util,
+                                         op_gate, op_skip)), strict=True)
+    res_in, res_out = costs.mapping.res_in.tolist(), costs.mapping.res_out.tolist()
+    chain, bound = table.chain_in.tolist(), costs.bound.tolist()
     per_op = []
-    for i, op in enumerate(table.workload.ops):
+    for i, (op, sc) in enumerate(zip(table.workload.ops, scalars, strict=True)):
         m = dict(mapping.get(i, {}))
-        if m or table.chain_in[i]:
-            m["input_resident"] = bool(costs.mapping.res_in[i])
-            m["output_kept"] = bool(costs.mapping.res_out[i])
+        if m or chain[i]:
+            m["input_resident"] = res_in[i]
+            m["output_kept"] = res_out[i]
         per_op.append(OpResult(
             index=i, name=op.name, kind=op.kind, module=op.module, macs=op.macs,
-            cycles=float(op_cycles[i]), latency_s=float(op_lat[i]), energy_j=float(op_total[i]),
-            compute_cycles=float(op_comp[i]), memory_cycles=float(op_mem[i]),
-            utilization=float(op_util[i]),
-            energy_breakdown_j={k: float(v[i]) for k, v in sorted(op_energy.items())},
-            gating_saved_j=float(op_gate[i]), skipped_cycles=float(op_skip[i]),
-            bound=str(costs.bound[i]), mapping=m,
-            traffic_bytes={k: float(v[i]) for k, v in op_traffic.items()},
-            stall_cycles={k: float(v[i]) for k, v in op_stall.items()},
-            sparsity={"gating_saved_j": float(op_gate[i]), "skipping_saved_j": float(op_skip_j[i]),
-                      "skipped_cycles": float(op_skip[i]),
-                      "delta_step_fraction": float(op_delta[i]),
-                      "delta_extra_bytes": float(op_dx[i]), "metadata_bytes": float(op_meta[i])},
-            timeline=timeline[i] if timeline is not None else {},
+            cycles=sc[0], latency_s=sc[1], energy_j=sc[2], compute_cycles=sc[3],
+            memory_cycles=sc[4], utilization=sc[5], energy_breakdown_j=energy_rows[i],
+            gating_saved_j=sc[6], skipped_cycles=sc[7], bound=bound[i], mapping=m,
+            traffic_bytes=traffic_rows[i], stall_cycles=stall_rows[i],
+            sparsity=sparsity_rows[i], timeline=timeline[i] if timeline is not None else {},
         ))
     per_step = tuple(
         {"step": int(s), "traced_step": int(step_of[s]), "latency_s": float(lat_step[step_of[s]]),

@@ -83,17 +83,21 @@ class SharedChannel:
                 yield self.kick
                 continue
             k = len(self.active)
-            step = min(a[0] for a in self.active) * k
+            least = min(a[0] for a in self.active)
             self.kick = env.event()
             t0 = env.now
-            yield env.any_of([env.timeout(step), self.kick])
+            timer = env.timeout(least * k)
+            yield env.any_of([timer, self.kick])
             elapsed = env.now - t0
             self.busy_cycles += elapsed
-            for a in self.active:
-                a[0] -= elapsed / k
+            # When the timer fired, every transfer did exactly ``least`` cycles of work, however
+            # ``now + step`` rounded (at a large ``now`` a tiny step may not move the clock).
+            work = least if timer.processed else elapsed / k
+            tol = 1e-9 * max(least, 1.0)
             still = []
             for a in self.active:
-                if a[0] <= 1e-9 * max(step, 1.0):
+                a[0] -= work
+                if a[0] <= tol:
                     a[1].succeed()
                 else:
                     still.append(a)

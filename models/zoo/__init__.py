@@ -97,8 +97,7 @@ class ZooEntry:
         steps = self.default_steps if options.steps is None else options.steps
         if self.fixed_steps is not None and steps != self.fixed_steps:
             raise TraceError(
-                f"model {self.name!r} runs exactly {self.fixed_steps} call(s) per image; "
-                f"got steps={steps}"
+                f"model {self.name!r} runs exactly {self.fixed_steps} call(s) per image; got steps={steps}"
             )
         resolution = self.default_resolution if options.resolution is None else options.resolution
         if not isinstance(steps, int) or steps < 1:
@@ -117,12 +116,22 @@ class ZooEntry:
         res = self.default_resolution if resolution is None else resolution
         return self._impl().build(self, res, seed)
 
-    def sample(
-        self, model: Any, options: SampleOptions | None = None, hook: StepHook | None = None
-    ) -> Any:
-        """Run the sampling loop; returns the final sample (images or latents)."""
-        opts = self.resolve(options or SampleOptions())
-        return self._impl().sample(self, model, opts, hook or no_hook)
+    def sample(self, model: Any, options: SampleOptions | None = None, hook: StepHook | None = None) -> Any:
+        """Run the sampling loop; returns the final sample (images or latents).
+
+        The resolution defaults to the built model's (``resolution_of(model)`` of the
+        implementing module, else ``model.config.sample_size``), then to the entry's.
+        """
+        opts = options or SampleOptions()
+        impl = self._impl()
+        if opts.resolution is None:
+            of = getattr(impl, "resolution_of", None)
+            size = of(model) if of is not None else None
+            if size is None:
+                size = getattr(getattr(model, "config", None), "sample_size", None)
+            if isinstance(size, int):
+                opts = replace(opts, resolution=size)
+        return impl.sample(self, model, self.resolve(opts), hook or no_hook)
 
 
 def _registry() -> dict[str, ZooEntry]:

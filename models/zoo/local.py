@@ -115,7 +115,13 @@ def build(entry: ZooEntry, resolution: int, seed: int) -> Any:
 
         model = base.build(resolution, seed)
         state = load_file(str(path))
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # shape mismatches
+            first = str(exc).splitlines()[1:3]
+            raise TraceError(
+                f"{path} does not fit the {base.name} architecture: {' '.join(first).strip()}"
+            ) from None
         if missing or unexpected:
             raise TraceError(
                 f"{path} does not fit the {base.name} architecture: missing "
@@ -131,6 +137,13 @@ def build(entry: ZooEntry, resolution: int, seed: int) -> Any:
     model = cls.from_pretrained(str(path), local_files_only=True, low_cpu_mem_usage=False)
     model.eval()
     return model
+
+
+def resolution_of(model: Any) -> int | None:
+    size = getattr(getattr(model, "config", None), "sample_size", None)
+    if not isinstance(size, int):
+        return None
+    return size // 8 if type(model).__name__ == "AutoencoderKL" else size
 
 
 def sample(entry: ZooEntry, model: Any, options: SampleOptions, hook: StepHook) -> Any:

@@ -36,6 +36,11 @@ def build(entry: ZooEntry, resolution: int, seed: int) -> torch.nn.Module:
     return seeded_build(seed, lambda: AutoencoderKL(**config))
 
 
+def resolution_of(model: Any) -> int:
+    """The latent side a built decoder was configured for."""
+    return int(model.config.sample_size) // 8
+
+
 def sample(entry: ZooEntry, model: Any, options: SampleOptions, hook: StepHook) -> torch.Tensor:
     generator = torch.Generator().manual_seed(options.seed)
     res = options.resolution

@@ -166,7 +166,10 @@ def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndar
     a_once = d.a_unique * a_f
 
     ab, wb, ob, pb = hw.a_bits / 8, hw.w_bits / 8, hw.o_bits / 8, hw.p_bits / 8
-    sa_b = (hw.delta_bits / 8 if delta else ab) * mode.a_scale
+    # Deltas travel at their width, units with an element that does not fit at the
+    # activation width.
+    a_stream_bits = hw.delta_bits + mode.slow * (hw.a_bits - hw.delta_bits) if delta else hw.a_bits
+    sa_b = a_stream_bits / 8 * mode.a_scale
     # Array-side element streams and DRAM element counts per operand.
     s_a = p["sa"] * keep + if_fused(p2["sa"])
     s_b = p["sb"] * keep + if_fused(p2["sb"])

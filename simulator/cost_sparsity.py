@@ -15,9 +15,10 @@ skippable work by up to 78 points):
   (independence: a lower bound, since real zeros cluster).
 - **temporal delta** (Cambricon-D, ISCA 2024; Ditto, HPCA 2025): from the second traced step
   on, a weighted GEMM computes ``W·Δx`` onto its stored previous output. Deltas skip all-zero
-  units (``z_d^(unit elements)``, independent elements), gate zero elements (``z_d``), and run
-  at the delta precision where the trace says they fit (``delta_bits_le4_frac`` for int4
-  deltas; a unit with any outlier is re-issued at the array precision). The costs it adds
+  units (``z_d^(unit elements)``, independent elements), gate zero elements (``z_d``), and are
+  sent and multiplied at the delta width only where the trace says they fit
+  (``delta_bits_le4_frac`` for int4 deltas; a unit with any element that does not fit goes at
+  the activation width and array precision, and without the statistic every unit does). The costs it adds
   (reading the previous input and output, writing the new output at accumulator width, skip
   masks, preload cycles) are charged in :mod:`simulator.cost_gemm`; the analytic model uses
   delta mode for an op and step only where it costs less energy than the dense op.
@@ -99,9 +100,10 @@ def sparse_state(table: OpTable, hw: Hardware) -> Sparse:
     d_skip = zd ** (um * uk)
     d_gate = _gate(zd, zw, d_skip, hw)
     d_slow = np.zeros((steps, g))
-    if hw.delta_mpc > hw.mpc:
-        # Packed low-precision deltas: a unit with any element that does not fit is re-issued
-        # at the array precision; without the statistic every unit is (no packing gain).
+    if hw.delta_mpc > hw.mpc or hw.delta_bits < hw.a_bits:
+        # Narrow deltas: a unit with any element that does not fit the delta width is sent at
+        # the activation width and array precision; without the statistic every unit is (no
+        # narrow-delta gain is assumed that the trace does not show).
         fits = np.zeros((steps, g))
         if hw.delta_bits in (2, 4, 6):
             fits = table.stat(f"delta_bits_le{hw.delta_bits}_frac")[:, g_op]

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import pytest
@@ -21,7 +22,9 @@ from models.layers import ConvLayer, GemmLayer, conv_op, gemm_op
 from models.workload import Op, Workload
 from simulator.evaluate import evaluate
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Examples per property; ``PJ_HYPOTHESIS_EXAMPLES=300`` for a deeper hunt (CI keeps 30).
+EXAMPLES = int(os.environ.get("PJ_HYPOTHESIS_EXAMPLES", "30"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ZERO_STATS = ("act_zero_frac", "weight_zero_frac", "act_block_zero_frac_1x8",
               "act_block_zero_frac_1x16", "act_block_zero_frac_8x8", "delta_int8_zero_frac",
               "delta_int4_zero_frac")

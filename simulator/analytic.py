@@ -14,12 +14,13 @@ an op and step only where it costs less energy than the dense op, with the bytes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
 from accelerator.spec import ArchSpec
-from simulator.cost_gemm import Mode, RowCost, gemm_cost, overlap_cycles
+from simulator.cost_gemm import Mode, RowCost, gemm_cost, overlap_cycles, total
 from simulator.cost_hw import Hardware, hardware
 from simulator.cost_sparsity import sparse_state, unit_shape
 from simulator.cost_vector import streaming_cycles, vector_cost, vector_work
@@ -61,8 +62,9 @@ class OpCosts:
 
 def _scatter(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
     """Sum GEMM-row values ([steps, n_gemm]) into op columns ([steps, n])."""
-    out = np.zeros(values.shape[:-1] + (n,))
-    np.add.at(out, (..., index), values)
+    out = np.zeros((values.shape[0], n))
+    for step in range(values.shape[0]):
+        out[step] = np.bincount(index, weights=values[step], minlength=n)
     return out
 
 
@@ -70,27 +72,25 @@ def _pick(a: RowCost, b: RowCost, use_b: np.ndarray) -> RowCost:
     """Field-wise ``where(use_b, b, a)``."""
     def w(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.where(use_b, y, x)
-    return RowCost(
-        *(w(getattr(a, f), getattr(b, f)) for f in (
-            "compute_cycles", "skipped_cycles", "dram_rd_bytes", "dram_wr_bytes",
-            "dram_rd_cycles", "dram_wr_cycles")),
-        level_rd_bytes=tuple(map(w, a.level_rd_bytes, b.level_rd_bytes)),
-        level_wr_bytes=tuple(map(w, a.level_wr_bytes, b.level_wr_bytes)),
-        level_cycles=w(a.level_cycles, b.level_cycles), n_tiles=w(a.n_tiles, b.n_tiles),
-        legal=a.legal, macs_exec=w(a.macs_exec, b.macs_exec),
-        energy_pj={k: w(a.energy_pj[k], b.energy_pj[k]) for k in a.energy_pj},
-        gated_pj=w(a.gated_pj, b.gated_pj), skipped_pj=w(a.skipped_pj, b.skipped_pj),
-        meta_bytes=w(a.meta_bytes, b.meta_bytes),
-        delta_extra_bytes=w(a.delta_extra_bytes, b.delta_extra_bytes),
-    )
+
+    picked: dict[str, Any] = {}
+    for f in fields(RowCost):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if f.name == "legal":
+            picked[f.name] = x
+        elif isinstance(x, tuple):
+            picked[f.name] = tuple(map(w, x, y))
+        elif isinstance(x, dict):
+            picked[f.name] = {k: w(x[k], y[k]) for k in x}
+        else:
+            picked[f.name] = w(x, y)
+    return RowCost(**picked)
 
 
 def _row_costs(table: OpTable, hw: Hardware, mp: Mapping) -> tuple[RowCost, np.ndarray]:
     """Costs of every GEMM row at every step ([steps, g]) and where delta mode ran."""
     steps, g = table.steps, table.n_gemm
-    d = dims_of(table, hw)
-    d = type(d)(*(x[None, :] for x in (d.batch, d.m, d.n, d.k, d.a_unique)),
-                geo=tuple(x[None, :] for x in d.geo), fused=d.fused[None, :], n2=d.n2[None, :])
+    d = dims_of(table, hw).expand(0).transpose()
     sp = sparse_state(table, hw)
     res_in = mp.res_in[table.g_op][None, :]
     res_out = mp.res_out[table.g_op][None, :]
@@ -107,7 +107,7 @@ def _row_costs(table: OpTable, hw: Hardware, mp: Mapping) -> tuple[RowCost, np.n
         def energy(rc: RowCost) -> np.ndarray:
             cyc, _ = overlap_cycles(hw, rc.compute_cycles, rc.dram_rd_cycles, rc.dram_wr_cycles,
                                     rc.level_cycles, rc.n_tiles, rc.n_tiles >= 0)
-            return score(hw, "energy", cyc, sum(rc.energy_pj.values()))
+            return score(hw, "energy", cyc, total(rc.energy_pj))
 
         use = sp.delta_ok & (energy(delta) < energy(dense))
         dense = _pick(dense, delta, use)
@@ -167,7 +167,7 @@ def evaluate_table(table: OpTable, arch: ArchSpec, objective: str | None = None)
     macs = table.macs.astype(np.float64)
     util = np.where(cycles > 0, macs / np.maximum(cycles * hw.rows * hw.cols * hw.mpc, 1), 0.0)
     memory = np.maximum(rd_cyc + wr_cyc, lv_cyc)
-    waiting = sum(stalls.values())
+    waiting = total(stalls)
     bound0 = np.where(cycles[0] <= 0, "none",
                       np.where(waiting[0] > BOUND_SLACK * compute[0], "memory",
                                np.where(gemm_mask, "compute", "vector"))) if steps else np.array([])

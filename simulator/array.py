@@ -93,7 +93,7 @@ def _os_cycles(R: int, C: int, kb: np.ndarray, ktb: np.ndarray, preload: bool) -
 def gemm_cycles(
     dataflow: int, rows: int, cols: int, mpc: int | np.ndarray,
     m: np.ndarray, n: np.ndarray, k: np.ndarray,
-    mt: np.ndarray, nt: np.ndarray, kt: np.ndarray, order: np.ndarray,
+    mt: np.ndarray, nt: np.ndarray, kt: np.ndarray, order: np.ndarray | int,
     *, preload: bool = False,
 ) -> ArrayCycles:
     """Dense compute cycles of one batch item of ``M×N×K`` GEMMs with tiles ``(Mt, Nt, Kt)``.

@@ -22,6 +22,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ def run_bench(
     for name in names:
         w = available[name]
         table = prepare(w)
-        analytic = [_cpu_ms(lambda a=a, t=table: evaluate_prepared(t, a), repeat) for a in designs]
+        analytic = [_cpu_ms(partial(evaluate_prepared, table, a), repeat) for a in designs]
         ms = sum(analytic) / len(analytic)
         doc["analytic_ms_per_design"][name] = round(ms, 3)
         doc["designs_per_s_per_core"][name] = round(1e3 / ms, 2)
@@ -82,7 +83,7 @@ def run_bench(
         if event:
             # The event model simulates each traced step alike: time the first one and scale.
             first = prepare(first_step(w))
-            ev = [_cpu_ms(lambda a=a, t=first: evaluate_prepared(t, a, fidelity="event"), 1)
+            ev = [_cpu_ms(partial(evaluate_prepared, first, a, fidelity="event"), 1)
                   for a in designs]
             per_step = sum(ev) / len(ev)
             doc["event_ms_per_step"][name] = round(per_step, 3)

@@ -35,12 +35,12 @@ class _Builder:
                            act_bytes=n * inputs * _B, out_bytes=n * _B))
 
     def conv(self, name: str, c: int, hw: int, k: int, r: int = 3, stride: int = 1) -> int:
-        self.ops.append(conv_op(ConvLayer(type="conv", name=name, C=c, H=hw, W=hw, K=k, R=r, S=r,
-                                          stride=stride, padding=r // 2)))
+        self.ops.append(conv_op(ConvLayer(type="conv", name=name, N=1, C=c, H=hw, W=hw, K=k, R=r,
+                                          S=r, stride=stride, padding=r // 2, groups=1)))
         return (hw + 2 * (r // 2) - r) // stride + 1
 
     def linear(self, name: str, m: int, k: int, n: int) -> None:
-        self.ops.append(gemm_op(GemmLayer(type="gemm", name=name, M=m, N=n, K=k)))
+        self.ops.append(gemm_op(GemmLayer(type="gemm", name=name, M=m, N=n, K=k, batch=1)))
 
     def resnet(self, name: str, c_in: int, c_out: int, hw: int) -> None:
         self._vec("norm", f"{name}.norm1", (1, c_in, hw, hw))

@@ -30,6 +30,7 @@ resident activation tensor (inter-op reuse) must fit the level.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +57,11 @@ class Dims:
         """Rows ``idx`` (1-D) of 1-D dims."""
         return Dims(self.batch[idx], self.m[idx], self.n[idx], self.k[idx], self.a_unique[idx],
                     tuple(x[idx] for x in self.geo), self.fused[idx], self.n2[idx])
+
+    def transpose(self) -> Dims:
+        """``[g, 1]`` dims as ``[1, g]``."""
+        return Dims(self.batch.T, self.m.T, self.n.T, self.k.T, self.a_unique.T,
+                    tuple(x.T for x in self.geo), self.fused.T, self.n2.T)
 
     def expand(self, ndim: int) -> Dims:
         """1-D dims as ``[g, 1, ..., 1]`` with ``ndim`` trailing axes."""
@@ -107,7 +113,8 @@ class _Zero(dict):
 
 
 def _part(hw: Hardware, m: np.ndarray, n: np.ndarray, k: np.ndarray, mt: np.ndarray,
-          nt: np.ndarray, kt: np.ndarray, order: np.ndarray, mpc: int, preload: bool) -> dict:
+          nt: np.ndarray, kt: np.ndarray, order: np.ndarray | int, mpc: int,
+          preload: bool) -> dict[str, Any]:
     """Element counts of one GEMM (one batch item) under tiles, before operand widths."""
     cyc = gemm_cycles(hw.dataflow, hw.rows, hw.cols, mpc, m, n, k, mt, nt, kt, order,
                       preload=preload)
@@ -147,8 +154,8 @@ def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndar
     def if_fused(value: np.ndarray | float, other: np.ndarray | float = 0.0) -> np.ndarray | float:
         return np.where(fused, value, other) if any_fused else other
 
-    kt = if_fused(d.k, np.minimum(kt, d.k))
-    order = if_fused(N_INNER, order)
+    kt = np.asarray(if_fused(d.k, np.minimum(kt, d.k)))
+    order = np.asarray(if_fused(N_INNER, order))
     p = _part(hw, d.m, d.n, d.k, mt, nt, kt, order, mpc, delta and hw.dataflow == OS)
     # P·V of fused attention: tiles (Mt, dv, Nt) with K (= Lk) innermost; P never leaves chip.
     n2 = np.maximum(d.n2, 1.0)  # rows that are not fused attention carry n2 = 0
@@ -183,7 +190,7 @@ def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndar
     # Through the levels (bytes). Index 0 = innermost shared level.
     rd = [np.zeros(()) for _ in hw.levels]
     wr = [np.zeros(()) for _ in hw.levels]
-    dram_rd = {ACT: 0.0, WGT: 0.0, OUT: 0.0}
+    dram_rd: dict[int, Any] = {ACT: 0.0, WGT: 0.0, OUT: 0.0}
     streams = {ACT: (s_a * sa_b, f_a * ab * mode.a_scale), WGT: (s_b * wb, f_b * wb)}
     for x, (s_bytes, f_bytes) in streams.items():
         lo, hi = hw.stream[x], hw.home[x]
@@ -327,3 +334,11 @@ def fits(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndarray,
         need = need + sum(resident[x] for x in (ACT, OUT) if hw.home[x] == i)
         legal = legal & (need <= lv.size_bytes)
     return legal
+
+
+def total(parts: dict[str, np.ndarray]) -> np.ndarray:
+    """Sum of a dict of arrays (energy components, stall causes) as one array."""
+    out = np.zeros(())
+    for v in parts.values():
+        out = out + v
+    return out

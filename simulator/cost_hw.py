@@ -154,11 +154,12 @@ def hardware(arch: ArchSpec) -> Hardware:
     num = arch_numerics(arch)
     a_fmt, w_fmt = str(num.activations.format), str(num.weights.format)
     precision = _run_precision(arch, a_fmt, w_fmt)
-    mpc = c.macs_per_pe_per_cycle[precision]
+    mpcs: dict[str, int] = {str(k): v for k, v in c.macs_per_pe_per_cycle.items()}
+    mpc = mpcs[precision]
     p_bits = FORMAT_BITS[str(num.accumulators.format)]
     d_fmt = str(num.deltas.format)
     d_prec = _PRECISION_OF_FORMAT.get(d_fmt, precision)
-    d_prec = d_prec if d_prec in c.macs_per_pe_per_cycle else precision
+    d_prec = d_prec if d_prec in mpcs else precision
     pes = c.rows * c.cols
     shared = [lv for lv in mem.levels if not lv.per_pe]
     levels = []
@@ -202,9 +203,9 @@ def hardware(arch: ArchSpec) -> Hardware:
         delta_enabled=bool(num.temporal_delta.enabled),
         delta_precision=d_prec,
         delta_bits=FORMAT_BITS[d_fmt] if d_fmt in FORMAT_BITS else PRECISION_BITS[d_prec],
-        delta_mpc=c.macs_per_pe_per_cycle[d_prec],
+        delta_mpc=mpcs[d_prec],
         delta_mac_pj=tech.packed_mac_energy_pj(d_prec, node, p_bits,
-                                               c.macs_per_pe_per_cycle[d_prec]),
+                                               mpcs[d_prec]),
         vector_pj=tech.vector_op_energy_pj(c.precision, node),
         vector_lanes=c.vector_lanes or c.cols,
         clock_hz=arch.clock_ghz * 1e9,

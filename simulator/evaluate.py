@@ -22,6 +22,7 @@ from accelerator.spec import ArchSpec
 from models.workload import Workload
 from simulator import analytic
 from simulator.array import LOOP_ORDERS, spatial_utilization
+from simulator.cost_gemm import total
 from simulator.optable import OpTable, prepare
 from simulator.result import DesignResult, OpResult
 
@@ -100,7 +101,7 @@ def evaluate_prepared(
 
     lat_step = costs.latency_s.sum(axis=1)  # [traced steps]
     energy_step = {k: v.sum(axis=1) * 1e-12 for k, v in costs.energy_pj.items()}  # J
-    total_step = sum(energy_step.values())
+    total_step = total(energy_step)
     breakdown = {k: float(np.dot(counts, v)) for k, v in sorted(energy_step.items())}
 
     def mean_op(a: np.ndarray) -> np.ndarray:
@@ -112,7 +113,7 @@ def evaluate_prepared(
     op_lat, op_cycles = mean_op(costs.latency_s), mean_op(costs.cycles)
     op_comp, op_mem = mean_op(costs.compute_cycles), mean_op(costs.memory_cycles)
     op_energy = {k: mean_op(v) * 1e-12 for k, v in costs.energy_pj.items()}
-    op_total = sum(op_energy.values())
+    op_total = total(op_energy)
     op_gate, op_skip = mean_op(costs.gating_saved_pj) * 1e-12, mean_op(costs.skipped_cycles)
     op_skip_j = mean_op(costs.skipped_pj) * 1e-12
     op_util = mean_op(costs.utilization)

@@ -29,7 +29,7 @@ import numpy as np
 
 from accelerator.errors import SimulationError
 from simulator.array import IS, K_INNER, M_INNER, N_INNER, OS, WS
-from simulator.cost_gemm import Dims, fits, gemm_cost, overlap_cycles
+from simulator.cost_gemm import Dims, fits, gemm_cost, overlap_cycles, total
 from simulator.cost_hw import Hardware
 from simulator.cost_vector import VectorWork, streaming_cycles, vector_cost
 from simulator.optable import ROLE_PV, OpTable
@@ -158,7 +158,7 @@ def _search(table: OpTable, hw: Hardware, objective: str,
         cycles, _ = overlap_cycles(hw, rc.compute_cycles, rc.dram_rd_cycles,
                                    rc.dram_wr_cycles, rc.level_cycles, rc.n_tiles,
                                    (rc.dram_rd_bytes + rc.dram_wr_bytes) > 0)
-        obj[part] = score(hw, objective, cycles, sum(rc.energy_pj.values()))
+        obj[part] = score(hw, objective, cycles, total(rc.energy_pj))
     # First minimum of every segment (segments are contiguous and ascending).
     n_u = len(table.u_rows)
     out = [np.zeros(n_u * 4) for _ in range(4)] + [np.full(n_u * 4, np.inf)]
@@ -179,7 +179,7 @@ def _vector_objective(hw: Hardware, work: VectorWork, objective: str) -> np.ndar
     """[n_ops, 4] objective of each op's vector work per residency case (inf if illegal)."""
     vc = vector_cost(hw, _col(work), RES_IN[None, :], RES_OUT[None, :])
     cycles = streaming_cycles(hw, vc.cycles, vc.level_cycles, vc.dram_rd_bytes + vc.dram_wr_bytes)
-    energy = sum(vc.energy_pj.values())
+    energy = total(vc.energy_pj)
     return np.where(vc.legal, score(hw, objective, cycles, energy), np.inf)
 
 

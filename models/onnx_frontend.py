@@ -62,8 +62,7 @@ def _inferred_shapes(
     fixed.CopyFrom(proto)
     for value in fixed.graph.input:
         if value.name in feeds:
-            dims = value.type.tensor_type.shape.dim
-            for d, size in zip(dims, feeds[value.name].shape, strict=True):
+            for d, size in zip(value.type.tensor_type.shape.dim, feeds[value.name].shape, strict=True):
                 d.ClearField("dim_param")
                 d.dim_value = int(size)
     inferred = shape_inference.infer_shapes(fixed, strict_mode=False, data_prop=True)
@@ -74,7 +73,7 @@ def _inferred_shapes(
         dims: Shape | None = None
         if tt.HasField("shape"):
             sizes = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
-            dims = None if any(s is None for s in sizes) else tuple(int(s) for s in sizes)
+            dims = None if any(s is None for s in sizes) else tuple(int(s or 0) for s in sizes)
         table[vi.name] = (dims, tt.elem_type)
     return inferred, table
 

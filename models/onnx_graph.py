@@ -22,7 +22,7 @@ from accelerator.errors import TraceError
 from models.trace_ops import NORM_FLOPS_PER_ELEMENT, SOFTMAX_FLOPS_PER_ELEMENT
 from models.workload import Op
 
-FLOAT_TYPES = {
+FLOAT_TYPES: dict[int, str] = {
     TensorProto.FLOAT: "float32",
     TensorProto.FLOAT16: "float16",
     TensorProto.DOUBLE: "float64",
@@ -123,7 +123,7 @@ def _mac_cost(
     if op_type == "Conv":
         g = int(attrs.get("group", 1))
         view = (g, x[0] * _prod(out[2:]), w[0] // g, w[1] * _prod(w[2:]))
-        params = {k: attrs[k] for k in ("strides", "pads", "dilations") if k in attrs}
+        params: dict[str, Any] = {k: attrs[k] for k in ("strides", "pads", "dilations") if k in attrs}
         return view, {**params, "groups": g, "kernel": list(w[2:])}, 1
     if op_type == "ConvTranspose":
         g = int(attrs.get("group", 1))
@@ -156,7 +156,7 @@ def _module_of(node: onnx.NodeProto, initializers: set[str]) -> str:
     return node.name
 
 
-def analyse(model: onnx.ModelProto, shapes: Mapping[str, tuple[Shape, int]]) -> OnnxGraph:
+def analyse(model: onnx.ModelProto, shapes: Mapping[str, tuple[Shape | None, int]]) -> OnnxGraph:
     """Cost every node of ``model``; ``shapes`` maps every value name to (shape, elem type)."""
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
@@ -167,14 +167,22 @@ def analyse(model: onnx.ModelProto, shapes: Mapping[str, tuple[Shape, int]]) -> 
     reasons: dict[str, str] = {}
     views = shape_nodes = 0
 
-    def info(name: str) -> tuple[Shape, int] | None:
+    def info(name: str) -> tuple[Shape | None, int] | None:
         if name in inits:
             return tuple(inits[name].dims), inits[name].data_type
         return shapes.get(name)
 
+    def shape_of(name: str) -> Shape | None:
+        got = info(name)
+        return got[0] if got is not None else None
+
+    def is_float(name: str) -> bool:
+        got = info(name)
+        return got is not None and got[1] in FLOAT_TYPES
+
     def nbytes(name: str) -> int:
         got = info(name)
-        if got is None:
+        if got is None or got[0] is None:
             return 0
         size = {1: 4, 10: 2, 11: 8, 16: 2, 7: 8, 6: 4, 9: 1, 2: 1, 3: 1}.get(got[1], 4)
         return _prod(got[0]) * size
@@ -187,13 +195,14 @@ def analyse(model: onnx.ModelProto, shapes: Mapping[str, tuple[Shape, int]]) -> 
         if node.op_type in VIEW_TYPES:
             views += 1
             continue
-        if out_info[0] is None:
+        first_out = out_info[0]
+        if first_out is None or first_out[0] is None:
             raise TraceError(f"ONNX node {node.name} ({node.op_type}): output shape unknown")
-        out_shape, out_type = out_info[0]
+        out_shape, out_type = first_out[0], first_out[1]
         attrs = _attrs(node)
         in_names = [n for n in node.input if n]
-        in_shapes = [info(n)[0] if info(n) is not None else None for n in node.input]
-        floats = [n for n in in_names if info(n) is not None and info(n)[1] in FLOAT_TYPES]
+        in_shapes = [shape_of(n) for n in node.input]
+        floats = [n for n in in_names if is_float(n)]
         acts = tuple(n for n in floats if n not in inits)
         weights = tuple(n for n in floats if n in inits)
         out_elems = _prod(out_shape)

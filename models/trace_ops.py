@@ -28,9 +28,7 @@ NORM_FLOPS_PER_ELEMENT = 7
 #: FLOPs per softmax element: max, subtract, exp, sum, divide.
 SOFTMAX_FLOPS_PER_ELEMENT = 5
 
-CONV_OPS = frozenset(
-    {"convolution", "_convolution", "convolution_overrideable", "mkldnn_convolution"}
-)
+CONV_OPS = frozenset({"convolution", "_convolution", "convolution_overrideable", "mkldnn_convolution"})
 GEMM_OPS = frozenset({"mm", "addmm", "bmm", "baddbmm", "_addmm_activation"})
 ATTENTION_OPS = frozenset(
     {
@@ -294,9 +292,7 @@ def cost(
     if kind == "elementwise":
         return OpCost(kind, None, 0, out_elems, {}, None)
     if kind == "norm":
-        return OpCost(
-            kind, None, 0, NORM_FLOPS_PER_ELEMENT * (in_numels[0] if in_numels else 0), {}, None
-        )
+        return OpCost(kind, None, 0, NORM_FLOPS_PER_ELEMENT * (in_numels[0] if in_numels else 0), {}, None)
     if kind == "softmax":
         return OpCost(kind, None, 0, SOFTMAX_FLOPS_PER_ELEMENT * out_elems, {}, None)
     if kind in ("reduction", "pool"):

@@ -208,7 +208,8 @@ class Recorder(TorchDispatchMode):
 
     def _stats(self, func: Any, args: Any, inputs: list[torch.Tensor], index: int) -> dict:
         assert self.collector is not None
-        acts, weights = [], []
+        acts: list[torch.Tensor] = []
+        weights: list[torch.Tensor] = []
         for t in inputs:
             if t.is_floating_point():
                 (weights if self._is_param(t) else acts).append(t)

@@ -34,11 +34,11 @@ class StatsConfig:
     #: absolute near-zero threshold, in the tensor's own units.
     near_zero_abs_tol: float = 1e-6
     #: at most this many elements per op are kept between steps for temporal deltas
-    #: (an evenly strided subsample; DESIGN.md: about 256K keeps SD-1.5 in memory).
+    #: (a subsample strided by an odd prime; DESIGN.md: about 256K keeps SD-1.5 in memory).
     delta_max_elements: int = 262_144
-    #: zero and near-zero fractions of larger tensors are estimated on an evenly strided
-    #: subsample of this many elements (binomial standard error <= 0.2 points at 65,536);
-    #: max |x| and zero blocks always use the whole tensor.
+    #: zero and near-zero fractions of larger activations are estimated on a subsample of
+    #: about this many elements, strided by an odd prime (binomial standard error <= 0.2
+    #: points at 65,536); weights, max |x| and zero blocks always use the whole tensor.
     zero_sample_elements: int = 65_536
 
     def as_dict(self) -> dict[str, float | int]:
@@ -79,13 +79,27 @@ class ZeroCounts:
 EMPTY_COUNTS = ZeroCounts(0.0, 0.0, 0, 0.0)
 
 
+def sample_stride(n: int, max_elements: int) -> int:
+    """Stride that keeps at most ``max_elements`` of ``n``: 1, or an odd prime.
+
+    A prime stride walks through every phase of a periodic layout (image rows, channel
+    groups, padding borders) instead of aliasing with it: with stride 2 on a 32-wide image a
+    zero border column would be seen in every other row only, or in every row.
+    """
+    k = -(-n // max_elements)
+    if k <= 1:
+        return 1
+    candidate = max(3, k | 1)
+    while any(candidate % d == 0 for d in range(3, math.isqrt(candidate) + 1, 2)):
+        candidate += 2
+    return candidate
+
+
 def strided(t: torch.Tensor, max_elements: int) -> torch.Tensor:
-    """``t`` flattened, and evenly strided down to at most ``max_elements`` (a view if it can)."""
+    """``t`` flattened, and strided down to at most ``max_elements`` (see :func:`sample_stride`)."""
     flat = t.detach().reshape(-1)
-    n = flat.numel()
-    if n > max_elements:
-        flat = flat[:: -(-n // max_elements)]
-    return flat
+    stride = sample_stride(flat.numel(), max_elements)
+    return flat[::stride] if stride > 1 else flat
 
 
 def absmax_of(t: torch.Tensor) -> float:
@@ -100,13 +114,13 @@ def absmax_of(t: torch.Tensor) -> float:
     return value
 
 
-def zero_counts(t: torch.Tensor, cfg: StatsConfig, absmax: float | None = None) -> ZeroCounts:
-    """Exact and near zeros and max |x| of one tensor; large tensors are sampled."""
+def zero_counts(t: torch.Tensor, cfg: StatsConfig, exact: bool = False) -> ZeroCounts:
+    """Exact and near zeros and max |x| of one tensor; large ones are sampled unless ``exact``."""
     n = t.numel()
     if n == 0:
         return EMPTY_COUNTS
-    peak = absmax_of(t) if absmax is None else absmax
-    sample = strided(t, cfg.zero_sample_elements)
+    peak = absmax_of(t)
+    sample = t.detach().reshape(-1) if exact else strided(t, cfg.zero_sample_elements)
     m = sample.numel()
     tol = max(cfg.near_zero_abs_tol, cfg.near_zero_rel_tol * peak)
     zeros = m - int(torch.count_nonzero(sample))
@@ -291,8 +305,8 @@ class StatsCollector:
             w = self._weights.get(index)
             if w is None:
                 w = EMPTY_COUNTS
-                for t in weights:
-                    w = w + zero_counts(t, cfg)
+                for t in weights:  # once per op: exact, whatever the size
+                    w = w + zero_counts(t, cfg, exact=True)
                 self._weights[index] = w
             row["weight_zero_frac"] = w.zero_frac
             row["weight_near_zero_frac"] = w.near_zero_frac

@@ -45,10 +45,7 @@ def flops_by_kind(w: Workload) -> dict[str, int]:
 
 def summary_json(w: Workload) -> dict[str, Any]:
     """The ``picojoule trace --summary FILE --json`` document (shape fixed by issue 3)."""
-    per_step = [
-        {"step": s, **{f: weighted_step_stat(w, f, s) for f in SUMMARY_STEP_FIELDS}}
-        for s in range(w.steps)
-    ]
+    per_step = [{"step": s, **{f: weighted_step_stat(w, f, s) for f in SUMMARY_STEP_FIELDS}} for s in range(w.steps)]
     return {
         "model": w.provenance.get("model"),
         "weights": w.provenance.get("weights"),
@@ -77,14 +74,10 @@ def summary_text(w: Workload, source: str = "") -> str:
     lines.append(f"  weights: {weights}  ({p.get('weights_source', '')})")
     if weights == "random-init":
         lines.append(
-            "  NOTE: random-init weights give true shapes, FLOPs and op mix but NOT the"
-            " sparsity of a trained model"
+            "  NOTE: random-init weights give true shapes, FLOPs and op mix but NOT the sparsity of a trained model"
         )
     aten = p.get("aten_ops_per_step")
-    lines.append(
-        f"  steps {w.steps}; ops per step {len(w.ops)}"
-        + (f" ({aten} aten ops incl. views)" if aten else "")
-    )
+    lines.append(f"  steps {w.steps}; ops per step {len(w.ops)}" + (f" ({aten} aten ops incl. views)" if aten else ""))
     lines.append(
         f"  per step {w.flops_per_step / 1e9:.3f} GFLOPs ({w.macs_per_step / 1e9:.3f} GMACs);"
         f" per image {w.flops_per_step * w.steps / 1e9:.2f} GFLOPs"
@@ -93,9 +86,7 @@ def summary_text(w: Workload, source: str = "") -> str:
     total = max(w.flops_per_step, 1)
     lines.append("  kind          ops     GFLOPs   share")
     for kind, flops in flops_by_kind(w).items():
-        lines.append(
-            f"  {kind:<12}{counts[kind]:5d} {flops / 1e9:10.3f}  {100 * flops / total:5.1f}%"
-        )
+        lines.append(f"  {kind:<12}{counts[kind]:5d} {flops / 1e9:10.3f}  {100 * flops / total:5.1f}%")
     if w.unsupported:
         lines.append("  NOT COSTED (listed, not counted as zero work):")
         for u in w.unsupported:

@@ -101,8 +101,8 @@ def _numpy_stream_init(seed: int) -> Iterator[None]:
         nonlinearity: str = "leaky_relu",
         generator: Any = None,
     ):
-        fan = init._calculate_correct_fan(tensor, mode)
-        bound = math.sqrt(3.0) * init.calculate_gain(nonlinearity, a) / math.sqrt(fan)
+        fan = init._calculate_correct_fan(tensor, mode)  # type: ignore[arg-type]
+        bound = math.sqrt(3.0) * init.calculate_gain(nonlinearity, a) / math.sqrt(fan)  # type: ignore[arg-type]
         return uniform_(tensor, -bound, bound)
 
     init.kaiming_uniform_, init.uniform_, init.normal_ = kaiming_uniform_, uniform_, normal_
@@ -112,9 +112,7 @@ def _numpy_stream_init(seed: int) -> Iterator[None]:
         init.kaiming_uniform_, init.uniform_, init.normal_ = saved
 
 
-def seeded_build(
-    seed: int, factory: Callable[[], torch.nn.Module], fast_init: bool = False
-) -> torch.nn.Module:
+def seeded_build(seed: int, factory: Callable[[], Any], fast_init: bool = False) -> Any:
     """Build a module with random init from ``seed``, in eval mode.
 
     ``fast_init`` draws the default init distributions from numpy (see

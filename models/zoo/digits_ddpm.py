@@ -62,4 +62,3 @@ def sample(entry: ZooEntry, model: Any, options: SampleOptions, hook: StepHook) 
         scheduler_config=scheduler_config,
         unet_fn=unet_fn,
     )
-

@@ -119,9 +119,7 @@ def build(entry: ZooEntry, resolution: int, seed: int) -> Any:
             missing, unexpected = model.load_state_dict(state, strict=False)
         except RuntimeError as exc:  # shape mismatches
             first = str(exc).splitlines()[1:3]
-            raise TraceError(
-                f"{path} does not fit the {base.name} architecture: {' '.join(first).strip()}"
-            ) from None
+            raise TraceError(f"{path} does not fit the {base.name} architecture: {' '.join(first).strip()}") from None
         if missing or unexpected:
             raise TraceError(
                 f"{path} does not fit the {base.name} architecture: missing "

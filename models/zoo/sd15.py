@@ -66,9 +66,7 @@ def build(entry: ZooEntry, resolution: int, seed: int) -> torch.nn.Module:
     from diffusers import UNet2DConditionModel
 
     config = {**UNET_CONFIG, **entry.options.get("unet_config", {}), "sample_size": resolution}
-    return seeded_build(
-        seed, lambda: UNet2DConditionModel(**config), fast_init=bool(entry.options.get("fast_init"))
-    )
+    return seeded_build(seed, lambda: UNet2DConditionModel(**config), fast_init=bool(entry.options.get("fast_init")))
 
 
 def sample(entry: ZooEntry, model: Any, options: SampleOptions, hook: StepHook) -> torch.Tensor:

@@ -9,8 +9,8 @@ import pytest
 
 onnx = pytest.importorskip("onnx", reason="the ONNX frontend needs onnx (the trace extra)")
 pytest.importorskip("onnxruntime", reason="the ONNX frontend needs onnxruntime (the trace extra)")
-torch = pytest.importorskip("torch", reason="statistics use torch (the trace extra)")
-
+pytest.importorskip("torch", reason="statistics use torch (the trace extra)")
+import torch  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from models.onnx_frontend import RecordingOnnxModel  # noqa: E402
@@ -162,8 +162,8 @@ def test_committed_terrain_trace_shows_trained_delta_sparsity() -> None:
     w = load(ROOT / "scenarios" / "workloads" / "terrain.workload.json.gz")
     assert w.provenance["weights"].startswith("trained:adaptive-terrain-diffusion")
     assert w.steps == 50 and w.provenance["scheduler"] == "consistency-multistep"
-    d8 = [weighted_step_stat(w, "delta_int8_zero_frac", s) for s in range(1, w.steps)]
-    fits4 = [weighted_step_stat(w, "delta_bits_le4_frac", s) for s in range(1, w.steps)]
+    d8 = [weighted_step_stat(w, "delta_int8_zero_frac", s) or 0.0 for s in range(1, w.steps)]
+    fits4 = [weighted_step_stat(w, "delta_bits_le4_frac", s) or 0.0 for s in range(1, w.steps)]
     ddpm = load(ROOT / "scenarios" / "workloads" / "ddpm-cifar10.workload.json.gz")
     random_init = weighted_step_stat(ddpm, "delta_int8_zero_frac", ddpm.steps - 1)
     assert random_init is not None and random_init < 0.2

@@ -65,9 +65,7 @@ def test_errors_exit_2_with_one_message(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 @pytest.mark.trace
-def test_unknown_model_lists_the_allowed_names(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_unknown_model_lists_the_allowed_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch", reason="tracing needs torch (the trace extra)")
     assert main(["trace", "--model", "no-such-model", "--out", str(tmp_path / "x.gz")]) == 2
     err = capsys.readouterr().err
@@ -78,9 +76,7 @@ def test_unknown_model_lists_the_allowed_names(
 def test_trace_writes_a_loadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("diffusers", reason="the zoo models need diffusers (the trace extra)")
     out = tmp_path / "tiny.workload.json.gz"
-    code = main(
-        ["trace", "--model", "tiny-unet", "--steps", "3", "--resolution", "8", "--out", str(out)]
-    )
+    code = main(["trace", "--model", "tiny-unet", "--steps", "3", "--resolution", "8", "--out", str(out)])
     assert code == 0
     w = load(out)
     assert w.steps == 3 and w.provenance["resolution"] == 8

@@ -6,7 +6,9 @@ from collections import defaultdict
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="the tracer needs torch (the trace extra)")
+pytest.importorskip("torch", reason="the tracer needs torch (the trace extra)")
+import torch  # noqa: E402
+
 pytest.importorskip("diffusers", reason="the zoo models need diffusers (the trace extra)")
 
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
@@ -62,9 +64,7 @@ def test_attention_is_counted_explicitly() -> None:
         assert op.flops == 2 * op.macs + 5 * bq * hq * lq * lk
     # 8x8 tokens at 64 channels (one head) in the attention level of tiny-unet
     assert attention[0].input_shapes[0] == (1, 1, 64, 64)
-    assert "aten._scaled_dot_product_flash_attention_for_cpu" not in _flop_counter(
-        model, x, torch.tensor([3])
-    )
+    assert "aten._scaled_dot_product_flash_attention_for_cpu" not in _flop_counter(model, x, torch.tensor([3]))
 
 
 def test_conv_gemm_views_closed_form() -> None:

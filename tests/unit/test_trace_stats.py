@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="the tracer needs torch (the trace extra)")
+pytest.importorskip("torch", reason="the tracer needs torch (the trace extra)")
+import torch  # noqa: E402
 
 from models.trace import trace_calls  # noqa: E402
 from models.trace_stats import StatsConfig  # noqa: E402
@@ -98,9 +99,7 @@ def test_conv_statistics_match_numpy() -> None:
             per_channel.max() / np.median(per_channel), rel=1e-6
         )
     # weight statistics: 2 of 8 filters zero, biases non-zero
-    w = np.concatenate(
-        [model.conv.weight.detach().numpy().ravel(), model.conv.bias.detach().numpy()]
-    )
+    w = np.concatenate([model.conv.weight.detach().numpy().ravel(), model.conv.bias.detach().numpy()])
     assert rec.stats["weight_zero_frac"][1][conv] == pytest.approx(np.mean(w == 0))
     # temporal deltas: none at step 0, numpy's at step 1
     assert rec.stats["delta_int8_zero_frac"][0][conv] is None
@@ -129,22 +128,18 @@ def test_linear_statistics_use_the_live_activation() -> None:
     assert rec.stats["act_near_zero_frac"][1][fc] == pytest.approx(near)
     assert rec.stats["act_block_zero_frac_1x8"][1][fc] == pytest.approx(_np_blocks(acts[1], 1, 8))
     expected = _np_delta(acts[0].ravel(), acts[1].ravel())
-    assert rec.stats["delta_int8_zero_frac"][1][fc] == pytest.approx(
-        expected["delta_int8_zero_frac"]
-    )
-    assert rec.stats["delta_int4_zero_frac"][1][fc] == pytest.approx(
-        expected["delta_int4_zero_frac"]
-    )
+    assert rec.stats["delta_int8_zero_frac"][1][fc] == pytest.approx(expected["delta_int8_zero_frac"])
+    assert rec.stats["delta_int4_zero_frac"][1][fc] == pytest.approx(expected["delta_int4_zero_frac"])
 
 
 def test_delta_subsample_is_strided_and_consistent() -> None:
     _, rec, xs = _trace(StatsConfig(delta_max_elements=100))
     conv = next(i for i, op in enumerate(rec.ops) if op.kind == "conv")
-    stride = -(-512 // 100)  # 2*16*4*4 = 512 elements -> every 6th
+    stride = 7  # 2*16*4*4 = 512 elements, at most 100 kept: ceil(5.12) = 6 -> odd prime 7
     # the delta scale uses the absmax of the full tensors, the values only the subsample
     full_absmax = max(float(xs[0].abs().max()), float(xs[1].abs().max()))
     a0, a1 = xs[0].numpy().ravel()[::stride], xs[1].numpy().ravel()[::stride]
-    assert a0.size == 86
+    assert a0.size == 74
     expected = _np_delta(a0, a1, full_absmax)
     for name, value in expected.items():
         assert rec.stats[name][1][conv] == pytest.approx(value), name
@@ -156,3 +151,17 @@ def test_elementwise_ops_get_zero_stats_but_no_deltas() -> None:
         if op.kind not in ("conv", "gemm", "attention"):
             assert rec.stats["delta_int8_zero_frac"][1][i] is None
             assert rec.stats["act_block_zero_frac_1x8"][1][i] is None
+
+
+def test_sampled_zero_fractions_do_not_alias_with_image_structure() -> None:
+    from models.trace_stats import sample_stride, zero_counts
+
+    assert [sample_stride(n, 100) for n in (100, 101, 512, 2500)] == [1, 3, 7, 29]
+    x = torch.ones(4, 32, 32, 32)
+    x[..., 0] = 0.0  # a zero border column: 1/32 of the elements, period 32
+    x[..., 1::2, :] *= -1.0
+    counts = zero_counts(x, StatsConfig(zero_sample_elements=4096))
+    assert counts.elements == x.numel()
+    assert counts.zero_frac == pytest.approx(1 / 32, rel=0.05)
+    exact = zero_counts(x, StatsConfig(zero_sample_elements=4096), exact=True)
+    assert exact.zero_frac == 1 / 32

@@ -113,3 +113,16 @@ def test_corrupt_file_is_rejected(tmp_path: Path) -> None:
     doc["stats"]["act_zero_frac"] = doc["stats"]["act_zero_frac"][:1]
     with pytest.raises(WorkloadError, match="stats.act_zero_frac"):
         from_json(doc)
+
+
+def test_a_50_step_ddpm_trace_with_statistics_stays_in_the_low_megabytes() -> None:
+    """Worst case: the quickstart's 368 ops, 50 steps, every field, incompressible values."""
+    import random
+
+    from models.workload import Workload
+
+    ops = load(WORKLOADS / "ddpm-cifar10.workload.json.gz").ops
+    rng = random.Random(0)
+    stats = {name: tuple(tuple(rng.random() for _ in ops) for _ in range(50)) for name in STAT_FIELDS}
+    size = len(dumps(Workload(ops=ops, steps=50, stats=stats)))
+    assert 100_000 < size < 3_000_000

@@ -47,7 +47,9 @@ def test_options_are_checked() -> None:
     assert (sd.steps, sd.resolution, sd.cfg) == (50, 64, True)
 
 
-torch = pytest.importorskip("torch", reason="building models needs torch (the trace extra)")
+pytest.importorskip("torch", reason="building models needs torch (the trace extra)")
+import torch  # noqa: E402
+
 pytest.importorskip("diffusers", reason="the zoo models need diffusers (the trace extra)")
 
 

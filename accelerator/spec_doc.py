@@ -1,0 +1,60 @@
+"""Render the arch spec's field reference (``python -m accelerator.spec_doc > docs/spec.md``)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from pydantic import BaseModel
+
+from accelerator.spec import ArchSpec
+
+INTRO = """# The accelerator spec (`scenarios/arch/*.yaml`)
+
+An arch file describes one accelerator design. It is validated strictly (unknown fields are
+errors) and frozen after loading; errors read `file:line dotted.field: problem, got VALUE;
+allowed: ...` and `picojoule validate` exits with code 2. Energies and areas not given in the
+file come from the cited tables in `accelerator/tech/` (45 nm base, Horowitz ISSCC 2014),
+scaled to `technology_nm` by the Stillmaker & Baas 2017 polynomials
+(`accelerator.tech.node_energy_factor`). Example: `scenarios/arch/edge-os-int8.yaml`.
+
+This page is generated: `python -m accelerator.spec_doc > docs/spec.md`.
+"""
+
+
+def _models(cls: type[BaseModel], path: str, seen: list[tuple[str, type[BaseModel]]]) -> None:
+    seen.append((path, cls))
+    for name, f in cls.model_fields.items():
+        ann: Any = f.annotation
+        for cand in (ann, *getattr(ann, "__args__", ())):
+            inner = getattr(cand, "__args__", None)
+            for c in (cand, *(inner or ())):
+                if isinstance(c, type) and issubclass(c, BaseModel) and all(c is not s for _, s in seen):
+                    sub = f"{path}.{name}" if path else name
+                    _models(c, sub + ("[]" if "tuple" in str(ann) else ""), seen)
+
+
+def render() -> str:
+    seen: list[tuple[str, type[BaseModel]]] = []
+    _models(ArchSpec, "", seen)
+    out = [INTRO, "A record type used by several fields is listed once, under the first field that uses it.\n"]
+    for path, cls in seen:
+        out.append(f"## `{path or 'top level'}` ({cls.__name__})\n")
+        out.append("| field | type | default | meaning |\n|---|---|---|---|")
+        for name, f in cls.model_fields.items():
+            ann = str(f.annotation).replace("typing.", "").replace("accelerator.spec.", "")
+            ann = ann.replace("accelerator.numerics.", "").replace("<class '", "").replace("'>", "")
+            if f.is_required():
+                default = "required"
+            elif f.default_factory is not None:
+                default = "(defaults)"
+            else:
+                default = f"`{f.default!r}`"
+            desc = (f.description or "").replace("|", "\\|").replace("\n", " ")
+            out.append(f"| `{name}` | `{ann.replace('|', '∣')}` | {default} | {desc} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())

@@ -14,7 +14,7 @@ All functions are pure and return floats in the unit their name says.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +68,12 @@ def _load(name: str) -> dict[str, Any]:
     return data
 
 
-@lru_cache(maxsize=None)  # the tables are immutable package data; caching cannot change results
+@cache  # the tables are immutable package data; caching cannot change results
 def energy_table() -> dict[str, Any]:
     return _load("energy_45nm.yaml")
 
 
-@lru_cache(maxsize=None)
+@cache
 def area_table() -> dict[str, Any]:
     return _load("area_45nm.yaml")
 
@@ -229,6 +229,7 @@ def sram_area_mm2(size_bytes: int, node_nm: float) -> float:
 def sources() -> list[Cited]:
     """Every cited row of the energy and area tables (for reports)."""
     out: list[Cited] = []
+
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             if "value" in node and "source" in node:

@@ -144,3 +144,19 @@ def test_digits_ddpm_is_trained_or_says_how_to_train_it() -> None:
     w = trace("digits-ddpm", steps=3, stats=True, scheduler="ddim")
     assert w.steps == 3 and w.provenance["weights"].startswith("trained:")
     assert w.stats["delta_int8_zero_frac"][2]
+
+
+@pytest.mark.trace
+@pytest.mark.slow
+def test_sd15_unet_real_at_a_tiny_resolution_matches_its_fake_trace() -> None:
+    """The real 860M-parameter UNet at 8² latents (about a minute to build on 2 cores)."""
+    from models.trace import trace
+
+    real = trace("sd15-unet", resolution=8, steps=1, cfg=False, scheduler="ddim")
+    fake = trace("sd15-unet", resolution=8, steps=1, cfg=False, scheduler="ddim", fake=True)
+    assert real.provenance["execution"] == "real"
+    assert real.provenance["aten_ops_per_step"] == pytest.approx(1616, abs=4)  # DESIGN.md: 1616
+    assert real.flops_per_step == fake.flops_per_step
+    assert [op for op in real.ops if op.name != "aten.clone.default"] == [
+        op for op in fake.ops if op.name != "aten.clone.default"
+    ]

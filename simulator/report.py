@@ -73,7 +73,8 @@ def gpu_headline(ref: DesignResult, steps: int) -> str:
     if measured and measured.get("energy_j_per_image") is not None:
         per_step = measured["energy_j_per_image"] / max(int(measured.get("steps", steps)), 1)
         text += (f"; measured {_fmt_j(per_step * steps)} for {steps} steps "
-                 f"(batch {measured.get('batch', '?')}, {_fmt_j(per_step)} per step on a real GPU)")
+                 f"(batch {measured.get('batch', '?')}, {_fmt_j(per_step)} per step on a real GPU"
+                 + (", denoiser only: the decoder is modelled" if "decoder" in ref.extras else "") + ")")
     return text
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,18 @@ from simulator.optable import prepare
 from simulator.report import gpu_headline, results_doc, summary_table, write_html, write_json
 from simulator.result import DesignResult
 from simulator.scenario import load_designs, load_scenario, load_workload_file
+
+
+def with_decoder(result: DesignResult, dec: DesignResult) -> DesignResult:
+    """``result`` with a once-per-image decoder's cost added to its per-image totals."""
+    breakdown = dict(result.energy_breakdown_j)
+    for k, v in dec.energy_breakdown_j.items():
+        breakdown[k] = breakdown.get(k, 0.0) + v
+    extras = {**result.extras, "decoder": {"latency_s": dec.latency_s_per_image, "energy_j": dec.energy_j_per_image,
+                                           "ops": len(dec.per_op)}}
+    return replace(result, latency_s_per_image=result.latency_s_per_image + dec.latency_s_per_image,
+                   energy_j_per_image=result.energy_j_per_image + dec.energy_j_per_image,
+                   energy_breakdown_j=breakdown, extras=extras)
 
 
 @dataclass(frozen=True)
@@ -34,19 +46,23 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
     workload = load_workload_file(sc.resolve(sc.spec.workload))
     steps = sc.spec.steps or workload.steps
     table = prepare(workload)
+    decoder = load_workload_file(sc.resolve(sc.spec.decoder)) if sc.spec.decoder else None
+    dec_table = prepare(decoder) if decoder is not None else None
     results: list[DesignResult] = [
-        evaluate_prepared(table, arch, steps=steps, fidelity=sc.spec.fidelity) for arch in archs
+        evaluate_prepared(table, arch, steps=steps, fidelity=sc.spec.fidelity,
+                          objective=sc.spec.objective, decoder=dec_table)
+        for arch in archs
     ]
     calibration = None
     if sc.spec.gpu_calibration is not None:
         calibration = load_calibration(sc.resolve(sc.spec.gpu_calibration))
-    gpu_results = [
-        evaluate_gpu(
-            workload, gpu, precision=sc.spec.gpu_precision, steps=steps,
-            calibration=calibration if calibration is not None and calibration.gpu == gpu.name else None,
-        )
-        for gpu in gpus
-    ]
+    gpu_results = []
+    for gpu in gpus:
+        cal = calibration if calibration is not None and calibration.gpu == gpu.name else None
+        r = evaluate_gpu(workload, gpu, precision=sc.spec.gpu_precision, steps=steps, calibration=cal)
+        if decoder is not None:
+            r = with_decoder(r, evaluate_gpu(decoder, gpu, precision=sc.spec.gpu_precision, steps=1, calibration=cal))
+        gpu_results.append(r)
     results += gpu_results
     info = {**dict(workload.provenance), "steps": steps, "traced_steps": workload.steps,
             "ops_per_step": len(workload.ops), "macs_per_step": workload.macs_per_step,

@@ -53,6 +53,12 @@ class ScenarioSpec(BaseModel):
     description: str = ""
     workload: str = Field(..., min_length=1, description="path to a workload file, relative to the scenario")
     steps: int | None = Field(None, ge=1, description="sampling steps per image; default: the trace's steps")
+    decoder: str | None = Field(
+        None, description="workload run once per image after the sampling steps (e.g. a VAE decoder trace)"
+    )
+    objective: Literal["energy", "latency", "edp"] | None = Field(
+        None, description="what the mapper minimises; default: each arch's mapping_objective"
+    )
     designs: tuple[str, ...] = Field(..., min_length=1, description="arch YAML paths")
     gpus: tuple[str, ...] = Field((), description="GPU spec names (e.g. h100-sxm) or YAML paths")
     gpu_precision: Literal["fp32", "fp16", "bf16", "fp8", "int8"] = "bf16"
@@ -89,6 +95,8 @@ def load_scenario(path: str | Path) -> Scenario:
             raise positions.error(f"designs.{i}", f"no such arch file {rel!r} (relative to {sc.path.parent})")
     if spec.gpu_calibration is not None and not sc.resolve(spec.gpu_calibration).is_file():
         raise positions.error("gpu_calibration", f"no such calibration file {spec.gpu_calibration!r}")
+    if spec.decoder is not None and not sc.resolve(spec.decoder).is_file():
+        raise positions.error("decoder", f"no such workload file {spec.decoder!r} (relative to {sc.path.parent})")
     if not sc.resolve(spec.workload).is_file():
         raise positions.error("workload", f"no such workload file {spec.workload!r} (relative to {sc.path.parent})")
     return sc

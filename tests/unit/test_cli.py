@@ -97,3 +97,16 @@ def test_quickstart_runs_on_the_committed_trace(tmp_path: Path, capsys: pytest.C
     for d in doc["designs"][:3]:
         assert 0 < d["energy_j_per_image"] < gpu["energy_j_per_image"]
     assert "random-init" in out or "random" in doc["workload"]["weights"]
+
+
+def test_decoder_is_added_once_per_image(tmp_path: Path) -> None:
+    """SD-1.5: 25 UNet steps + one VAE decode; the decoder's cost is added once, on every line."""
+    from simulator.run import run_scenario
+
+    out = run_scenario(ROOT / "scenarios/sd15.yaml", tmp_path / "sd")
+    assert out.doc["workload"]["steps"] == 25
+    for d in out.designs:
+        dec = d.extras["decoder"]
+        assert dec["energy_j"] > 0
+        assert d.energy_j_per_image == pytest.approx(25 * d.energy_j_per_step + dec["energy_j"], rel=1e-9)
+        assert d.latency_s_per_image == pytest.approx(25 * d.latency_s_per_step + dec["latency_s"], rel=1e-9)

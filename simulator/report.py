@@ -92,7 +92,7 @@ def summary_table(designs: Sequence[DesignResult], steps: int) -> str:
         elif d is ref:
             ratio = "1x"
         else:
-            ratio = f"{ref.energy_j_per_image / d.energy_j_per_image:.1f}x less"
+            ratio = f"{_ratio(ref.energy_j_per_image / d.energy_j_per_image)} less"
         kind = d.kind if d.label == "modelled" else f"{d.kind} ({d.label})"
         rows.append([
             d.name, kind, _fmt_s(d.latency_s_per_step), _fmt_s(d.latency_s_per_image),
@@ -106,6 +106,18 @@ def summary_table(designs: Sequence[DesignResult], steps: int) -> str:
     return "\n".join(out)
 
 
+def _ratio(x: float) -> str:
+    return f"{x:,.0f}x" if x >= 100 else f"{x:.3g}x"
+
+
+def _short(op_name: str) -> str:
+    """``aten.convolution.default`` -> ``convolution``."""
+    parts = op_name.split(".")
+    if parts[0] == "aten" and len(parts) >= 2:
+        return parts[1]
+    return op_name
+
+
 def _figures(designs: Sequence[DesignResult]) -> list[tuple[str, Any]]:
     import plotly.graph_objects as go
 
@@ -113,11 +125,25 @@ def _figures(designs: Sequence[DesignResult]) -> list[tuple[str, Any]]:
     names = [d.name for d in designs]
     comps = sorted({k for d in designs for k in d.energy_breakdown_j},
                    key=lambda c: (COMPONENT_ORDER.index(c) if c in COMPONENT_ORDER else 99, c))
+    ref = reference_gpu(designs)
+    fig = go.Figure()
+    labels = [f"{_fmt_j(d.energy_j_per_image)}" + (f"<br>{_ratio(ref.energy_j_per_image / d.energy_j_per_image)} less"
+              if ref is not None and d is not ref and d.energy_j_per_image > 0 else "") for d in designs]
+    fig.add_bar(x=names, y=[d.energy_j_per_image for d in designs], text=labels, textposition="outside",
+                marker_color=["#c44" if d.kind == "gpu" else "#46a" for d in designs])
+    fig.update_layout(title="Energy per image (J, log scale)", yaxis_type="log", yaxis_title="J per image",
+                      height=420, showlegend=False)
+    figs.append(("energy-total", fig))
+    # Shares, not stacked absolute values: stacking on a log axis misleads the eye.
     fig = go.Figure()
     for comp in comps:
-        fig.add_bar(name=comp, x=names, y=[d.energy_breakdown_j.get(comp, 0.0) for d in designs])
-    fig.update_layout(barmode="stack", title="Energy per image by component (J, log scale)",
-                      yaxis_type="log", yaxis_title="J per image", height=450)
+        shares = [100.0 * d.energy_breakdown_j.get(comp, 0.0) / (sum(d.energy_breakdown_j.values()) or 1.0)
+                  for d in designs]
+        fig.add_bar(name=comp, x=names, y=shares,
+                    customdata=[d.energy_breakdown_j.get(comp, 0.0) for d in designs],
+                    hovertemplate="%{x} " + comp + ": %{y:.1f}% (%{customdata:.3g} J)<extra></extra>")
+    fig.update_layout(barmode="stack", title="Where the energy goes (% of each design's energy per image)",
+                      yaxis_title="% of energy per image", height=420)
     figs.append(("energy-breakdown", fig))
 
     fig = go.Figure()
@@ -147,10 +173,11 @@ def _figures(designs: Sequence[DesignResult]) -> list[tuple[str, Any]]:
             header={"values": ["#", "op", "module", "kind", "MACs", "cycles", "latency", "energy", "bound",
                                "util"]},
             cells={"values": [
-                [o.index for o in top], [o.name for o in top], [o.module for o in top], [o.kind for o in top],
+                [o.index for o in top], [_short(o.name) for o in top], [o.module for o in top], [o.kind for o in top],
                 [f"{o.macs:.3g}" for o in top], [f"{o.cycles:.4g}" for o in top],
                 [_fmt_s(o.latency_s) for o in top], [_fmt_j(o.energy_j) for o in top],
                 [o.bound for o in top], [f"{o.utilization:.2f}" for o in top]]},
+            columnwidth=[30, 90, 260, 60, 60, 60, 60, 60, 55, 40],
         ))
         table.update_layout(title=f"{d.name}: the 40 most energy-hungry ops (per step)", height=700)
         figs.append((f"per-op-table-{i}", table))

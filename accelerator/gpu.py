@@ -15,10 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from accelerator.errors import SpecError
-from accelerator.spec import spec_error_from_validation
+from accelerator.spec import model_from_data
 from accelerator.yamlpos import Positions, load_yaml, parse_yaml
 
 #: Precisions a GPU spec can quote a dense tensor-core peak for. ``fp32`` is the non-tensor
@@ -147,12 +147,7 @@ class GpuSpec(_Strict):
 
 def gpu_from_data(data: Any, positions: Positions, root: str = "") -> GpuSpec:
     """Validate already-parsed YAML data as a :class:`GpuSpec`."""
-    if not isinstance(data, dict):
-        raise positions.error(root, f"expected a mapping of GPU fields, got {type(data).__name__}")
-    try:
-        return GpuSpec.model_validate(data)
-    except ValidationError as exc:
-        raise spec_error_from_validation(exc, positions, root) from None
+    return model_from_data(GpuSpec, data, positions, "GPU", root)
 
 
 def builtin_gpus() -> tuple[str, ...]:

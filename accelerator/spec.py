@@ -8,7 +8,7 @@ errors name ``file:line dotted.field``, the bad value and what is allowed.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -233,14 +233,25 @@ def spec_error_from_validation(exc: ValidationError, positions: Positions, root:
     return positions.error(dotted, message)
 
 
-def arch_from_data(data: Any, positions: Positions, root: str = "") -> ArchSpec:
-    """Validate already-parsed YAML data as an :class:`ArchSpec`."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def model_from_data(cls: type[M], data: Any, positions: Positions, what: str, root: str = "") -> M:
+    """Validate parsed YAML ``data`` as the schema ``cls``; errors are located :class:`SpecError`.
+
+    ``what`` names the document in the message when it is not a mapping ("arch", "sweep", ...).
+    """
     if not isinstance(data, dict):
-        raise positions.error(root, f"expected a mapping of arch fields, got {type(data).__name__}")
+        raise positions.error(root, f"expected a mapping of {what} fields, got {type(data).__name__}")
     try:
-        return ArchSpec.model_validate(data)
+        return cls.model_validate(data)
     except ValidationError as exc:
         raise spec_error_from_validation(exc, positions, root) from None
+
+
+def arch_from_data(data: Any, positions: Positions, root: str = "") -> ArchSpec:
+    """Validate already-parsed YAML data as an :class:`ArchSpec`."""
+    return model_from_data(ArchSpec, data, positions, "arch", root)
 
 
 def load_arch(path: str | Path) -> ArchSpec:

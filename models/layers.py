@@ -22,10 +22,10 @@ import csv
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from accelerator.errors import SpecError
-from accelerator.spec import spec_error_from_validation
+from accelerator.spec import model_from_data
 from accelerator.yamlpos import load_yaml
 from models.workload import Op, Workload
 
@@ -127,12 +127,7 @@ def _to_op(x: ConvLayer | GemmLayer | AttentionLayer) -> Op:
 
 def load_layers_yaml(path: str | Path) -> Workload:
     data, positions = load_yaml(path)
-    if not isinstance(data, dict):
-        raise positions.error("", "expected a mapping with 'name' and 'layers'")
-    try:
-        spec = LayerList.model_validate(data)
-    except ValidationError as exc:
-        raise spec_error_from_validation(exc, positions) from None
+    spec = model_from_data(LayerList, data, positions, "layer-list ('name', 'layers')")
     ops = []
     for i, layer in enumerate(spec.layers):
         try:

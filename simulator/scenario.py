@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from accelerator.errors import SpecError
-from accelerator.spec import ArchSpec, load_arch, spec_error_from_validation
+from accelerator.spec import ArchSpec, load_arch, model_from_data
 from accelerator.yamlpos import Positions, load_yaml
 from models.workload import Workload, WorkloadError
 
@@ -83,12 +83,7 @@ class Scenario:
 
 def load_scenario(path: str | Path) -> Scenario:
     data, positions = load_yaml(path)
-    if not isinstance(data, dict):
-        raise positions.error("", f"expected a mapping of scenario fields, got {type(data).__name__}")
-    try:
-        spec = ScenarioSpec.model_validate(data)
-    except ValidationError as exc:
-        raise spec_error_from_validation(exc, positions) from None
+    spec = model_from_data(ScenarioSpec, data, positions, "scenario")
     sc = Scenario(spec=spec, path=Path(path), positions=positions)
     for i, rel in enumerate(spec.designs):
         if not sc.resolve(rel).is_file():

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from accelerator.spec import ArchSpec, arch_from_data, spec_error_from_validation
+from accelerator.spec import ArchSpec, arch_from_data, model_from_data
 from accelerator.yamlpos import Positions, load_yaml
 from simulator.evaluate import FIDELITIES
 from simulator.sweep_expr import Expr, ExprError, parse_expr
@@ -277,12 +277,7 @@ def load_sweep(path: str | Path) -> Sweep:
     """Load and fully validate the sweep file at ``path``."""
     path = Path(path)
     data, positions = load_yaml(path)
-    if not isinstance(data, dict):
-        raise positions.error("", f"expected a mapping of sweep fields, got {type(data).__name__}")
-    try:
-        spec = SweepFile.model_validate(data)
-    except ValidationError as exc:
-        raise spec_error_from_validation(exc, positions) from None
+    spec = model_from_data(SweepFile, data, positions, "sweep")
     if spec.fidelity not in FIDELITIES:
         raise positions.error("fidelity", f"unknown fidelity {spec.fidelity!r}; allowed: {', '.join(FIDELITIES)}")
     base_data, base_arch = _load_base(spec, path, positions)

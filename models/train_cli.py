@@ -32,14 +32,10 @@ QUALITY_SAMPLES = 500
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``train`` with the sub-commands ``digits`` and ``digits-classifier``."""
-    train = subparsers.add_parser(
-        "train", help="retrain picojoule's small trained models (CPU, reproducible)"
-    )
+    train = subparsers.add_parser("train", help="retrain picojoule's small trained models (CPU, reproducible)")
     models = train.add_subparsers(dest="train_model", metavar="MODEL", required=True)
 
-    ddpm = models.add_parser(
-        "digits", help="the digits DDPM (diffusers UNet2DModel, 16x16, sklearn digits)"
-    )
+    ddpm = models.add_parser("digits", help="the digits DDPM (diffusers UNet2DModel, 16x16, sklearn digits)")
     _common(ddpm, default_epochs=50)
     ddpm.add_argument(
         "--grid",
@@ -50,9 +46,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ddpm.set_defaults(func=_train_digits)
 
-    clf = models.add_parser(
-        "digits-classifier", help="the CNN whose features give the digits Frechet distance"
-    )
+    clf = models.add_parser("digits-classifier", help="the CNN whose features give the digits Frechet distance")
     _common(clf, default_epochs=30)
     clf.set_defaults(func=_train_classifier)
 
@@ -62,14 +56,11 @@ def _common(parser: argparse.ArgumentParser, default_epochs: int) -> None:
         "--out",
         type=Path,
         default=None,
-        help="output directory (default: the package's models/zoo/weights, i.e. overwrite "
-        "the committed weights)",
+        help="output directory (default: the package's models/zoo/weights, i.e. overwrite the committed weights)",
     )
     parser.add_argument("--epochs", type=int, default=default_epochs, help="training epochs")
     parser.add_argument("--seed", type=int, default=0, help="seed of init, batches and noise")
-    parser.add_argument(
-        "--threads", type=int, default=1, help="torch CPU threads (results depend on it)"
-    )
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (results depend on it)")
 
 
 def _check(args: argparse.Namespace) -> Path:
@@ -136,9 +127,7 @@ def _train_digits(args: argparse.Namespace) -> int:
     return 0
 
 
-def train_and_save_digits(
-    out: Path, config: Any, grid: Path, provenance: dict[str, Any]
-) -> dict[str, Any]:
+def train_and_save_digits(out: Path, config: Any, grid: Path, provenance: dict[str, Any]) -> dict[str, Any]:
     """Train the digits DDPM with ``config`` (a DDPMTrainConfig), write weights + JSON to
     ``out`` and the sample grid to ``grid``; returns the JSON written."""
     from dataclasses import asdict

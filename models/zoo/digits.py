@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -102,25 +102,24 @@ def load_digits_labels() -> np.ndarray:
     return load_digits().target.astype(np.int64)
 
 
-def build_digits_unet(config: dict[str, Any] | None = None) -> UNet2DModel:
+def build_digits_unet(config: dict[str, Any] | None = None) -> torch.nn.Module:
     """A randomly initialised digits UNet (seed it with ``torch.manual_seed`` first)."""
-    return UNet2DModel(**(config if config is not None else UNET_CONFIG))
+    # cast: diffusers' lazy imports hide from mypy that ModelMixin is an nn.Module.
+    return cast(torch.nn.Module, UNet2DModel(**(config if config is not None else UNET_CONFIG)))
 
 
 def read_digits_meta(weights_dir: Path | None = None) -> dict[str, Any]:
     """The provenance JSON of the committed DDPM (configs, seed, losses, versions, command)."""
     path = (weights_dir if weights_dir is not None else WEIGHTS_DIR) / DDPM_META_FILE
     if not path.is_file():
-        raise TraceError(
-            f"digits DDPM metadata not found at {path}; run `picojoule train digits` to create it"
-        )
+        raise TraceError(f"digits DDPM metadata not found at {path}; run `picojoule train digits` to create it")
     meta: dict[str, Any] = json.loads(path.read_text())
     return meta
 
 
 def load_digits_unet(
     weights_dir: Path | None = None,
-) -> tuple[UNet2DModel, dict[str, Any]]:
+) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The trained digits UNet (fp32, eval mode, CPU) and its DDPM scheduler config.
 
     Reads ``digits_ddpm.safetensors`` + ``digits_ddpm.json`` from ``weights_dir`` (default:
@@ -130,9 +129,7 @@ def load_digits_unet(
     meta = read_digits_meta(wdir)
     wpath = wdir / DDPM_WEIGHTS_FILE
     if not wpath.is_file():
-        raise TraceError(
-            f"digits DDPM weights not found at {wpath}; run `picojoule train digits` to create them"
-        )
+        raise TraceError(f"digits DDPM weights not found at {wpath}; run `picojoule train digits` to create them")
     model = build_digits_unet(meta["unet_config"])
     state = load_file(str(wpath))
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -145,9 +142,7 @@ def load_digits_unet(
     return model, dict(meta["scheduler_config"])
 
 
-def make_scheduler(
-    scheduler: SchedulerName, scheduler_config: dict[str, Any] | None = None
-) -> DDIMScheduler | DDPMScheduler:
+def make_scheduler(scheduler: SchedulerName, scheduler_config: dict[str, Any] | None = None) -> Any:
     """A fresh DDIM (η = 0, deterministic) or DDPM (ancestral) scheduler, training schedule."""
     cfg = dict(scheduler_config if scheduler_config is not None else SCHEDULER_CONFIG)
     if scheduler == "ddpm":
@@ -164,7 +159,7 @@ def initial_noise(n: int, seed: int, resolution_px: int = RESOLUTION_PX) -> torc
 
 
 def sample_digits(
-    model: UNet2DModel,
+    model: torch.nn.Module,
     n: int,
     steps: int = 50,
     seed: int = 0,
@@ -182,6 +177,8 @@ def sample_digits(
     a CPU generator seeded with ``seed + 1``, so two runs with the same arguments see the same
     noise whatever ``unet_fn`` does. ``unet_fn`` replaces ``model(x, t).sample`` at every step
     (wrap it to trace, quantise or time the UNet); ``callback`` observes each step's output.
+    The scheduler runs in float32 on the model's device; the default UNet call casts its input
+    to the model's dtype (e.g. a ``model.half()`` on a GPU) and its output back to float32.
     """
     if n < 1 or steps < 1:
         raise TraceError(f"sample_digits needs n >= 1 and steps >= 1, got n={n}, steps={steps}")
@@ -190,19 +187,21 @@ def sample_digits(
         raise TraceError(f"steps={steps} exceeds the {cfg['num_train_timesteps']} train steps")
     sched = make_scheduler(scheduler, cfg)
     sched.set_timesteps(steps)
-    resolution_px = int(model.config.sample_size)
-    x = initial_noise(n, seed, resolution_px)
+    resolution_px = int(getattr(model, "config", {}).get("sample_size", RESOLUTION_PX))
+    param = next(model.parameters())
+    # Noise is drawn on the CPU and moved, so a GPU run starts from the CPU run's x_T.
+    x = initial_noise(n, seed, resolution_px).to(param.device)
     gen = torch.Generator(device="cpu").manual_seed(seed + 1)
 
     def plain_unet(sample: torch.Tensor, timestep: torch.Tensor, step_index: int) -> torch.Tensor:
-        out: torch.Tensor = model(sample, timestep).sample
-        return out
+        out: torch.Tensor = model(sample.to(param.dtype), timestep).sample
+        return out.to(sample.dtype)
 
     call = unet_fn if unet_fn is not None else plain_unet
     with torch.inference_mode():
         for i, t in enumerate(sched.timesteps):
             eps = call(x, t, i)
-            if isinstance(sched, DDIMScheduler):
+            if scheduler == "ddim":
                 x = sched.step(eps, t, x, eta=0.0).prev_sample
             else:
                 x = sched.step(eps, t, x, generator=gen).prev_sample

@@ -145,8 +145,7 @@ def read_classifier_meta(weights_dir: Path | None = None) -> dict[str, Any]:
     path = (weights_dir if weights_dir is not None else WEIGHTS_DIR) / CLASSIFIER_META_FILE
     if not path.is_file():
         raise TraceError(
-            f"digits classifier metadata not found at {path}; "
-            "run `picojoule train digits-classifier` to create it"
+            f"digits classifier metadata not found at {path}; run `picojoule train digits-classifier` to create it"
         )
     meta: dict[str, Any] = json.loads(path.read_text())
     return meta
@@ -157,8 +156,7 @@ def load_digits_classifier(weights_dir: Path | None = None) -> DigitsCNN:
     path = (weights_dir if weights_dir is not None else WEIGHTS_DIR) / CLASSIFIER_WEIGHTS_FILE
     if not path.is_file():
         raise TraceError(
-            f"digits classifier weights not found at {path}; "
-            "run `picojoule train digits-classifier` to create them"
+            f"digits classifier weights not found at {path}; run `picojoule train digits-classifier` to create them"
         )
     model = DigitsCNN()
     model.load_state_dict(load_file(str(path)))
@@ -176,18 +174,14 @@ def _as_batch(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     return x
 
 
-def digits_features(
-    images: torch.Tensor | np.ndarray, classifier: DigitsCNN | None = None
-) -> np.ndarray:
+def digits_features(images: torch.Tensor | np.ndarray, classifier: DigitsCNN | None = None) -> np.ndarray:
     """Penultimate features (N, 64) float64 of images in [-1, 1] (committed classifier default)."""
     model = classifier if classifier is not None else load_digits_classifier()
     with torch.inference_mode():
         return model.features(_as_batch(images)).double().numpy()
 
 
-def classify_digits(
-    images: torch.Tensor | np.ndarray, classifier: DigitsCNN | None = None
-) -> np.ndarray:
+def classify_digits(images: torch.Tensor | np.ndarray, classifier: DigitsCNN | None = None) -> np.ndarray:
     """Softmax class probabilities (N, 10) float64 of images in [-1, 1]."""
     model = classifier if classifier is not None else load_digits_classifier()
     with torch.inference_mode():

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from diffusers import DDPMScheduler, UNet2DModel
+from diffusers import DDPMScheduler
 
 from models.zoo.digits import SCHEDULER_CONFIG, UNET_CONFIG, build_digits_unet
 
@@ -48,7 +48,7 @@ class DDPMTrainConfig:
 class DDPMTrainResult:
     """The EMA model and what training measured."""
 
-    model: UNet2DModel
+    model: torch.nn.Module
     epoch_losses: tuple[float, ...]
     """Mean ε-prediction MSE of the training weights per epoch (dimensionless)."""
     optimizer_steps: int
@@ -92,8 +92,7 @@ def train_digits_ddpm(
     arch = dict(unet_config if unet_config is not None else UNET_CONFIG)
     if images.ndim != 4 or images.shape[0] < config.batch_size:
         raise ValueError(
-            f"need (N, 1, H, W) images with N >= batch_size={config.batch_size}, "
-            f"got {tuple(images.shape)}"
+            f"need (N, 1, H, W) images with N >= batch_size={config.batch_size}, got {tuple(images.shape)}"
         )
     steps_per_epoch = images.shape[0] // config.batch_size
     total_steps = steps_per_epoch * config.epochs
@@ -104,12 +103,10 @@ def train_digits_ddpm(
         ema = build_digits_unet(arch)
         ema.load_state_dict(model.state_dict())
         ema.requires_grad_(False)
-        noise_sched = DDPMScheduler(**SCHEDULER_CONFIG)
+        noise_sched: Any = DDPMScheduler(**SCHEDULER_CONFIG)
         gen = torch.Generator(device="cpu").manual_seed(config.seed)
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda k: _lr_factor(k, config.warmup_steps, total_steps)
-        )
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: _lr_factor(k, config.warmup_steps, total_steps))
         n_train = int(SCHEDULER_CONFIG["num_train_timesteps"])
         losses: list[float] = []
         step = 0
@@ -135,10 +132,7 @@ def train_digits_ddpm(
                 step += 1
             losses.append(total / steps_per_epoch)
             if log is not None:
-                log(
-                    f"epoch {epoch + 1}/{config.epochs} loss {losses[-1]:.4f} "
-                    f"({time.perf_counter() - t0:.0f} s)"
-                )
+                log(f"epoch {epoch + 1}/{config.epochs} loss {losses[-1]:.4f} ({time.perf_counter() - t0:.0f} s)")
         ema.eval()
         wall_s = time.perf_counter() - t0
     return DDPMTrainResult(

@@ -112,9 +112,7 @@ def test_frechet_distance_grows_with_added_noise() -> None:
 def test_classifier_training_is_reproducible() -> None:
     images, labels = load_digits_images()[:256], load_digits_labels()[:256]
     runs = [train_digits_classifier(images, labels, epochs=1, seed=5, threads=1) for _ in "ab"]
-    for (k, v), w in zip(
-        runs[0].model.state_dict().items(), runs[1].model.state_dict().values(), strict=True
-    ):
+    for (k, v), w in zip(runs[0].model.state_dict().items(), runs[1].model.state_dict().values(), strict=True):
         assert torch.equal(v, w), k
     assert runs[0].epoch_losses == runs[1].epoch_losses
     assert runs[0].n_test == 51 and runs[0].n_train == 205

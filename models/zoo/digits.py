@@ -198,7 +198,7 @@ def sample_digits(
         return out.to(sample.dtype)
 
     call = unet_fn if unet_fn is not None else plain_unet
-    with torch.inference_mode():
+    with torch.no_grad():  # not inference_mode: callers may reuse the tensors with autograd
         for i, t in enumerate(sched.timesteps):
             eps = call(x, t, i)
             if scheduler == "ddim":

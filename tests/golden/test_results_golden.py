@@ -109,7 +109,7 @@ def test_golden_results(trace: Path, regen_golden: bool) -> None:
         golden_path.write_text(text, encoding="utf-8")
         return
     if not golden_path.is_file():
-        pytest.skip(f"no golden for {trace.name} yet: run `pytest tests/golden --regen-golden`")
+        pytest.fail(f"no golden for {trace.name}: run `pytest tests/golden --regen-golden` and commit")
     now = compute(trace)
     golden = json.loads(golden_path.read_text(encoding="utf-8"))
     # Designs added since the golden was written are not compared (reported when regenerated).

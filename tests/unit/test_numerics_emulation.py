@@ -93,8 +93,7 @@ def test_integer_accumulator_saturates() -> None:
 def test_int8_per_channel_psnr_on_the_trained_digits_model() -> None:
     from models.zoo.digits import DDPM_WEIGHTS_FILE, WEIGHTS_DIR
 
-    if not (WEIGHTS_DIR / DDPM_WEIGHTS_FILE).is_file():
-        pytest.skip("the trained digits DDPM weights are not committed yet")
+    assert (WEIGHTS_DIR / DDPM_WEIGHTS_FILE).is_file(), "the trained digits DDPM weights belong to the repo"
     s = make_session("digits-ddpm", images=4, steps=10, seed=0, calibration_images=2)
     q = quality_run(resolve_numerics(NumericsSpec(), "int8"), s)
     assert q["psnr_db"] is not None and q["psnr_db"] > 30.0, q

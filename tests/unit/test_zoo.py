@@ -135,11 +135,7 @@ def test_digits_ddpm_is_trained_or_says_how_to_train_it() -> None:
     from models.trace import trace
 
     entry = get("digits-ddpm")
-    try:
-        model = entry.build()
-    except TraceError as exc:
-        assert "picojoule train digits" in str(exc)
-        pytest.skip(f"digits DDPM weights not committed yet: {exc}")
+    model = entry.build()
     assert int(model.config.sample_size) == 16
     w = trace("digits-ddpm", steps=3, stats=True, scheduler="ddim")
     assert w.steps == 3 and w.provenance["weights"].startswith("trained:")

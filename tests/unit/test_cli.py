@@ -110,3 +110,11 @@ def test_decoder_is_added_once_per_image(tmp_path: Path) -> None:
         assert dec["energy_j"] > 0
         assert d.energy_j_per_image == pytest.approx(25 * d.energy_j_per_step + dec["energy_j"], rel=1e-9)
         assert d.latency_s_per_image == pytest.approx(25 * d.latency_s_per_step + dec["latency_s"], rel=1e-9)
+
+
+def test_every_documented_command_is_wired() -> None:
+    """The README's command table names these; each must parse its --help."""
+    for command in ("validate", "run", "trace", "train", "gpu", "calibrate", "rtl", "sweep", "bench", "quality"):
+        with pytest.raises(SystemExit) as info:
+            main([command, "--help"])
+        assert info.value.code == 0, command

@@ -205,7 +205,7 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc)
 
 
-def _allowed(err: dict[str, Any]) -> str:
+def _allowed(err: Any) -> str:
     ctx = err.get("ctx") or {}
     if "expected" in ctx:
         return f"; allowed: {ctx['expected']}"

@@ -75,7 +75,7 @@ def _nbytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 
 
-def gemm_view(base: str, tensors: list[torch.Tensor], out: torch.Tensor | None) -> tuple[int, ...] | None:
+def gemm_view(base: str, tensors: list[torch.Tensor], out: torch.Tensor | None) -> tuple[int, int, int, int] | None:
     """``(batch, m, n, k)`` of a matmul / convolution / attention op, else ``None``."""
     shapes = [_shape(t) for t in tensors]
     if base in ("mm", "addmm") and len(shapes) >= 2:
@@ -92,8 +92,8 @@ def gemm_view(base: str, tensors: list[torch.Tensor], out: torch.Tensor | None) 
         return (groups, m, w[0] // groups, math.prod(w[1:]))
     if "scaled_dot_product" in base or "attention" in base:
         q, k = shapes[0], shapes[1]
-        b = math.prod(q[:-2])
-        return (b, q[-2], k[-2], q[-1])
+        heads = math.prod(q[:-2])
+        return (heads, q[-2], k[-2], q[-1])
     return None
 
 

@@ -151,19 +151,19 @@ def load_scalesim_csv(path: str | Path) -> Workload:
         rows = list(csv.reader(p.read_text(encoding="utf-8").splitlines()))
     except OSError as exc:
         raise SpecError(f"cannot read: {exc}", file=str(path)) from None
-    rows = [[c.strip() for c in r if c.strip() != ""] for r in rows]
-    rows = [(i + 1, r) for i, r in enumerate(rows) if r]
-    if not rows:
+    cells = [[c.strip() for c in r if c.strip() != ""] for r in rows]
+    numbered = [(i + 1, r) for i, r in enumerate(cells) if r]
+    if not numbered:
         raise SpecError("empty topology file", file=str(path), line=1)
-    header = [h.lower() for h in rows[0][1]]
+    header = [h.lower() for h in numbered[0][1]]
     gemm_form = header[:4] == ["layer", "m", "n", "k"]
     if not gemm_form and header[: len(_CONV_COLS)] != _CONV_COLS:
         raise SpecError(
-            f"unrecognised header {rows[0][1]}; expected SCALE-Sim's "
-            f"'{', '.join(_CONV_COLS)}' or 'Layer, M, N, K'", file=str(path), line=rows[0][0],
+            f"unrecognised header {numbered[0][1]}; expected SCALE-Sim's "
+            f"'{', '.join(_CONV_COLS)}' or 'Layer, M, N, K'", file=str(path), line=numbered[0][0],
         )
     ops = []
-    for line, r in rows[1:]:
+    for line, r in numbered[1:]:
         want = 4 if gemm_form else 8
         if len(r) < want:
             raise SpecError(f"expected {want} columns, got {len(r)}: {r}", file=str(path), line=line)

@@ -251,8 +251,8 @@ def fit_host(samples: Sequence[Sample], gpu: GpuSpec, p: GpuModelParams, precisi
     for a, scale in enumerate(scales):
         for s, (base, fixed) in zip(samples, parts, strict=True):
             err[a] += np.log(queue_step_s(base + scale * fixed, hosts) / s.step_s) ** 2
-    a, h = np.unravel_index(int(np.argmin(err)), err.shape)
-    return float(hosts[h]), float(scales[a])
+    best_scale, best_host = (int(i) for i in np.unravel_index(int(np.argmin(err)), err.shape))
+    return float(hosts[best_host]), float(scales[best_scale])
 
 
 def _scaled(p: GpuModelParams, host_s: float, scale: float) -> GpuModelParams:

@@ -16,6 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from models.quality import fmt_psnr, fmt_value
+
 
 def register(subparsers: Any) -> None:
     """Add the ``quality`` sub-command."""
@@ -81,13 +83,9 @@ def _cmd_quality(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt(v: Any, spec: str) -> str:
-    return "-" if v is None else format(v, spec)
-
-
 def _line(name: str, q: dict[str, Any]) -> str:
-    psnr = "inf" if q["psnr_db"] is None and q["ssim"] == 1.0 else _fmt(q["psnr_db"], ".2f")
+    psnr = fmt_psnr(q)
     return (
-        f"{name:32s} PSNR {psnr:>6s} dB  SSIM {_fmt(q['ssim'], '.4f')}  "
-        f"FD {_fmt(q['fd'], '.3g')}  [{q['numerics']}]"
+        f"{name:32s} PSNR {psnr:>6s} dB  SSIM {fmt_value(q['ssim'], '.4f')}  "
+        f"FD {fmt_value(q['fd'], '.3g')}  [{q['numerics']}]"
     )

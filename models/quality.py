@@ -23,6 +23,18 @@ SSIM_WINDOW_PX = 11
 """Side of the Gaussian SSIM window, pixels; clipped to the image side (made odd)."""
 
 
+def fmt_value(v: Any, spec: str) -> str:
+    """``format(v, spec)``, or ``-`` for a value that was not measured."""
+    return "-" if v is None else format(v, spec)
+
+
+def fmt_psnr(q: Any) -> str:
+    """PSNR of a quality record for tables: ``inf`` for identical images (SSIM 1), ``nan`` if undefined."""
+    if q.get("psnr_db") is None:
+        return "inf" if q.get("ssim") == 1.0 else "nan"
+    return f"{q['psnr_db']:.2f}"
+
+
 def _as_nchw(x: Any) -> np.ndarray:
     arr = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
     if arr.ndim == 3:

@@ -15,6 +15,7 @@ from typing import Any
 
 from accelerator.numerics import NumericsSpec, arch_numerics, resolve_numerics
 from accelerator.spec import ArchSpec
+from models.quality import fmt_psnr, fmt_value
 from simulator.scenario import QualitySpec
 
 
@@ -47,14 +48,6 @@ def attach_quality(
         entry["quality"] = quality_objective(numerics, session=session)
 
 
-def _fmt(v: Any, spec: str) -> str:
-    return "-" if v is None else format(v, spec)
-
-
-def _psnr(q: Mapping[str, Any]) -> str:
-    if q.get("psnr_db") is None:
-        return "inf" if q.get("ssim") == 1.0 else "nan"
-    return f"{q['psnr_db']:.2f}"
 
 
 def quality_summary(doc: Mapping[str, Any]) -> str:
@@ -70,12 +63,12 @@ def quality_summary(doc: Mapping[str, Any]) -> str:
         rows.append(
             [
                 d["name"],
-                _fmt(d.get("energy_j_per_image"), ".3g"),
-                _psnr(q),
-                _fmt(q.get("ssim"), ".4f"),
-                _fmt(q.get("fd"), ".3g"),
-                _fmt(m.get("act_zero_frac"), ".3f"),
-                _fmt(m.get("delta_zero_frac"), ".3f"),
+                fmt_value(d.get("energy_j_per_image"), ".3g"),
+                fmt_psnr(q),
+                fmt_value(q.get("ssim"), ".4f"),
+                fmt_value(q.get("fd"), ".3g"),
+                fmt_value(m.get("act_zero_frac"), ".3f"),
+                fmt_value(m.get("delta_zero_frac"), ".3f"),
                 q.get("numerics", ""),
             ]
         )

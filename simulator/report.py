@@ -184,12 +184,16 @@ def _figures(designs: Sequence[DesignResult]) -> list[tuple[str, Any]]:
     return figs
 
 
-def write_html(doc: Mapping[str, Any], designs: Sequence[DesignResult], out_dir: Path, steps: int) -> Path:
-    """Write ``report.html`` and ``plotly.min.js`` into ``out_dir``."""
+def write_plotlyjs(out_dir: Path) -> None:
+    """Copy the installed plotly.js beside a report so the HTML works offline."""
     from plotly.offline import get_plotlyjs
 
-    js = out_dir / "plotly.min.js"
-    js.write_text(get_plotlyjs(), encoding="utf-8")
+    (out_dir / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
+
+
+def write_html(doc: Mapping[str, Any], designs: Sequence[DesignResult], out_dir: Path, steps: int) -> Path:
+    """Write ``report.html`` and ``plotly.min.js`` into ``out_dir``."""
+    write_plotlyjs(out_dir)
     blocks = []
     for div_id, fig in _figures(designs):
         blocks.append(fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id))

@@ -22,14 +22,10 @@ from pydantic import ValidationError
 
 from accelerator.errors import SpecError
 from accelerator.spec import ArchSpec
+from simulator.cost_hw import area_mm2
 from simulator.sweep_expr import ExprError
 from simulator.sweep_paths import get_path, resolve_path, set_path
 from simulator.sweep_spec import Nsga2Strategy, RandomStrategy, Sweep
-
-try:  # the cost model's area moves from simulator.analytic to simulator.cost_hw
-    from simulator.cost_hw import area_mm2
-except ImportError:
-    from simulator.analytic import area_mm2  # type: ignore[attr-defined,no-redef]
 
 
 def digest(text: str | bytes) -> str:

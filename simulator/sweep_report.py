@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.report import picojoule_version
+from simulator.report import picojoule_version, write_plotlyjs
 from simulator.store import Record
 from simulator.sweep_spec import Objective, Sweep
 
@@ -168,9 +168,7 @@ def write_sweep_report(
     out_dir: Path,
 ) -> Path:
     """Write ``report.html`` and ``plotly.min.js`` into ``out_dir``."""
-    from plotly.offline import get_plotlyjs
-
-    (out_dir / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
+    write_plotlyjs(out_dir)
     blocks = []
     for wl in labels:
         rows = [r for r in records if r.workload == wl and r.status == "done" and r.feasible]

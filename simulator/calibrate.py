@@ -19,7 +19,6 @@ host and power fits), the measured numbers per model, and the provenance of ever
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import json
@@ -33,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from accelerator.errors import PicojouleError
-from accelerator.gpu import GpuSpec, load_gpu
+from accelerator.gpu import GpuSpec
 from models.gpu_measurement import MeasurementError, load_measurement
 from models.workload import Workload, from_json
 from simulator.gpu_model import (
@@ -414,41 +413,3 @@ def load_calibration(path: str | Path) -> GpuCalibration:
                               measured=doc.get("measured", {}))  # fmt: skip
     except (KeyError, TypeError, ValueError) as exc:
         raise PicojouleError(f"{path}: malformed calibration: {exc}") from None
-
-
-def report_lines(c: GpuCalibration) -> list[str]:
-    """Measured vs predicted per model and the MAPE table, for the terminal."""
-    lines = [f"calibration for {c.gpu} ({c.precision}), {len(c.measured)} measurements"]
-    for key, m in sorted(c.measured.items()):
-        line = (
-            f"  {key:24s} step {m['latency_s_per_step'] * 1e3:8.3f} ms measured, "
-            f"{m['predicted_latency_s_per_step'] * 1e3:8.3f} predicted ({m['latency_error_pct']:5.1f}%)"
-        )
-        if "energy_j_per_image" in m:
-            line += (f"; image {m['energy_j_per_image']:8.3f} J measured, "
-                     f"{m['predicted_energy_j_per_image']:8.3f} predicted ({m['energy_error_pct']:5.1f}%)")  # fmt: skip
-        lines.append(line)
-    lines += [f"  MAPE {k}: {v:.1f}%" for k, v in sorted(c.mape.items())]
-    return lines
-
-
-def _handler(args: argparse.Namespace) -> int:
-    samples = load_samples(args.measurements)
-    gpu = load_gpu(args.gpu or gpu_for(samples))
-    precisions = {s.meta["dtype"] for s in samples}
-    if len(precisions) != 1:
-        raise MeasurementError(f"measurements mix precisions {sorted(precisions)}; fit one at a time")
-    c = calibrate(samples, gpu, precisions.pop())
-    save_calibration(c, args.out)
-    print("\n".join(report_lines(c)))
-    print(f"wrote {args.out}")
-    return 0
-
-
-def register(subparsers: Any) -> None:
-    """Add ``calibrate MEASUREMENTS... --out FILE [--gpu NAME]`` to the CLI."""
-    p = subparsers.add_parser("calibrate", help="fit the GPU cost model to measurement files")
-    p.add_argument("measurements", nargs="+", help="measurement files (picojoule gpu measure)")
-    p.add_argument("--out", required=True, help="calibration JSON to write")
-    p.add_argument("--gpu", help="GPU spec name or YAML (default: from the measurements)")
-    p.set_defaults(func=_handler)

@@ -21,7 +21,7 @@ PLUGINS = (
     "models.trace_cli",
     "models.train_cli",
     "models.gpu_cli",
-    "simulator.calibrate",
+    "simulator.calibrate_cli",
     "simulator.rtl_cli",
     "simulator.sweep_cli",
     "simulator.bench",

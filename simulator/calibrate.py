@@ -19,12 +19,11 @@ host and power fits), the measured numbers per model, and the provenance of ever
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,19 +32,21 @@ import numpy as np
 
 from accelerator.errors import PicojouleError
 from accelerator.gpu import GpuSpec
-from models.gpu_measurement import MeasurementError, load_measurement
-from models.workload import Workload, from_json
+from simulator.calibrate_data import Sample, gpu_for, load_samples
 from simulator.gpu_model import (
     TENSOR_KINDS,
     GpuCalibration,
     GpuModelParams,
     default_params,
     fit_key,
+    for_mode,
     op_cost,
     op_energy,
     step_costs,
     weights_resident,
 )
+
+__all__ = ["calibrate", "gpu_for", "load_calibration", "load_samples", "save_calibration"]
 
 FORMAT_NAME = "picojoule.gpu_calibration"
 FORMAT_VERSION = 1
@@ -58,75 +59,6 @@ KERNEL_ONLY = frozenset({"microbench"})
 #: assumption (not fitted): eager PyTorch frees and reuses buffers, and half leaves room
 #: for the weights streaming through.
 L2_RESIDENT_FRACTION = 0.5
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One CUDA measurement, ready for fitting."""
-
-    file: str
-    model: str
-    batch: int  # images per sampling call
-    steps: int
-    workload: Workload  # one model call at the measured batch
-    op_times_s: np.ndarray  # measured kernel time per op (0 = no kernel)
-    step_s: float  # measured latency of one model call
-    image_s: float | None  # wall time per image during the energy run
-    energy_j_per_image: float | None
-    idle_w: float | None
-    meta: dict[str, Any]
-
-
-def _sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def load_samples(paths: Sequence[str | Path]) -> list[Sample]:
-    """CUDA measurement files as :class:`Sample`; CPU files are refused with a message."""
-    out: list[Sample] = []
-    for path in paths:
-        doc = load_measurement(path)
-        if doc["device"].get("kind") != "cuda":
-            raise MeasurementError(f"{path}: a CPU measurement cannot calibrate a GPU model")
-        if doc.get("workload") is None:
-            raise MeasurementError(f"{path}: no per-op data (measured with per_op off)")
-        wl = from_json(doc["workload"], str(path))
-        times = np.zeros(len(wl.ops))
-        for t in doc["per_op"]:
-            times[int(t["i"])] = float(t["time_s"])
-        e = doc["energy"]
-        images = e.get("images") or 0
-        out.append(
-            Sample(
-                file=str(path), model=doc["model"], batch=int(doc["settings"]["batch"]),
-                steps=int(doc["settings"]["steps"]), workload=wl, op_times_s=times,
-                step_s=float(doc["latency"]["s_per_step"]),
-                image_s=e["span_s"] / images if e.get("available") and images else None,
-                energy_j_per_image=e.get("j_per_image") if e.get("available") else None,
-                idle_w=e.get("idle_w"),
-                meta={"file": Path(path).name, "sha256": _sha256(path),
-                      "created_utc": doc.get("created_utc"), "gpu": doc["device"].get("name"),
-                      "driver": doc["device"].get("driver"), "torch": doc["device"].get("torch"),
-                      "cuda": doc["device"].get("cuda"), "dtype": doc["settings"].get("dtype")},
-            )
-        )  # fmt: skip
-    if not out:
-        raise MeasurementError("no measurement files given")
-    return out
-
-
-def gpu_for(samples: Sequence[Sample]) -> str:
-    """Built-in spec name for the GPU the samples ran on."""
-    names = {s.meta["gpu"] or "" for s in samples}
-    if len(names) != 1:
-        raise MeasurementError(f"measurements come from different GPUs: {sorted(names)}; use --gpu")
-    name = names.pop()
-    table = (("H200", "h200"), ("H100", "h100-sxm"), ("A100-SXM4-40GB", "a100-sxm-40gb"),
-             ("A100-SXM4-80GB", "a100-sxm-80gb"), ("A100 80GB", "a100-sxm-80gb"))  # fmt: skip
-    for key, spec in table:
-        if key in name:
-            return spec
-    raise MeasurementError(f"no built-in spec for GPU {name!r}; pass --gpu NAME_OR_YAML")
 
 
 # ------------------------------------------------------------------------------ kernel fit
@@ -249,7 +181,8 @@ def fit_host(samples: Sequence[Sample], gpu: GpuSpec, p: GpuModelParams, precisi
     err = np.zeros((len(scales), len(hosts)))
     for a, scale in enumerate(scales):
         for s, (base, fixed) in zip(samples, parts, strict=True):
-            err[a] += np.log(queue_step_s(base + scale * fixed, hosts) / s.step_s) ** 2
+            h = hosts if s.mode == "eager" else np.zeros_like(hosts)  # a CUDA graph: no host per op
+            err[a] += np.log(queue_step_s(base + scale * fixed, h) / s.step_s) ** 2
     best_scale, best_host = (int(i) for i in np.unravel_index(int(np.argmin(err)), err.shape))
     return float(hosts[best_host]), float(scales[best_scale])
 
@@ -259,12 +192,12 @@ def _scaled(p: GpuModelParams, host_s: float, scale: float) -> GpuModelParams:
 
 
 def predict_step_s(s: Sample, gpu: GpuSpec, p: GpuModelParams, precision: str) -> float:
-    return float(sum(step_costs(s.workload, gpu, p, precision)[1]))
+    return float(sum(step_costs(s.workload, gpu, for_mode(p, s.mode), precision)[1]))
 
 
 def _image_features(s: Sample, gpu: GpuSpec, p: GpuModelParams, precision: str) -> np.ndarray:
     """Per image: kernel-busy s, tensor FLOPs, vector FLOPs, HBM bytes, all bytes (model calls)."""
-    costs, _, _ = step_costs(s.workload, gpu, p, precision)
+    costs, _, _ = step_costs(s.workload, gpu, for_mode(p, s.mode), precision)
     per_call = np.array([[c.gpu_s, c.tensor_flops, c.vector_flops, c.hbm_bytes, c.l2_bytes] for c in costs])
     return per_call.sum(axis=0) * s.steps / s.batch
 
@@ -299,6 +232,7 @@ def fit_power(samples: Sequence[Sample], gpu: GpuSpec, p: GpuModelParams, precis
 
 
 def predict_image_j(s: Sample, gpu: GpuSpec, p: GpuModelParams, precision: str) -> float:
+    p = for_mode(p, s.mode)
     costs, lat, _ = step_costs(s.workload, gpu, p, precision)
     per_call = sum(sum(op_energy(c, t, gpu, p).values()) for c, t in zip(costs, lat, strict=True))
     return per_call * s.steps / s.batch
@@ -344,7 +278,9 @@ def calibrate(samples: Sequence[Sample], gpu: GpuSpec, precision: str = "bf16") 
         entry: dict[str, Any] = {
             "batch": s.batch, "steps": s.steps, "file": s.meta["file"],
             "latency_s_per_step": s.step_s, "predicted_latency_s_per_step": pred_step,
-            "latency_error_pct": _ape(pred_step, s.step_s), "profiled_op_s_per_step": float(s.op_times_s.sum()),
+            "latency_error_pct": _ape(pred_step, s.step_s), "profiled_op_s_per_step": s.profiled_s,
+            "mode": s.mode, "gpu_bound": s.gpu_bound, "profiler_inflation": s.inflation,
+            "profiler_inflation_source": s.inflation_source,
         }  # fmt: skip
         if s.energy_j_per_image is not None:
             pred_e = predict_image_j(s, gpu, params, precision)
@@ -352,7 +288,7 @@ def calibrate(samples: Sequence[Sample], gpu: GpuSpec, precision: str = "bf16") 
                 en_err.append(_ape(pred_e, s.energy_j_per_image))
             entry.update(energy_j_per_image=s.energy_j_per_image, predicted_energy_j_per_image=pred_e,
                          energy_error_pct=_ape(pred_e, s.energy_j_per_image), idle_w=s.idle_w)  # fmt: skip
-        key = s.model if s.batch == 1 else f"{s.model}@b{s.batch}"
+        key = s.point
         if key in measured:  # a second run of the same point: keep both
             key = f"{key}#{sum(k.split('#')[0] == key for k in measured) + 1}"
         measured[key] = entry
@@ -363,6 +299,14 @@ def calibrate(samples: Sequence[Sample], gpu: GpuSpec, precision: str = "bf16") 
         mape["latency_step_leave_one_model_out"] = float(np.mean(loo_lat))
     if loo_en:
         mape["energy_image_leave_one_model_out"] = float(np.mean(loo_en))
+    points = point_summary(measured)
+    for what in ("latency_step", "energy_image"):
+        errs = [p[f"{what}_error_pct"] for k, p in points.items() if f"{what}_error_pct" in p and k not in KERNEL_ONLY]
+        spread = [p[f"{what}_spread_pct"] for p in points.values() if p["runs"] > 1 and f"{what}_spread_pct" in p]
+        if errs:
+            mape[f"{what}_mean_of_runs"] = float(np.mean(errs))
+        if spread:
+            mape[f"{what}_run_to_run_spread"] = float(np.mean(spread))
     for kind, errs in sorted(class_err.items()):
         mape[f"profiled_op_time:{kind}"] = float(np.mean(errs))
     provenance = {
@@ -374,7 +318,33 @@ def calibrate(samples: Sequence[Sample], gpu: GpuSpec, precision: str = "bf16") 
         "kernel_fixed_scale": fixed_scale,
     }
     return GpuCalibration(gpu=gpu.name, params=params, precision=precision, mape=mape,
-                          provenance=provenance, measured=measured)  # fmt: skip
+                          provenance=provenance, measured=measured, points=points)  # fmt: skip
+
+
+def point_summary(measured: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Repeated runs of one configuration (:attr:`Sample.point`) merged: the mean measured
+    latency and energy, the error of the prediction against that mean, and the run-to-run
+    spread (mean absolute deviation of the runs from their mean, in %)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for key, run in measured.items():
+        groups.setdefault(key.split("#")[0], []).append(run)
+    out: dict[str, dict[str, Any]] = {}
+    for point, runs in sorted(groups.items()):
+        first = runs[0]
+        merged: dict[str, Any] = {"runs": len(runs), "batch": first["batch"], "steps": first["steps"],
+                                 "mode": first["mode"]}  # fmt: skip
+        for what, meas, pred in (("latency_step", "latency_s_per_step", "predicted_latency_s_per_step"),
+                                 ("energy_image", "energy_j_per_image", "predicted_energy_j_per_image")):  # fmt: skip
+            values = [r[meas] for r in runs if r.get(meas) is not None]
+            if not values:
+                continue
+            mean = float(np.mean(values))
+            merged[meas] = mean
+            merged[pred] = float(np.mean([r[pred] for r in runs if r.get(meas) is not None]))
+            merged[f"{what}_error_pct"] = _ape(merged[pred], mean)
+            merged[f"{what}_spread_pct"] = float(np.mean([abs(v - mean) for v in values]) / mean * 100.0)
+        out[point] = merged
+    return out
 
 
 # ---------------------------------------------------------------------------- file and CLI
@@ -384,6 +354,7 @@ def calibration_to_json(c: GpuCalibration) -> dict[str, Any]:
     return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "gpu": c.gpu,
             "precision": c.precision, "params": c.params.to_json(), "mape": dict(c.mape),
             "measured": {k: dict(v) for k, v in c.measured.items()},
+            "points": {k: dict(v) for k, v in c.points.items()},
             "provenance": dict(c.provenance)}  # fmt: skip
 
 
@@ -410,6 +381,6 @@ def load_calibration(path: str | Path) -> GpuCalibration:
         params = GpuModelParams.from_json(doc["params"])
         return GpuCalibration(gpu=doc["gpu"], params=params, precision=doc["precision"],
                               mape=doc.get("mape", {}), provenance=doc.get("provenance", {}),
-                              measured=doc.get("measured", {}))  # fmt: skip
+                              measured=doc.get("measured", {}), points=doc.get("points", {}))  # fmt: skip
     except (KeyError, TypeError, ValueError) as exc:
         raise PicojouleError(f"{path}: malformed calibration: {exc}") from None

@@ -36,7 +36,7 @@ replaces them and carries its fit error (MAPE), which every prediction reports.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from accelerator.gpu import PRECISION_BYTES, GpuSpec
@@ -130,7 +130,8 @@ class GpuCalibration:
     precision: str = "bf16"  # precision of the measurements it was fitted to
     mape: Mapping[str, float] = field(default_factory=dict)  # "latency_step", "energy_image", ...
     provenance: Mapping[str, Any] = field(default_factory=dict)  # files, date, method
-    measured: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # model → numbers
+    measured: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # one run → numbers
+    points: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # mean of a point's runs
 
 
 def default_params(gpu: GpuSpec, precision: str = "bf16") -> GpuModelParams:
@@ -227,6 +228,16 @@ def weights_resident(workload: Workload, gpu: GpuSpec, p: GpuModelParams, precis
     return weights <= p.l2_resident_fraction * gpu.l2_bytes.value
 
 
+def for_mode(p: GpuModelParams, mode: str) -> GpuModelParams:
+    """Parameters for a run mode: ``"eager"`` (host issues every op) or ``"graph"`` (CUDA-graph
+    replay: the host issues one graph per step, so no per-op host time)."""
+    if mode == "eager":
+        return p
+    if mode == "graph":
+        return replace(p, host_issue_s=0.0)
+    raise ValueError(f"mode must be 'eager' or 'graph', got {mode!r}")
+
+
 def step_costs(
     workload: Workload, gpu: GpuSpec, p: GpuModelParams, precision: str
 ) -> tuple[list[OpCost], list[float], list[bool]]:
@@ -253,15 +264,19 @@ def evaluate_gpu(
     precision: str = "bf16",
     calibration: GpuCalibration | None = None,
     steps: int | None = None,
+    mode: str = "eager",
 ) -> DesignResult:
     """Predict ``workload`` on ``gpu_spec``: per-op latency/energy per step, totals per image.
 
     ``steps`` overrides ``workload.steps`` for per-image totals (per image = per step × steps).
+    ``mode`` is how the GPU runs it: ``"eager"`` PyTorch (the host/GPU queue) or ``"graph"``
+    (CUDA-graph replay, no host time per op).
     With ``calibration`` the fitted parameters are used and its MAPE goes into ``extras``
     (and, where the calibration holds a measurement of the same model, that too).
     """
     gpu_spec.peak_flops_per_s(precision)  # unknown precision on this GPU → SpecError
     params = calibration.params if calibration is not None else default_params(gpu_spec, precision)
+    params = for_mode(params, mode)
     n_steps = workload.steps if steps is None else steps
     if not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"steps must be a positive integer, got {n_steps!r}")
@@ -294,7 +309,7 @@ def evaluate_gpu(
     latency_step = sum(latencies)
     energy_step = sum(o.energy_j for o in per_op)
     notes: list[str] = []
-    extras: dict[str, Any] = {"precision": precision, "gpu": gpu_spec.name}
+    extras: dict[str, Any] = {"precision": precision, "gpu": gpu_spec.name, "mode": mode}
     if calibration is None:
         notes.append(
             "uncalibrated roofline: datasheet peaks and bandwidth, no launch overhead; "
@@ -309,8 +324,11 @@ def evaluate_gpu(
         extras["calibration"] = dict(calibration.provenance)
         extras["mape"] = dict(calibration.mape)
         model = str(workload.provenance.get("model", ""))
-        if model and model in calibration.measured:
-            extras["measured"] = dict(calibration.measured[model])
+        point = model if mode == "eager" else f"{model}[{mode}]"
+        if model and point in calibration.points:  # the mean of repeated runs
+            extras["measured"] = dict(calibration.points[point])
+        elif model and point in calibration.measured:
+            extras["measured"] = dict(calibration.measured[point])
     return DesignResult(
         name=gpu_spec.name,
         kind="gpu",
@@ -346,4 +364,6 @@ def gpu_summary(result: DesignResult) -> str:
         line += f"; measured {measured['latency_s_per_step'] * 1e3:.3f} ms/step"
         if measured.get("energy_j_per_image") is not None:
             line += f", {measured['energy_j_per_image']:.3g} J/image"
+        if int(measured.get("runs", 1)) > 1:
+            line += f" (mean of {measured['runs']} runs, ±{measured.get('latency_step_spread_pct', 0):.0f}% latency)"
     return line

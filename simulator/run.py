@@ -59,9 +59,10 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
     gpu_results = []
     for gpu in gpus:
         cal = calibration if calibration is not None and calibration.gpu == gpu.name else None
-        r = evaluate_gpu(workload, gpu, precision=sc.spec.gpu_precision, steps=steps, calibration=cal)
+        prec, mode = sc.spec.gpu_precision, sc.spec.gpu_mode
+        r = evaluate_gpu(workload, gpu, precision=prec, steps=steps, calibration=cal, mode=mode)
         if decoder is not None:
-            r = with_decoder(r, evaluate_gpu(decoder, gpu, precision=sc.spec.gpu_precision, steps=1, calibration=cal))
+            r = with_decoder(r, evaluate_gpu(decoder, gpu, precision=prec, steps=1, calibration=cal, mode=mode))
         gpu_results.append(r)
     results += gpu_results
     info = {**dict(workload.provenance), "steps": steps, "traced_steps": workload.steps,

@@ -8,6 +8,7 @@ A scenario is YAML (see ``scenarios/quickstart.yaml``)::
     designs: [arch/edge-os-int8.yaml, arch/dc-os-int8-sparse.yaml]
     gpus: [h100-sxm]          # GPU spec names or YAML paths
     gpu_precision: bf16
+    gpu_mode: eager           # eager PyTorch (host-bound at batch 1) or graph (CUDA-graph replay)
     fidelity: analytic
 
 Paths are relative to the scenario file. Errors name file:line and the field.
@@ -62,6 +63,10 @@ class ScenarioSpec(BaseModel):
     designs: tuple[str, ...] = Field(..., min_length=1, description="arch YAML paths")
     gpus: tuple[str, ...] = Field((), description="GPU spec names (e.g. h100-sxm) or YAML paths")
     gpu_precision: Literal["fp32", "fp16", "bf16", "fp8", "int8"] = "bf16"
+    gpu_mode: Literal["eager", "graph"] = Field(
+        "eager", description="how the GPU baseline runs: eager PyTorch (the host issues every op; "
+        "host-bound at batch 1) or graph (CUDA-graph replay: no host time per op)"
+    )
     gpu_calibration: str | None = Field(
         None, description="calibration JSON from `picojoule calibrate` (relative to the scenario); "
         "without it GPUs are evaluated by the uncalibrated roofline"

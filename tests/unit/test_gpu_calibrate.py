@@ -87,3 +87,63 @@ def test_committed_h100_calibration_loads() -> None:
     path = Path(__file__).parents[2] / "scenarios" / "gpu" / "h100-sxm-calibration.json"
     c = load_calibration(path)
     assert c.gpu == "h100-sxm" and "latency_step" in c.mape and np.isfinite(c.params.idle_w)
+
+
+def _sample(tmp_path: Path, name: str, *, step_s: float, profiled_s: float, host_s: float | None,
+            mode: str = "eager", torch_version: str = "x") -> Path:  # fmt: skip
+    doc = _doc(1, name)
+    n = len(doc["per_op"])
+    doc["per_op"] = [{"i": i, "time_s": profiled_s / n} for i in range(n)]
+    doc["latency"]["s_per_step"] = step_s
+    if host_s is not None:
+        doc["latency"]["host_s_per_step"] = host_s
+    doc["settings"]["mode"] = mode
+    doc["device"]["torch"] = torch_version
+    return write_measurement(doc, tmp_path / f"{name}.json.gz")
+
+
+def test_profiler_inflation_is_divided_out(tmp_path: Path) -> None:
+    gpu_bound = _sample(tmp_path, "vae", step_s=0.010, profiled_s=0.018, host_s=0.004)  # 1.8x, own
+    graph = _sample(tmp_path, "g", step_s=0.010, profiled_s=0.014, host_s=None, mode="graph")  # 1.4x, own
+    host_bound = _sample(tmp_path, "ddpm", step_s=0.020, profiled_s=0.008, host_s=0.019)  # borrows
+    other = _sample(tmp_path, "o", step_s=0.020, profiled_s=0.008, host_s=0.019, torch_version="y")
+    accurate = _sample(tmp_path, "a", step_s=0.010, profiled_s=0.009, host_s=0.002, torch_version="z")
+    s = {x.model: x for x in load_samples([gpu_bound, graph, host_bound, other, accurate])}
+    assert s["vae"].inflation == pytest.approx(1.8) and s["vae"].inflation_source == "own"
+    assert s["vae"].op_times_s.sum() == pytest.approx(0.010)
+    assert s["g"].inflation == pytest.approx(1.4) and s["g"].point == "g[graph]"
+    assert s["ddpm"].inflation == pytest.approx(1.6) and s["ddpm"].inflation_source == "session median"
+    assert s["ddpm"].op_times_s.sum() == pytest.approx(0.008 / 1.6)
+    assert s["o"].inflation == 1.0 and s["o"].inflation_source == "none"  # another torch: no borrowing
+    assert s["a"].inflation == 1.0 and s["a"].op_times_s.sum() == pytest.approx(0.009)  # sums below the step
+
+
+def test_bad_mode_and_index_are_refused(tmp_path: Path) -> None:
+    doc = _doc(1, "m")
+    doc["settings"]["mode"] = "turbo"
+    with pytest.raises(MeasurementError, match="settings.mode 'turbo'"):
+        load_samples([write_measurement(doc, tmp_path / "m.json")])
+    doc = _doc(1, "m")
+    doc["per_op"].append({"i": 999, "time_s": 1.0})
+    with pytest.raises(MeasurementError, match="per_op index 999"):
+        load_samples([write_measurement(doc, tmp_path / "m2.json")])
+
+
+def test_repeated_runs_merge_into_points(tmp_path: Path) -> None:
+    runs = []
+    for k, factor in enumerate((0.8, 1.2)):  # the same point measured 20% fast and 20% slow
+        doc = _doc(1, "m1")
+        doc["latency"]["s_per_step"] *= factor
+        doc["energy"]["j_per_image"] *= factor
+        runs.append(write_measurement(doc, tmp_path / f"r{k}.json.gz"))
+    runs.append(write_measurement(_doc(2, "m2"), tmp_path / "m2.json.gz"))
+    c = calibrate(load_samples(runs), H100, "bf16")
+    assert set(c.measured) == {"m1", "m1#2", "m2"}
+    p = c.points["m1"]
+    assert p["runs"] == 2 and p["latency_step_spread_pct"] == pytest.approx(20.0)
+    assert p["latency_s_per_step"] == pytest.approx(c.measured["m1"]["latency_s_per_step"] / 0.8)
+    # the mean of the runs is the true value, so the per-point error is far below the per-run one
+    assert p["latency_step_error_pct"] < 5.0 < c.measured["m1"]["latency_error_pct"]
+    assert c.mape["latency_step_run_to_run_spread"] == pytest.approx(20.0)
+    back = load_calibration(save_calibration(c, tmp_path / "cal.json"))
+    assert back.points == c.points

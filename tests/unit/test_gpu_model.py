@@ -73,3 +73,22 @@ def test_calibrated_terms_closed_form() -> None:
     e_big = 100.0 * r.per_op[1].latency_s + 50.0 * gpu_s + 0.5e-12 * f
     assert r.per_op[1].energy_j == pytest.approx(e_big, rel=1e-9)
     assert "MAPE latency/step 7.0%" in gpu_summary(r)
+
+
+def test_graph_mode_drops_the_host_queue() -> None:
+    ops = tuple(
+        Op(name="aten.add.Tensor", kind="elementwise", dtype="bfloat16", flops=1 << 20,
+           act_bytes=4 << 20, out_bytes=2 << 20)
+        for _ in range(10)
+    )  # fmt: skip
+    wl = Workload(ops=ops, provenance={"model": "m"})
+    cal = GpuCalibration(gpu="h100-sxm", params=GpuModelParams(host_issue_s=1e-3), points={"m[graph]": {"runs": 1}})
+    eager = evaluate_gpu(wl, H100, calibration=cal)
+    graph = evaluate_gpu(wl, H100, calibration=cal, mode="graph")
+    kernel_s = (6 << 20) / H100.hbm_bytes_per_s  # each add streams 6 MiB at the datasheet bandwidth
+    assert eager.latency_s_per_step == pytest.approx(10e-3 + kernel_s)  # host-bound: 10 issues of 1 ms
+    assert graph.latency_s_per_step == pytest.approx(10 * kernel_s)
+    assert graph.extras["mode"] == "graph" and graph.extras["measured"] == {"runs": 1}
+    assert "measured" not in eager.extras
+    with pytest.raises(ValueError, match="mode"):
+        evaluate_gpu(wl, H100, calibration=cal, mode="turbo")

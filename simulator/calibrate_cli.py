@@ -23,6 +23,16 @@ def report_lines(c: GpuCalibration) -> list[str]:
             line += (f"; image {m['energy_j_per_image']:8.3f} J measured, "
                      f"{m['predicted_energy_j_per_image']:8.3f} predicted ({m['energy_error_pct']:5.1f}%)")  # fmt: skip
         lines.append(line)
+    repeated = {k: p for k, p in sorted(c.points.items()) if p.get("runs", 1) > 1}
+    if repeated:
+        lines.append("repeated points (mean of runs; ± run-to-run spread):")
+    for key, p in repeated.items():
+        line = (f"  {key:24s} step {p['latency_s_per_step'] * 1e3:8.3f} ms ±{p['latency_step_spread_pct']:4.1f}%, "
+                f"predicted {p['predicted_latency_s_per_step'] * 1e3:8.3f} ({p['latency_step_error_pct']:5.1f}%)")  # fmt: skip
+        if "energy_image_error_pct" in p:
+            line += (f"; image {p['energy_j_per_image']:8.3f} J ±{p['energy_image_spread_pct']:4.1f}%, "
+                     f"predicted {p['predicted_energy_j_per_image']:8.3f} ({p['energy_image_error_pct']:5.1f}%)")  # fmt: skip
+        lines.append(line)
     lines += [f"  MAPE {k}: {v:.1f}%" for k, v in sorted(c.mape.items())]
     return lines
 

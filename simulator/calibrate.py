@@ -269,18 +269,20 @@ def calibrate(samples: Sequence[Sample], gpu: GpuSpec, precision: str = "bf16") 
             if s.energy_j_per_image:
                 loo_en.append(_ape(predict_image_j(s, gpu, lp, precision), s.energy_j_per_image))
         costs, _, _ = step_costs(s.workload, gpu, kern, precision)  # vs profiled times: unscaled
+        op_class: dict[str, dict[str, float]] = {}
         for kind in sorted({o.kind for o in s.workload.ops}):
             idx = [i for i, o in enumerate(s.workload.ops) if o.kind == kind and s.op_times_s[i] > 0]
             meas = float(s.op_times_s[idx].sum()) if idx else 0.0
             if meas > 0:
                 pred = sum(costs[i].gpu_s for i in idx)
                 class_err.setdefault(kind, []).append(_ape(pred, meas))
+                op_class[kind] = {"measured_s": meas, "predicted_s": pred, "ops": len(idx)}
         entry: dict[str, Any] = {
             "batch": s.batch, "steps": s.steps, "file": s.meta["file"],
             "latency_s_per_step": s.step_s, "predicted_latency_s_per_step": pred_step,
             "latency_error_pct": _ape(pred_step, s.step_s), "profiled_op_s_per_step": s.profiled_s,
             "mode": s.mode, "gpu_bound": s.gpu_bound, "profiler_inflation": s.inflation,
-            "profiler_inflation_source": s.inflation_source,
+            "profiler_inflation_source": s.inflation_source, "op_class_s_per_step": op_class,
         }  # fmt: skip
         if s.energy_j_per_image is not None:
             pred_e = predict_image_j(s, gpu, params, precision)

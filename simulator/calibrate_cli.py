@@ -27,11 +27,15 @@ def report_lines(c: GpuCalibration) -> list[str]:
     if repeated:
         lines.append("repeated points (mean of runs; ± run-to-run spread):")
     for key, p in repeated.items():
-        line = (f"  {key:24s} step {p['latency_s_per_step'] * 1e3:8.3f} ms ±{p['latency_step_spread_pct']:4.1f}%, "
-                f"predicted {p['predicted_latency_s_per_step'] * 1e3:8.3f} ({p['latency_step_error_pct']:5.1f}%)")  # fmt: skip
+        line = (
+            f"  {key:24s} step {p['latency_s_per_step'] * 1e3:8.3f} ms ±{p['latency_step_spread_pct']:4.1f}%, "
+            f"predicted {p['predicted_latency_s_per_step'] * 1e3:8.3f} ({p['latency_step_error_pct']:5.1f}%)"
+        )
         if "energy_image_error_pct" in p:
-            line += (f"; image {p['energy_j_per_image']:8.3f} J ±{p['energy_image_spread_pct']:4.1f}%, "
-                     f"predicted {p['predicted_energy_j_per_image']:8.3f} ({p['energy_image_error_pct']:5.1f}%)")  # fmt: skip
+            line += (
+                f"; image {p['energy_j_per_image']:8.3f} J ±{p['energy_image_spread_pct']:4.1f}%, "
+                f"predicted {p['predicted_energy_j_per_image']:8.3f} ({p['energy_image_error_pct']:5.1f}%)"
+            )
         lines.append(line)
     lines += [f"  MAPE {k}: {v:.1f}%" for k, v in sorted(c.mape.items())]
     return lines
@@ -47,6 +51,10 @@ def _handler(args: argparse.Namespace) -> int:
     save_calibration(c, args.out)
     print("\n".join(report_lines(c)))
     print(f"wrote {args.out}")
+    if args.report:
+        from simulator.calibrate_report import write_calibration_report
+
+        print(f"wrote {write_calibration_report(c, args.report)}")
     return 0
 
 
@@ -56,4 +64,5 @@ def register(subparsers: Any) -> None:
     p.add_argument("measurements", nargs="+", help="measurement files (picojoule gpu measure)")
     p.add_argument("--out", required=True, help="calibration JSON to write")
     p.add_argument("--gpu", help="GPU spec name or YAML (default: from the measurements)")
+    p.add_argument("--report", metavar="DIR", help="also write DIR/calibration.html: predicted vs measured plots")
     p.set_defaults(func=_handler)

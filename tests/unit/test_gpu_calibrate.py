@@ -147,3 +147,19 @@ def test_repeated_runs_merge_into_points(tmp_path: Path) -> None:
     assert c.mape["latency_step_run_to_run_spread"] == pytest.approx(20.0)
     back = load_calibration(save_calibration(c, tmp_path / "cal.json"))
     assert back.points == c.points
+
+
+def test_calibration_report_shows_every_run_and_class(tmp_path: Path) -> None:
+    from simulator.calibrate_report import write_calibration_report
+
+    paths = [write_measurement(_doc(s, f"m{s}"), tmp_path / f"m{s}.json.gz") for s in (1, 2)]
+    c = calibrate(load_samples(paths), H100, "bf16")
+    assert set(c.measured["m1"]["op_class_s_per_step"]) == {"gemm", "elementwise"}
+    gemm = c.measured["m1"]["op_class_s_per_step"]["gemm"]
+    assert gemm["ops"] == 4 and gemm["predicted_s"] == pytest.approx(gemm["measured_s"], rel=0.1)
+    page = write_calibration_report(c, tmp_path / "a").read_text(encoding="utf-8")
+    for needle in ("pj-cal-latency", "pj-cal-energy", "pj-cal-op-class", "latency_step", "m1", "m2"):
+        assert needle in page
+    again = write_calibration_report(c, tmp_path / "b").read_text(encoding="utf-8")
+    assert page == again  # deterministic bytes
+    assert (tmp_path / "a" / "plotly.min.js").stat().st_size > 1_000_000

@@ -24,7 +24,6 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -313,7 +312,7 @@ def calibrate(samples: Sequence[Sample], gpu: GpuSpec, precision: str = "bf16") 
         mape[f"profiled_op_time:{kind}"] = float(np.mean(errs))
     provenance = {
         "measurements": [s.meta for s in samples],
-        "fitted_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "latest_measurement_utc": max((str(s.meta["created_utc"]) for s in samples), default=None),
         "method": "simulator.calibrate: per-kind kernel grid fit (log error), host-queue fit, "
         "non-negative power fit; MAPE in percent",
         "l2_resident_fraction": f"{L2_RESIDENT_FRACTION} (assumed, not fitted)",

@@ -6,6 +6,10 @@ counted here, explicitly, because ``flop_counter`` has no rule for the CPU flash
 (``aten._scaled_dot_product_flash_attention_for_cpu``): QKᵀ and A·V are both MACs, and the
 softmax over the scores costs :data:`SOFTMAX_FLOPS_PER_ELEMENT` per score.
 
+``aten._scaled_mm`` (fp8 GEMM) is a GEMM like ``mm``; a cast to an fp8 type (``_to_copy``
+with an fp8 ``dtype``) is a quantisation, costed as elementwise (1 FLOP per element), while
+other casts are data movement.
+
 Ops without MACs are costed per element (an approximation, documented in
 ``docs/tracing.md``): pointwise ops 1 FLOP per output element, norms
 :data:`NORM_FLOPS_PER_ELEMENT`, softmax :data:`SOFTMAX_FLOPS_PER_ELEMENT`, reductions and
@@ -29,7 +33,14 @@ NORM_FLOPS_PER_ELEMENT = 7
 SOFTMAX_FLOPS_PER_ELEMENT = 5
 
 CONV_OPS = frozenset({"convolution", "_convolution", "convolution_overrideable", "mkldnn_convolution"})
-GEMM_OPS = frozenset({"mm", "addmm", "bmm", "baddbmm", "_addmm_activation"})
+#: ``_scaled_mm`` is the fp8 GEMM (fp8 operands, per-tensor or per-row scales, bf16 output).
+GEMM_OPS = frozenset({"mm", "addmm", "bmm", "baddbmm", "_addmm_activation", "_scaled_mm"})
+#: Element types whose casts are quantisations (round and saturate): costed as elementwise.
+FP8_DTYPES = frozenset(
+    getattr(torch, n)
+    for n in ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz")
+    if hasattr(torch, n)
+)
 ATTENTION_OPS = frozenset(
     {
         "_scaled_dot_product_flash_attention_for_cpu",
@@ -283,6 +294,8 @@ def cost(
     kind = classify(func)
     name = packet_name(func)
     out_elems = _numel(out_shape) if out_shape else 0
+    if name == "_to_copy" and kwargs.get("dtype") in FP8_DTYPES:
+        return OpCost("elementwise", None, 0, out_elems, {"quantize": str(kwargs["dtype"])}, None)
     if kind == "conv":
         return _conv_cost(args, kwargs, out_shape)
     if kind == "gemm":

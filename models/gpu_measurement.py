@@ -7,7 +7,8 @@ document (optionally gzipped, ``.json.gz``) written by ``picojoule gpu measure``
     {"format", "version", "model", "created_utc",
      "device": {"kind": "cuda"|"cpu", "name", "driver", "cuda", "torch", "sm_count",
                 "l2_bytes", "sm_clock_max_mhz", "power_limit_w", ...},
-     "settings": {"batch", "steps", "dtype", "repeat_seconds", "mode": "eager", ...},
+     "settings": {"batch", "steps", "dtype": "bf16"|"fp16"|"fp32"|"fp8", "repeat_seconds",
+                  "mode": "eager"|"graph", ...},
      "provenance": {model, weights, sampler, cfg, ...},
      "latency": {"step": {mean_s, median_s, std_s, min_s, n}, "sample": {...},
                  "s_per_step", "s_per_image"},
@@ -15,7 +16,14 @@ document (optionally gzipped, ``.json.gz``) written by ``picojoule gpu measure``
                 "images", "j_per_image", "avg_power_w", "sm_clock_mhz_during", ...},
      "per_op": [{"i": op index in "workload", "time_s": kernel (CUDA) or CPU time}],
      "workload": a picojoule.workload document of one model call (views skipped),
-     "notes": [...]}
+     "notes": [...],
+     "graph"?: {"captured": "forward"|"step", "replays_per_sample", "eager_calls_per_sample",
+                "warmup_calls", "capture_s"}            (mode "graph" only),
+     "fp8"?: {"recipe": {...}, "linear_fp8", "linear_bf16", "conv1x1_fp8", "conv1x1_bf16",
+              "conv_bf16", "kept": [...]}                (dtype "fp8" only)}
+
+In mode ``graph`` the latencies and energy are of CUDA-graph replays (:mod:`models.gpu_graph`);
+``per_op`` and ``workload`` are always of an eager profiled step (the same kernels).
 
 ``batch`` counts images per sampling call; with classifier-free guidance the model runs at
 twice that batch, which the embedded workload shows.

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from accelerator.errors import TraceError
+from models import terrain_torch
 
 #: Models the built-in fallback knows, with the default sampling steps of each.
 BUILTIN_STEPS: dict[str, int] = {
@@ -274,11 +275,20 @@ def build_target(
     name: str, device: str, dtype: torch.dtype, *, batch: int = 1, steps: int | None = None,
     tiny: bool = False, source: str = "auto",
 ) -> Target:  # fmt: skip
-    """The runnable model ``name``: ``source`` "zoo", "builtin" or "auto" (zoo first)."""
+    """The runnable model ``name``: ``source`` "zoo", "builtin" or "auto" (zoo first).
+
+    ``terrain`` (trained, ONNX in the zoo) runs as a torch module (:mod:`models.terrain_torch`):
+    "zoo" reads the zoo's ONNX file, "export" a torch export, "auto" the first that works;
+    ``tiny`` does not shrink it (there is one trained terrain model, small already).
+    """
     if batch < 1:
         raise TraceError(f"batch must be a positive integer, got {batch}")
+    if name == "terrain" and source in ("auto", "zoo", "export"):
+        t = terrain_torch.build(device, dtype, batch=batch, steps=steps, source=source)
+        prov = {**t.provenance, "tiny": False, **({"tiny_ignored": True} if tiny else {})}
+        return Target(name, t.module, t.step, t.sample, t.steps, batch, prov)
     if source not in ("auto", "zoo", "builtin"):
-        raise TraceError(f"source must be auto, zoo or builtin, got {source!r}")
+        raise TraceError(f"source must be auto, zoo or builtin (export: terrain only), got {source!r}")
     if not tiny and source != "builtin":
         found = _from_zoo(name, device, dtype, batch, steps)
         if found is not None:

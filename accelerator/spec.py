@@ -28,6 +28,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
+#: Skip-block shapes (rows, reduction cols) a design may name: the zero-block shapes traces
+#: record (``models.workload.ACT_BLOCK_SHAPES``; this package imports nothing of ours, a unit
+#: test keeps the two equal).
+BLOCK_SKIP_SHAPES = (
+    (1, 8), (1, 16), (8, 8),
+    (8, 1), (16, 1), (32, 1), (64, 1), (128, 1),
+    (32, 2), (128, 2),
+    (32, 16), (128, 16),
+    (1, 32), (1, 128),
+)
+
+
 class SparsitySpec(_Strict):
     """Which kinds of zeros the array exploits, and how."""
 
@@ -37,8 +49,10 @@ class SparsitySpec(_Strict):
     weight_zero_gating: bool = Field(False, description="a zero weight does not toggle its multiplier")
     block_skip: tuple[int, int] | None = Field(
         None,
-        description="granularity (rows, cols) of all-zero activation blocks the array can skip, "
-        "saving cycles; one of the trace's block sizes: (1, 8), (1, 16), (8, 8)",
+        description="granularity (rows, reduction cols) of the skip masks: a unit the array "
+        "streams in one cycle is skipped, saving cycles, when all the blocks covering it are zero; "
+        "one of the trace's block sizes: " + ", ".join(f"({r}, {c})" for r, c in BLOCK_SKIP_SHAPES)
+        + " (e.g. [128, 1]: one flag per output-stationary beat of a 128-row array)",
     )
     temporal_delta: bool = Field(
         False,
@@ -61,9 +75,10 @@ class SparsitySpec(_Strict):
     def _block_known(self) -> SparsitySpec:
         if self.compact_activations and self.block_skip is None:
             raise ValueError("compact_activations needs block_skip (the block size it drops)")
-        if self.block_skip is not None and tuple(self.block_skip) not in {(1, 8), (1, 16), (8, 8)}:
+        if self.block_skip is not None and tuple(self.block_skip) not in BLOCK_SKIP_SHAPES:
+            allowed = ", ".join(f"[{r}, {c}]" for r, c in BLOCK_SKIP_SHAPES)
             raise ValueError(
-                f"block_skip must be one of [1, 8], [1, 16], [8, 8] (the granularities traces record), "
+                f"block_skip must be one of {allowed} (the granularities traces record), "
                 f"got {list(self.block_skip)}"
             )
         return self

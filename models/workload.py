@@ -45,6 +45,27 @@ OP_KINDS = (
     "other",
 )
 
+#: Zero-block shapes ``(rows, reduction-dim columns)`` of the GEMM activation operand whose
+#: all-zero fraction a trace may record as ``act_block_zero_frac_{rows}x{cols}``. The first three
+#: are the original block granularities; the rest are what one cycle of the designs in
+#: ``scenarios/arch/`` carries (32- and 128-row arrays, see ``simulator/cost_sparsity.py``):
+#: output-stationary beats ``R×1`` at int8 (8–128 rows) and ``R×2`` at packed int4, OS beats
+#: under 1×16 skip masks ``R×16``, and weight-stationary vectors ``1×R``. Added after format
+#: version 1 shipped: optional.
+ACT_BLOCK_SHAPES = (
+    (1, 8), (1, 16), (8, 8),
+    (8, 1), (16, 1), (32, 1), (64, 1), (128, 1),
+    (32, 2), (128, 2),
+    (32, 16), (128, 16),
+    (1, 32), (1, 128),
+)
+
+
+def block_stat_name(rows: int, cols: int) -> str:
+    """Name of the all-zero ``rows×cols`` block fraction statistic."""
+    return f"act_block_zero_frac_{rows}x{cols}"
+
+
 #: Statistics recorded per (step, op) when tracing with ``--stats``. Fractions are in [0, 1].
 STAT_FIELDS = (
     "act_zero_frac",  # exact zeros in the activation operand(s)
@@ -63,6 +84,8 @@ STAT_FIELDS = (
     "delta_bits_le2_frac",  # int8-quantised delta fits in 2 signed bits (|d| <= 1)
     "delta_bits_le4_frac",  # ... fits in 4 signed bits (|d| <= 7)
     "delta_bits_le6_frac",  # ... fits in 6 signed bits (|d| <= 31)
+    # all-zero r×c blocks at array-unit shapes (ACT_BLOCK_SHAPES after the first three)
+    *(block_stat_name(r, c) for r, c in ACT_BLOCK_SHAPES[3:]),
 )
 
 

@@ -10,18 +10,32 @@ skippable work by up to 78 points):
 - **skipping** (cycles and energy): the array skips a *unit* only when all of it is zero. A
   unit is what one cycle carries across the array edge: an OS beat = ``R`` rows × ``p``
   reduction elements, a WS streamed vector = 1 row × ``R·p``, an IS fold = ``C`` × ``R·p``.
-  The trace records the fraction ``z_b`` of all-zero blocks of the design's granularity
-  (``block_skip``); a unit covering ``b`` blocks is all-zero with probability ``z_b^b``
-  (independence: a lower bound, since real zeros cluster).
+  The array learns that a unit is zero from the skip masks of the ``block_skip`` blocks that
+  cover it, so what must be all-zero is the *skip region*: the unit rounded up to whole blocks
+  (:func:`skip_region`; an OS beat of a 128-row array under 1×16 masks: 128 × 16, skipped 16
+  beats at a time). Its probability (:func:`region_zero_prob`) comes from the trace's all-zero
+  block fractions ``z_s`` (``models.workload.ACT_BLOCK_SHAPES``): among the recorded shapes
+  that are unions of whole skip blocks and fit in the region (``s_r % b_r = s_c % b_c = 0``,
+  ``s_r ≤ region rows``, ``s_c ≤ region cols``), the largest (ties: more rows) is measured,
+  and only the ``n = ⌈rows/s_r⌉·⌈cols/s_c⌉`` shapes tiling the region are taken as
+  independent: ``P = z_s^n``. Where the region's own shape was recorded (128×16, 32×16,
+  1×128, 32×1, …) this is the measured fraction (exact up to the tracer's row order);
+  on traces made before those shapes existed, it is ``z_b^(blocks per region)`` of the skip
+  block itself (1×16, 8×8; 1×8 masks use the 8×8 fraction), a lower bound since real zeros
+  cluster. Shapes not recorded for an op (fewer rows than the shape) fall through to the
+  next one. Rows are the GEMM activation's rows: a conv's *input* pixels in (n, h, w) order;
+  a beat's ``R`` output pixels read ``R`` consecutive input pixels shifted by the kernel
+  offset (stride 1), and padding zeros are not counted (a lower bound).
 - **temporal delta** (Cambricon-D, ISCA 2024; Ditto, HPCA 2025): from the second traced step
   on, a weighted GEMM computes ``W·Δx`` onto its stored previous output. Deltas skip all-zero
-  units (``z_d^(unit elements)``, independent elements), gate zero elements (``z_d``), and are
-  sent and multiplied at the delta width only where the trace says they fit
-  (``delta_bits_le4_frac`` for int4 deltas; a unit with any element that does not fit goes at
-  the activation width and array precision, and without the statistic every unit does). The costs it adds
-  (reading the previous input and output, writing the new output at accumulator width, skip
-  masks, preload cycles) are charged in :mod:`simulator.cost_gemm`; the analytic model uses
-  delta mode for an op and step only where it costs less energy than the dense op.
+  units (``z_d^(unit elements)``: independent elements, traces record no delta blocks), gate
+  zero elements (``z_d``), and are sent and multiplied at the delta width only where the
+  trace says they fit (``delta_bits_le4_frac`` for int4 deltas; a unit with any element that
+  does not fit goes at the activation width and array precision, and without the statistic
+  every unit does). The costs it adds (reading the previous input and output, writing the
+  new output at accumulator width, skip masks, preload cycles) are charged in
+  :mod:`simulator.cost_gemm`; the analytic model uses delta mode for an op and step only
+  where it costs less energy than the dense op.
 - **compaction** (``compact_activations``): activations are stored without their all-zero
   blocks plus a mask of ``metadata_bits_per_block`` bits per block; A traffic scales by
   ``1 − z_b`` plus the mask.
@@ -33,6 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.workload import ACT_BLOCK_SHAPES, block_stat_name
 from simulator.cost_hw import IS, OS, Hardware
 from simulator.optable import ROLE_PLAIN, OpTable
 
@@ -65,6 +80,41 @@ def unit_shape(hw: Hardware, mpc: int) -> tuple[int, int]:
     return 1, hw.rows * mpc
 
 
+def skip_region(unit: tuple[int, int], block: tuple[int, int]) -> tuple[int, int]:
+    """(rows, reduction elements) that must be all-zero to skip ``unit`` under ``block`` masks."""
+    (um, uk), (br, bc) = unit, block
+    return -(-um // br) * br, -(-uk // bc) * bc
+
+
+def region_shapes(region: tuple[int, int], block: tuple[int, int]) -> list[tuple[int, int]]:
+    """Recorded block shapes that estimate ``region``'s zero probability, best first.
+
+    Unions of whole ``block``s that fit in the region, largest first (ties: more rows); the
+    block itself is always one of them (a region is whole blocks).
+    """
+    (rm, rk), (br, bc) = region, block
+    fits = [(r, c) for r, c in ACT_BLOCK_SHAPES if r % br == 0 and c % bc == 0 and r <= rm and c <= rk]
+    return sorted(fits, key=lambda s: (-s[0] * s[1], -s[0]))
+
+
+def region_zero_prob(table: OpTable, g_op: np.ndarray, region: tuple[int, int],
+                     block: tuple[int, int]) -> np.ndarray:
+    """``[steps, len(g_op)]`` probability that ``region`` of an op's activation is all zero.
+
+    Per (step, op), the best recorded shape of :func:`region_shapes` with a value, raised to
+    the number of its copies tiling the region; 0 where none was recorded.
+    """
+    rm, rk = region
+    prob = np.full((table.steps, len(g_op)), np.nan)
+    for r, c in region_shapes(region, block):
+        name = block_stat_name(r, c)
+        recorded = table.has_stat(name)[:, g_op]
+        z = np.clip(table.stat(name)[:, g_op], 0.0, 1.0)
+        copies = -(-rm // r) * -(-rk // c)
+        prob = np.where(np.isnan(prob) & recorded, z**copies, prob)
+    return np.nan_to_num(prob, nan=0.0)
+
+
 def sparse_state(table: OpTable, hw: Hardware) -> Sparse:
     """Sparsity quantities of every GEMM row at every traced step on ``hw``."""
     g_op = table.g_op
@@ -81,10 +131,8 @@ def sparse_state(table: OpTable, hw: Hardware) -> Sparse:
     meta = 0.0
     if hw.block is not None:
         br, bc = hw.block
-        zb = np.clip(table.stat(f"act_block_zero_frac_{br}x{bc}")[:, g_op], 0.0, 1.0)
-        um, uk = unit_shape(hw, hw.mpc)
-        blocks = -(-um // br) * -(-uk // bc)
-        skip = zb**blocks
+        zb = np.clip(table.stat(block_stat_name(br, bc))[:, g_op], 0.0, 1.0)
+        skip = region_zero_prob(table, g_op, skip_region(unit_shape(hw, hw.mpc), hw.block), hw.block)
         meta = hw.metadata_bits_per_block / float(br * bc)
         if hw.compact_acts:
             a_scale = 1.0 - zb

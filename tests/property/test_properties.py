@@ -26,8 +26,9 @@ from simulator.evaluate import evaluate
 EXAMPLES = int(os.environ.get("PJ_HYPOTHESIS_EXAMPLES", "30"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ZERO_STATS = ("act_zero_frac", "weight_zero_frac", "act_block_zero_frac_1x8",
-              "act_block_zero_frac_1x16", "act_block_zero_frac_8x8", "delta_int8_zero_frac",
-              "delta_int4_zero_frac")
+              "act_block_zero_frac_1x16", "act_block_zero_frac_8x8", "act_block_zero_frac_8x1",
+              "act_block_zero_frac_32x1", "act_block_zero_frac_32x16", "act_block_zero_frac_1x32",
+              "delta_int8_zero_frac", "delta_int4_zero_frac")
 
 
 @st.composite
@@ -63,7 +64,7 @@ def archs(draw: Any) -> ArchSpec:
     sparsity = {
         "act_zero_gating": draw(st.booleans()),
         "weight_zero_gating": draw(st.booleans()),
-        "block_skip": draw(st.sampled_from([None, [1, 8], [1, 16], [8, 8]])),
+        "block_skip": draw(st.sampled_from([None, [1, 8], [1, 16], [8, 8], [8, 1], [32, 1], [1, 32]])),
         "temporal_delta": draw(st.booleans()),
         "delta_precision": draw(st.sampled_from(["int8", "int4"])),
     }

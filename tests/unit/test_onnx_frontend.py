@@ -14,7 +14,7 @@ import torch  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from models.onnx_frontend import RecordingOnnxModel  # noqa: E402
-from models.trace_stats import StatsConfig  # noqa: E402
+from models.trace_stats import BLOCKS, StatsConfig  # noqa: E402
 from models.workload import load  # noqa: E402
 
 pytestmark = pytest.mark.trace
@@ -112,8 +112,20 @@ def test_statistics_match_numpy(tmp_path: Path) -> None:
             axis=1
         ).mean() / 2
         assert rows[step][2]["act_block_zero_frac_1x8"] == pytest.approx(blocks)
+        for r, c in BLOCKS:  # the array-unit shapes too, None where no whole block fits
+            got = rows[step][2][f"act_block_zero_frac_{r}x{c}"]
+            z = r2.reshape(-1, 16) == 0
+            if r > z.shape[0] or c > z.shape[1]:
+                assert got is None, (r, c)
+            else:
+                n, k = (z.shape[0] // r) * r, (z.shape[1] // c) * c
+                want = z[:n, :k].reshape(n // r, r, k // c, c).all(axis=(1, 3)).mean()
+                assert got == pytest.approx(want), (r, c)
         assert rows[step][3]["act_absmax"] == pytest.approx(np.abs(m).max(), rel=1e-5)
     assert rows[0][0]["weight_zero_frac"] == pytest.approx(0.0)
+    # conv input at step 0: 32 pixels x 8 channels, channels 0..3 zero in every pixel
+    assert rows[0][0]["act_block_zero_frac_32x1"] == rows[0][0]["act_block_zero_frac_32x2"] == 0.5
+    assert rows[0][0]["act_block_zero_frac_64x1"] is None
     # int8 delta of the einsum's first operand (m), shared scale over both steps
     m0, m1 = refs[0][2], refs[1][2]
     s = max(np.abs(m0).max(), np.abs(m1).max()) / 127

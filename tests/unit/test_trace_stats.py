@@ -9,7 +9,7 @@ pytest.importorskip("torch", reason="the tracer needs torch (the trace extra)")
 import torch  # noqa: E402
 
 from models.trace import trace_calls  # noqa: E402
-from models.trace_stats import StatsConfig  # noqa: E402
+from models.trace_stats import BLOCKS, StatsConfig, zero_block_fracs  # noqa: E402
 
 pytestmark = pytest.mark.trace
 
@@ -91,9 +91,12 @@ def test_conv_statistics_match_numpy() -> None:
         assert rec.stats["act_near_zero_frac"][step][conv] == pytest.approx(near)
         assert rec.stats["act_absmax"][step][conv] == pytest.approx(absmax)
         mat = a.transpose(0, 2, 3, 1).reshape(-1, 16)  # pixels x channels (reduction dim)
-        for r, c in ((1, 8), (1, 16), (8, 8)):
-            got = rec.stats[f"act_block_zero_frac_{r}x{c}"][step][conv]
-            assert got == pytest.approx(_np_blocks(mat, r, c)), (step, r, c)
+        for r, c in BLOCKS:  # 32 pixels x 16 channels: larger shapes are not recorded
+            name = f"act_block_zero_frac_{r}x{c}"
+            if r > 32 or c > 16:
+                assert name not in rec.stats or rec.stats[name][step][conv] is None, (step, r, c)
+                continue
+            assert rec.stats[name][step][conv] == pytest.approx(_np_blocks(mat, r, c)), (step, r, c)
         per_channel = np.abs(mat).max(axis=0)
         assert rec.stats["act_channel_absmax_ratio"][step][conv] == pytest.approx(
             per_channel.max() / np.median(per_channel), rel=1e-6
@@ -116,6 +119,39 @@ def test_block_zero_values_are_the_constructed_ones() -> None:
     assert rec.stats["act_block_zero_frac_1x16"][0][conv] == pytest.approx(8 / 32)
     # 8x8 blocks: rows are pixels in (n, h, w) order; first 8 rows = sample 0, top two rows
     assert rec.stats["act_block_zero_frac_8x8"][0][conv] == pytest.approx((4 + 1) / 8)
+
+
+def test_zero_blocks_at_array_unit_shapes_match_numpy() -> None:
+    # Zeros in runs of rows and channel groups, sizes that leave remainders in both dims; the
+    # chained reductions (16x1 from 8x1, 128x16 from 32x16, 1x128 from 1x32) must count whole
+    # blocks only, like the direct definition.
+    rng = np.random.default_rng(3)
+    for rows, k in ((300, 130), (1000, 48), (129, 16), (7, 200), (40, 3)):
+        zero = rng.random((rows, k)) < 0.2
+        for start in range(0, rows, 37):
+            zero[start:start + 20] = True  # runs of zero rows
+        zero[:, 16:32] |= rng.random((rows, 1)) < 0.5  # zero channel groups in half the rows
+        got = zero_block_fracs(torch.from_numpy(zero), BLOCKS)
+        assert list(got) == list(BLOCKS)
+        for (r, c), value in got.items():
+            if rows < r or k < c:
+                assert value is None, (rows, k, r, c)
+            else:
+                assert value == pytest.approx(_np_blocks((~zero).astype(float), r, c)), (rows, k, r, c)
+    # a strided (non-contiguous) view counts the same
+    zero = torch.from_numpy(rng.random((256, 64)) < 0.5)
+    assert zero_block_fracs(zero.t().contiguous().t(), BLOCKS) == zero_block_fracs(zero, BLOCKS)
+
+
+def test_row_runs_of_zeros_are_seen_whole_at_the_beat_shapes() -> None:
+    zero = torch.zeros(256, 64, dtype=torch.bool)
+    zero[32:64] = zero[128:160] = zero[160:192] = True  # 3 of 8 runs of 32 rows
+    got = zero_block_fracs(zero, BLOCKS)
+    assert got[(32, 1)] == got[(32, 16)] == got[(32, 2)] == 3 / 8
+    assert got[(64, 1)] == 1 / 4  # rows 128..191
+    assert got[(128, 1)] == got[(128, 16)] == 0.0
+    assert got[(8, 1)] == got[(1, 16)] == got[(1, 32)] == got[(1, 8)] == 3 / 8
+    assert got[(1, 128)] is None  # 64 columns: no whole 1x128 block
 
 
 def test_linear_statistics_use_the_live_activation() -> None:

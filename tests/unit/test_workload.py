@@ -67,3 +67,20 @@ def test_inconsistent_objects_are_rejected() -> None:
         Workload(ops=(Op(name="x", kind="gemm"),), steps=2, stats={"act_zero_frac": ((0.0,),)})
     with pytest.raises(WorkloadError, match="ops.0.gemm"):
         Workload(ops=(Op(name="x", kind="gemm", gemm=(1, 0, 2, 3)),))
+
+
+def test_block_statistics_at_array_shapes_are_optional_and_names_stay_strict(tmp_path: Path) -> None:
+    # a version-1 file with only the original block shapes still loads (old traces)
+    old = {"act_block_zero_frac_1x16": ((0.5, None), (0.25, None))}
+    w = Workload(ops=_sample().ops, steps=2, stats=old)
+    back = wl.load(wl.save(w, tmp_path / "old.workload.json.gz"))
+    assert back.stat("act_block_zero_frac_1x16", 1, 0) == 0.25
+    assert back.stat("act_block_zero_frac_128x16", 1, 0) is None
+    # the array-unit shapes are known fields, named by the documented pattern
+    assert wl.block_stat_name(128, 16) in wl.STAT_FIELDS
+    assert {wl.block_stat_name(r, c) for r, c in wl.ACT_BLOCK_SHAPES} <= set(wl.STAT_FIELDS)
+    new = {wl.block_stat_name(32, 1): ((0.5, None), (0.25, None))}
+    assert Workload(ops=_sample().ops, steps=2, stats=new).stat("act_block_zero_frac_32x1", 0, 0) == 0.5
+    # a shape the format does not know is an error, as any unknown statistic
+    with pytest.raises(WorkloadError, match="stats.act_block_zero_frac_3x3: unknown statistic"):
+        Workload(ops=_sample().ops, steps=2, stats={"act_block_zero_frac_3x3": ((0.5, None), (0.25, None))})

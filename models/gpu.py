@@ -20,6 +20,10 @@ builds the model once and measures it in several modes (one file each):
   ``repeat_seconds``; idle power over ``idle_seconds`` before the model loads
   (:mod:`models.gpu_nvml`); on the CPU energy is marked unavailable;
 - the environment: GPU name, driver, clocks, power limit, torch/CUDA versions.
+
+There is no ``torch.compile`` mode: max-autotune benchmarks kernel variants for minutes per
+model on the device (the whole plan has ~7 minutes), and inductor's fused kernels no longer
+map one-to-one to the tracer's aten ops, which the per-op calibration needs.
 """
 
 from __future__ import annotations

@@ -198,6 +198,8 @@ def test_measure_all_tiny_cpu(tmp_path: Path) -> None:
     assert main(["--device", "cpu", "--tiny", "--out", str(tmp_path / "none"), "--max-minutes", "0"]) == 1
     assert "SKIPPED" in (tmp_path / "none" / "log.txt").read_text()
     assert main(["--device", "cpu", "--tiny", "--out", str(tmp_path), "--mode", "graph"]) == 2
+    assert main(["--device", "cpu", "--tiny", "--out", str(tmp_path / "t"), "--only", "terrain"]) == 1
+    assert "terrain: no tiny variant" in (tmp_path / "t" / "log.txt").read_text()
 
 
 def test_measure_all_estimate_fits_the_budget() -> None:

@@ -206,6 +206,11 @@ def convert_to_fp8(model: torch.nn.Module, recipe: Fp8Recipe | None = None) -> F
             raise MeasurementError("fp8: the model itself is a single layer; wrap it in a module")
         parent_path, _, name = path.rpartition(".")
         setattr(model.get_submodule(parent_path) if parent_path else model, name, new)
+    # diffusers' ModelMixin.dtype is its first floating-point parameter's, and forward casts
+    # embeddings to it: an fp8 weight registered first would cast activations to fp8
+    dtype = getattr(model, "dtype", torch.bfloat16)
+    if swaps and dtype != torch.bfloat16:
+        raise MeasurementError(f"fp8: after conversion the model reports dtype {dtype}, not bfloat16")
     return Fp8Report(recipe=recipe, kept=tuple(kept), **counts)
 
 

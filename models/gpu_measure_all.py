@@ -175,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         for mode, doc in docs.items():
             say(_line(model, batch, doc))
             written.append(outs[mode])
+        for mode in outs.keys() - docs.keys():  # e.g. a forward that cannot be captured as a graph
+            failure = next((n for d in docs.values() for n in d["notes"] if n.startswith(f"{mode} mode FAILED")), "")
+            say(f"{model} b{batch} {dtype} {mode}: {failure or 'FAILED'}")
         say(f"{model} b{batch} {dtype}: {time.perf_counter() - t0:.1f} s (estimated {need_s:.0f} s)")
     if written:
         last = json.loads(written[-1].read_text(encoding="utf-8"))

@@ -214,3 +214,27 @@ def test_measure_all_estimate_fits_the_budget() -> None:
     ]  # fmt: skip
     total_s = STARTUP_S + sum(estimate_s(m, b, modes, 3.0) for m, b, _, _, _, modes in jobs)
     assert 4 * 60 < total_s < 7 * 60
+
+
+class BrokenGraph(FakeGraph):
+    """A forward that cannot be captured (a host sync inside it, on a real GPU)."""
+
+    def capture(self, fn: Callable[[], Any]) -> Any:
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+
+@pytest.mark.trace
+def test_a_failed_capture_keeps_the_eager_file(tmp_path: Path) -> None:
+    outs = {"eager": tmp_path / "e.json", "graph": tmp_path / "g.json"}
+    docs = measure_modes(
+        "ddpm-cifar10", "cpu", outs, steps=2, dtype="fp32", tiny=True, repeat_seconds=0.1, min_time_s=0.05,
+        idle_seconds=0.0, op_repeats=1, source="builtin", graph_backend=BrokenGraph,
+    )  # fmt: skip
+    assert set(docs) == {"eager"} and not outs["graph"].exists()
+    notes = load_measurement(outs["eager"])["notes"]
+    assert any(n.startswith("graph mode FAILED") and "stream is capturing" in n for n in notes)
+    with pytest.raises(RuntimeError, match="stream is capturing"):  # alone, graph mode still fails loudly
+        measure_modes(
+            "ddpm-cifar10", "cpu", {"graph": None}, steps=2, dtype="fp32", tiny=True, repeat_seconds=0.1,
+            min_time_s=0.05, idle_seconds=0.0, op_repeats=1, source="builtin", graph_backend=BrokenGraph,
+        )  # fmt: skip

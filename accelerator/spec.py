@@ -10,7 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from accelerator.errors import SpecError
 from accelerator.numerics import NumericsSpec, numerics_fit_error
@@ -163,6 +171,46 @@ class MemorySpec(_Strict):
         description="independent DMA engines moving tiles between DRAM and the buffers (event "
         "mode: with one, a write-back delays the next load)",
     )
+
+    weight_residency: Literal["per_op", "across_steps"] = Field(
+        "per_op",
+        description="per_op: every denoising step reads its weights from DRAM; across_steps: "
+        "when the model's parameters fit weight_residency_level beside the activation tiles, "
+        "they stay there: read from DRAM and written into the level once per image, read from "
+        "the level on every step (else per_op, with a note in the result)",
+    )
+    weight_residency_level: str | None = Field(
+        None,
+        description="on-chip level (a levels[].name, shared and holding weights) that keeps the "
+        "resident weights; default: the outermost level holding weights (the GLB)",
+    )
+
+    @field_validator("weight_residency_level")
+    @classmethod
+    def _residency_level_known(cls, v: str | None, info: ValidationInfo) -> str | None:
+        levels = info.data.get("levels")
+        if v is None or levels is None:
+            return v
+        names = [lv.name for lv in levels]
+        usable = ", ".join(lv.name for lv in levels if not lv.per_pe and "weight" in lv.holds)
+        if v not in names:
+            where = "DRAM is off chip" if v.lower() == "dram" else "no memory level of that name"
+            raise ValueError(f"{where}; resident weights need a shared on-chip level holding "
+                             f"weights: {usable or 'none in this design'}")
+        lv = levels[names.index(v)]
+        if lv.per_pe:
+            raise ValueError(f"level {v!r} is per-PE (register files) and cannot hold the model")
+        if "weight" not in lv.holds:
+            raise ValueError(f"level {v!r} does not hold weights (its holds: {list(lv.holds)})")
+        return v
+
+    @model_validator(mode="after")
+    def _residency_has_level(self) -> MemorySpec:
+        if self.weight_residency == "across_steps" and not any(
+                not lv.per_pe and "weight" in lv.holds for lv in self.levels):
+            raise ValueError("weight_residency across_steps needs a shared on-chip level that "
+                             "holds weights")
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> MemorySpec:

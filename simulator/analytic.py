@@ -26,6 +26,7 @@ from simulator.cost_sparsity import sparse_state, unit_shape
 from simulator.cost_vector import streaming_cycles, vector_cost, vector_work
 from simulator.mapping import Mapping, dims_of, map_workload, score, skipped_rows
 from simulator.optable import OpTable
+from simulator.residency import Residency, reserve
 
 #: An op is memory-bound when its stalls exceed this fraction of its compute cycles.
 BOUND_SLACK = 0.05
@@ -95,14 +96,15 @@ def _row_costs(table: OpTable, hw: Hardware, mp: Mapping) -> tuple[RowCost, np.n
     res_in = mp.res_in[table.g_op][None, :]
     res_out = mp.res_out[table.g_op][None, :]
     tiles = (mp.mt[None, :], mp.nt[None, :], mp.kt[None, :], mp.order[None, :])
+    w_res = table.g_weight_is_param[None, :] if hw.resident_level >= 0 else False
     dense = gemm_cost(hw, d, *tiles, res_in, res_out,
-                      Mode(sp.skip, sp.gate, sp.a_scale, sp.meta_bits_per_elem))
+                      Mode(sp.skip, sp.gate, sp.a_scale, sp.meta_bits_per_elem), w_resident=w_res)
     use = np.zeros((steps, g), dtype=bool)
     if sp.delta_ok.any():
         um, uk = unit_shape(hw, hw.delta_mpc)
         delta = gemm_cost(hw, d, *tiles, res_in, res_out,
                           Mode(sp.d_skip, sp.d_gate, 1.0, hw.metadata_bits_per_block / (um * uk),
-                               True, sp.d_slow))
+                               True, sp.d_slow), w_resident=w_res)
 
         def energy(rc: RowCost) -> np.ndarray:
             cyc, _ = overlap_cycles(hw, rc.compute_cycles, rc.dram_rd_cycles, rc.dram_wr_cycles,
@@ -114,9 +116,14 @@ def _row_costs(table: OpTable, hw: Hardware, mp: Mapping) -> tuple[RowCost, np.n
     return dense, use
 
 
-def evaluate_table(table: OpTable, arch: ArchSpec, objective: str | None = None) -> OpCosts:
-    """Cost every op of ``table`` on ``arch`` for every traced step."""
+def evaluate_table(table: OpTable, arch: ArchSpec, objective: str | None = None,
+                   residency: Residency | None = None) -> OpCosts:
+    """Cost every op of ``table`` on ``arch`` for every traced step; with a ``residency``
+    that is resident, weights stay in its level across steps (:mod:`simulator.residency`:
+    the level shrinks by them, steps read them from it; the fill is the caller's)."""
     hw = hardware(arch)
+    if residency is not None and residency.resident:
+        hw = reserve(hw, residency)
     objective = objective or arch.mapping_objective
     steps, n = table.steps, table.n_ops
     work = vector_work(table, hw)

@@ -138,12 +138,15 @@ _NO_PART = _Zero()
 
 def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndarray,
               order: np.ndarray, res_in: np.ndarray | bool, res_out: np.ndarray | bool,
-              mode: Mode | None = None, check_fit: bool = True) -> RowCost:
+              mode: Mode | None = None, check_fit: bool = True,
+              w_resident: np.ndarray | bool = False) -> RowCost:
     """Cost of GEMM rows ``d`` with tiles ``(mt, nt, kt, order)``; see the module docstring.
 
     ``res_in``: the activation input is resident on chip (the previous op left it there);
     ``res_out``: the output stays on chip for the next op. ``check_fit=False`` skips the
-    capacity check (``legal`` all true) for candidates already known to fit.
+    capacity check (``legal`` all true) for candidates already known to fit. ``w_resident``:
+    the weights stay in level ``hw.resident_level`` across steps (:mod:`simulator.residency`):
+    no DRAM read and no fill; the array stream reads them from that level.
     """
     mode = mode or Mode()
     delta = mode.delta
@@ -196,6 +199,9 @@ def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndar
         lo, hi = hw.stream[x], hw.home[x]
         if hi < 0:
             dram_rd[x] = dram_rd[x] + s_bytes
+            continue
+        if x == WGT and hw.resident_level >= 0 and np.any(w_resident):
+            _resident_weights(hw, rd, wr, dram_rd, s_bytes, f_bytes, np.asarray(w_resident))
             continue
         dram_rd[x] = dram_rd[x] + f_bytes
         for i in range(lo, hi + 1):
@@ -273,6 +279,29 @@ def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndar
         skipped_pj=b * macs_main * np.asarray(mode.skip) * per_mac,
         meta_bytes=b * meta, delta_extra_bytes=b * extra,
     )
+
+
+def _resident_weights(hw: Hardware, rd: list[Any], wr: list[Any], dram_rd: dict[int, Any],
+                      s_bytes: np.ndarray, f_bytes: np.ndarray, res: np.ndarray) -> None:
+    """Weight traffic when rows ``res`` keep their weights in ``hw.resident_level`` (``L``):
+    the stream is read from ``L`` and passes the holding levels inside it; nothing is
+    written into ``L`` (the fill is charged once per image) and nothing comes from DRAM.
+    Other rows move their weights as usual."""
+    lo, hi, top = hw.stream[WGT], hw.home[WGT], hw.resident_level
+    dram_rd[WGT] = dram_rd[WGT] + np.where(res, 0.0, f_bytes)
+    for i in range(lo, hi + 1):
+        if not hw.levels[i].holds[WGT]:
+            continue
+        usual_wr = s_bytes if i < hi else f_bytes
+        if i < top:
+            rd[i] = rd[i] + s_bytes
+            wr[i] = wr[i] + s_bytes
+        elif i == top:
+            rd[i] = rd[i] + s_bytes
+            wr[i] = wr[i] + np.where(res, 0.0, usual_wr)
+        else:
+            rd[i] = rd[i] + np.where(res, 0.0, s_bytes)
+            wr[i] = wr[i] + np.where(res, 0.0, usual_wr)
 
 
 def double_buffered(hw: Hardware) -> bool:

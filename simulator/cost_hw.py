@@ -105,6 +105,9 @@ class Hardware:
     fused_attention: bool
     dma_engines: int
     area_mm2: float
+    # weight residency across steps: index of the level keeping the model's weights (its
+    # size_bytes already reduced by them, simulator.residency), −1 = weights per op
+    resident_level: int = -1
 
 
 def _level_energy(lv: MemoryLevel, node: float) -> tuple[float, float]:

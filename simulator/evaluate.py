@@ -20,10 +20,11 @@ import numpy as np
 from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec
 from models.workload import Workload
-from simulator import analytic
+from simulator import analytic, residency
 from simulator.array import LOOP_ORDERS, spatial_utilization
 from simulator.cost_gemm import total
 from simulator.optable import OpTable, prepare
+from simulator.residency import Residency
 from simulator.result import DesignResult, OpResult
 
 FIDELITIES = ("analytic", "event")
@@ -54,13 +55,34 @@ def evaluate(
                              objective=objective, decoder=dec)
 
 
-def _costs(table: OpTable, arch: ArchSpec, fidelity: str, objective: str | None) -> Any:
+def _costs(table: OpTable, arch: ArchSpec, fidelity: str, objective: str | None,
+           counts: np.ndarray, resident_ok: bool) -> tuple[Any, Residency | None]:
+    """Analytic (then event) costs, with weights resident across steps where the design asks
+    for it and it pays (:mod:`simulator.residency`)."""
     costs = analytic.evaluate_table(table, arch, objective)
+    res = None
+    if resident_ok and arch.memory.weight_residency == "across_steps":
+        res = residency.plan(table, arch, costs.hw)
+        if res.resident:
+            try:
+                kept = analytic.evaluate_table(table, arch, objective, residency=res)
+            except SimulationError as exc:
+                res = residency.refuse(res, f"the remaining capacity maps no tile ({exc})")
+            else:
+                dram_kept = float(counts @ kept.traffic_bytes["dram"].sum(axis=1)) \
+                    + res.resident_bytes
+                dram_per_op = float(counts @ costs.traffic_bytes["dram"].sum(axis=1))
+                if dram_kept > dram_per_op:
+                    res = residency.refuse(
+                        res, f"the squeezed tiles would move {dram_kept / 1e6:.4g} MB of DRAM "
+                        f"per image, more than per_op's {dram_per_op / 1e6:.4g} MB")
+                else:
+                    costs = kept
     if fidelity == "event":
         from simulator.event import simulate  # simpy is imported only for this fidelity
 
         costs = simulate(table, costs)
-    return costs
+    return costs, res
 
 
 def _mapping_info(table: OpTable, costs: Any, arch: ArchSpec) -> dict[int, dict[str, Any]]:
@@ -89,15 +111,18 @@ def _mapping_info(table: OpTable, costs: Any, arch: ArchSpec) -> dict[int, dict[
 def evaluate_prepared(
     table: OpTable, arch: ArchSpec, *, steps: int | None = None, fidelity: str = "analytic",
     objective: str | None = None, decoder: OpTable | None = None,
+    weight_residency: bool = True,
 ) -> DesignResult:
+    """``weight_residency=False`` ignores the design's ``memory.weight_residency`` (decoders:
+    run once per image, nothing to keep across steps)."""
     if fidelity not in FIDELITIES:
         raise SimulationError(f"unknown fidelity {fidelity!r}; allowed: {', '.join(FIDELITIES)}")
-    costs = _costs(table, arch, fidelity, objective)
-    hw = costs.hw
     image_steps = steps if steps is not None else table.steps
     step_of = image_step_map(table.steps, image_steps)
     counts = np.bincount(step_of, minlength=table.steps).astype(np.float64)  # per traced step
     weight = counts / image_steps  # mean over the image's steps
+    costs, res = _costs(table, arch, fidelity, objective, counts, weight_residency)
+    hw = costs.hw
 
     lat_step = costs.latency_s.sum(axis=1)  # [traced steps]
     energy_step = {k: v.sum(axis=1) * 1e-12 for k, v in costs.energy_pj.items()}  # J
@@ -182,8 +207,26 @@ def evaluate_prepared(
         "mean_utilization": float(np.average(op_util, weights=np.maximum(op_cycles, 1e-30)))
         if op_cycles.sum() > 0 else 0.0,
     }
+    notes: tuple[str, ...] = ()
+    per_step_extra = (0.0, 0.0)  # fill latency, energy spread over the image's steps
+    if res is not None:
+        notes = (res.note,)
+        extras["weight_residency"] = _residency_extras(res)
+        if res.resident:
+            fill = residency.fill_cost(hw, res)
+            fill_s, fill_j = fill.cycles / hw.clock_hz, sum(fill.energy_pj.values()) * 1e-12
+            extras["weight_residency"].update(fill_latency_s=fill_s, fill_energy_j=fill_j)
+            for k, v in fill.energy_pj.items():
+                breakdown[k] = breakdown.get(k, 0.0) + v * 1e-12
+            traffic = extras["traffic_bytes_per_image"]
+            traffic["dram"] = traffic.get("dram", 0.0) + fill.dram_bytes
+            traffic[res.level] = traffic.get(res.level, 0.0) + fill.level_bytes
+            lat_image += fill_s
+            e_image += fill_j
+            per_step_extra = (fill_s / image_steps, fill_j / image_steps)
     if decoder is not None:
-        dec = evaluate_prepared(decoder, arch, steps=1, fidelity=fidelity, objective=objective)
+        dec = evaluate_prepared(decoder, arch, steps=1, fidelity=fidelity, objective=objective,
+                                weight_residency=False)
         extras["decoder"] = {"latency_s": dec.latency_s_per_image,
                              "energy_j": dec.energy_j_per_image,
                              "energy_breakdown_j": dict(dec.energy_breakdown_j)}
@@ -193,10 +236,17 @@ def evaluate_prepared(
             breakdown[k] = breakdown.get(k, 0.0) + v
     return DesignResult(
         name=arch.name, kind="accelerator",
-        latency_s_per_step=float(np.dot(counts, lat_step)) / image_steps,
+        latency_s_per_step=float(np.dot(counts, lat_step)) / image_steps + per_step_extra[0],
         latency_s_per_image=lat_image,
-        energy_j_per_step=float(np.dot(counts, total_step)) / image_steps,
+        energy_j_per_step=float(np.dot(counts, total_step)) / image_steps + per_step_extra[1],
         energy_j_per_image=e_image,
         energy_breakdown_j=dict(sorted(breakdown.items())), area_mm2=costs.area_mm2,
-        per_op=tuple(per_op), per_step=per_step, label="modelled", extras=extras,
+        per_op=tuple(per_op), per_step=per_step, label="modelled", notes=notes, extras=extras,
     )
+
+
+def _residency_extras(res: Residency) -> dict[str, Any]:
+    """``extras["weight_residency"]``: only designs with ``across_steps`` carry it."""
+    return {"mode": "across_steps", "resident": res.resident, "level": res.level,
+            "resident_bytes": res.resident_bytes, "level_bytes": res.level_bytes,
+            "fill": "once per image", "note": res.note}

@@ -152,9 +152,12 @@ def _search(table: OpTable, hw: Hardware, objective: str,
     # Chunks of CHUNK candidates keep the temporaries in cache (twice as fast as one pass).
     plain, fused = np.flatnonzero(~d.fused), np.flatnonzero(d.fused)
     parts = [x[i:i + CHUNK] for x in (plain, fused) for i in range(0, len(x), CHUNK)]
+    # Weights resident across steps (simulator.residency): score tiles as the model costs them.
+    w_res = table.g_weight_is_param[table.u_rows][seg // 4] if hw.resident_level >= 0 else None
     for part in parts:
         rc = gemm_cost(hw, d.take(part), mt[part], nt[part], kt[part], order[part],
-                       res_in[part], res_out[part], check_fit=False)
+                       res_in[part], res_out[part], check_fit=False,
+                       w_resident=False if w_res is None else w_res[part])
         cycles, _ = overlap_cycles(hw, rc.compute_cycles, rc.dram_rd_cycles,
                                    rc.dram_wr_cycles, rc.level_cycles, rc.n_tiles,
                                    (rc.dram_rd_bytes + rc.dram_wr_bytes) > 0)

@@ -84,6 +84,9 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
         summary += "\n" + gpu_headline(gpu_results[0], steps)
     if gpu_results:
         summary += "\n\n" + "\n".join(gpu_summary(r) for r in gpu_results)
+    notes = [f"{r.name}: {n}" for r in results if r.kind != "gpu" for n in r.notes]
+    if notes:  # e.g. why weights could not stay on chip across steps
+        summary += "\n\nnotes:\n" + "\n".join(f"  {n}" for n in notes)
     if sc.spec.quality is not None:
         from simulator.quality import append_quality_html, quality_summary
 

@@ -16,6 +16,7 @@ the same in both). Compute and register-file energy do not move.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -123,3 +124,19 @@ def test_event_agrees_on_compute_bound_op_with_resident_weights() -> None:
     assert an.per_op[0].bound == "compute"
     assert ev.per_op[0].cycles == pytest.approx(an.per_op[0].cycles, rel=0.02)
     assert ev.energy_breakdown_j["dram"] == an.energy_breakdown_j["dram"]
+
+
+def test_run_summary_says_where_the_weights_live(tmp_path: Path) -> None:
+    """The terminal summary lists the designs' notes: resident weights, with level and size."""
+    from simulator.run import run_scenario
+
+    root = Path(__file__).parents[2] / "scenarios"
+    sc = tmp_path / "s.yaml"
+    sc.write_text(
+        f"name: residency\\nworkload: {root / 'workloads/tiny-unet.workload.json.gz'}\\n"
+        f"designs: [{root / 'arch/dc-os-int8-resident.yaml'}, {root / 'arch/edge-os-int8.yaml'}]\\n",
+        encoding="utf-8",
+    )
+    out = run_scenario(sc, tmp_path / "out")
+    notes = out.summary.split("notes:\\n", 1)[1].splitlines()
+    assert len(notes) == 1 and notes[0].startswith("  dc-os-int8-resident: weights resident in glb")

@@ -133,10 +133,10 @@ def test_run_summary_says_where_the_weights_live(tmp_path: Path) -> None:
     root = Path(__file__).parents[2] / "scenarios"
     sc = tmp_path / "s.yaml"
     sc.write_text(
-        f"name: residency\\nworkload: {root / 'workloads/tiny-unet.workload.json.gz'}\\n"
-        f"designs: [{root / 'arch/dc-os-int8-resident.yaml'}, {root / 'arch/edge-os-int8.yaml'}]\\n",
+        f"name: residency\nworkload: {root / 'workloads/tiny-unet.workload.json.gz'}\n"
+        f"designs: [{root / 'arch/dc-os-int8-resident.yaml'}, {root / 'arch/edge-os-int8.yaml'}]\n",
         encoding="utf-8",
     )
     out = run_scenario(sc, tmp_path / "out")
-    notes = out.summary.split("notes:\\n", 1)[1].splitlines()
+    notes = out.summary.split("notes:\n", 1)[1].splitlines()
     assert len(notes) == 1 and notes[0].startswith("  dc-os-int8-resident: weights resident in glb")

@@ -39,8 +39,10 @@ from simulator.gpu_model import (
     default_params,
     fit_key,
     for_mode,
+    is_mixed_fp8,
     op_cost,
     op_energy,
+    op_precision,
     step_costs,
     weights_resident,
 )
@@ -68,30 +70,34 @@ MIN_OPS_PER_KEY = 8
 
 
 def _features(samples: Sequence[Sample], gpu: GpuSpec, precision: str) -> dict[str, dict[str, np.ndarray]]:
-    """Per fit key: tensor FLOPs, HBM bytes, all bytes, measured time, weight of every op."""
+    """Per fit key: tensor FLOPs, HBM bytes, all bytes, measured time, weight and the tensor
+    peak (FLOP/s at the op's own precision) of every op."""
     probe = GpuModelParams(l2_resident_fraction=L2_RESIDENT_FRACTION)
-    rows: dict[str, list[tuple[float, float, float, float, float]]] = {}
+    rows: dict[str, list[tuple[float, float, float, float, float, float]]] = {}
     for s in samples:
         total = float(s.op_times_s.sum()) or 1.0
         n = max(1, int((s.op_times_s > 0).sum()))
         resident = weights_resident(s.workload, gpu, probe, precision)
+        mixed = is_mixed_fp8(s.workload)
         for op, t in zip(s.workload.ops, s.op_times_s, strict=True):
             if t <= 0:  # no kernel (a host-side op): nothing to fit
                 continue
-            c = op_cost(op, gpu, probe, precision, resident)
+            c = op_cost(op, gpu, probe, precision, resident, mixed)
             w = 0.5 / n + 0.5 * t / total
-            row = (c.tensor_flops, c.hbm_bytes, c.l2_bytes, float(t), w)
+            peak = gpu.peak_flops_per_s(op_precision(op, precision, mixed))
+            row = (c.tensor_flops, c.hbm_bytes, c.l2_bytes, float(t), w, peak)
             rows.setdefault(fit_key(op), []).append(row)
             rows.setdefault(op.kind, []).append(row)
     keep = {k: v for k, v in rows.items() if ":" not in k or len(v) >= MIN_OPS_PER_KEY}
-    return {k: dict(zip(("flops", "hbm", "all", "t", "w"), np.array(v).T, strict=True)) for k, v in keep.items()}
+    names = ("flops", "hbm", "all", "t", "w", "peak")
+    return {k: dict(zip(names, np.array(v).T, strict=True)) for k, v in keep.items()}
 
 
 def _predict_kind(f: dict[str, np.ndarray], gpu: GpuSpec, precision: str, grid: np.ndarray) -> np.ndarray:
     """Kernel times [grid point, op] for grid rows (eff_max, flops_half, mem_eff, fixed_s)."""
     eff, half, mem, fixed = (grid[:, i : i + 1] for i in range(4))
     flops = f["flops"][None, :]
-    tc = np.where(flops > 0, (flops + half) / (gpu.peak_flops_per_s(precision) * eff), 0.0)
+    tc = np.where(flops > 0, (flops + half) / (f["peak"][None, :] * eff), 0.0)
     tm = np.maximum(f["hbm"][None, :] / (gpu.hbm_bytes_per_s * mem), f["all"][None, :] / gpu.l2_bytes_per_s)
     return np.maximum(tc, tm) + fixed
 
@@ -162,7 +168,8 @@ def queue_step_s(gpu_s: np.ndarray, hosts: np.ndarray) -> np.ndarray:
 def _gpu_parts(s: Sample, gpu: GpuSpec, p: GpuModelParams, precision: str) -> tuple[np.ndarray, np.ndarray]:
     """Per op: GPU time without the fixed term, and the fixed term."""
     resident = weights_resident(s.workload, gpu, p, precision)
-    total = np.array([op_cost(op, gpu, p, precision, resident).gpu_s for op in s.workload.ops])
+    mixed = is_mixed_fp8(s.workload)
+    total = np.array([op_cost(op, gpu, p, precision, resident, mixed).gpu_s for op in s.workload.ops])
     fixed = np.array([p.get("kernel_fixed_s", fit_key(op), 0.0) for op in s.workload.ops])
     return total - fixed, fixed
 

@@ -149,8 +149,25 @@ def default_params(gpu: GpuSpec, precision: str = "bf16") -> GpuModelParams:
     )
 
 
-def _scale(op: Op, precision: str) -> float:
-    """Factor from the traced dtype's bytes to the run precision's bytes."""
+def is_mixed_fp8(workload: Workload) -> bool:
+    """A workload measured in fp8 (``gpu measure --dtype fp8``): its fp8 GEMMs are explicit
+    ``aten._scaled_mm`` ops and every other op ran as traced (bf16)."""
+    return any(op.name.startswith("aten._scaled_mm") for op in workload.ops)
+
+
+def op_precision(op: Op, precision: str, mixed: bool) -> str:
+    """The precision ``op`` computes in: ``precision``, except in a mixed fp8 workload, where
+    only the ``_scaled_mm`` GEMMs run in fp8 and the rest in bf16."""
+    if not mixed:
+        return precision
+    return "fp8" if op.name.startswith("aten._scaled_mm") else "bf16"
+
+
+def _scale(op: Op, precision: str, mixed: bool = False) -> float:
+    """Factor from the traced dtype's bytes to the run precision's bytes (1 in a mixed fp8
+    workload: it was traced as it ran)."""
+    if mixed:
+        return 1.0
     traced = DTYPE_BYTES.get(op.dtype.removeprefix("torch."))
     if traced is None:
         return 1.0  # integer/bool tensors keep their size
@@ -177,13 +194,16 @@ def fit_key(op: Op) -> str:
     return f"{op.kind}:{base}"
 
 
-def op_cost(op: Op, gpu: GpuSpec, p: GpuModelParams, precision: str, resident_weights: bool) -> OpCost:
-    """GPU-side time and traffic of one op (one invocation) on ``gpu``."""
+def op_cost(
+    op: Op, gpu: GpuSpec, p: GpuModelParams, precision: str, resident_weights: bool, mixed: bool = False
+) -> OpCost:
+    """GPU-side time and traffic of one op (one invocation) on ``gpu`` (``mixed``: see
+    :func:`is_mixed_fp8`)."""
     key = fit_key(op)
     tensor = op.kind in TENSOR_KINDS and op.macs > 0
     tensor_flops = 2.0 * op.macs if tensor else 0.0
     vector_flops = max(0.0, float(op.flops) - tensor_flops)
-    scale = _scale(op, precision)
+    scale = _scale(op, precision, mixed)
     act, weight, out = op.act_bytes * scale, op.weight_bytes * scale, op.out_bytes * scale
     all_bytes = act + weight + out
     limit = p.l2_resident_fraction * gpu.l2_bytes.value
@@ -197,7 +217,7 @@ def op_cost(op: Op, gpu: GpuSpec, p: GpuModelParams, precision: str, resident_we
     if tensor_flops:
         half = p.get("flops_half", key, 0.0)
         eff = p.get("eff_max", key, 1.0) * tensor_flops / (tensor_flops + half)
-        compute_s += tensor_flops / (gpu.peak_flops_per_s(precision) * eff)
+        compute_s += tensor_flops / (gpu.peak_flops_per_s(op_precision(op, precision, mixed)) * eff)
     if vector_flops:
         compute_s += vector_flops / (gpu.vector_flops_per_s * p.vector_efficiency)
     memory_s = max(hbm / (gpu.hbm_bytes_per_s * p.get("mem_eff", key, 1.0)), all_bytes / gpu.l2_bytes_per_s)
@@ -224,7 +244,8 @@ def op_energy(c: OpCost, latency_s: float, gpu: GpuSpec, p: GpuModelParams) -> d
 
 def weights_resident(workload: Workload, gpu: GpuSpec, p: GpuModelParams, precision: str) -> bool:
     """Whether all parameters fit in the resident part of the L2 (then no HBM weight reads)."""
-    weights = sum(o.weight_bytes * _scale(o, precision) for o in workload.ops if o.weight_is_param)
+    mixed = is_mixed_fp8(workload)
+    weights = sum(o.weight_bytes * _scale(o, precision, mixed) for o in workload.ops if o.weight_is_param)
     return weights <= p.l2_resident_fraction * gpu.l2_bytes.value
 
 
@@ -243,7 +264,8 @@ def step_costs(
 ) -> tuple[list[OpCost], list[float], list[bool]]:
     """Per-op GPU costs, per-op latencies (host/GPU queue) and whether each waited on the host."""
     resident = weights_resident(workload, gpu, p, precision)
-    costs = [op_cost(op, gpu, p, precision, resident) for op in workload.ops]
+    mixed = is_mixed_fp8(workload)
+    costs = [op_cost(op, gpu, p, precision, resident, mixed) for op in workload.ops]
     host_t = gpu_t = 0.0
     latencies: list[float] = []
     waited: list[bool] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import Any
 
 from accelerator.gpu import load_gpu
@@ -11,32 +12,33 @@ from simulator.calibrate import calibrate, gpu_for, load_samples, save_calibrati
 from simulator.gpu_model import GpuCalibration
 
 
+def _line(key: str, m: Mapping[str, Any], keys: tuple[str, str, str, str]) -> str:
+    """One measured-vs-predicted line: latency per step, then energy per image when measured.
+
+    ``keys``: the entry's error and spread key prefixes for latency and energy (runs carry
+    ``latency_error_pct``, points ``latency_step_error_pct`` and a spread)."""
+    lat_err, lat_spread, e_err, e_spread = keys
+    spread = f" ±{m[lat_spread]:4.1f}%" if lat_spread in m else ""
+    line = (f"  {key:24s} step {m['latency_s_per_step'] * 1e3:8.3f} ms{spread} measured, "
+            f"{m['predicted_latency_s_per_step'] * 1e3:8.3f} predicted ({m[lat_err]:5.1f}%)")  # fmt: skip
+    if e_err in m:
+        spread = f" ±{m[e_spread]:4.1f}%" if e_spread in m else ""
+        line += (f"; image {m['energy_j_per_image']:8.3f} J{spread} measured, "
+                 f"{m['predicted_energy_j_per_image']:8.3f} predicted ({m[e_err]:5.1f}%)")  # fmt: skip
+    return line
+
+
 def report_lines(c: GpuCalibration) -> list[str]:
-    """Measured vs predicted per model and the MAPE table, for the terminal."""
+    """Measured vs predicted per run and per repeated point, and the MAPE table, for the terminal."""
     lines = [f"calibration for {c.gpu} ({c.precision}), {len(c.measured)} measurements"]
-    for key, m in sorted(c.measured.items()):
-        line = (
-            f"  {key:24s} step {m['latency_s_per_step'] * 1e3:8.3f} ms measured, "
-            f"{m['predicted_latency_s_per_step'] * 1e3:8.3f} predicted ({m['latency_error_pct']:5.1f}%)"
-        )
-        if "energy_j_per_image" in m:
-            line += (f"; image {m['energy_j_per_image']:8.3f} J measured, "
-                     f"{m['predicted_energy_j_per_image']:8.3f} predicted ({m['energy_error_pct']:5.1f}%)")  # fmt: skip
-        lines.append(line)
+    run_keys = ("latency_error_pct", "", "energy_error_pct", "")
+    lines += [_line(key, m, run_keys) for key, m in sorted(c.measured.items())]
     repeated = {k: p for k, p in sorted(c.points.items()) if p.get("runs", 1) > 1}
     if repeated:
         lines.append("repeated points (mean of runs; ± run-to-run spread):")
-    for key, p in repeated.items():
-        line = (
-            f"  {key:24s} step {p['latency_s_per_step'] * 1e3:8.3f} ms ±{p['latency_step_spread_pct']:4.1f}%, "
-            f"predicted {p['predicted_latency_s_per_step'] * 1e3:8.3f} ({p['latency_step_error_pct']:5.1f}%)"
-        )
-        if "energy_image_error_pct" in p:
-            line += (
-                f"; image {p['energy_j_per_image']:8.3f} J ±{p['energy_image_spread_pct']:4.1f}%, "
-                f"predicted {p['predicted_energy_j_per_image']:8.3f} ({p['energy_image_error_pct']:5.1f}%)"
-            )
-        lines.append(line)
+    point_keys = ("latency_step_error_pct", "latency_step_spread_pct", "energy_image_error_pct",
+                  "energy_image_spread_pct")  # fmt: skip
+    lines += [_line(key, p, point_keys) for key, p in repeated.items()]
     lines += [f"  MAPE {k}: {v:.1f}%" for k, v in sorted(c.mape.items())]
     return lines
 

@@ -163,3 +163,20 @@ def test_calibration_report_shows_every_run_and_class(tmp_path: Path) -> None:
     again = write_calibration_report(c, tmp_path / "b").read_text(encoding="utf-8")
     assert page == again  # deterministic bytes
     assert (tmp_path / "a" / "plotly.min.js").stat().st_size > 1_000_000
+
+
+def test_report_lines_show_runs_points_and_mape(tmp_path: Path) -> None:
+    from simulator.calibrate_cli import report_lines
+
+    runs = []
+    for k, factor in enumerate((0.8, 1.2)):
+        doc = _doc(1, "m1")
+        doc["latency"]["s_per_step"] *= factor
+        runs.append(write_measurement(doc, tmp_path / f"r{k}.json.gz"))
+    c = calibrate(load_samples(runs), H100, "bf16")
+    lines = report_lines(c)
+    run = next(line for line in lines if line.startswith("  m1#2 "))
+    assert f"{c.measured['m1#2']['latency_s_per_step'] * 1e3:8.3f} ms measured" in run and "±" not in run
+    point = lines[lines.index("repeated points (mean of runs; ± run-to-run spread):") + 1]
+    assert point.startswith("  m1 ") and "ms ±20.0% measured" in point
+    assert f"  MAPE latency_step: {c.mape['latency_step']:.1f}%" in lines

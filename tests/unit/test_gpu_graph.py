@@ -9,7 +9,7 @@ test_gpu_cuda_modes.py (marked ``gpu``).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -145,14 +145,19 @@ def test_cli_graph_on_the_cpu_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "--mode graph needs --device cuda" in capsys.readouterr().err
 
 
+def _tiny_ddpm_modes(outs: Mapping[str, Path | None], backend: Callable[[], Any]) -> dict[str, Any]:
+    """measure_modes on the tiny built-in DDPM on the CPU, quick settings, the given graph backend."""
+    return measure_modes(
+        "ddpm-cifar10", "cpu", outs, steps=2, dtype="fp32", tiny=True, repeat_seconds=0.1, min_time_s=0.05,
+        idle_seconds=0.0, op_repeats=1, source="builtin", graph_backend=backend,
+    )  # fmt: skip
+
+
 @pytest.mark.trace
 def test_measure_modes_with_a_fake_graph(tmp_path: Path) -> None:
     """One build, eager and graph files; graph latencies, counts and notes recorded."""
     outs = {"eager": tmp_path / "e.json", "graph": tmp_path / "g.json.gz"}
-    docs = measure_modes(
-        "ddpm-cifar10", "cpu", outs, steps=2, dtype="fp32", tiny=True, repeat_seconds=0.1, min_time_s=0.05,
-        idle_seconds=0.0, op_repeats=1, source="builtin", graph_backend=FakeGraph,
-    )  # fmt: skip
+    docs = _tiny_ddpm_modes(outs, FakeGraph)
     e, g = load_measurement(outs["eager"]), load_measurement(outs["graph"])
     assert (e["settings"]["mode"], g["settings"]["mode"]) == ("eager", "graph")
     assert "graph" not in e and g["graph"]["captured"] == "forward"
@@ -226,15 +231,9 @@ class BrokenGraph(FakeGraph):
 @pytest.mark.trace
 def test_a_failed_capture_keeps_the_eager_file(tmp_path: Path) -> None:
     outs = {"eager": tmp_path / "e.json", "graph": tmp_path / "g.json"}
-    docs = measure_modes(
-        "ddpm-cifar10", "cpu", outs, steps=2, dtype="fp32", tiny=True, repeat_seconds=0.1, min_time_s=0.05,
-        idle_seconds=0.0, op_repeats=1, source="builtin", graph_backend=BrokenGraph,
-    )  # fmt: skip
+    docs = _tiny_ddpm_modes(outs, BrokenGraph)
     assert set(docs) == {"eager"} and not outs["graph"].exists()
     notes = load_measurement(outs["eager"])["notes"]
     assert any(n.startswith("graph mode FAILED") and "stream is capturing" in n for n in notes)
     with pytest.raises(RuntimeError, match="stream is capturing"):  # alone, graph mode still fails loudly
-        measure_modes(
-            "ddpm-cifar10", "cpu", {"graph": None}, steps=2, dtype="fp32", tiny=True, repeat_seconds=0.1,
-            min_time_s=0.05, idle_seconds=0.0, op_repeats=1, source="builtin", graph_backend=BrokenGraph,
-        )  # fmt: skip
+        _tiny_ddpm_modes({"graph": None}, BrokenGraph)

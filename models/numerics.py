@@ -92,7 +92,7 @@ class TorchSampler:
         return self.sample(fn, n, steps, seed)
 
     def _state(self, numerics: NumericsSpec, **kw: Any) -> Any:
-        from models.numerics_emulate import EmulationState
+        from models.numerics_operands import EmulationState
 
         ptrs = frozenset(p.untyped_storage().data_ptr() for p in self.model.parameters())
         return EmulationState(numerics=numerics, weight_ptrs=ptrs, **kw)

@@ -19,79 +19,24 @@ functions, the scheduler) stays fp32, as on an array with an fp32 vector unit.
   (Ditto, HPCA 2025), clipped to the delta format; otherwise ``Δ = x - x̂_prev`` is quantised to
   the ``deltas`` format.
 
-The mode and its :class:`EmulationState` are created per run and passed explicitly.
+The mode and its :class:`EmulationState` are created per run and passed explicitly; the state
+and the operand quantisers live in :mod:`models.numerics_operands`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from accelerator.numerics import INT_FORMATS, NumericsSpec, TensorFormat
-from models.numerics_quant import (
-    INT_QMAX,
-    IntCodes,
-    cast,
-    fake_quantise,
-    int_codes,
-    saturate_int,
-    threshold_zero,
-)
+from accelerator.numerics import NumericsSpec
+from models.numerics_operands import EmulationState, Operand, activation_operand, is_param, weight_operand
+from models.numerics_quant import INT_QMAX, cast, saturate_int
 
 aten = torch.ops.aten
-
-
-@dataclass
-class Operand:
-    """A quantised operand: its values, and integer codes + scale when it has them."""
-
-    values: torch.Tensor
-    codes: IntCodes | None = None
-
-
-@dataclass
-class EmulationState:
-    """Mutable state of one emulated (or calibration) run."""
-
-    numerics: NumericsSpec
-    weight_ptrs: frozenset[int]
-    amax: dict[str, float] = field(default_factory=dict)  # static ranges: key -> max|x|
-    calibrating: bool = False
-    op_index: int = 0
-    calls: int = 0
-    weights: dict[tuple[Any, ...], Operand] = field(default_factory=dict)
-    prev: dict[str, torch.Tensor] = field(default_factory=dict)  # key -> x̂ (values or codes)
-    prev_raw: dict[str, torch.Tensor] = field(default_factory=dict)  # calibration: previous x
-    recorded: dict[str, float] = field(default_factory=dict)
-    counts: dict[str, float] = field(default_factory=dict)
-
-    def begin_call(self) -> None:
-        self.op_index = 0
-        self.calls += 1
-
-    def count(self, name: str, value: float) -> None:
-        self.counts[name] = self.counts.get(name, 0.0) + value
-
-    def record(self, key: str, value: float) -> None:
-        self.recorded[key] = max(self.recorded.get(key, 0.0), value)
-
-
-def _absmax(x: torch.Tensor) -> float:
-    return float(x.abs().max()) if x.numel() else 0.0
-
-
-def _percentile(x: torch.Tensor, pct: float) -> float:
-    flat = x.detach().abs().flatten().float()
-    if (
-        flat.numel() > 1 << 22
-    ):  # torch.quantile's input limit; a fixed stride keeps it deterministic
-        flat = flat[:: math.ceil(flat.numel() / (1 << 22))]
-    return float(torch.quantile(flat, pct / 100.0)) if flat.numel() else 0.0
 
 
 class NumericsMode(TorchDispatchMode):
@@ -116,129 +61,6 @@ class NumericsMode(TorchDispatchMode):
 def _float_inputs(args: tuple[Any, ...]) -> bool:
     tensors = [a for a in args[:3] if isinstance(a, torch.Tensor)]
     return bool(tensors) and all(t.dtype == torch.float32 for t in tensors)
-
-
-# ----------------------------------------------------------------------------- operands
-
-
-def _is_param(state: EmulationState, t: torch.Tensor) -> bool:
-    return t.untyped_storage().data_ptr() in state.weight_ptrs
-
-
-def _weight(state: EmulationState, w: torch.Tensor, channel_axis: int, reduce_axis: int) -> Operand:
-    key = (
-        w.untyped_storage().data_ptr(),
-        w.storage_offset(),
-        tuple(w.shape),
-        tuple(w.stride()),
-        channel_axis,
-    )
-    hit = state.weights.get(key)
-    if hit is not None:
-        return hit
-    n = state.numerics
-    fmt = n.weights
-    w = threshold_zero(w, n.zero_skip.weight_threshold, n.zero_skip.weight_threshold_rel)
-    if fmt.format in INT_FORMATS and fmt.granularity != "per_block":
-        codes = int_codes(w, fmt, channel_axis=channel_axis)
-        op = Operand(codes.values, codes)
-    else:
-        op = Operand(fake_quantise(w, fmt, channel_axis=channel_axis, reduce_axis=reduce_axis))
-    state.weights[key] = op
-    return op
-
-
-def _static_amax(state: EmulationState, key: str, fmt: TensorFormat) -> float | None:
-    """The calibrated range of ``key`` (per step if ``fmt.step_scales``); None if live."""
-    if fmt.calibration == "dynamic" or fmt.granularity != "per_tensor":
-        return None
-    full = f"{key}@{state.calls - 1}" if fmt.step_scales else key
-    if full not in state.amax:
-        raise KeyError(f"no calibrated range for {full}; calibrate with the same model and steps")
-    return state.amax[full]
-
-
-def _quant_act(state: EmulationState, key: str, x: torch.Tensor, reduce_axis: int) -> Operand:
-    fmt = state.numerics.activations
-    amax = _static_amax(state, key, fmt)
-    if fmt.format in INT_FORMATS and fmt.granularity == "per_tensor":
-        codes = int_codes(x, fmt, amax=amax)
-        return Operand(codes.values, codes)
-    return Operand(fake_quantise(x, fmt, reduce_axis=reduce_axis, amax=amax))
-
-
-def _activation(
-    state: EmulationState, key: str, x: torch.Tensor, reduce_axis: int, delta_ok: bool
-) -> Operand:
-    """The operand the array multiplies for activation ``x`` (thresholded, quantised, delta)."""
-    n = state.numerics
-    if state.calibrating:
-        _record_calibration(state, key, x, delta_ok)
-        return Operand(x)
-    x = threshold_zero(x, n.zero_skip.act_threshold, n.zero_skip.act_threshold_rel)
-    if delta_ok and n.temporal_delta.enabled:
-        op = _delta(state, key, x, reduce_axis)
-    else:
-        op = _quant_act(state, key, x, reduce_axis)
-    state.count("act_elements", x.numel())
-    state.count("act_zeros", float((op.values == 0).sum()))
-    return op
-
-
-def _record_calibration(state: EmulationState, key: str, x: torch.Tensor, delta_ok: bool) -> None:
-    """Record the range of ``x`` under ``key`` and ``key@step`` (and of its step-to-step delta)."""
-    step = state.calls - 1
-
-    def record(k: str, v: torch.Tensor, fmt: TensorFormat) -> None:
-        r = _percentile(v, fmt.percentile) if fmt.calibration == "percentile" else _absmax(v)
-        state.record(k, r)
-        state.record(f"{k}@{step}", r)
-
-    record(key, x, state.numerics.activations)
-    if delta_ok:
-        prev = state.prev_raw.get(key)
-        if prev is not None and prev.shape == x.shape:
-            record(key + ".delta", x - prev, state.numerics.deltas)
-        state.prev_raw[key] = x.clone()
-
-
-def _delta(state: EmulationState, key: str, x: torch.Tensor, reduce_axis: int) -> Operand:
-    """``x̂ = x̂_prev + Δq`` (see the module docstring); the first step is computed in full."""
-    n = state.numerics
-    afmt, dfmt, td = n.activations, n.deltas, n.temporal_delta
-    prev = state.prev.get(key)
-    if prev is None or prev.shape != x.shape:
-        op = _quant_act(state, key, x, reduce_axis)
-        state.prev[key] = op.values
-        return op
-    limit = max(td.threshold, td.threshold_rel * _absmax(x))
-    diff = x - prev
-    if afmt.format in INT_FORMATS and afmt.granularity == "per_tensor":
-        # Δ in units of this step's activation step size (Ditto's integer deltas when the scale
-        # is the same every step), clipped to the delta format.
-        s = int_codes(x, afmt, amax=_static_amax(state, key, afmt)).scale
-        d = torch.round(diff / s)
-        d = torch.where(d.abs() * s <= limit, torch.zeros_like(d), d)
-        if dfmt.format in INT_QMAX:
-            q = INT_QMAX[str(dfmt.format)]
-            state.count("delta_clipped", float((d.abs() > q).sum()))
-            d = torch.clamp(d, -q, q)
-        zeros = float((d == 0).sum())
-        xhat = prev + d * s
-    elif dfmt.format == "fp32":
-        skip = diff.abs() <= limit
-        xhat = torch.where(skip, prev, x)
-        zeros = float(skip.sum())
-    else:
-        amax = _static_amax(state, key + ".delta", dfmt)
-        dz = torch.where(diff.abs() <= limit, torch.zeros_like(diff), diff)
-        dq = fake_quantise(dz, dfmt, reduce_axis=reduce_axis, amax=amax)
-        xhat = prev + dq
-        zeros = float((dq == 0).sum())
-    state.prev[key] = xhat
-    state.count("delta_elements", x.numel())
-    state.count("delta_zeros", zeros)
-    return Operand(xhat)
 
 
 # ----------------------------------------------------------------------------- products
@@ -291,10 +113,10 @@ def _conv(
     bias = args[2] if len(args) > 2 else kwargs.pop("bias", None)
     rest = args[3:]
     transposed = func is aten.convolution.default and bool(args[6])
-    if not _is_param(state, w):
+    if not is_param(state, w):
         return func(*args, **kwargs)
-    wop = _weight(state, w, channel_axis=1 if transposed else 0, reduce_axis=0 if transposed else 1)
-    aop = _activation(state, key + ".x", x, reduce_axis=1, delta_ok=True)
+    wop = weight_operand(state, w, channel_axis=1 if transposed else 0, reduce_axis=0 if transposed else 1)
+    aop = activation_operand(state, key + ".x", x, reduce_axis=1, delta_ok=True)
 
     def per_channel(s: torch.Tensor) -> torch.Tensor:
         return s.reshape(1, -1, *([1] * (x.ndim - 2))) if s.ndim else s
@@ -316,10 +138,10 @@ def _linear(
 ) -> Any:
     x, w = args[0], args[1]
     bias = args[2] if len(args) > 2 else kwargs.pop("bias", None)
-    if not _is_param(state, w):
+    if not is_param(state, w):
         return func(*args, **kwargs)
-    wop = _weight(state, w, channel_axis=0, reduce_axis=1)
-    aop = _activation(state, key + ".x", x, reduce_axis=-1, delta_ok=True)
+    wop = weight_operand(state, w, channel_axis=0, reduce_axis=1)
+    aop = activation_operand(state, key + ".x", x, reduce_axis=-1, delta_ok=True)
 
     def last(s: torch.Tensor) -> torch.Tensor:
         return s.reshape(-1) if s.ndim else s
@@ -347,9 +169,9 @@ def _mm(state: EmulationState, key: str, func: Any, args: list[Any], kwargs: dic
     def reference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return func(bias, x, y, **kwargs) if has_bias else func(x, y, **kwargs)
 
-    if _is_param(state, b) and b.ndim == 2:
-        wop = _weight(state, b, channel_axis=1, reduce_axis=0)
-        aop = _activation(state, key + ".x", a, reduce_axis=-1, delta_ok=True)
+    if is_param(state, b) and b.ndim == 2:
+        wop = weight_operand(state, b, channel_axis=1, reduce_axis=0)
+        aop = activation_operand(state, key + ".x", a, reduce_axis=-1, delta_ok=True)
 
         def cols(s: torch.Tensor) -> torch.Tensor:
             return s.reshape(1, -1) if s.ndim else s
@@ -357,8 +179,8 @@ def _mm(state: EmulationState, key: str, func: Any, args: list[Any], kwargs: dic
         return _weighted(state, aop, wop, torch.matmul, cols, lambda t: t, bias, reference)
     if not state.numerics.quantise_attention or _act_identity(state.numerics):
         return func(*args, **kwargs)
-    qa = _activation(state, key + ".a", a, reduce_axis=-1, delta_ok=False).values
-    qb = _activation(state, key + ".b", b, reduce_axis=-2, delta_ok=False).values
+    qa = activation_operand(state, key + ".a", a, reduce_axis=-1, delta_ok=False).values
+    qb = activation_operand(state, key + ".b", b, reduce_axis=-2, delta_ok=False).values
     return _accumulate_float(state, reference(qa, qb))
 
 
@@ -397,8 +219,8 @@ def _sdpa(
     if not n.quantise_attention or gqa or dropout_p or (_act_identity(n) and not state.calibrating):
         return func(*args, **kwargs)
     s = float(scale) if scale is not None else 1.0 / math.sqrt(q.shape[-1])
-    qq = _activation(state, key + ".q", q, reduce_axis=-1, delta_ok=False).values
-    kq = _activation(state, key + ".k", k, reduce_axis=-1, delta_ok=False).values
+    qq = activation_operand(state, key + ".q", q, reduce_axis=-1, delta_ok=False).values
+    kq = activation_operand(state, key + ".k", k, reduce_axis=-1, delta_ok=False).values
     scores = _accumulate_float(state, torch.matmul(qq, kq.transpose(-2, -1))) * s
     if causal:
         keep = torch.ones(scores.shape[-2:], dtype=torch.bool).tril()
@@ -408,8 +230,8 @@ def _sdpa(
             scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
         )
     p = torch.softmax(scores, dim=-1)
-    pq = _activation(state, key + ".p", p, reduce_axis=-1, delta_ok=False).values
-    vq = _activation(state, key + ".v", v, reduce_axis=-2, delta_ok=False).values
+    pq = activation_operand(state, key + ".p", p, reduce_axis=-1, delta_ok=False).values
+    vq = activation_operand(state, key + ".v", v, reduce_axis=-2, delta_ok=False).values
     out = _accumulate_float(state, torch.matmul(pq, vq))
     if func is aten.scaled_dot_product_attention.default:
         return out

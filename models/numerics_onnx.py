@@ -78,7 +78,7 @@ class OnnxTerrain:
         )
 
     def calibrate(self, numerics: NumericsSpec, n: int, steps: int, seed: int) -> dict[str, float]:
-        from models.numerics_emulate import _percentile
+        from models.numerics_operands import percentile
 
         graph = build_graph(self.proto, None)
         sess = self._session(graph.data)
@@ -91,7 +91,7 @@ class OnnxTerrain:
         def rng_of(v: np.ndarray, fmt: TensorFormat) -> float:
             t = torch.from_numpy(v)
             return (
-                _percentile(t, fmt.percentile)
+                percentile(t, fmt.percentile)
                 if fmt.calibration == "percentile"
                 else float(np.abs(v).max())
             )

@@ -2,7 +2,7 @@
 
 One :class:`NumericsSpec` under ``numerics:`` in an arch YAML declares what the hardware does
 to the numbers. The same record drives the cost model (which operand widths it charges, what
-counts as skippable) and :mod:`models.numerics`, which runs the real model's sampling loop with
+counts as skippable) and :mod:`models.numerics.session`, which runs the real model's sampling loop with
 these numerics to measure what they do to the images. See ``docs/numerics.md``.
 
 Every field may be left out. A left-out format follows the array (``compute.precision``,

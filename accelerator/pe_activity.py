@@ -13,7 +13,7 @@ reproduce them: a random MAC toggles on average half of its multiplier's input b
 ``E_toggle = E_mult / (input bits / 2)``; a random 32-bit add toggles 16 accumulator bits, so
 ``E_toggle = E_add32 / 16``. This is a calibration convention, not a measurement: the table
 compares the activity estimate with the simulator's energy for the same runs, which prices
-``(executed - gated MACs) x packed_mac_energy_pj`` as ``simulator/cost_gemm.py`` does, to show
+``(executed - gated MACs) x packed_mac_energy_pj`` as ``simulator/cost/gemm.py`` does, to show
 what gating, skipping and data correlation change. Control toggles (FSM, counters) are
 reported but not priced.
 """

@@ -48,7 +48,7 @@ OP_KINDS = (
 #: Zero-block shapes ``(rows, reduction-dim columns)`` of the GEMM activation operand whose
 #: all-zero fraction a trace may record as ``act_block_zero_frac_{rows}x{cols}``. The first three
 #: are the original block granularities; the rest are what one cycle of the designs in
-#: ``scenarios/arch/`` carries (32- and 128-row arrays, see ``simulator/cost_sparsity.py``):
+#: ``scenarios/arch/`` carries (32- and 128-row arrays, see ``simulator/cost/sparsity.py``):
 #: output-stationary beats ``R×1`` at int8 (8–128 rows) and ``R×2`` at packed int4, OS beats
 #: under 1×16 skip masks ``R×16``, and weight-stationary vectors ``1×R``. Added after format
 #: version 1 shipped: optional.

@@ -18,14 +18,14 @@ from models.workload import WorkloadError
 #: Sub-command modules that add themselves with ``register(subparsers)``. Each is imported
 #: only when present, so a core install (no torch, no cocotb) still has a working CLI.
 PLUGINS = (
-    "models.trace_cli",
-    "models.train_cli",
-    "models.gpu_cli",
-    "simulator.calibrate_cli",
-    "simulator.rtl_cli",
-    "simulator.sweep_cli",
-    "simulator.bench",
-    "models.numerics_cli",
+    "models.trace.cli",
+    "models.zoo.cli",
+    "models.gpu.cli",
+    "simulator.gpu.cli",
+    "rtl.cli",
+    "simulator.sweep.cli",
+    "simulator.bench.cli",
+    "models.numerics.cli",
 )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from simulator.evaluate import evaluate_prepared
+from simulator.evaluation import evaluate_prepared
 from simulator.optable import prepare
 from simulator.report import gpu_headline, results_doc, summary_table, write_html, write_json
 from simulator.result import DesignResult
@@ -37,8 +37,8 @@ class RunOutput:
 def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
     """Evaluate every design and GPU of the scenario at ``path``; write results into ``out_dir``."""
     from accelerator.gpu import load_gpu
-    from simulator.calibrate import load_calibration
-    from simulator.gpu_model import evaluate_gpu, gpu_summary
+    from simulator.gpu.calibrate import load_calibration
+    from simulator.gpu.model import evaluate_gpu, gpu_summary
 
     sc = load_scenario(path)
     archs = load_designs(sc)

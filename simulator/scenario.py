@@ -32,7 +32,7 @@ class QualitySpec(BaseModel):
     """Optional ``quality:`` section: emulate each design's numerics on a real model.
 
     Runs the model's sampling loop with each design's numerics (and each GPU at
-    ``gpu_precision``) from the same noise as the fp32 reference (``models.numerics``; needs the
+    ``gpu_precision``) from the same noise as the fp32 reference (``models.numerics.session``; needs the
     trace extra) and adds ``quality`` (PSNR, SSIM, Fréchet distance) to each design's entry.
     """
 

@@ -35,7 +35,7 @@ def validate_file(path: Path) -> str:
         return "layer list"
     if "axes" in data or "base" in data:
         try:
-            sweep = importlib.import_module("simulator.sweep_spec")
+            sweep = importlib.import_module("simulator.sweep.spec")
         except ModuleNotFoundError:
             raise SpecError("sweep files are not supported by this version", file=str(path)) from None
         sweep.load_sweep(path)

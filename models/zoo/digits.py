@@ -8,7 +8,7 @@ their provenance JSON live beside this file under ``weights/``; loading never to
 
 The sampler exposes the UNet call of every step through ``unet_fn`` so that tracers,
 numerics emulation and GPU measurement can wrap or replace it while the scheduler arithmetic
-stays the reference one. ``picojoule train digits`` (``models.train_cli``) retrains it.
+stays the reference one. ``picojoule train digits`` (``models.zoo.cli``) retrains it.
 """
 
 from __future__ import annotations

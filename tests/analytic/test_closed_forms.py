@@ -22,7 +22,7 @@ from simcase import arch, conv, gemm, one
 
 from accelerator import pe, tech
 from accelerator.spec import PRECISION_BITS
-from simulator.evaluate import evaluate
+from simulator.evaluation import evaluate
 
 SHAPES = [(4, 4), (8, 16), (32, 32), (128, 128)]
 GEMMS = [(64, 96, 200), (1, 1000, 2048), (300, 17, 33)]

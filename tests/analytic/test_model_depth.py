@@ -13,9 +13,9 @@ from simcase import arch, attention, conv, gemm, one
 
 from accelerator import pe, tech
 from models.workload import Workload
-from simulator.array import OS, spatial_utilization
-from simulator.cost_hw import bank_rate, dram_efficiency, hardware
-from simulator.evaluate import evaluate
+from simulator.cost.array import OS, spatial_utilization
+from simulator.cost.hardware import bank_rate, dram_efficiency, hardware
+from simulator.evaluation import evaluate
 
 
 def test_int4_operands_run_packed_on_an_int8_array() -> None:

@@ -15,8 +15,8 @@ from simcase import arch, gemm, one
 from accelerator import pe
 from accelerator.spec import BLOCK_SKIP_SHAPES
 from models.workload import ACT_BLOCK_SHAPES, Workload, block_stat_name
-from simulator.cost_sparsity import region_shapes, skip_region
-from simulator.evaluate import evaluate
+from simulator.cost.sparsity import region_shapes, skip_region
+from simulator.evaluation import evaluate
 
 M, N, K = 256, 64, 64
 

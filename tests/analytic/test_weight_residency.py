@@ -25,8 +25,8 @@ from simcase import arch
 from accelerator.spec import ArchSpec
 from models.layers import GemmLayer, gemm_op
 from models.workload import Op, Workload
-from simulator.cost_hw import hardware
-from simulator.evaluate import evaluate
+from simulator.cost.hardware import hardware
+from simulator.evaluation import evaluate
 
 STEPS = 25
 

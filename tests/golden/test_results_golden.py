@@ -20,7 +20,7 @@ import pytest
 
 from accelerator.spec import load_arch
 from models.workload import load
-from simulator.evaluate import evaluate_prepared
+from simulator.evaluation import evaluate_prepared
 from simulator.optable import prepare
 from simulator.result import DesignResult
 

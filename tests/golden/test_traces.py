@@ -20,7 +20,7 @@ import pytest
 pytest.importorskip("torch", reason="tracing needs torch (the trace extra)")
 pytest.importorskip("diffusers", reason="the zoo models need diffusers (the trace extra)")
 
-from models.trace import trace  # noqa: E402
+from models.trace.tracer import trace  # noqa: E402
 from models.workload import Workload  # noqa: E402
 
 GOLDEN = Path(__file__).resolve().parent / "traces"

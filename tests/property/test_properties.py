@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from accelerator.spec import PRECISION_BITS, ArchSpec
 from models.layers import ConvLayer, GemmLayer, conv_op, gemm_op
 from models.workload import Op, Workload
-from simulator.evaluate import evaluate
+from simulator.evaluation import evaluate
 
 #: Examples per property; ``PJ_HYPOTHESIS_EXAMPLES=300`` for a deeper hunt (CI keeps 30).
 EXAMPLES = int(os.environ.get("PJ_HYPOTHESIS_EXAMPLES", "30"))

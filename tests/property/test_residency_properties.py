@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from accelerator.spec import ArchSpec
 from models.layers import GemmLayer, gemm_op
 from models.workload import Workload
-from simulator.evaluate import evaluate
+from simulator.evaluation import evaluate
 
 EXAMPLES = int(os.environ.get("PJ_HYPOTHESIS_EXAMPLES", "30"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

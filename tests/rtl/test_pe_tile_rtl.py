@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from accelerator.pe_activity import activity_row
-from simulator.rtl_cli import (
+from rtl.cli import (
     BENCH_TESTS,
     HDL_SOURCES,
     MUTANTS,
@@ -109,7 +109,7 @@ def test_simulator_cycles_equal_rtl_cycles(default_build: Path) -> None:
 
     import numpy as np
 
-    from simulator.array import K_INNER, OS, gemm_cycles
+    from simulator.cost.array import K_INNER, OS, gemm_cycles
 
     run = run_bench(default_build, sim=SIM, tests=["cycle_record"], run_name="cycles",
                     plusargs=["+pj_k=37"])

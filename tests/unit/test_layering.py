@@ -23,7 +23,7 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "accelerator").rglob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "accelerator").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_accelerator_imports_nothing_of_ours(path: Path) -> None:
     assert not _imports(path) & {"models", "simulator"}
     assert not _imports(path) & HEAVY
@@ -33,11 +33,11 @@ def test_workload_format_is_standalone() -> None:
     assert not _imports(ROOT / "models" / "workload.py") & ({"accelerator", "models", "simulator"} | HEAVY)
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "simulator").rglob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "simulator").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_simulator_never_imports_torch(path: Path) -> None:
     assert not _imports(path) & TORCH
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "models").rglob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "models").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_models_never_import_the_simulator(path: Path) -> None:
     assert "simulator" not in _imports(path)

@@ -1,4 +1,4 @@
-"""cocotb tests of ``pe_tile`` against ``accelerator.pe`` (run by ``simulator.rtl_cli``).
+"""cocotb tests of ``pe_tile`` against ``accelerator.pe`` (run by ``rtl.cli``).
 
 Every test checks every op bit for bit, count for count and cycle for cycle through the
 Scoreboard; the tile's shape is read from its ports, so the same tests run on any build.
@@ -254,7 +254,7 @@ async def activity_run(dut: Any) -> None:
 async def cycle_record(dut: Any) -> None:
     """Ops of every mode with smooth traffic; writes each op's measured cycles as JSON.
 
-    For the simulator-agreement test, which compares them with ``simulator.array``.
+    For the simulator-agreement test, which compares them with ``simulator.cost.array``.
     plusargs: ``+pj_k=`` (reduction length, default 37), ``+pj_out=`` (cycles.json).
     """
     k = int(cocotb.plusargs.get("pj_k", 37))

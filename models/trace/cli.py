@@ -1,0 +1,139 @@
+"""``picojoule trace``: trace a zoo model into a workload file, or summarise a workload file.
+
+    picojoule trace --model NAME [--steps N] [--resolution R] [--batch B]
+                    [--scheduler native|ddim|ddpm] [--stats] [--seed S] [--cfg|--no-cfg]
+                    [--arch NAME] [--fake] --out FILE
+    picojoule trace --summary FILE [--json]
+
+The lead's CLI wires this in with ``models.trace.cli.register(subparsers)``; it also runs
+alone as ``python -m models.trace.cli trace ...``. Torch is imported only when tracing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from accelerator.errors import PicojouleError, TraceError
+from models.workload import WorkloadError, load, save
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``trace`` sub-command (its handler is ``args.func``)."""
+    p = subparsers.add_parser(
+        "trace",
+        help="trace a model's sampling loop into a workload file, or summarise one",
+        description=(
+            "Trace a model's whole sampling loop into a workload file "
+            "(*.workload.json.gz), or print a summary of one with --summary."
+        ),
+    )
+    p.add_argument("--model", help="zoo model name (see --list) or a local model path")
+    p.add_argument("--arch", help="zoo architecture for a local .safetensors file")
+    p.add_argument("--steps", type=int, help="sampling steps (default: the model's)")
+    p.add_argument("--resolution", type=int, help="image side in pixels, or latent side for latent models")
+    p.add_argument("--batch", type=int, default=1, help="images per model call (default 1)")
+    p.add_argument(
+        "--scheduler",
+        choices=("native", "ddim", "ddpm"),
+        default="native",
+        help="sampler: the model's own (native), DDIM or DDPM (default native)",
+    )
+    p.add_argument("--stats", action="store_true", help="record value statistics every step")
+    p.add_argument(
+        "--fake",
+        action="store_true",
+        help="shape-only trace on fake tensors (seconds for any model; no --stats)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="weight-init and noise seed (default 0)")
+    p.add_argument(
+        "--cfg",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="classifier-free guidance as batch 2 (models that support it)",
+    )
+    p.add_argument("--out", help="workload file to write (*.workload.json.gz)")
+    p.add_argument("--summary", metavar="FILE", help="print a summary of a workload file")
+    p.add_argument("--json", action="store_true", help="with --summary: print JSON")
+    p.add_argument("--list", action="store_true", help="list the zoo models and exit")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``picojoule trace``; returns the exit code."""
+    if args.list:
+        from models.zoo import get, list_models
+
+        for name in list_models():
+            e = get(name)
+            print(f"{name:<16} {e.weights:<28} {e.summary}")
+        return 0
+    if args.summary:
+        if args.model or args.out:
+            raise TraceError("--summary FILE reads a workload; do not combine it with --model/--out")
+        return _summary(args.summary, as_json=args.json)
+    if args.json:
+        raise TraceError("--json only applies to --summary FILE")
+    if args.fake and args.stats:
+        raise TraceError("--fake traces shapes only; it cannot record --stats (values)")
+    if not args.model or not args.out:
+        raise TraceError(
+            "picojoule trace needs --model NAME and --out FILE (or --summary FILE); see picojoule trace --help"
+        )
+    from models.trace.tracer import trace
+
+    workload = trace(
+        args.model,
+        steps=args.steps,
+        resolution=args.resolution,
+        batch=args.batch,
+        scheduler=args.scheduler,
+        stats=args.stats,
+        seed=args.seed,
+        cfg=args.cfg,
+        arch=args.arch,
+        fake=args.fake,
+    )
+    path = save(workload, args.out)
+    p = workload.provenance
+    print(
+        f"wrote {path}: {p.get('model')} ({p.get('weights')}), {workload.steps} steps, "
+        f"{len(workload.ops)} ops/step, {workload.flops_per_step / 1e9:.3f} GFLOPs/step"
+        + (", with statistics" if workload.stats else "")
+    )
+    if workload.unsupported:
+        names = ", ".join(str(u.get("name")) for u in workload.unsupported)
+        print(f"not costed (listed in the trace): {names}")
+    return 0
+
+
+def _summary(path: str, *, as_json: bool) -> int:
+    from models.trace.summary import summary_json, summary_text
+
+    try:
+        workload = load(path)
+    except WorkloadError as exc:
+        raise TraceError(str(exc)) from None
+    if as_json:
+        print(json.dumps(summary_json(workload), indent=2, sort_keys=False))
+    else:
+        print(summary_text(workload, path))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry: ``python -m models.trace.cli trace ...``."""
+    parser = argparse.ArgumentParser(prog="picojoule")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PicojouleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""``picojoule bench``: the simulator's speed on the standard workloads (``workloads``)."""

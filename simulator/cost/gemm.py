@@ -1,0 +1,373 @@
+"""Cost of GEMM rows for given tiles: cycles, bytes per level, DRAM time and energy.
+
+One function, :func:`gemm_cost`, serves both the mapper (every candidate tile of every
+distinct shape, dense) and the analytic model (the chosen tiles at every traced step, with
+sparsity), so the mapping minimises exactly what the model reports. Arrays broadcast.
+
+Traffic of a buffer tile ``(Mt, Nt, Kt)`` with ``t_M, t_N, t_K`` tiles per dimension and one
+of three loop orders (only the innermost loop matters for one level of tiling):
+
+====================  =====================  =====================  ========================
+innermost loop        A from DRAM            B from DRAM            C
+====================  =====================  =====================  ========================
+K                     A'·t_N                 K·N·t_M                written once
+N                     A'                     K·N·t_M                spilled t_K − 1 times
+M                     A'·t_N                 K·N                    spilled t_K − 1 times
+====================  =====================  =====================  ========================
+
+``A'`` is the activation footprint (``M·K``, or a convolution's input tensor with its halo,
+:func:`simulator.cost.traffic.conv_input_factor`); a spill writes and reads the partial sums
+at accumulator width. Array-side streaming per dataflow (elements): OS reads
+``A·⌈N/C⌉ + B·⌈M/R⌉``; WS loads B once per M tile and streams ``A·⌈N/C⌉``; IS loads A once
+per N tile and streams ``B·⌈M/C⌉``; partial sums between K folds go to the stream level.
+Attention with ``fused_attention`` is one tiled op (FlashAttention-style, Dao et al.,
+NeurIPS 2022): per query tile the key and value blocks stream past, scores stay on chip.
+
+Capacity: the tiles of the operands a level is home to (twice when double-buffered) plus any
+resident activation tensor (inter-op reuse) must fit the level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from simulator.cost.array import K_INNER, M_INNER, N_INNER, OS, WS, cdiv, gemm_cycles
+from simulator.cost.hardware import ACT, OUT, WGT, Hardware, bank_rate, dram_efficiency
+from simulator.cost.traffic import conv_input_factor
+
+
+@dataclass(frozen=True)
+class Dims:
+    """GEMM rows (broadcastable arrays). For a fused attention row (``fused``), ``m, n, k`` are
+    QKᵀ's (Lq, Lk, d) and ``n2`` is the value width of P·V."""
+
+    batch: np.ndarray
+    m: np.ndarray
+    n: np.ndarray
+    k: np.ndarray
+    a_unique: np.ndarray
+    geo: tuple[np.ndarray, ...]  # conv, img, in_h, in_w, out_q, stride, kr, ks
+    fused: np.ndarray
+    n2: np.ndarray
+
+    def take(self, idx: np.ndarray) -> Dims:
+        """Rows ``idx`` (1-D) of 1-D dims."""
+        return Dims(self.batch[idx], self.m[idx], self.n[idx], self.k[idx], self.a_unique[idx],
+                    tuple(x[idx] for x in self.geo), self.fused[idx], self.n2[idx])
+
+    def transpose(self) -> Dims:
+        """``[g, 1]`` dims as ``[1, g]``."""
+        return Dims(self.batch.T, self.m.T, self.n.T, self.k.T, self.a_unique.T,
+                    tuple(x.T for x in self.geo), self.fused.T, self.n2.T)
+
+    def expand(self, ndim: int) -> Dims:
+        """1-D dims as ``[g, 1, ..., 1]`` with ``ndim`` trailing axes."""
+        s = (slice(None),) + (None,) * ndim
+        return Dims(self.batch[s], self.m[s], self.n[s], self.k[s], self.a_unique[s],
+                    tuple(x[s] for x in self.geo), self.fused[s], self.n2[s])
+
+
+@dataclass(frozen=True)
+class Mode:
+    """Sparsity and delta mode of rows (broadcastable; scalars for dense)."""
+
+    skip: np.ndarray | float = 0.0
+    gate: np.ndarray | float = 0.0
+    a_scale: np.ndarray | float = 1.0
+    meta_bits_per_elem: float = 0.0
+    delta: bool = False
+    slow: np.ndarray | float = 0.0  # delta units re-issued at the array precision
+
+
+@dataclass(frozen=True)
+class RowCost:
+    """Per-row cost (all arrays, whole op: batch included)."""
+
+    compute_cycles: np.ndarray
+    skipped_cycles: np.ndarray
+    dram_rd_bytes: np.ndarray
+    dram_wr_bytes: np.ndarray
+    dram_rd_cycles: np.ndarray
+    dram_wr_cycles: np.ndarray
+    level_rd_bytes: tuple[np.ndarray, ...]
+    level_wr_bytes: tuple[np.ndarray, ...]
+    level_cycles: np.ndarray  # slowest level
+    n_tiles: np.ndarray
+    legal: np.ndarray
+    macs_exec: np.ndarray  # executed (not skipped) MACs
+    energy_pj: dict[str, np.ndarray]  # compute, rf, <level names>, dram (no leakage)
+    gated_pj: np.ndarray  # MAC (+RF) energy not spent thanks to gating
+    skipped_pj: np.ndarray  # MAC (+RF) energy of skipped MACs
+    meta_bytes: np.ndarray  # skip masks / compaction metadata moved (all levels)
+    delta_extra_bytes: np.ndarray  # DRAM bytes delta mode adds
+
+
+class _Zero(dict):
+    """Stands for the P·V part when no row is fused: every count is 0."""
+
+    def __missing__(self, key: str) -> object:
+        return _ZERO_CYCLES if key == "cyc" else 0.0
+
+
+def _part(hw: Hardware, m: np.ndarray, n: np.ndarray, k: np.ndarray, mt: np.ndarray,
+          nt: np.ndarray, kt: np.ndarray, order: np.ndarray | int, mpc: int,
+          preload: bool) -> dict[str, Any]:
+    """Element counts of one GEMM (one batch item) under tiles, before operand widths."""
+    cyc = gemm_cycles(hw.dataflow, hw.rows, hw.cols, mpc, m, n, k, mt, nt, kt, order,
+                      preload=preload)
+    tm, tn, tk = cdiv(m, mt), cdiv(n, nt), cdiv(k, kt)
+    R, C = hw.rows, hw.cols
+    if hw.dataflow == OS:
+        sa, sb = m * k * cdiv(n, C), k * n * cdiv(m, R)
+    elif hw.dataflow == WS:
+        sa, sb = m * k * cdiv(n, C), k * n * tm
+    else:
+        sa, sb = m * k * tn, k * n * cdiv(m, C)
+    psum = m * n * (cyc.k_folds - 1)
+    return {"cyc": cyc, "tm": tm, "tn": tn, "tk": tk, "sa": sa, "sb": sb, "psum": psum,
+            "a_re": np.where(order == N_INNER, 1, tn), "b_re": np.where(order == M_INNER, 1, tm),
+            "spill": np.where((order != K_INNER) & (tk > 1), m * n * (tk - 1), 0)}
+
+
+_ZERO_CYCLES = type("_ZeroCycles", (), {"cycles": 0.0, "temporal": 0.0, "k_folds": 1.0})()
+_NO_PART = _Zero()
+
+
+def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndarray,
+              order: np.ndarray, res_in: np.ndarray | bool, res_out: np.ndarray | bool,
+              mode: Mode | None = None, check_fit: bool = True,
+              w_resident: np.ndarray | bool = False) -> RowCost:
+    """Cost of GEMM rows ``d`` with tiles ``(mt, nt, kt, order)``; see the module docstring.
+
+    ``res_in``: the activation input is resident on chip (the previous op left it there);
+    ``res_out``: the output stays on chip for the next op. ``check_fit=False`` skips the
+    capacity check (``legal`` all true) for candidates already known to fit. ``w_resident``:
+    the weights stay in level ``hw.resident_level`` across steps (:mod:`simulator.cost.residency`):
+    no DRAM read and no fill; the array stream reads them from that level.
+    """
+    mode = mode or Mode()
+    delta = mode.delta
+    mpc = hw.delta_mpc if delta else hw.mpc
+    fused = d.fused
+    any_fused = bool(np.any(fused))
+
+    def if_fused(value: np.ndarray | float, other: np.ndarray | float = 0.0) -> np.ndarray | float:
+        return np.where(fused, value, other) if any_fused else other
+
+    kt = np.asarray(if_fused(d.k, np.minimum(kt, d.k)))
+    order = np.asarray(if_fused(N_INNER, order))
+    p = _part(hw, d.m, d.n, d.k, mt, nt, kt, order, mpc, delta and hw.dataflow == OS)
+    # P·V of fused attention: tiles (Mt, dv, Nt) with K (= Lk) innermost; P never leaves chip.
+    n2 = np.maximum(d.n2, 1.0)  # rows that are not fused attention carry n2 = 0
+    p2 = _part(hw, d.m, n2, d.n, mt, n2, np.minimum(nt, d.n), K_INNER, hw.mpc, False) \
+        if any_fused else _NO_PART
+    cyc = p["cyc"]
+    compute = cyc.cycles + if_fused(p2["cyc"].cycles)
+    if delta and hw.mpc != mpc:  # units with an outlier run again at the array precision
+        base = _part(hw, d.m, d.n, d.k, mt, nt, kt, order, hw.mpc, hw.dataflow == OS)["cyc"]
+        compute = compute + mode.slow * base.temporal
+    skipped = mode.skip * cyc.temporal
+    compute = compute - skipped
+    keep = 1.0 - np.asarray(mode.skip)
+    a_f = conv_input_factor(d.m, d.k, mt, kt, d.a_unique, *d.geo)
+    a_once = d.a_unique * a_f
+
+    ab, wb, ob, pb = hw.a_bits / 8, hw.w_bits / 8, hw.o_bits / 8, hw.p_bits / 8
+    # Deltas travel at their width, units with an element that does not fit at the
+    # activation width.
+    a_stream_bits = hw.delta_bits + mode.slow * (hw.a_bits - hw.delta_bits) if delta else hw.a_bits
+    sa_b = a_stream_bits / 8 * mode.a_scale
+    # Array-side element streams and DRAM element counts per operand.
+    s_a = p["sa"] * keep + if_fused(p2["sa"])
+    s_b = p["sb"] * keep + if_fused(p2["sb"])
+    out_final = d.m * d.n + if_fused(d.m * d.n2)  # fused: S on chip, then O
+    psum = p["psum"] + if_fused(p2["psum"])
+    f_a = np.where(res_in, 0.0, a_once * p["a_re"])
+    f_b = d.k * d.n * p["b_re"] + if_fused(d.n * d.n2 * p["tm"])
+    wb_out = np.where(res_out, 0.0, if_fused(d.m * d.n2, d.m * d.n))
+    spill = if_fused(0.0, p["spill"])
+
+    # Through the levels (bytes). Index 0 = innermost shared level.
+    rd = [np.zeros(()) for _ in hw.levels]
+    wr = [np.zeros(()) for _ in hw.levels]
+    dram_rd: dict[int, Any] = {ACT: 0.0, WGT: 0.0, OUT: 0.0}
+    streams = {ACT: (s_a * sa_b, f_a * ab * mode.a_scale), WGT: (s_b * wb, f_b * wb)}
+    for x, (s_bytes, f_bytes) in streams.items():
+        lo, hi = hw.stream[x], hw.home[x]
+        if hi < 0:
+            dram_rd[x] = dram_rd[x] + s_bytes
+            continue
+        if x == WGT and hw.resident_level >= 0 and np.any(w_resident):
+            _resident_weights(hw, rd, wr, dram_rd, s_bytes, f_bytes, np.asarray(w_resident))
+            continue
+        dram_rd[x] = dram_rd[x] + f_bytes
+        for i in range(lo, hi + 1):
+            if hw.levels[i].holds[x]:
+                rd[i] = rd[i] + s_bytes
+                wr[i] = wr[i] + (s_bytes if i < hi else f_bytes)
+    meta = mode.meta_bits_per_elem * s_a / 8.0  # skip masks read beside the activations
+    if hw.stream[ACT] >= 0:
+        rd[hw.stream[ACT]] = rd[hw.stream[ACT]] + meta
+    else:
+        dram_rd[ACT] = dram_rd[ACT] + meta
+    out_b = out_final * ob
+    lo, hi = hw.stream[OUT], hw.home[OUT]
+    spill_b = spill * pb
+    dram_wr = wb_out * ob + spill_b
+    dram_rd[OUT] = spill_b
+    if hi < 0:
+        dram_wr = dram_wr + 2 * psum * pb
+        dram_rd[OUT] = dram_rd[OUT] + psum * pb
+    else:
+        rd[lo] = rd[lo] + psum * pb
+        wr[lo] = wr[lo] + psum * pb
+        for i in range(lo, hi + 1):
+            if hw.levels[i].holds[OUT]:
+                wr[i] = wr[i] + out_b + (spill_b if i == hi else 0.0)
+                rd[i] = rd[i] + (out_b if i < hi else wb_out * ob + spill_b)
+    extra = np.zeros(())
+    if delta:  # previous input (for the delta), previous output in, new state out
+        extra = f_a * ab + d.m * d.n * pb * 2
+        dram_rd[ACT] = dram_rd[ACT] + f_a * ab + d.m * d.n * pb
+        dram_wr = dram_wr + d.m * d.n * pb
+    if mode.meta_bits_per_elem and hw.compact_acts:
+        dram_rd[ACT] = dram_rd[ACT] + mode.meta_bits_per_elem * f_a / 8.0
+        meta = meta + mode.meta_bits_per_elem * f_a / 8.0
+
+    # DRAM time: each stream at the efficiency of its contiguous runs.
+    run_a = np.where(kt < d.k, kt, d.m * d.k / p["tm"]) * ab
+    run_a = np.where(d.geo[0], np.where(kt < d.k, np.maximum(kt / (d.geo[6] * d.geo[7]), 1) * ab,
+                                         a_once / p["tm"] * ab), run_a)
+    run_b = np.where(nt < d.n, nt, kt * d.n) * wb
+    run_c = np.where(nt < d.n, nt, mt * d.n) * ob
+    bw = hw.dram_bytes_per_cycle
+    eff_c = dram_efficiency(run_c, hw)
+    rd_cyc = (dram_rd[ACT] / dram_efficiency(run_a, hw) + dram_rd[WGT] / dram_efficiency(run_b, hw)
+              + dram_rd[OUT] / eff_c) / bw
+    wr_cyc = dram_wr / eff_c / bw
+    busy = np.maximum(compute, 1.0)
+    lv_cyc = np.zeros(())
+    for i, lv in enumerate(hw.levels):
+        acc = (rd[i] + wr[i]) / lv.access_bytes
+        lv_cyc = np.maximum(lv_cyc, acc / bank_rate(acc, busy, lv))
+
+    legal = fits(hw, d, mt, nt, kt, res_in, res_out) if check_fit else np.ones((), dtype=bool)
+    b = d.batch
+    macs_main = d.m * d.n * d.k
+    macs = macs_main + if_fused(d.m * d.n2 * d.n)
+    exec_macs = macs - macs_main * np.asarray(mode.skip)
+    gated = exec_macs * mode.gate
+    mac_pj = hw.delta_mac_pj if delta else hw.mac_pj
+    per_mac = mac_pj + hw.rf_pj_per_mac
+    energy = {"compute": b * (exec_macs - gated) * mac_pj}
+    if hw.rf_pj_per_mac:
+        energy["rf"] = b * (exec_macs - gated) * hw.rf_pj_per_mac
+    for i, lv in enumerate(hw.levels):
+        energy[lv.name] = b * (rd[i] * lv.read_pj + wr[i] * lv.write_pj) / lv.access_bytes
+    dram_rd_total = dram_rd[ACT] + dram_rd[WGT] + dram_rd[OUT]
+    energy["dram"] = b * (dram_rd_total + dram_wr) * 8.0 * hw.dram_pj_per_bit
+    return RowCost(
+        compute_cycles=b * compute, skipped_cycles=b * skipped,
+        dram_rd_bytes=b * dram_rd_total, dram_wr_bytes=b * dram_wr,
+        dram_rd_cycles=b * rd_cyc, dram_wr_cycles=b * wr_cyc,
+        level_rd_bytes=tuple(b * x for x in rd), level_wr_bytes=tuple(b * x for x in wr),
+        level_cycles=b * lv_cyc, n_tiles=b * p["tm"] * p["tn"] * p["tk"], legal=legal,
+        macs_exec=b * exec_macs, energy_pj=energy, gated_pj=b * gated * per_mac,
+        skipped_pj=b * macs_main * np.asarray(mode.skip) * per_mac,
+        meta_bytes=b * meta, delta_extra_bytes=b * extra,
+    )
+
+
+def _resident_weights(hw: Hardware, rd: list[Any], wr: list[Any], dram_rd: dict[int, Any],
+                      s_bytes: np.ndarray, f_bytes: np.ndarray, res: np.ndarray) -> None:
+    """Weight traffic when rows ``res`` keep their weights in ``hw.resident_level`` (``L``):
+    the stream is read from ``L`` and passes the holding levels inside it; nothing is
+    written into ``L`` (the fill is charged once per image) and nothing comes from DRAM.
+    Other rows move their weights as usual."""
+    lo, hi, top = hw.stream[WGT], hw.home[WGT], hw.resident_level
+    dram_rd[WGT] = dram_rd[WGT] + np.where(res, 0.0, f_bytes)
+    for i in range(lo, hi + 1):
+        if not hw.levels[i].holds[WGT]:
+            continue
+        usual_wr = s_bytes if i < hi else f_bytes
+        if i < top:
+            rd[i] = rd[i] + s_bytes
+            wr[i] = wr[i] + s_bytes
+        elif i == top:
+            rd[i] = rd[i] + s_bytes
+            wr[i] = wr[i] + np.where(res, 0.0, usual_wr)
+        else:
+            rd[i] = rd[i] + np.where(res, 0.0, s_bytes)
+            wr[i] = wr[i] + np.where(res, 0.0, usual_wr)
+
+
+def double_buffered(hw: Hardware) -> bool:
+    """Loads overlap compute when the activations' tile level is double-buffered (or there
+    is no level and operands stream from DRAM)."""
+    home = hw.home[ACT]
+    return home < 0 or hw.levels[home].double_buffered
+
+
+def overlap_cycles(
+    hw: Hardware, compute: np.ndarray, rd_cyc: np.ndarray, wr_cyc: np.ndarray,
+    lv_cyc: np.ndarray, n_tiles: np.ndarray, has_dram: np.ndarray,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Cycles of an op and its stall breakdown from its compute and memory demands.
+
+    Double-buffered: the first tile's load (after the DRAM latency) and the last tile's
+    write-back are exposed; in between compute, buffer traffic and DRAM transfers overlap::
+
+        cycles = lat + rd/n + max(compute, level, (rd + wr)·(1 − 1/n)) + wr/n
+
+    Single-buffered: every tile loads, computes and writes in turn (latency per tile)::
+
+        cycles = n·lat + rd + wr + max(compute, level)
+    """
+    n = np.maximum(n_tiles, 1.0)
+    lat = np.where(has_dram, hw.dram_latency_cycles, 0.0)
+    busy = np.maximum(compute, lv_cyc)
+    if double_buffered(hw):
+        mid = (rd_cyc + wr_cyc) * (1.0 - 1.0 / n)
+        steady = np.maximum(busy, mid)
+        cycles = lat + rd_cyc / n + steady + wr_cyc / n
+        stalls = {"dram": steady - busy, "sram": busy - compute,
+                  "fill_drain": lat + (rd_cyc + wr_cyc) / n, "serial": np.zeros_like(cycles)}
+    else:
+        cycles = n * lat + rd_cyc + wr_cyc + busy
+        stalls = {"dram": np.zeros_like(cycles), "sram": busy - compute,
+                  "fill_drain": n * lat, "serial": rd_cyc + wr_cyc}
+    return cycles, stalls
+
+
+def fits(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndarray,
+         res_in: np.ndarray | bool, res_out: np.ndarray | bool) -> np.ndarray:
+    """Whether every level holds the tiles it is home to (twice when double-buffered) and
+    the resident tensors (inter-op reuse)."""
+    ab, wb, ob, pb = hw.a_bits / 8, hw.w_bits / 8, hw.o_bits / 8, hw.p_bits / 8
+    fused = d.fused
+    kt = np.where(fused, d.k, np.minimum(kt, d.k))
+    tile = {ACT: np.where(res_in, 0.0, mt * kt * ab),
+            WGT: nt * np.where(fused, d.k + d.n2, kt) * wb,
+            OUT: mt * nt * pb + np.where(fused, mt * d.n2 * pb, 0)}
+    out_final = d.m * d.n + np.where(fused, d.m * d.n2, 0)
+    resident = {ACT: np.where(res_in, d.a_unique * d.batch * ab, 0.0),
+                OUT: np.where(res_out, out_final * d.batch * ob, 0.0)}
+    legal = np.ones(np.broadcast_shapes(np.shape(mt), np.shape(nt), np.shape(kt),
+                                        np.shape(res_in), np.shape(d.m)), dtype=bool)
+    for i, lv in enumerate(hw.levels):
+        copies = 2 if lv.double_buffered else 1
+        need = sum(tile[x] for x in (ACT, WGT, OUT) if hw.home[x] == i) * copies
+        need = need + sum(resident[x] for x in (ACT, OUT) if hw.home[x] == i)
+        legal = legal & (need <= lv.size_bytes)
+    return legal
+
+
+def total(parts: dict[str, np.ndarray]) -> np.ndarray:
+    """Sum of a dict of arrays (energy components, stall causes) as one array."""
+    out = np.zeros(())
+    for v in parts.values():
+        out = out + v
+    return out

@@ -1,0 +1,394 @@
+"""Fit the GPU cost model to real measurements: ``picojoule calibrate MEASUREMENTS... --out``.
+
+Three fits, each a plain numpy search (deterministic, no scipy), in this order:
+
+1. **Kernels, per op kind**: from every measured op's kernel time (``per_op`` of CUDA
+   measurement files), the kind's ``eff_max``/``flops_half`` (tensor kinds), ``mem_eff`` and
+   ``kernel_fixed_s``, minimising the squared log error (half weighted per op, half by the
+   op's share of measured time) over a coarse grid, then a finer grid around the best point.
+2. **Host**: ``host_issue_s`` from the measured per-step latencies through the host/GPU queue
+   of :func:`simulator.gpu.model.step_costs` (log error, 1-D grid).
+3. **Power**: ``idle_w`` = mean measured idle power; the per-FLOP and per-byte energies by
+   non-negative least squares on relative error of energy above idle per image (every
+   non-negative subset of the four columns is solved; the best is kept).
+
+The calibration file (``picojoule.gpu_calibration`` v1, JSON) holds the parameters, the
+fit error (MAPE in %, end to end and per op class, in-sample and leave-one-model-out for the
+host and power fits), the measured numbers per model, and the provenance of every input.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from accelerator.errors import PicojouleError
+from accelerator.gpu import GpuSpec
+from simulator.gpu.model import (
+    TENSOR_KINDS,
+    GpuCalibration,
+    GpuModelParams,
+    default_params,
+    fit_key,
+    for_mode,
+    is_mixed_fp8,
+    op_cost,
+    op_energy,
+    op_precision,
+    step_costs,
+    weights_resident,
+)
+from simulator.gpu.samples import Sample, gpu_for, load_samples
+
+__all__ = ["calibrate", "gpu_for", "load_calibration", "load_samples", "save_calibration"]
+
+FORMAT_NAME = "picojoule.gpu_calibration"
+FORMAT_VERSION = 1
+
+#: Measurements that calibrate kernels only (single ops, no framework code around them): kept
+#: out of the host-time fit and of the end-to-end error.
+KERNEL_ONLY = frozenset({"microbench"})
+
+#: Share of the L2 assumed to hold activations between producer and consumer kernels: an
+#: assumption (not fitted): eager PyTorch frees and reuses buffers, and half leaves room
+#: for the weights streaming through.
+L2_RESIDENT_FRACTION = 0.5
+
+
+# ------------------------------------------------------------------------------ kernel fit
+
+
+#: An ``kind:op`` with at least this many measured ops gets parameters of its own.
+MIN_OPS_PER_KEY = 8
+
+
+def _features(samples: Sequence[Sample], gpu: GpuSpec, precision: str) -> dict[str, dict[str, np.ndarray]]:
+    """Per fit key: tensor FLOPs, HBM bytes, all bytes, measured time, weight and the tensor
+    peak (FLOP/s at the op's own precision) of every op."""
+    probe = GpuModelParams(l2_resident_fraction=L2_RESIDENT_FRACTION)
+    rows: dict[str, list[tuple[float, float, float, float, float, float]]] = {}
+    for s in samples:
+        total = float(s.op_times_s.sum()) or 1.0
+        n = max(1, int((s.op_times_s > 0).sum()))
+        resident = weights_resident(s.workload, gpu, probe, precision)
+        mixed = is_mixed_fp8(s.workload)
+        for op, t in zip(s.workload.ops, s.op_times_s, strict=True):
+            if t <= 0:  # no kernel (a host-side op): nothing to fit
+                continue
+            c = op_cost(op, gpu, probe, precision, resident, mixed)
+            w = 0.5 / n + 0.5 * t / total
+            peak = gpu.peak_flops_per_s(op_precision(op, precision, mixed))
+            row = (c.tensor_flops, c.hbm_bytes, c.l2_bytes, float(t), w, peak)
+            rows.setdefault(fit_key(op), []).append(row)
+            rows.setdefault(op.kind, []).append(row)
+    keep = {k: v for k, v in rows.items() if ":" not in k or len(v) >= MIN_OPS_PER_KEY}
+    names = ("flops", "hbm", "all", "t", "w", "peak")
+    return {k: dict(zip(names, np.array(v).T, strict=True)) for k, v in keep.items()}
+
+
+def _predict_kind(f: dict[str, np.ndarray], gpu: GpuSpec, precision: str, grid: np.ndarray) -> np.ndarray:
+    """Kernel times [grid point, op] for grid rows (eff_max, flops_half, mem_eff, fixed_s)."""
+    eff, half, mem, fixed = (grid[:, i : i + 1] for i in range(4))
+    flops = f["flops"][None, :]
+    tc = np.where(flops > 0, (flops + half) / (f["peak"][None, :] * eff), 0.0)
+    tm = np.maximum(f["hbm"][None, :] / (gpu.hbm_bytes_per_s * mem), f["all"][None, :] / gpu.l2_bytes_per_s)
+    return np.maximum(tc, tm) + fixed
+
+
+def _search(f: dict[str, np.ndarray], gpu: GpuSpec, precision: str, axes: Sequence[np.ndarray]) -> np.ndarray:
+    grid = np.array(list(itertools.product(*axes)))
+    log_t = np.log(f["t"])
+    best, best_err = grid[0], math.inf
+    for chunk in np.array_split(grid, max(1, len(grid) * len(log_t) // 2_000_000)):
+        err = ((np.log(_predict_kind(f, gpu, precision, chunk)) - log_t) ** 2 * f["w"]).sum(axis=1)
+        i = int(np.argmin(err))
+        if err[i] < best_err:
+            best, best_err = chunk[i], float(err[i])
+    return best
+
+
+def _grid_fit(f_: dict[str, np.ndarray], gpu: GpuSpec, precision: str, tensor: bool) -> tuple[float, ...]:
+    """Best (eff_max, flops_half, mem_eff, fixed_s) of one key: a coarse grid, then a fine one."""
+    one, zero = np.array([1.0]), np.array([0.0])
+    coarse = (
+        np.linspace(0.1, 1.0, 10) if tensor else one,
+        np.concatenate([[0.0], np.logspace(6, 12, 13)]) if tensor else zero,
+        np.geomspace(0.02, 1.0, 12),
+        np.concatenate([[0.0], np.logspace(-6.5, -3, 15)]),
+    )
+    e, h, m, c = _search(f_, gpu, precision, coarse)
+
+    def near(x: float, lo: float, hi: float, f: float) -> np.ndarray:
+        return np.unique(np.clip(np.geomspace(max(x, lo) / f, max(x, lo) * f, 7), lo, hi))
+
+    for f in (1.5, 1.12):  # two finer grids around the best point so far
+        e, h, m, c = _search(f_, gpu, precision, (
+            near(e, 0.01, 1.0, f) if tensor else one,
+            near(h, 1e5, 1e13, f) if tensor and h else zero,
+            near(m, 0.005, 1.0, f),
+            near(c, 1e-7, 2e-3, f) if c else zero,
+        ))  # fmt: skip
+    return (float(e), float(h), float(m), float(c))
+
+
+def fit_kernels(samples: Sequence[Sample], gpu: GpuSpec, precision: str) -> GpuModelParams:
+    """Per-key kernel parameters (step 1 of the module docstring)."""
+    eff, half, mem, fixed = {}, {}, {}, {}
+    for key, f in sorted(_features(samples, gpu, precision).items()):
+        tensor = key.partition(":")[0] in TENSOR_KINDS and bool((f["flops"] > 0).any())
+        e, h, m, c = _grid_fit(f, gpu, precision, tensor)
+        if tensor:
+            eff[key], half[key] = e, h
+        mem[key], fixed[key] = m, c
+    return GpuModelParams(
+        eff_max=eff, flops_half=half, mem_eff=mem, kernel_fixed_s=fixed, l2_resident_fraction=L2_RESIDENT_FRACTION
+    )
+
+
+# -------------------------------------------------------------------------- host and power
+
+
+def queue_step_s(gpu_s: np.ndarray, hosts: np.ndarray) -> np.ndarray:
+    """Step latency of the host/GPU queue for each host time in ``hosts``.
+
+    Op j (1-based) is issued at j·h; the GPU finishes at max over j of (j·h + Σ_{i≥j} t_i).
+    """
+    suffix = np.cumsum(gpu_s[::-1])[::-1]
+    j = np.arange(1, len(gpu_s) + 1)
+    return (j[None, :] * hosts[:, None] + suffix[None, :]).max(axis=1)
+
+
+def _gpu_parts(s: Sample, gpu: GpuSpec, p: GpuModelParams, precision: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per op: GPU time without the fixed term, and the fixed term."""
+    resident = weights_resident(s.workload, gpu, p, precision)
+    mixed = is_mixed_fp8(s.workload)
+    total = np.array([op_cost(op, gpu, p, precision, resident, mixed).gpu_s for op in s.workload.ops])
+    fixed = np.array([p.get("kernel_fixed_s", fit_key(op), 0.0) for op in s.workload.ops])
+    return total - fixed, fixed
+
+
+def fit_host(samples: Sequence[Sample], gpu: GpuSpec, p: GpuModelParams, precision: str) -> tuple[float, float]:
+    """(``host_issue_s``, ``fixed_scale``) minimising the squared log error of per-step latency.
+
+    ``fixed_scale`` scales every fitted ``kernel_fixed_s``: per-op times come from profiled
+    runs, where host work between an op's kernels can count as op time; the unprofiled
+    step latencies say how much of that fixed time is real.
+    """
+    hosts = np.concatenate([[0.0], np.linspace(0.5e-6, 150e-6, 300)])
+    scales = np.linspace(0.0, 1.0, 21)
+    parts = [_gpu_parts(s, gpu, p, precision) for s in samples]
+    err = np.zeros((len(scales), len(hosts)))
+    for a, scale in enumerate(scales):
+        for s, (base, fixed) in zip(samples, parts, strict=True):
+            h = hosts if s.mode == "eager" else np.zeros_like(hosts)  # a CUDA graph: no host per op
+            err[a] += np.log(queue_step_s(base + scale * fixed, h) / s.step_s) ** 2
+    best_scale, best_host = (int(i) for i in np.unravel_index(int(np.argmin(err)), err.shape))
+    return float(hosts[best_host]), float(scales[best_scale])
+
+
+def _scaled(p: GpuModelParams, host_s: float, scale: float) -> GpuModelParams:
+    return replace(p, host_issue_s=host_s, kernel_fixed_s={k: v * scale for k, v in p.kernel_fixed_s.items()})
+
+
+def predict_step_s(s: Sample, gpu: GpuSpec, p: GpuModelParams, precision: str) -> float:
+    return float(sum(step_costs(s.workload, gpu, for_mode(p, s.mode), precision)[1]))
+
+
+def _image_features(s: Sample, gpu: GpuSpec, p: GpuModelParams, precision: str) -> np.ndarray:
+    """Per image: kernel-busy s, tensor FLOPs, vector FLOPs, HBM bytes, all bytes (model calls)."""
+    costs, _, _ = step_costs(s.workload, gpu, for_mode(p, s.mode), precision)
+    per_call = np.array([[c.gpu_s, c.tensor_flops, c.vector_flops, c.hbm_bytes, c.l2_bytes] for c in costs])
+    return per_call.sum(axis=0) * s.steps / s.batch
+
+
+def fit_power(samples: Sequence[Sample], gpu: GpuSpec, p: GpuModelParams, precision: str) -> GpuModelParams:
+    """``idle_w``, ``active_w`` and the four dynamic energies (step 3 of the module docstring)."""
+    with_e = [s for s in samples if s.energy_j_per_image is not None and s.image_s]
+    if not with_e:
+        return replace(p, idle_w=default_params(gpu, precision).idle_w)
+    idle = float(np.mean([s.idle_w for s in with_e if s.idle_w is not None]))
+    x = np.array([_image_features(s, gpu, p, precision) for s in with_e])
+    y = np.array([s.energy_j_per_image - idle * s.image_s for s in with_e])  # type: ignore[operator]
+    scale = np.array([s.energy_j_per_image for s in with_e], dtype=float)  # relative error
+    colscale = x.max(axis=0)
+    colscale[colscale == 0] = 1.0
+    xs = x / colscale / scale[:, None]
+    ys = y / scale
+    n = x.shape[1]
+    best, best_err = np.zeros(n), float(np.sum(ys**2))
+    for k in range(1, n + 1):
+        for cols in itertools.combinations(range(n), k):
+            coef, *_ = np.linalg.lstsq(xs[:, cols], ys, rcond=None)
+            err = float(np.sum((xs[:, cols] @ coef - ys) ** 2))
+            if (coef >= 0).all() and err < best_err:
+                best, best_err = np.zeros(n), err
+                best[list(cols)] = coef
+    c = best / colscale
+    return replace(
+        p, idle_w=idle, active_w=float(c[0]), pj_per_tensor_flop=float(c[1] * 1e12),
+        pj_per_vector_flop=float(c[2] * 1e12), pj_per_hbm_byte=float(c[3] * 1e12), pj_per_l2_byte=float(c[4] * 1e12),
+    )  # fmt: skip
+
+
+def predict_image_j(s: Sample, gpu: GpuSpec, p: GpuModelParams, precision: str) -> float:
+    p = for_mode(p, s.mode)
+    costs, lat, _ = step_costs(s.workload, gpu, p, precision)
+    per_call = sum(sum(op_energy(c, t, gpu, p).values()) for c, t in zip(costs, lat, strict=True))
+    return per_call * s.steps / s.batch
+
+
+# ------------------------------------------------------------------------------- the fit
+
+
+def _ape(pred: float, meas: float) -> float:
+    return abs(pred - meas) / meas * 100.0
+
+
+def calibrate(samples: Sequence[Sample], gpu: GpuSpec, precision: str = "bf16") -> GpuCalibration:
+    """Fit every parameter to ``samples`` and measure the fit's error."""
+    kern = fit_kernels(samples, gpu, precision)
+    models = [s for s in samples if s.model not in KERNEL_ONLY]
+    host_s, fixed_scale = fit_host(models or samples, gpu, kern, precision)
+    params = fit_power(samples, gpu, _scaled(kern, host_s, fixed_scale), precision)
+    mape: dict[str, float] = {}
+    measured: dict[str, dict[str, Any]] = {}
+    lat_err, en_err, loo_lat, loo_en = [], [], [], []
+    class_err: dict[str, list[float]] = {}
+    for s in samples:
+        pred_step = predict_step_s(s, gpu, params, precision)
+        end_to_end = s.model not in KERNEL_ONLY
+        if end_to_end:
+            lat_err.append(_ape(pred_step, s.step_s))
+        others = [o for o in models if o.model != s.model]
+        if others:  # leave this model out of the host and power fits
+            lp = _scaled(kern, *fit_host(others, gpu, kern, precision))
+            if end_to_end:
+                loo_lat.append(_ape(predict_step_s(s, gpu, lp, precision), s.step_s))
+            lp = fit_power(others, gpu, lp, precision)
+            if s.energy_j_per_image:
+                loo_en.append(_ape(predict_image_j(s, gpu, lp, precision), s.energy_j_per_image))
+        costs, _, _ = step_costs(s.workload, gpu, kern, precision)  # vs profiled times: unscaled
+        op_class: dict[str, dict[str, float]] = {}
+        for kind in sorted({o.kind for o in s.workload.ops}):
+            idx = [i for i, o in enumerate(s.workload.ops) if o.kind == kind and s.op_times_s[i] > 0]
+            meas = float(s.op_times_s[idx].sum()) if idx else 0.0
+            if meas > 0:
+                pred = sum(costs[i].gpu_s for i in idx)
+                class_err.setdefault(kind, []).append(_ape(pred, meas))
+                op_class[kind] = {"measured_s": meas, "predicted_s": pred, "ops": len(idx)}
+        entry: dict[str, Any] = {
+            "batch": s.batch, "steps": s.steps, "file": s.meta["file"],
+            "latency_s_per_step": s.step_s, "predicted_latency_s_per_step": pred_step,
+            "latency_error_pct": _ape(pred_step, s.step_s), "profiled_op_s_per_step": s.profiled_s,
+            "mode": s.mode, "gpu_bound": s.gpu_bound, "profiler_inflation": s.inflation,
+            "profiler_inflation_source": s.inflation_source, "op_class_s_per_step": op_class,
+        }  # fmt: skip
+        if s.energy_j_per_image is not None:
+            pred_e = predict_image_j(s, gpu, params, precision)
+            if end_to_end:
+                en_err.append(_ape(pred_e, s.energy_j_per_image))
+            entry.update(energy_j_per_image=s.energy_j_per_image, predicted_energy_j_per_image=pred_e,
+                         energy_error_pct=_ape(pred_e, s.energy_j_per_image), idle_w=s.idle_w)  # fmt: skip
+        key = s.point
+        if key in measured:  # a second run of the same point: keep both
+            key = f"{key}#{sum(k.split('#')[0] == key for k in measured) + 1}"
+        measured[key] = entry
+    mape["latency_step"] = float(np.mean(lat_err))
+    if en_err:
+        mape["energy_image"] = float(np.mean(en_err))
+    if loo_lat:
+        mape["latency_step_leave_one_model_out"] = float(np.mean(loo_lat))
+    if loo_en:
+        mape["energy_image_leave_one_model_out"] = float(np.mean(loo_en))
+    points = point_summary(measured)
+    for what in ("latency_step", "energy_image"):
+        errs = [p[f"{what}_error_pct"] for k, p in points.items() if f"{what}_error_pct" in p and k not in KERNEL_ONLY]
+        spread = [p[f"{what}_spread_pct"] for p in points.values() if p["runs"] > 1 and f"{what}_spread_pct" in p]
+        if errs:
+            mape[f"{what}_mean_of_runs"] = float(np.mean(errs))
+        if spread:
+            mape[f"{what}_run_to_run_spread"] = float(np.mean(spread))
+    for kind, errs in sorted(class_err.items()):
+        mape[f"profiled_op_time:{kind}"] = float(np.mean(errs))
+    provenance = {
+        "measurements": [s.meta for s in samples],
+        "latest_measurement_utc": max((str(s.meta["created_utc"]) for s in samples), default=None),
+        "method": "simulator.calibrate: per-kind kernel grid fit (log error), host-queue fit, "
+        "non-negative power fit; MAPE in percent",
+        "l2_resident_fraction": f"{L2_RESIDENT_FRACTION} (assumed, not fitted)",
+        "kernel_fixed_scale": fixed_scale,
+    }
+    return GpuCalibration(gpu=gpu.name, params=params, precision=precision, mape=mape,
+                          provenance=provenance, measured=measured, points=points)  # fmt: skip
+
+
+def point_summary(measured: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Repeated runs of one configuration (:attr:`Sample.point`) merged: the mean measured
+    latency and energy, the error of the prediction against that mean, and the run-to-run
+    spread (mean absolute deviation of the runs from their mean, in %)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for key, run in measured.items():
+        groups.setdefault(key.split("#")[0], []).append(run)
+    out: dict[str, dict[str, Any]] = {}
+    for point, runs in sorted(groups.items()):
+        first = runs[0]
+        merged: dict[str, Any] = {"runs": len(runs), "batch": first["batch"], "steps": first["steps"],
+                                 "mode": first["mode"]}  # fmt: skip
+        for what, meas, pred in (("latency_step", "latency_s_per_step", "predicted_latency_s_per_step"),
+                                 ("energy_image", "energy_j_per_image", "predicted_energy_j_per_image")):  # fmt: skip
+            values = [r[meas] for r in runs if r.get(meas) is not None]
+            if not values:
+                continue
+            mean = float(np.mean(values))
+            merged[meas] = mean
+            merged[pred] = float(np.mean([r[pred] for r in runs if r.get(meas) is not None]))
+            merged[f"{what}_error_pct"] = _ape(merged[pred], mean)
+            merged[f"{what}_spread_pct"] = float(np.mean([abs(v - mean) for v in values]) / mean * 100.0)
+        out[point] = merged
+    return out
+
+
+# ---------------------------------------------------------------------------- file and CLI
+
+
+def calibration_to_json(c: GpuCalibration) -> dict[str, Any]:
+    return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "gpu": c.gpu,
+            "precision": c.precision, "params": c.params.to_json(), "mape": dict(c.mape),
+            "measured": {k: dict(v) for k, v in c.measured.items()},
+            "points": {k: dict(v) for k, v in c.points.items()},
+            "provenance": dict(c.provenance)}  # fmt: skip
+
+
+def save_calibration(c: GpuCalibration, path: str | Path) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(calibration_to_json(c), indent=1, sort_keys=True) + "\n", "utf-8")
+    return p
+
+
+def load_calibration(path: str | Path) -> GpuCalibration:
+    """Read a calibration file; errors are :class:`PicojouleError` naming the file."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PicojouleError(f"{path}: no such calibration file") from None
+    except (OSError, ValueError) as exc:
+        raise PicojouleError(f"{path}: not a readable calibration file: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
+        raise PicojouleError(f"{path}: format is not {FORMAT_NAME!r}")
+    if doc.get("version") != FORMAT_VERSION:
+        raise PicojouleError(f"{path}: version {doc.get('version')!r}, expected {FORMAT_VERSION}")
+    try:
+        params = GpuModelParams.from_json(doc["params"])
+        return GpuCalibration(gpu=doc["gpu"], params=params, precision=doc["precision"],
+                              mape=doc.get("mape", {}), provenance=doc.get("provenance", {}),
+                              measured=doc.get("measured", {}), points=doc.get("points", {}))  # fmt: skip
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PicojouleError(f"{path}: malformed calibration: {exc}") from None

@@ -1,0 +1,70 @@
+"""``picojoule calibrate``: fit the GPU cost model to measurement files and print the fit."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any
+
+from accelerator.gpu import load_gpu
+from models.gpu.measurement import MeasurementError
+from simulator.gpu.calibrate import calibrate, gpu_for, load_samples, save_calibration
+from simulator.gpu.model import GpuCalibration
+
+
+def _line(key: str, m: Mapping[str, Any], keys: tuple[str, str, str, str]) -> str:
+    """One measured-vs-predicted line: latency per step, then energy per image when measured.
+
+    ``keys``: the entry's error and spread key prefixes for latency and energy (runs carry
+    ``latency_error_pct``, points ``latency_step_error_pct`` and a spread)."""
+    lat_err, lat_spread, e_err, e_spread = keys
+    spread = f" ±{m[lat_spread]:4.1f}%" if lat_spread in m else ""
+    line = (f"  {key:24s} step {m['latency_s_per_step'] * 1e3:8.3f} ms{spread} measured, "
+            f"{m['predicted_latency_s_per_step'] * 1e3:8.3f} predicted ({m[lat_err]:5.1f}%)")  # fmt: skip
+    if e_err in m:
+        spread = f" ±{m[e_spread]:4.1f}%" if e_spread in m else ""
+        line += (f"; image {m['energy_j_per_image']:8.3f} J{spread} measured, "
+                 f"{m['predicted_energy_j_per_image']:8.3f} predicted ({m[e_err]:5.1f}%)")  # fmt: skip
+    return line
+
+
+def report_lines(c: GpuCalibration) -> list[str]:
+    """Measured vs predicted per run and per repeated point, and the MAPE table, for the terminal."""
+    lines = [f"calibration for {c.gpu} ({c.precision}), {len(c.measured)} measurements"]
+    run_keys = ("latency_error_pct", "", "energy_error_pct", "")
+    lines += [_line(key, m, run_keys) for key, m in sorted(c.measured.items())]
+    repeated = {k: p for k, p in sorted(c.points.items()) if p.get("runs", 1) > 1}
+    if repeated:
+        lines.append("repeated points (mean of runs; ± run-to-run spread):")
+    point_keys = ("latency_step_error_pct", "latency_step_spread_pct", "energy_image_error_pct",
+                  "energy_image_spread_pct")  # fmt: skip
+    lines += [_line(key, p, point_keys) for key, p in repeated.items()]
+    lines += [f"  MAPE {k}: {v:.1f}%" for k, v in sorted(c.mape.items())]
+    return lines
+
+
+def _handler(args: argparse.Namespace) -> int:
+    samples = load_samples(args.measurements)
+    gpu = load_gpu(args.gpu or gpu_for(samples))
+    precisions = {s.meta["dtype"] for s in samples}
+    if len(precisions) != 1:
+        raise MeasurementError(f"measurements mix precisions {sorted(precisions)}; fit one at a time")
+    c = calibrate(samples, gpu, precisions.pop())
+    save_calibration(c, args.out)
+    print("\n".join(report_lines(c)))
+    print(f"wrote {args.out}")
+    if args.report:
+        from simulator.gpu.report import write_calibration_report
+
+        print(f"wrote {write_calibration_report(c, args.report)}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``calibrate MEASUREMENTS... --out FILE [--gpu NAME]`` to the CLI."""
+    p = subparsers.add_parser("calibrate", help="fit the GPU cost model to measurement files")
+    p.add_argument("measurements", nargs="+", help="measurement files (picojoule gpu measure)")
+    p.add_argument("--out", required=True, help="calibration JSON to write")
+    p.add_argument("--gpu", help="GPU spec name or YAML (default: from the measurements)")
+    p.add_argument("--report", metavar="DIR", help="also write DIR/calibration.html: predicted vs measured plots")
+    p.set_defaults(func=_handler)

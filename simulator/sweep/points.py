@@ -1,0 +1,214 @@
+"""Design points of a sweep: axis values → arch data → derived values → constraints → key.
+
+A point's identity is the SHA-256 of its validated arch (canonical JSON, every default filled
+in), so two axis settings that build the same design are one point. The store key of an
+evaluation adds the workload's content hash, the evaluation options and the simulator version.
+Strategies: the full grid, a seeded random sample of it, and optuna's NSGA-II (ask/tell).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from accelerator.errors import SpecError
+from accelerator.spec import ArchSpec
+from simulator.cost.hardware import area_mm2
+from simulator.sweep.expressions import ExprError
+from simulator.sweep.paths import get_path, resolve_path, set_path
+from simulator.sweep.spec import Nsga2Strategy, RandomStrategy, Sweep
+
+
+def digest(text: str | bytes) -> str:
+    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+@dataclass(frozen=True)
+class DesignPoint:
+    params: dict[str, Any]  # axis values and derived values, by name
+    arch: dict[str, Any] = field(default_factory=dict)  # validated arch data (every default filled in)
+    point_id: str = ""  # hash of the arch; "" when infeasible
+    infeasible: str | None = None  # why the point is not evaluated
+
+
+class _Resolver:
+    """Looks names up for expressions: derived values, builtins, then arch fields."""
+
+    def __init__(self, sweep: Sweep, data: dict[str, Any]) -> None:
+        self.sweep = sweep
+        self.data = data
+        self.named: dict[str, Any] = {}
+        self._arch: ArchSpec | None = None
+
+    def arch(self) -> ArchSpec:
+        if self._arch is None:
+            self._arch = ArchSpec.model_validate(self.data)
+        return self._arch
+
+    def set_field(self, path: tuple[str | int, ...], value: Any) -> None:
+        self.data = set_path(self.data, path, value)
+        self._arch = None
+
+    def __call__(self, name: str) -> Any:
+        if name in self.named:
+            return self.named[name]
+        if name == "pes":
+            return self.arch().compute.rows * self.arch().compute.cols
+        if name == "sram_bytes":
+            a = self.arch()
+            pes = a.compute.rows * a.compute.cols
+            return sum(lv.size_bytes * (pes if lv.per_pe else 1) for lv in a.memory.levels)
+        if name == "area_mm2":
+            return area_mm2(self.arch())
+        path = resolve_path(self.sweep.base_full, name)
+        missing = object()
+        value = get_path(self.data, path, missing)
+        return get_path(self.sweep.base_full, path) if value is missing else value
+
+
+def build_point(sweep: Sweep, values: Sequence[Any]) -> DesignPoint:
+    """The design point of one choice of axis values (in the order of ``sweep.axes``)."""
+    params: dict[str, Any] = {a.name: v for a, v in zip(sweep.axes, values, strict=True)}
+    data = sweep.base_data
+    for axis, value in zip(sweep.axes, values, strict=True):
+        data = set_path(data, axis.path, value)
+    res = _Resolver(sweep, data)
+    try:
+        for d in sweep.derived:
+            value = d.expr.evaluate(res)
+            params[d.name] = value
+            if d.path is None:
+                res.named[d.name] = value
+            else:
+                res.set_field(d.path, value)
+        arch = res.arch()
+        for c in sweep.constraints:
+            if not c.after_evaluation and not c.expr.evaluate(res):
+                return DesignPoint(params, infeasible=f"constraint not met: {c.expr.text}")
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return DesignPoint(params, infeasible=f"invalid design: {where}: {err['msg']}")
+    except ExprError as exc:
+        return DesignPoint(params, infeasible=str(exc))
+    dump = arch.model_dump(mode="json")
+    return DesignPoint(params, arch=dump, point_id=digest(canonical_json(dump)))
+
+
+def meets_post_constraints(sweep: Sweep, point: DesignPoint, metrics: dict[str, float]) -> str | None:
+    """``None`` when the evaluated point meets every constraint on metrics, else the unmet one."""
+    for c in sweep.constraints:
+        if not c.after_evaluation:
+            continue
+
+        def look(name: str) -> Any:
+            if name in metrics:
+                return metrics[name]
+            if name in point.params:
+                return point.params[name]
+            return get_path(point.arch, resolve_path(point.arch, name))
+
+        try:
+            if not c.expr.evaluate(look):
+                return f"constraint not met: {c.expr.text}"
+        except (ExprError, KeyError) as exc:
+            return str(exc)
+    return None
+
+
+def workload_ids(sweep: Sweep, version: str) -> tuple[str, ...]:
+    """Per workload: hash of its bytes, the evaluation options and the simulator version."""
+    opts = canonical_json({"steps": sweep.spec.steps, "fidelity": sweep.spec.fidelity, "version": version})
+    return tuple(digest(digest(Path(p).read_bytes()) + opts) for p in sweep.workloads)
+
+
+def task_key(point_id: str, workload_id: str) -> str:
+    return digest(f"{point_id}|{workload_id}")
+
+
+def _decode(index: int, sizes: Sequence[int]) -> list[int]:
+    """Mixed-radix digits of ``index``, the last axis fastest (itertools.product's order)."""
+    out = []
+    for n in reversed(sizes):
+        index, d = divmod(index, n)
+        out.append(d)
+    return out[::-1]
+
+
+def grid_values(sweep: Sweep) -> Iterator[tuple[Any, ...]]:
+    """Axis values of the points a grid or random strategy visits, in a fixed order."""
+    strategy = sweep.spec.strategy
+    if isinstance(strategy, Nsga2Strategy):
+        raise ValueError("NSGA-II asks for its points one generation at a time")
+    if not isinstance(strategy, RandomStrategy):
+        yield from itertools.product(*(a.values for a in sweep.axes))
+        return
+    sizes = [len(a.values) for a in sweep.axes]
+    total = math.prod(sizes)
+    for index in random.Random(strategy.seed).sample(range(total), min(strategy.samples, total)):
+        yield tuple(a.values[d] for a, d in zip(sweep.axes, _decode(index, sizes), strict=True))
+
+
+class Nsga2Search:
+    """optuna's NSGA-II through ask/tell; the values it proposes are indices into each axis."""
+
+    def __init__(self, sweep: Sweep) -> None:
+        try:
+            import optuna
+        except ModuleNotFoundError:
+            raise SpecError(
+                "strategy nsga2 needs optuna: pip install 'picojoule[search]'",
+                file=str(sweep.path),
+                line=sweep.positions.line_of("strategy"),
+                field="strategy.kind",
+            ) from None
+        strategy = sweep.spec.strategy
+        assert isinstance(strategy, Nsga2Strategy)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.sweep = sweep
+        self.strategy = strategy
+        self._failed = optuna.trial.TrialState.FAIL
+        sampler = optuna.samplers.NSGAIISampler(population_size=strategy.population, seed=strategy.seed)
+        self.study = optuna.create_study(
+            sampler=sampler,
+            directions=["minimize" if o.direction == "min" else "maximize" for o in sweep.objectives],
+        )
+        self.asked = 0
+
+    def ask(self) -> list[tuple[Any, tuple[Any, ...]]]:
+        """The next generation: (trial, axis values) pairs; empty when the budget is spent."""
+        n = min(self.strategy.population, self.strategy.trials - self.asked)
+        out = []
+        for _ in range(n):
+            trial = self.study.ask()
+            idx = [trial.suggest_categorical(a.name, list(range(len(a.values)))) for a in self.sweep.axes]
+            out.append((trial, tuple(a.values[i] for a, i in zip(self.sweep.axes, idx, strict=True))))
+        self.asked += n
+        return out
+
+    def tell(self, trial: Any, values: Sequence[float] | None) -> None:
+        """Report a trial's objective values (``None``: infeasible or failed)."""
+        if values is None or any(not math.isfinite(v) for v in values):
+            self.study.tell(trial, state=self._failed)
+        else:
+            self.study.tell(trial, list(values))
+
+
+def combine_workloads(values: Sequence[float]) -> float:
+    """One objective value over several workloads: the geometric mean (arithmetic if any ≤ 0)."""
+    if all(v > 0 for v in values):
+        return math.exp(sum(math.log(v) for v in values) / len(values))
+    return sum(values) / len(values)

@@ -1,0 +1,363 @@
+"""Sweep files: a base architecture, axes over its fields, derived values, constraints,
+workloads, objectives and a search strategy (the format is in docs/sweeps.md).
+
+``load_sweep(path)`` validates everything a sweep can get wrong before any design is
+evaluated, and every error names ``file:line dotted.field``, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from accelerator.spec import ArchSpec, arch_from_data, model_from_data
+from accelerator.yamlpos import Positions, load_yaml
+from simulator.evaluation import FIDELITIES
+from simulator.sweep.expressions import Expr, ExprError, parse_expr
+from simulator.sweep.paths import resolve_path, set_path
+from simulator.sweep.worker import BUILTIN_OBJECTIVES, METRIC_COLUMNS, QUALITY_COLUMNS, QualitySetup
+
+#: Values an expression can use besides spec fields, computed from each design point.
+BUILTIN_NAMES = {
+    "pes": "PEs in the array (compute.rows x compute.cols)",
+    "sram_bytes": "on-chip SRAM in bytes, all levels (per-PE levels times the PEs)",
+    "area_mm2": "area of the PE array and buffers in mm² (the cost model's area_mm2)",
+}
+
+
+#: Metric columns constraints and objectives may read.
+METRICS = {*METRIC_COLUMNS, *QUALITY_COLUMNS}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RangeSpec(_Strict):
+    """Evenly spaced values start, start+step, ... up to and including stop."""
+
+    start: float
+    stop: float
+    step: float = Field(..., gt=0)
+
+
+class LogRangeSpec(_Strict):
+    """Geometric values from start to stop: ``num`` of them, or multiplying by ``factor``."""
+
+    start: float = Field(..., gt=0)
+    stop: float = Field(..., gt=0)
+    num: int | None = Field(default=None, ge=2)
+    factor: float | None = Field(default=None, gt=1)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> LogRangeSpec:
+        if (self.num is None) == (self.factor is None):
+            raise ValueError("give exactly one of num (how many values) or factor (ratio of neighbours)")
+        return self
+
+
+class AxisSpec(_Strict):
+    values: tuple[Any, ...] | None = Field(default=None, min_length=1)
+    range: RangeSpec | None = None
+    log_range: LogRangeSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> AxisSpec:
+        if sum(x is not None for x in (self.values, self.range, self.log_range)) != 1:
+            raise ValueError("an axis is a list of values, or a mapping with one of values, range, log_range")
+        return self
+
+
+class GridStrategy(_Strict):
+    kind: Literal["grid"]
+
+
+class RandomStrategy(_Strict):
+    kind: Literal["random"]
+    samples: int = Field(..., ge=1, description="design points drawn from the grid, without replacement")
+    seed: int = 0
+
+
+class Nsga2Strategy(_Strict):
+    kind: Literal["nsga2"]
+    trials: int = Field(..., ge=1, description="design points asked of optuna's NSGA-II sampler in all")
+    population: int = Field(default=24, ge=2, description="points per generation (evaluated in parallel)")
+    seed: int = 0
+
+
+Strategy = Annotated[GridStrategy | RandomStrategy | Nsga2Strategy, Field(discriminator="kind")]
+
+
+class JobqueueSpec(_Strict):
+    """A dask-jobqueue cluster started for ``--executor dask`` (options go to its constructor)."""
+
+    kind: Literal["slurm", "pbs", "lsf", "sge", "htcondor", "moab", "oar"]
+    jobs: int = Field(..., ge=1, description="batch jobs to start")
+    options: dict[str, Any] = Field(default_factory=dict, description="e.g. cores, memory, queue, walltime")
+
+
+class ExecutionSpec(_Strict):
+    max_attempts: int = Field(default=3, ge=1, description="a point whose worker dies this often is recorded as failed")
+    batch_size: int | None = Field(default=None, ge=1, description="points per task; default: chosen per executor")
+    point_timeout_s: float = Field(
+        default=600.0, gt=0, description="longest a point may take before its worker is killed"
+    )
+    jobqueue: JobqueueSpec | None = None
+
+
+class QualitySpec(_Strict):
+    """How image quality is measured when an objective or constraint reads quality_* metrics."""
+
+    model: str = Field(default="digits-ddpm", description="a models.numerics.session quality model")
+    images: int = Field(default=16, ge=1, description="images generated per design")
+    steps: int = Field(default=20, ge=1, description="sampling steps per image")
+    seed: int = 0
+    calibration_images: int = Field(default=4, ge=1)
+
+
+class SweepFile(_Strict):
+    name: str = Field(..., min_length=1)
+    description: str = ""
+    base: str | dict[str, Any] = Field(..., description="arch YAML path (relative to the sweep) or an inline arch")
+    workloads: tuple[str, ...] = Field(..., min_length=1, description="workload files, relative to the sweep")
+    steps: int | None = Field(default=None, ge=1, description="sampling steps per image; default: each trace's")
+    fidelity: str = "analytic"
+    axes: dict[str, tuple[Any, ...] | AxisSpec] = Field(..., min_length=1)
+    derived: dict[str, str | int | float] = Field(default_factory=dict)
+    constraints: tuple[str, ...] = ()
+    objectives: dict[str, Literal["min", "max", "minimize", "maximize"]] = Field(..., min_length=1)
+    strategy: Strategy = Field(default_factory=lambda: GridStrategy(kind="grid"))
+    quality: QualitySpec = QualitySpec()  # frozen, so one shared default is safe
+    execution: ExecutionSpec = ExecutionSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_workload(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("workloads"), str):
+            return {**data, "workloads": [data["workloads"]]}
+        return data
+
+
+@dataclass(frozen=True)
+class Axis:
+    name: str  # as written, e.g. "memory.levels.glb.size_bytes"
+    path: tuple[str | int, ...]  # into the arch data, levels by index
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Derived:
+    name: str
+    expr: Expr
+    path: tuple[str | int, ...] | None  # the spec field it sets, or None for a named value
+
+
+@dataclass(frozen=True)
+class Constraint:
+    expr: Expr
+    after_evaluation: bool  # reads metrics, so is checked on the result
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str  # as written in the sweep file
+    column: str  # metric column in the results
+    direction: Literal["min", "max"]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    spec: SweepFile
+    path: Path
+    positions: Positions
+    base_data: dict[str, Any]  # the base arch as written (defaults left out)
+    base_full: dict[str, Any]  # the validated base with every default filled in
+    axes: tuple[Axis, ...]
+    derived: tuple[Derived, ...]
+    constraints: tuple[Constraint, ...]
+    objectives: tuple[Objective, ...]
+    workloads: tuple[Path, ...]
+
+    @property
+    def quality(self) -> QualitySetup | None:
+        """Quality settings for the workers, when an objective or constraint reads quality."""
+        used = {o.column for o in self.objectives}.union(*(c.expr.names for c in self.constraints))
+        return QualitySetup(**self.spec.quality.model_dump()) if used & set(QUALITY_COLUMNS) else None
+
+    @property
+    def grid_size(self) -> int:
+        return math.prod(len(a.values) for a in self.axes)
+
+
+def _num(x: float) -> float:
+    return float(f"{x:.12g}")
+
+
+def axis_values(spec: tuple[Any, ...] | AxisSpec) -> tuple[Any, ...]:
+    """The values of one axis, in order; ranges of integers stay integers."""
+    if isinstance(spec, tuple):
+        return spec
+    if spec.values is not None:
+        return spec.values
+    if spec.range is not None:
+        r = spec.range
+        n = math.floor((r.stop - r.start) / r.step + 1e-9) + 1
+        as_int = all(float(v).is_integer() for v in (r.start, r.stop, r.step))
+        vals = [r.start + i * r.step for i in range(max(n, 0))]
+        return tuple(int(round(v)) if as_int else _num(v) for v in vals)
+    lr = spec.log_range
+    assert lr is not None  # AxisSpec checks that one is given
+    as_int = float(lr.start).is_integer() and float(lr.stop).is_integer()
+    if lr.num is not None:
+        raw = [lr.start * (lr.stop / lr.start) ** (i / (lr.num - 1)) for i in range(lr.num)]
+    else:
+        assert lr.factor is not None
+        n = math.floor(math.log(lr.stop / lr.start) / math.log(lr.factor) + 1e-9) + 1
+        raw = [lr.start * lr.factor**i for i in range(max(n, 0))]
+        as_int = as_int and float(lr.factor).is_integer()
+    out = [int(round(v)) if as_int else _num(v) for v in raw]
+    return tuple(dict.fromkeys(out))  # rounding can repeat a value
+
+
+def _load_base(spec: SweepFile, path: Path, positions: Positions) -> tuple[dict[str, Any], ArchSpec]:
+    if isinstance(spec.base, dict):
+        return spec.base, arch_from_data(spec.base, positions, "base")
+    base_path = path.parent / spec.base
+    if not base_path.is_file():
+        raise positions.error("base", f"no such arch file {spec.base!r} (relative to {path.parent})")
+    data, base_positions = load_yaml(base_path)
+    return data, arch_from_data(data, base_positions)
+
+
+def _check_axis(
+    name: str,
+    values: tuple[Any, ...],
+    path: tuple[str | int, ...],
+    base: dict[str, Any],
+    positions: Positions,
+) -> None:
+    """Reject a value that is wrong for its field whatever the other axes are."""
+    if not values:
+        raise positions.error(f"axes.{name}", "the axis has no values (check start, stop and step)")
+    for i, value in enumerate(values):
+        try:
+            ArchSpec.model_validate(set_path(base, path, value))
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            if tuple(err["loc"])[: len(path)] == path:
+                where = f"axes.{name}.{i}" if f"axes.{name}.{i}" in positions.lines else f"axes.{name}"
+                msg = err["msg"].removeprefix("Value error, ")
+                raise positions.error(where, f"value {value!r} is not allowed for {name}: {msg}") from None
+
+
+def _known(names: frozenset[str], defined: set[str], full: dict[str, Any], extra: set[str]) -> str | None:
+    """The first name an expression uses that is not defined, builtin, a field or in ``extra``."""
+    for n in sorted(names):
+        if n in defined or n in BUILTIN_NAMES or n in extra:
+            continue
+        try:
+            resolve_path(full, n)
+        except KeyError:
+            return n
+    return None
+
+
+def _parse(text: str | int | float, where: str, positions: Positions) -> Expr:
+    try:
+        return parse_expr(str(text))
+    except ExprError as exc:
+        raise positions.error(where, str(exc)) from None
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Load and fully validate the sweep file at ``path``."""
+    path = Path(path)
+    data, positions = load_yaml(path)
+    spec = model_from_data(SweepFile, data, positions, "sweep")
+    if spec.fidelity not in FIDELITIES:
+        raise positions.error("fidelity", f"unknown fidelity {spec.fidelity!r}; allowed: {', '.join(FIDELITIES)}")
+    base_data, base_arch = _load_base(spec, path, positions)
+    full = base_arch.model_dump(mode="json")
+
+    axes = []
+    for name, axis_spec in spec.axes.items():
+        try:
+            apath = resolve_path(full, name)
+        except KeyError as exc:
+            raise positions.error(f"axes.{name}", f"not a field of the base arch: {exc.args[0]}") from None
+        values = axis_values(axis_spec)
+        _check_axis(name, values, apath, base_data, positions)
+        axes.append(Axis(name=name, path=apath, values=values))
+
+    derived: list[Derived] = []
+    defined: set[str] = set()
+    for name, text in spec.derived.items():
+        where = f"derived.{name}"
+        expr = _parse(text, where, positions)
+        try:
+            dpath: tuple[str | int, ...] | None = resolve_path(full, name)
+        except KeyError:
+            dpath = None
+            if not name.isidentifier() or name in BUILTIN_NAMES or name in METRICS:
+                raise positions.error(
+                    where,
+                    "a derived name is either a field of the base arch (to set "
+                    "it) or a new plain name (letters, digits, _) that is not a builtin "
+                    f"({', '.join(BUILTIN_NAMES)}) or a metric",
+                ) from None
+        unknown = _known(expr.names, defined, full, set())
+        if unknown is not None:
+            raise positions.error(
+                where,
+                f"unknown name {unknown!r}: use fields of the base arch, derived "
+                f"names defined above, or {', '.join(BUILTIN_NAMES)}",
+            )
+        derived.append(Derived(name=name, expr=expr, path=dpath))
+        if dpath is None:
+            defined.add(name)
+
+    constraints = []
+    for i, text in enumerate(spec.constraints):
+        expr = _parse(text, f"constraints.{i}", positions)
+        unknown = _known(expr.names, defined, full, METRICS)
+        if unknown is not None:
+            raise positions.error(
+                f"constraints.{i}",
+                f"unknown name {unknown!r}: use fields of the base "
+                f"arch, derived names, {', '.join(BUILTIN_NAMES)}, or metrics "
+                f"({', '.join(sorted(METRICS))})",
+            )
+        constraints.append(Constraint(expr=expr, after_evaluation=bool(expr.names & METRICS)))
+
+    objectives = []
+    for name, direction in spec.objectives.items():
+        column = BUILTIN_OBJECTIVES.get(name) or (name if name in METRICS else None)
+        if column is None:
+            allowed = [*BUILTIN_OBJECTIVES, *METRIC_COLUMNS, *QUALITY_COLUMNS]
+            raise positions.error(f"objectives.{name}", f"unknown objective {name!r}; allowed: {', '.join(allowed)}")
+        objectives.append(
+            Objective(name=name, column=column, direction="min" if direction.startswith("min") else "max")
+        )
+
+    workloads = []
+    for i, rel in enumerate(spec.workloads):
+        wpath = path.parent / rel
+        if not wpath.is_file():
+            raise positions.error(f"workloads.{i}", f"no such workload file {rel!r} (relative to {path.parent})")
+        workloads.append(wpath)
+    return Sweep(
+        spec=spec,
+        path=path,
+        positions=positions,
+        base_data=base_data,
+        base_full=full,
+        axes=tuple(axes),
+        derived=tuple(derived),
+        constraints=tuple(constraints),
+        objectives=tuple(objectives),
+        workloads=tuple(workloads),
+    )

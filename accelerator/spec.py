@@ -22,6 +22,7 @@ from pydantic import (
 
 from accelerator.errors import SpecError
 from accelerator.numerics import NumericsSpec, numerics_fit_error
+from accelerator.tech import KNOWN_NODES_NM
 from accelerator.yamlpos import Positions, load_yaml, parse_yaml
 
 Precision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
@@ -246,8 +247,6 @@ class ArchSpec(_Strict):
 
     @model_validator(mode="after")
     def _node_known(self) -> ArchSpec:
-        from accelerator.tech import KNOWN_NODES_NM  # sibling module of the same layer
-
         if self.technology_nm not in KNOWN_NODES_NM:
             raise ValueError(
                 f"technology_nm {self.technology_nm:g} has no scaling factors; "

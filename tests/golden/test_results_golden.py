@@ -112,12 +112,21 @@ def test_golden_results(trace: Path, regen_golden: bool) -> None:
         pytest.fail(f"no golden for {trace.name}: run `pytest tests/golden --regen-golden` and commit")
     now = compute(trace)
     golden = json.loads(golden_path.read_text(encoding="utf-8"))
-    # Designs added since the golden was written are not compared (reported when regenerated).
-    now["designs"] = {k: v for k, v in now["designs"].items() if k in golden["designs"]}
+    unpinned = sorted(set(now["designs"]) - set(golden["designs"]))
+    assert not unpinned, (
+        f"design(s) {', '.join(unpinned)} have no golden entry for {trace.name}: "
+        "run `pytest tests/golden --regen-golden`, review the diff and commit")
     diff = differences(golden, now)
     assert not diff, (
         f"{len(diff)} golden value(s) of {trace.name} moved (if intended: "
         "`pytest tests/golden --regen-golden` and commit):\n  " + "\n  ".join(diff[:60]))
+
+
+def test_every_golden_file_has_its_trace() -> None:
+    """A golden left behind by a removed trace is stale: it would never be checked."""
+    names = {t.name.removesuffix(".workload.json.gz") for t in TRACES}
+    stale = sorted(p.stem for p in RESULTS.glob("*.json") if p.stem not in names)
+    assert not stale, f"golden results without a trace in scenarios/workloads: {stale}"
 
 
 def test_differences_are_readable() -> None:

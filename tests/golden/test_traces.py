@@ -2,15 +2,14 @@
 
 Each case traces one model call (shape only) and compares a compact record (aten ops, ops,
 FLOPs, MACs, ops and FLOPs by kind) with ``tests/golden/traces/<case>.json``. Regenerate
-after an intended change with ``PICOJOULE_REGEN_GOLDEN=1 pytest tests/golden/test_traces.py``
-and review the diff. Big models run on fake tensors (shapes without values; seconds, no
+after an intended change with ``pytest tests/golden --regen-golden`` (the one way for every
+golden file) and review the diff. Big models run on fake tensors (shapes without values; seconds, no
 memory); ``execution`` in the record says which.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from models.trace.tracer import trace  # noqa: E402
 from models.workload import Workload  # noqa: E402
 
 GOLDEN = Path(__file__).resolve().parent / "traces"
-REGEN = os.environ.get("PICOJOULE_REGEN_GOLDEN") == "1"
 
 #: case name -> trace() arguments (small sizes; fake=True for the big models)
 CASES: dict[str, dict[str, Any]] = {
@@ -64,7 +62,7 @@ def record(w: Workload) -> dict[str, Any]:
 
 @pytest.mark.trace
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_golden_trace(case: str) -> None:
+def test_golden_trace(case: str, regen_golden: bool) -> None:
     args = dict(CASES[case])
     model = args.pop("model")
     if model == "terrain":
@@ -76,11 +74,17 @@ def test_golden_trace(case: str) -> None:
             pytest.skip(f"terrain needs adaptive-terrain-diffusion==0.4.2: {exc}")
     got = record(trace(model, steps=1 if model == "sd-vae-decoder" else 2, **args))
     path = GOLDEN / f"{case}.json"
-    if REGEN or not path.exists():
-        if not REGEN:
-            pytest.fail(f"{path} missing; create it with PICOJOULE_REGEN_GOLDEN=1")
+    if regen_golden:
         path.write_text(json.dumps(got, indent=2) + "\n")
+        return
+    if not path.is_file():
+        pytest.fail(f"{path} missing: run `pytest tests/golden --regen-golden`, review and commit")
     assert got == json.loads(path.read_text())
+
+
+def test_every_golden_trace_has_its_case() -> None:
+    stale = sorted(p.stem for p in GOLDEN.glob("*.json") if p.stem not in CASES)
+    assert not stale, f"golden traces without a case in CASES: {stale}"
 
 
 def _golden(case: str) -> dict[str, Any]:
@@ -88,7 +92,7 @@ def _golden(case: str) -> dict[str, Any]:
 
 
 def test_golden_numbers_match_the_published_ones() -> None:
-    """DESIGN.md's table (measured by the design author on this machine kind)."""
+    """The published sizes of these models, and the table of docs/tracing.md."""
     ddpm = _golden("ddpm-cifar10-32")
     assert ddpm["params"] == 35_746_307
     assert ddpm["flops_per_step"] == pytest.approx(12.4e9, rel=0.02)

@@ -3,6 +3,11 @@
 ``load_yaml(path)`` returns plain Python data (dicts, lists, scalars) and a :class:`Positions`
 table mapping each dotted field path (``memory.glb.size_bytes``, ``levels.0.name``) to its
 1-based line number, so validation errors can say ``file:line field``.
+
+Loading is bounded, so no input can hang or exhaust memory: files larger than
+:data:`MAX_YAML_BYTES`, nesting deeper than :data:`MAX_DEPTH`, documents that expand (through
+aliases) to more than :data:`MAX_NODES` values, and aliases that refer to themselves are
+errors that name the limit.
 """
 
 from __future__ import annotations
@@ -14,6 +19,14 @@ from typing import Any
 import yaml
 
 from accelerator.errors import SpecError
+
+MAX_YAML_BYTES = 8 * 1024 * 1024
+"""Largest YAML input read (bytes): hand-written specs, scenarios and layer lists are far smaller."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and sequences accepted (a spec needs fewer than 10 levels)."""
+MAX_NODES = 250_000
+"""Most values a document may expand to, aliases counted each time they are used (a
+1,000-layer list is about 15,000)."""
 
 
 @dataclass(frozen=True)
@@ -37,32 +50,59 @@ class Positions:
         return SpecError(message, file=self.file, line=self.line_of(dotted), field=dotted or None)
 
 
-def _walk(node: yaml.Node, path: str, lines: dict[str, int]) -> Any:
-    lines.setdefault(path, node.start_mark.line + 1)
+@dataclass
+class _Budget:
+    """What is left of :data:`MAX_NODES`, and the nodes on the path being walked."""
+
+    nodes: int = MAX_NODES
+    ancestors: set[int] = field(default_factory=set)
+
+
+def _walk(node: yaml.Node, path: str, lines: dict[str, int], budget: _Budget) -> Any:
+    line = node.start_mark.line + 1
+    lines.setdefault(path, line)
+    budget.nodes -= 1
+    if budget.nodes < 0:
+        raise SpecError(
+            f"the document expands to more than {MAX_NODES:,} values (aliases are counted each time "
+            "they are used); split it or use fewer aliases",
+            line=line,
+            field=path or None,
+        )
+    if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        return _scalar(node)
+    if id(node) in budget.ancestors:
+        raise SpecError("an alias refers to a value that contains it (recursive alias)", line=line, field=path or None)
+    if len(budget.ancestors) >= MAX_DEPTH:
+        raise SpecError(f"nested deeper than {MAX_DEPTH} levels", line=line, field=path or None)
+    budget.ancestors.add(id(node))
+    try:
+        return _walk_collection(node, path, lines, budget)
+    finally:
+        budget.ancestors.discard(id(node))
+
+
+def _walk_collection(node: yaml.Node, path: str, lines: dict[str, int], budget: _Budget) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = key_node.value
             if not isinstance(key, str) or not isinstance(key_node, yaml.ScalarNode):
-                raise SpecError(
-                    f"mapping keys must be plain strings, got {key!r}", line=key_node.start_mark.line + 1
-                )
+                raise SpecError(f"mapping keys must be plain strings, got {key!r}", line=key_node.start_mark.line + 1)
             child = f"{path}.{key}" if path else key
             if key in out:
-                raise SpecError(
-                    f"duplicate key {key!r}", line=key_node.start_mark.line + 1, field=child
-                )
+                raise SpecError(f"duplicate key {key!r}", line=key_node.start_mark.line + 1, field=child)
             lines[child] = key_node.start_mark.line + 1
-            out[key] = _walk(value_node, child, lines)
+            out[key] = _walk(value_node, child, lines, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, item in enumerate(node.value):
             child = f"{path}.{i}" if path else str(i)
             lines[child] = item.start_mark.line + 1
-            items.append(_walk(item, child, lines))
+            items.append(_walk(item, child, lines, budget))
         return items
-    return _scalar(node)
+    raise AssertionError(f"not a collection node: {node!r}")
 
 
 def _scalar(node: yaml.Node) -> Any:
@@ -75,8 +115,14 @@ def _scalar(node: yaml.Node) -> Any:
 
 def parse_yaml(text: str, file: str) -> tuple[Any, Positions]:
     """Parse YAML ``text`` (named ``file`` in errors) into data and positions."""
+    if len(text) > MAX_YAML_BYTES:
+        raise SpecError(
+            f"the file is larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB; not a YAML input of ours", file=file
+        )
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise SpecError(f"nested too deeply (the limit is {MAX_DEPTH} levels)", file=file) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -86,7 +132,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Positions]:
     if node is None:
         raise SpecError("the file is empty; expected a YAML mapping", file=file, line=1)
     try:
-        data = _walk(node, "", lines)
+        data = _walk(node, "", lines, _Budget())
     except SpecError as exc:
         raise SpecError(exc.detail, file=file, line=exc.line, field=exc.field) from None
     return data, Positions(file=file, lines=lines)
@@ -96,9 +142,16 @@ def load_yaml(path: str | Path) -> tuple[Any, Positions]:
     """Read and parse a YAML file; a missing or unreadable file is a :class:`SpecError`."""
     p = Path(path)
     try:
+        if p.is_file() and p.stat().st_size > MAX_YAML_BYTES:
+            raise SpecError(
+                f"the file is larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB; not a YAML input of ours",
+                file=str(path),
+            )
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError("no such file", file=str(path)) from None
+    except IsADirectoryError:
+        raise SpecError("is a folder, expected a YAML file", file=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"cannot read the file: {exc}", file=str(path)) from None
     return parse_yaml(text, str(path))

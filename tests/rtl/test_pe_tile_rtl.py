@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from accelerator.pe_activity import activity_row
-from rtl.cli import (
+from rtl.flow import (
     BENCH_TESTS,
     HDL_SOURCES,
     MUTANTS,
@@ -47,8 +47,7 @@ def test_bench_passes_on_default_tile(default_build: Path) -> None:
 
 def test_every_mutant_is_caught() -> None:
     runs = run_mutants(4, 4, sim=SIM, seed=2)
-    assert runs["clean"].ok, "mutation build without a mutant must pass:\n" + "\n".join(
-        runs["clean"].messages)
+    assert runs["clean"].ok, "mutation build without a mutant must pass:\n" + "\n".join(runs["clean"].messages)
     for mutant in MUTANTS:
         assert runs[mutant].failed, f"{mutant} was not caught by any test"
     # each kind of bug is caught by the check meant for it
@@ -70,9 +69,13 @@ def test_activity_follows_gating_and_skipping(default_build: Path) -> None:
     rows = {}
     for mode, sparsity in (("int8", 0.0), ("int8", 0.9), ("int8_delta", 0.5)):
         name = f"act_{mode}_{int(sparsity * 100)}"
-        run = run_bench(default_build, tests=["activity_run"], waves=True, run_name=name,
-                        plusargs=[f"+pj_mode={mode}", f"+pj_sparsity={sparsity}",
-                                  "+pj_ops=6", "+pj_k=48"])
+        run = run_bench(
+            default_build,
+            tests=["activity_run"],
+            waves=True,
+            run_name=name,
+            plusargs=[f"+pj_mode={mode}", f"+pj_sparsity={sparsity}", "+pj_ops=6", "+pj_k=48"],
+        )
         assert run.ok, "\n".join(run.messages)
         rows[(mode, sparsity)] = activity_row(run.test_dir)
     dense, sparse, delta = rows[("int8", 0.0)], rows[("int8", 0.9)], rows[("int8_delta", 0.5)]
@@ -111,8 +114,7 @@ def test_simulator_cycles_equal_rtl_cycles(default_build: Path) -> None:
 
     from simulator.cost.array import K_INNER, OS, gemm_cycles
 
-    run = run_bench(default_build, sim=SIM, tests=["cycle_record"], run_name="cycles",
-                    plusargs=["+pj_k=37"])
+    run = run_bench(default_build, sim=SIM, tests=["cycle_record"], run_name="cycles", plusargs=["+pj_k=37"])
     assert run.ok, "\n".join(run.messages)
     records = json.loads((run.test_dir / "cycles.json").read_text())
     assert len(records) == 6
@@ -120,8 +122,9 @@ def test_simulator_cycles_equal_rtl_cycles(default_build: Path) -> None:
         one = np.array([1.0])
         r, c, k = rec["rows"] * one, rec["cols"] * one, rec["k"] * one
         mpc = 2 if rec["mode"].startswith("int4") else 1
-        sim = gemm_cycles(OS, rec["rows"], rec["cols"], mpc, r, c, k, r, c, k,
-                          np.array([K_INNER]), preload=rec["preload"])
+        sim = gemm_cycles(
+            OS, rec["rows"], rec["cols"], mpc, r, c, k, r, c, k, np.array([K_INNER]), preload=rec["preload"]
+        )
         # skipping removes whole beats: the skipped share of the temporal cycles
         expected = sim.cycles[0] - sim.temporal[0] * rec["skipped"] / rec["k_beats"]
         assert rec["stall_cycles"] == 0

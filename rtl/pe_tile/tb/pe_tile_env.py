@@ -54,8 +54,7 @@ class Driver:
         self.dut = dut
         self.rng = rng
         self.gap_prob = gap_prob
-        self._queues: dict[str, deque[dict[str, int]]] = {
-            "cmd": deque(), "ld": deque(), "in": deque()}
+        self._queues: dict[str, deque[dict[str, int]]] = {"cmd": deque(), "ld": deque(), "in": deque()}
         self._held: dict[str, dict[str, int] | None] = dict.fromkeys(self._queues)
         self._epoch = 0
 
@@ -160,7 +159,8 @@ class Monitor:
             if op is None:
                 continue
             waiting_in = (int(d.in_ready.value) and not int(d.in_valid.value)) or (
-                int(d.ld_ready.value) and not int(d.ld_valid.value))
+                int(d.ld_ready.value) and not int(d.ld_valid.value)
+            )
             out_valid, out_ready = int(d.out_valid.value), int(d.out_ready.value)
             if waiting_in or (out_valid and not out_ready):
                 op.stall_cycles += 1
@@ -195,23 +195,29 @@ class Scoreboard:
         self.observed: list[tuple[Expected, ObservedOp]] = []
 
     def submit(
-        self, driver: Driver, a: np.ndarray, b: np.ndarray, mode: str,
-        preload: np.ndarray | None = None, label: str = "",
+        self,
+        driver: Driver,
+        a: np.ndarray,
+        b: np.ndarray,
+        mode: str,
+        preload: np.ndarray | None = None,
+        label: str = "",
     ) -> TileResult:
         """Queue one op on the driver and its reference outcome here; return the latter."""
         delta = mode.endswith("_delta")
         prev = None if not delta else (self.stored if preload is None else preload)
-        result = tile_matmul(a, b, mode, prev=prev, preload=preload is not None,
-                             config=self.config)
-        stream = encode_stream(a, b, mode, prev=prev, preload=preload is not None,
-                               config=self.config)
+        result = tile_matmul(a, b, mode, prev=prev, preload=preload is not None, config=self.config)
+        stream = encode_stream(a, b, mode, prev=prev, preload=preload is not None, config=self.config)
         c = stream.command
-        command = {"cmd_int4": int(c.int4), "cmd_delta": int(c.delta),
-                   "cmd_preload": int(c.preload), "cmd_beats": c.beats,
-                   "cmd_skipped": c.skipped}
+        command = {
+            "cmd_int4": int(c.int4),
+            "cmd_delta": int(c.delta),
+            "cmd_preload": int(c.preload),
+            "cmd_beats": c.beats,
+            "cmd_skipped": c.skipped,
+        }
         driver.send(command, list(stream.ld_words), list(stream.a_words), list(stream.b_words))
-        self.expected.append(Expected(label or f"op{len(self.expected)}", mode,
-                                      preload is not None, result, command))
+        self.expected.append(Expected(label or f"op{len(self.expected)}", mode, preload is not None, result, command))
         self.stored = result.out
         return result
 
@@ -233,8 +239,7 @@ class Scoreboard:
         got = np.stack([unpack_row(w, self.config) for w in op.rows])
         if not np.array_equal(got, exp.result.out):
             i, j = (int(x) for x in np.argwhere(got != exp.result.out)[0])
-            self.errors.append(f"{where}: C({i},{j}) = {got[i, j]}, "
-                               f"expected {exp.result.out[i, j]}")
+            self.errors.append(f"{where}: C({i},{j}) = {got[i, j]}, expected {exp.result.out[i, j]}")
         if op.lasts != [0] * (self.config.rows - 1) + [1]:
             self.errors.append(f"{where}: out_last pattern {op.lasts}")
         if op.gated != exp.result.gated_macs:
@@ -243,8 +248,10 @@ class Scoreboard:
             self.errors.append(f"{where}: skipped {op.skipped} != {exp.result.skipped_vectors}")
         want = exp.result.cycles + op.stall_cycles
         if op.cycles != want:
-            self.errors.append(f"{where}: {op.cycles} cycles, expected tile_cycles "
-                               f"{exp.result.cycles} + {op.stall_cycles} stall = {want}")
+            self.errors.append(
+                f"{where}: {op.cycles} cycles, expected tile_cycles "
+                f"{exp.result.cycles} + {op.stall_cycles} stall = {want}"
+            )
 
     def done(self) -> bool:
         return not self.expected

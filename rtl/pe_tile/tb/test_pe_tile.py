@@ -1,4 +1,4 @@
-"""cocotb tests of ``pe_tile`` against ``accelerator.pe`` (run by ``rtl.cli``).
+"""cocotb tests of ``pe_tile`` against ``accelerator.pe`` (run by ``rtl.flow``).
 
 Every test checks every op bit for bit, count for count and cycle for cycle through the
 Scoreboard; the tile's shape is read from its ports, so the same tests run on any build.
@@ -39,8 +39,19 @@ class Bench:
 
     async def start(self) -> None:
         Clock(self.dut.clk, 10, unit="ns").start()
-        for port in ("cmd_valid", "ld_valid", "in_valid", "cmd_int4", "cmd_delta",
-                     "cmd_preload", "cmd_beats", "cmd_skipped", "ld_data", "in_a", "in_b"):
+        for port in (
+            "cmd_valid",
+            "ld_valid",
+            "in_valid",
+            "cmd_int4",
+            "cmd_delta",
+            "cmd_preload",
+            "cmd_beats",
+            "cmd_skipped",
+            "ld_data",
+            "in_a",
+            "in_b",
+        ):
             getattr(self.dut, port).value = 0
         self.dut.out_ready.value = 1
         await self.reset()
@@ -169,16 +180,15 @@ async def edge_cases(dut: Any) -> None:
     sb.submit(drv, full((r, 7), -8), full((7, c), -8), "int4")  # odd K: padded nibble
     sb.submit(drv, full((r, 3), -8), full((3, c), 7), "int4")
     # wrap upwards from the largest accumulator value and downwards from the smallest
-    res = sb.submit(drv, full((r, 2), -128), full((2, c), -128), "int8_delta",
-                    preload=full((r, c), top - 100))
+    res = sb.submit(drv, full((r, 2), -128), full((2, c), -128), "int8_delta", preload=full((r, c), top - 100))
     assert res.out[0, 0] == bottom + 32767 - 100, res.out[0, 0]
-    res = sb.submit(drv, full((r, 2), -8), full((2, c), 7), "int4_delta",
-                    preload=full((r, c), bottom + 5))
+    res = sb.submit(drv, full((r, 2), -8), full((2, c), 7), "int4_delta", preload=full((r, c), bottom + 5))
     assert res.out[0, 0] == top - 112 + 6, res.out[0, 0]
     sb.submit(drv, full((r, 3), 127), full((3, c), -128), "int8_delta")  # kept, wraps again
     sb.submit(drv, np.zeros((r, 0), dtype=int), np.zeros((0, c), dtype=int), "int8")  # K = 0
-    sb.submit(drv, np.zeros((r, 4), dtype=int), full((4, c), 3), "int4_delta",
-              preload=full((r, c), -1))  # preload, then every vector skipped
+    sb.submit(
+        drv, np.zeros((r, 4), dtype=int), full((4, c), 3), "int4_delta", preload=full((r, c), -1)
+    )  # preload, then every vector skipped
     sb.submit(drv, np.zeros((r, 6), dtype=int), full((6, c), 3), "int8")  # all gated
     await bench.settle()
     _assert_back_to_back(bench, 0)
@@ -218,8 +228,7 @@ async def activity_run(dut: Any) -> None:
     if "pj_mode" not in args:
         return  # only meaningful in an activity run
     mode = str(args.get("pj_mode", "int8"))
-    sparsity, ops, k = float(args.get("pj_sparsity", 0.5)), int(args.get("pj_ops", 8)), int(
-        args.get("pj_k", 64))
+    sparsity, ops, k = float(args.get("pj_sparsity", 0.5)), int(args.get("pj_ops", 8)), int(args.get("pj_k", 64))
     bench = await make_bench(dut, salt=23)
     start = bench.monitor.cycle
     results = []
@@ -229,19 +238,21 @@ async def activity_run(dut: Any) -> None:
             zero = bench.nrng.random(beats_for_k(k, mode)) < sparsity
             a[:, np.repeat(zero, macs_per_beat(mode))[:k]] = 0
             prev = bench.nrng.integers(-(2**20), 2**20, (bench.config.rows, bench.config.cols))
-            results.append(bench.scoreboard.submit(
-                bench.driver, a, b, mode, preload=prev if i == 0 else None))
+            results.append(bench.scoreboard.submit(bench.driver, a, b, mode, preload=prev if i == 0 else None))
         else:
             results.append(bench.scoreboard.submit(bench.driver, a, b, mode))
     await bench.settle()
     bench.check(ops)
     cfg = bench.config
     summary = {
-        "mode": mode, "sparsity": sparsity, "ops": ops, "k": k, "rows": cfg.rows,
+        "mode": mode,
+        "sparsity": sparsity,
+        "ops": ops,
+        "k": k,
+        "rows": cfg.rows,
         "cols": cfg.cols,
         "macs": sum(r.k_beats for r in results) * macs_per_beat(mode) * cfg.rows * cfg.cols,
-        "sent_macs": sum(r.sent_beats for r in results) * macs_per_beat(mode) * cfg.rows
-        * cfg.cols,
+        "sent_macs": sum(r.sent_beats for r in results) * macs_per_beat(mode) * cfg.rows * cfg.cols,
         "gated_macs": sum(r.gated_macs for r in results),
         "skipped_vectors": sum(r.skipped_vectors for r in results),
         "op_cycles": sum(r.cycles for r in results),
@@ -271,9 +282,19 @@ async def cycle_record(dut: Any) -> None:
             sb.submit(bench.driver, a, b, mode)
     await bench.settle()
     bench.check(6)
-    records = [{"mode": e.mode, "k": k, "preload": e.preload, "k_beats": e.result.k_beats,
-                "skipped": e.result.skipped_vectors, "cycles": op.cycles,
-                "stall_cycles": op.stall_cycles, "rows": cfg.rows, "cols": cfg.cols}
-               for e, op in sb.observed]
+    records = [
+        {
+            "mode": e.mode,
+            "k": k,
+            "preload": e.preload,
+            "k_beats": e.result.k_beats,
+            "skipped": e.result.skipped_vectors,
+            "cycles": op.cycles,
+            "stall_cycles": op.stall_cycles,
+            "rows": cfg.rows,
+            "cols": cfg.cols,
+        }
+        for e, op in sb.observed
+    ]
     out = Path(str(cocotb.plusargs.get("pj_out", "cycles.json")))
     out.write_text(json.dumps(records, indent=1))

@@ -14,9 +14,12 @@ from pathlib import Path
 
 from accelerator.errors import PicojouleError
 from models.workload import WorkloadError
+from simulator.run import run_scenario
+from simulator.validate import validate_file
 
-#: Sub-command modules that add themselves with ``register(subparsers)``. Each is imported
-#: only when present, so a core install (no torch, no cocotb) still has a working CLI.
+#: Sub-command modules that add themselves with ``register(subparsers)`` (the signature of
+#: :func:`register` below). Each is imported only when present, so a core install (no torch,
+#: no cocotb) still has a working CLI.
 PLUGINS = (
     "models.trace.cli",
     "models.zoo.cli",
@@ -30,8 +33,6 @@ PLUGINS = (
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from simulator.validate import validate_file
-
     failed = 0
     for f in args.files:
         try:
@@ -44,12 +45,21 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from simulator.run import run_scenario
-
     out = run_scenario(args.scenario, args.out)
     print(out.summary)
     print(f"\nwrote {out.results_path} and {out.report_path}")
     return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the simulator's own commands, ``validate`` and ``run``."""
+    p = subparsers.add_parser("validate", help="check scenario / arch / sweep / layer YAML files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=_cmd_validate)
+    p = subparsers.add_parser("run", help="evaluate a scenario and write results.json + report.html")
+    p.add_argument("scenario", metavar="SCENARIO.yaml")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.set_defaults(func=_cmd_run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,13 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Energy of image generation on accelerators vs GPUs: trace, simulate, sweep, validate RTL.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("validate", help="check scenario / arch / sweep / layer YAML files")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.set_defaults(func=_cmd_validate)
-    p = sub.add_parser("run", help="evaluate a scenario and write results.json + report.html")
-    p.add_argument("scenario", metavar="SCENARIO.yaml")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.set_defaults(func=_cmd_run)
+    register(sub)
     for name in PLUGINS:
         try:
             module = importlib.import_module(name)
@@ -87,7 +91,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

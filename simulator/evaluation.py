@@ -21,6 +21,7 @@ from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec
 from models.workload import Workload
 from simulator.cost import analytic, residency
+from simulator.cost.analytic import OpCosts
 from simulator.cost.array import LOOP_ORDERS, spatial_utilization
 from simulator.cost.gemm import total
 from simulator.cost.residency import Residency
@@ -56,7 +57,7 @@ def evaluate(
 
 
 def _costs(table: OpTable, arch: ArchSpec, fidelity: str, objective: str | None,
-           counts: np.ndarray, resident_ok: bool) -> tuple[Any, Residency | None]:
+           counts: np.ndarray, resident_ok: bool) -> tuple[OpCosts, Residency | None]:
     """Analytic (then event) costs, with weights resident across steps where the design asks
     for it and it pays (:mod:`simulator.cost.residency`)."""
     costs = analytic.evaluate_table(table, arch, objective)
@@ -79,13 +80,13 @@ def _costs(table: OpTable, arch: ArchSpec, fidelity: str, objective: str | None,
                 else:
                     costs = kept
     if fidelity == "event":
-        from simulator.cost.event import simulate  # simpy is imported only for this fidelity
+        from simulator.cost.event import simulate  # lazy: simpy, only for the event fidelity
 
         costs = simulate(table, costs)
     return costs, res
 
 
-def _mapping_info(table: OpTable, costs: Any, arch: ArchSpec) -> dict[int, dict[str, Any]]:
+def _mapping_info(table: OpTable, costs: OpCosts) -> dict[int, dict[str, Any]]:
     """Per-op mapping description for the report (GEMM ops only)."""
     hw, mp = costs.hw, costs.mapping
     info: dict[int, dict[str, Any]] = {}
@@ -104,7 +105,6 @@ def _mapping_info(table: OpTable, costs: Any, arch: ArchSpec) -> dict[int, dict[
     for i, d in info.items():
         if table.kind[i] == "attention":
             d["fused_attention"] = bool(hw.fused_attention)
-    del arch
     return info
 
 
@@ -147,7 +147,7 @@ def evaluate_prepared(
     op_delta = mean_op(costs.delta_used.astype(float))
     op_dx, op_meta = mean_op(costs.delta_extra_bytes), mean_op(costs.meta_bytes)
     timeline = costs.timeline or None
-    mapping = _mapping_info(table, costs, arch)
+    mapping = _mapping_info(table, costs)
 
     def rows_of(named: dict[str, np.ndarray]) -> list[dict[str, float]]:
         keys = sorted(named)
@@ -162,21 +162,21 @@ def evaluate_prepared(
     sparsity_rows = rows_of({"gating_saved_j": op_gate, "skipping_saved_j": op_skip_j,
                              "skipped_cycles": op_skip, "delta_step_fraction": op_delta,
                              "delta_extra_bytes": op_dx, "metadata_bytes": op_meta})
-    scalars = zip(*(x.tolist() for x in (op_cycles, op_lat, op_total, op_comp, op_mem, op_util,
-                                         op_gate, op_skip)), strict=True)
+    cycles_l, lat_l, energy_l, comp_l, mem_l, util_l, gate_l, skip_l = (
+        x.tolist() for x in (op_cycles, op_lat, op_total, op_comp, op_mem, op_util, op_gate, op_skip))
     res_in, res_out = costs.mapping.res_in.tolist(), costs.mapping.res_out.tolist()
     chain, bound = table.chain_in.tolist(), costs.bound.tolist()
     per_op = []
-    for i, (op, sc) in enumerate(zip(table.workload.ops, scalars, strict=True)):
+    for i, op in enumerate(table.workload.ops):
         m = dict(mapping.get(i, {}))
         if m or chain[i]:
             m["input_resident"] = res_in[i]
             m["output_kept"] = res_out[i]
         per_op.append(OpResult(
             index=i, name=op.name, kind=op.kind, module=op.module, macs=op.macs,
-            cycles=sc[0], latency_s=sc[1], energy_j=sc[2], compute_cycles=sc[3],
-            memory_cycles=sc[4], utilization=sc[5], energy_breakdown_j=energy_rows[i],
-            gating_saved_j=sc[6], skipped_cycles=sc[7], bound=bound[i], mapping=m,
+            cycles=cycles_l[i], latency_s=lat_l[i], energy_j=energy_l[i], compute_cycles=comp_l[i],
+            memory_cycles=mem_l[i], utilization=util_l[i], energy_breakdown_j=energy_rows[i],
+            gating_saved_j=gate_l[i], skipped_cycles=skip_l[i], bound=bound[i], mapping=m,
             traffic_bytes=traffic_rows[i], stall_cycles=stall_rows[i],
             sparsity=sparsity_rows[i], timeline=timeline[i] if timeline is not None else {},
         ))
@@ -198,6 +198,7 @@ def evaluate_prepared(
             "delta_extra_bytes_per_image": per_image(costs.delta_extra_bytes),
             "metadata_bytes_per_image": per_image(costs.meta_bytes),
         },
+        # flat copies of three "sparsity" entries: results.json keeps them (result.py, extras)
         "sparsity_gating_saved_j_per_image": per_image(costs.gating_saved_pj) * 1e-12,
         "sparsity_skipped_cycles_per_image": skipped,
         "sparsity_skipped_s_per_image": skipped / hw.clock_hz,
@@ -208,7 +209,7 @@ def evaluate_prepared(
         if op_cycles.sum() > 0 else 0.0,
     }
     notes: tuple[str, ...] = ()
-    per_step_extra = (0.0, 0.0)  # fill latency, energy spread over the image's steps
+    fill_s_per_step = fill_j_per_step = 0.0  # the weight fill, spread over the image's steps
     if res is not None:
         notes = (res.note,)
         extras["weight_residency"] = _residency_extras(res)
@@ -223,7 +224,7 @@ def evaluate_prepared(
             traffic[res.level] = traffic.get(res.level, 0.0) + fill.level_bytes
             lat_image += fill_s
             e_image += fill_j
-            per_step_extra = (fill_s / image_steps, fill_j / image_steps)
+            fill_s_per_step, fill_j_per_step = fill_s / image_steps, fill_j / image_steps
     if decoder is not None:
         dec = evaluate_prepared(decoder, arch, steps=1, fidelity=fidelity, objective=objective,
                                 weight_residency=False)
@@ -236,9 +237,9 @@ def evaluate_prepared(
             breakdown[k] = breakdown.get(k, 0.0) + v
     return DesignResult(
         name=arch.name, kind="accelerator",
-        latency_s_per_step=float(np.dot(counts, lat_step)) / image_steps + per_step_extra[0],
+        latency_s_per_step=float(np.dot(counts, lat_step)) / image_steps + fill_s_per_step,
         latency_s_per_image=lat_image,
-        energy_j_per_step=float(np.dot(counts, total_step)) / image_steps + per_step_extra[1],
+        energy_j_per_step=float(np.dot(counts, total_step)) / image_steps + fill_j_per_step,
         energy_j_per_image=e_image,
         energy_breakdown_j=dict(sorted(breakdown.items())), area_mm2=costs.area_mm2,
         per_op=tuple(per_op), per_step=per_step, label="modelled", notes=notes, extras=extras,

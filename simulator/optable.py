@@ -17,7 +17,9 @@ to R·S times.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,6 +39,26 @@ ROLE_PLAIN, ROLE_QK, ROLE_PV = 0, 1, 2
 
 
 @dataclass(frozen=True)
+class ConvGeometry:
+    """2-D geometry of convolution GEMM rows, per image (arrays over rows; 1 on rows that are
+    not convolutions). ``conv`` marks the rows the halo model applies to
+    (:func:`simulator.cost.gemm.conv_input_factor`)."""
+
+    conv: np.ndarray  # bool: a convolution with known 2-D geometry
+    img: np.ndarray  # images N
+    in_h: np.ndarray  # input height H, pixels
+    in_w: np.ndarray  # input width W, pixels
+    out_q: np.ndarray  # output width Q, pixels
+    stride: np.ndarray  # vertical stride, pixels
+    kr: np.ndarray  # filter height R
+    ks: np.ndarray  # filter width S
+
+    def map(self, f: Callable[[np.ndarray], np.ndarray]) -> ConvGeometry:
+        """The geometry with ``f`` applied to every array (row selection, reshaping)."""
+        return ConvGeometry(**{x.name: f(getattr(self, x.name)) for x in fields(self)})
+
+
+@dataclass(frozen=True)
 class OpTable:
     """Column arrays over the ops of one step (``n_ops``) and GEMM rows (``n_gemm``)."""
 
@@ -53,14 +75,7 @@ class OpTable:
     g_weight_is_param: np.ndarray  # bool
     g_role: np.ndarray  # ROLE_* per row
     g_a_unique: np.ndarray  # elements of A's footprint per batch item (conv: the input tensor)
-    g_conv: np.ndarray  # bool: a convolution with known 2-D geometry (halo model applies)
-    g_img: np.ndarray  # conv: images (N); geometry below per image, 1 elsewhere
-    g_in_h: np.ndarray  # conv: input height H
-    g_in_w: np.ndarray  # conv: input width W
-    g_out_q: np.ndarray  # conv: output width Q
-    g_stride: np.ndarray  # conv: vertical stride
-    g_kr: np.ndarray  # conv: filter height R
-    g_ks: np.ndarray  # conv: filter width S
+    g_geo: ConvGeometry  # convolution geometry per row (int64; 1 where not a convolution)
     # unique GEMM shapes: g_u[row] indexes the u_rows table (first row of each shape)
     g_u: np.ndarray
     u_rows: np.ndarray
@@ -108,6 +123,20 @@ class _Conv:
     a_unique: float  # input elements per group
 
 
+class _GemmRow(NamedTuple):
+    """One GEMM row while the table is built (see :class:`OpTable`'s ``g_*`` columns)."""
+
+    op: int
+    batch: int
+    m: int
+    n: int
+    k: int
+    weight_is_param: bool
+    role: int
+    a_unique: float
+    geo: _Conv | None
+
+
 def _conv_geometry(op: Op) -> _Conv | None:
     """2-D geometry of a (non-transposed) convolution, or ``None`` when it is not known."""
     if op.kind != "conv" or op.gemm is None or len(op.input_shapes) < 2:
@@ -146,7 +175,7 @@ def prepare(workload: Workload) -> OpTable:
     wgt = np.array([op.weight_bytes for op in ops], dtype=np.float64) / elem_bytes
     out = np.array([op.out_bytes for op in ops], dtype=np.float64) / elem_bytes
 
-    rows: list[tuple[int, int, int, int, int, bool, int, float, _Conv | None]] = []
+    rows: list[_GemmRow] = []
     vec = np.zeros(n)
     chain = np.zeros(n, dtype=bool)
     for i, op in enumerate(ops):
@@ -159,22 +188,23 @@ def prepare(workload: Workload) -> OpTable:
         geo = _conv_geometry(op)
         a_unique = geo.a_unique if geo is not None else float(m * k)
         if op.kind == "attention":
-            rows.append((i, b, m, nn, k, False, ROLE_QK, float(m * k), None))
+            rows.append(_GemmRow(i, b, m, nn, k, False, ROLE_QK, float(m * k), None))
             g2 = op.params.get("gemm2")
             b2, m2, n2, k2 = (int(v) for v in g2) if g2 else (b, m, k, nn)
-            rows.append((i, b2, m2, n2, k2, False, ROLE_PV, float(m2 * k2), None))
+            rows.append(_GemmRow(i, b2, m2, n2, k2, False, ROLE_PV, float(m2 * k2), None))
             vec[i] = per_elem * b * m * nn  # softmax over the score matrix
         else:
-            rows.append((i, b, m, nn, k, op.weight_is_param, ROLE_PLAIN, a_unique, geo))
+            rows.append(_GemmRow(i, b, m, nn, k, op.weight_is_param, ROLE_PLAIN, a_unique, geo))
 
-    def col(j: int, dtype: type = np.int64) -> np.ndarray:
-        return np.array([r[j] for r in rows], dtype=dtype)
+    def col(values: list[object], dtype: type = np.int64) -> np.ndarray:
+        return np.array(values, dtype=dtype)
 
     def geo_col(attr: str) -> np.ndarray:
-        return np.array([getattr(r[8], attr) if r[8] else 1 for r in rows], dtype=np.int64)
+        return col([getattr(r.geo, attr) if r.geo else 1 for r in rows])
 
-    keys = [r[1:8] + ((r[8].img, r[8].in_h, r[8].in_w, r[8].out_q, r[8].stride, r[8].kr,
-                       r[8].ks) if r[8] else ()) for r in rows]
+    keys = [(r.batch, r.m, r.n, r.k, r.weight_is_param, r.role, r.a_unique)
+            + ((r.geo.img, r.geo.in_h, r.geo.in_w, r.geo.out_q, r.geo.stride, r.geo.kr,
+                r.geo.ks) if r.geo else ()) for r in rows]
     first: dict[tuple[object, ...], int] = {}
     g_u = np.array([first.setdefault(key, len(first)) for key in keys], dtype=np.int64)
     u_rows = np.zeros(len(first), dtype=np.int64)
@@ -193,22 +223,24 @@ def prepare(workload: Workload) -> OpTable:
         n_ops=n,
         kind=kind,
         macs=macs,
-        g_op=col(0),
-        g_batch=col(1),
-        g_m=col(2),
-        g_n=col(3),
-        g_k=col(4),
-        g_weight_is_param=col(5, bool),
-        g_role=col(6),
-        g_a_unique=col(7, np.float64),
-        g_conv=np.array([r[8] is not None for r in rows], dtype=bool),
-        g_img=geo_col("img"),
-        g_in_h=geo_col("in_h"),
-        g_in_w=geo_col("in_w"),
-        g_out_q=geo_col("out_q"),
-        g_stride=geo_col("stride"),
-        g_kr=geo_col("kr"),
-        g_ks=geo_col("ks"),
+        g_op=col([r.op for r in rows]),
+        g_batch=col([r.batch for r in rows]),
+        g_m=col([r.m for r in rows]),
+        g_n=col([r.n for r in rows]),
+        g_k=col([r.k for r in rows]),
+        g_weight_is_param=col([r.weight_is_param for r in rows], bool),
+        g_role=col([r.role for r in rows]),
+        g_a_unique=col([r.a_unique for r in rows], np.float64),
+        g_geo=ConvGeometry(
+            conv=col([r.geo is not None for r in rows], bool),
+            img=geo_col("img"),
+            in_h=geo_col("in_h"),
+            in_w=geo_col("in_w"),
+            out_q=geo_col("out_q"),
+            stride=geo_col("stride"),
+            kr=geo_col("kr"),
+            ks=geo_col("ks"),
+        ),
         g_u=g_u,
         u_rows=u_rows,
         act_elems=act,

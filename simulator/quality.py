@@ -2,8 +2,8 @@
 
 ``attach_quality`` adds ``"quality": {"psnr_db", "ssim", "fd", "model", "images", ...}`` to
 each design's entry of the results document (``null`` for a design whose quality was not
-measured). The emulation lives in :mod:`models.numerics.session` and needs torch; it is imported only
-when a scenario asks for quality, so this module stays torch-free.
+measured). The emulation lives in :mod:`models.numerics.session`, which imports torch only when it runs a
+model, so this module stays torch-free.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from accelerator.numerics import NumericsSpec, arch_numerics, resolve_numerics
 from accelerator.spec import ArchSpec
 from models.numerics.metrics import fmt_psnr, fmt_value
+from models.numerics.session import make_session, quality_objective
 from simulator.scenario import QualitySpec
 
 
@@ -27,8 +28,6 @@ def attach_quality(
     Accelerators use their arch's numerics; GPUs run at ``gpu_precision`` with a 32-bit
     accumulator. Designs share one reference run and one calibration table.
     """
-    from models.numerics.session import make_session, quality_objective  # torch, lazily
-
     session = make_session(
         spec.model,
         images=spec.images,

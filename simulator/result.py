@@ -55,7 +55,23 @@ class OpResult:
 
 @dataclass(frozen=True)
 class DesignResult:
-    """One design's cost on one workload."""
+    """One design's cost on one workload.
+
+    ``extras`` (written to results.json as is) of an accelerator
+    (:func:`simulator.evaluation.evaluate_prepared`): ``fidelity``, ``objective``, ``clock_ghz``,
+    ``pes``, ``precision``; ``sparsity`` (per image: ``gating_saved_j_per_image``,
+    ``skipping_saved_j_per_image``, ``skipped_cycles_per_image``, ``skipped_s_per_image``,
+    ``delta_extra_bytes_per_image``, ``metadata_bytes_per_image``);
+    ``sparsity_gating_saved_j_per_image``, ``sparsity_skipped_cycles_per_image`` and
+    ``sparsity_skipped_s_per_image``: the same numbers as ``sparsity``'s
+    ``gating_saved_j_per_image``, ``skipped_cycles_per_image`` and ``skipped_s_per_image``,
+    kept flat because results.json has carried them since before ``sparsity`` (read
+    ``sparsity`` in new code); ``stall_cycles_per_image`` and ``traffic_bytes_per_image`` (by
+    cause, by level); ``mean_utilization``; ``weight_residency`` (designs with
+    ``across_steps`` only); ``decoder`` (scenarios with a decoder). Of a GPU
+    (:func:`simulator.gpu.model.evaluate_gpu`): ``precision``, ``gpu``, ``mode``,
+    ``calibration`` and, when calibrated, ``mape`` and ``measured``.
+    """
 
     name: str
     kind: str  # "accelerator" | "gpu"

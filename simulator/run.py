@@ -6,11 +6,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from accelerator.gpu import load_gpu
 from simulator.evaluation import evaluate_prepared
+from simulator.gpu.calibrate import load_calibration
+from simulator.gpu.model import evaluate_gpu, gpu_summary
 from simulator.optable import prepare
+from simulator.quality import append_quality_html, attach_quality, quality_summary
 from simulator.report import gpu_headline, results_doc, summary_table, write_html, write_json
 from simulator.result import DesignResult
-from simulator.scenario import load_designs, load_scenario, load_workload_file
+from simulator.scenario import load_designs, load_scenario, load_workload
 
 
 def with_decoder(result: DesignResult, dec: DesignResult) -> DesignResult:
@@ -36,17 +40,13 @@ class RunOutput:
 
 def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
     """Evaluate every design and GPU of the scenario at ``path``; write results into ``out_dir``."""
-    from accelerator.gpu import load_gpu
-    from simulator.gpu.calibrate import load_calibration
-    from simulator.gpu.model import evaluate_gpu, gpu_summary
-
     sc = load_scenario(path)
     archs = load_designs(sc)
     gpus = [load_gpu(g if not g.endswith((".yaml", ".yml")) else sc.resolve(g)) for g in sc.spec.gpus]
-    workload = load_workload_file(sc.resolve(sc.spec.workload))
+    workload = load_workload(sc.resolve(sc.spec.workload))
     steps = sc.spec.steps or workload.steps
     table = prepare(workload)
-    decoder = load_workload_file(sc.resolve(sc.spec.decoder)) if sc.spec.decoder else None
+    decoder = load_workload(sc.resolve(sc.spec.decoder)) if sc.spec.decoder else None
     dec_table = prepare(decoder) if decoder is not None else None
     results: list[DesignResult] = [
         evaluate_prepared(table, arch, steps=steps, fidelity=sc.spec.fidelity,
@@ -71,8 +71,6 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
     scenario_info = {"name": sc.spec.name, "file": str(path), "fidelity": sc.spec.fidelity}
     doc = results_doc(info, results, scenario_info)
     if sc.spec.quality is not None:
-        from simulator.quality import attach_quality
-
         attach_quality(doc, sc.spec.quality, archs, sc.spec.gpu_precision)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -88,8 +86,6 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
     if notes:  # e.g. why weights could not stay on chip across steps
         summary += "\n\nnotes:\n" + "\n".join(f"  {n}" for n in notes)
     if sc.spec.quality is not None:
-        from simulator.quality import append_quality_html, quality_summary
-
         append_quality_html(report_path, doc)
         summary += "\n\n" + quality_summary(doc)
     return RunOutput(tuple(results), doc, summary, results_path, report_path)

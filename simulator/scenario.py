@@ -25,7 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from accelerator.errors import SpecError
 from accelerator.spec import ArchSpec, load_arch, model_from_data
 from accelerator.yamlpos import Positions, load_yaml
+from models.layers import load_layers_yaml, load_scalesim_csv
 from models.workload import Workload, WorkloadError
+from models.workload import load as load_trace
 
 
 class QualitySpec(BaseModel):
@@ -106,16 +108,16 @@ def load_designs(sc: Scenario) -> list[ArchSpec]:
     return [load_arch(sc.resolve(rel)) for rel in sc.spec.designs]
 
 
-def load_workload_file(path: Path) -> Workload:
-    """A trace (``*.json.gz``/``*.json``), a layer list (``*.yaml``) or a SCALE-Sim CSV."""
-    from models import layers, workload  # torch-free
-
+def load_workload(path: str | Path) -> Workload:
+    """Read a workload file: a trace (``*.workload.json.gz``/``*.json``, ``picojoule trace``),
+    a layer list (``*.yaml``) or a SCALE-Sim topology CSV. Raises SpecError on a bad file."""
+    path = Path(path)
     suffix = path.name.lower()
     try:
         if suffix.endswith((".yaml", ".yml")):
-            return layers.load_layers_yaml(path)
+            return load_layers_yaml(path)
         if suffix.endswith(".csv"):
-            return layers.load_scalesim_csv(path)
-        return workload.load(path)
+            return load_scalesim_csv(path)
+        return load_trace(path)
     except WorkloadError as exc:
         raise SpecError(str(exc)) from None

@@ -2,18 +2,17 @@
 
 ``register(subparsers)`` adds the ``gpu`` command (sub-command ``measure``). torch is imported
 only when the command runs, so the rest of the CLI works without the trace extra. The
-``calibrate`` command lives beside the fit, in :mod:`simulator.gpu.calibrate` (``register``):
-``models`` must not import ``simulator``.
+``calibrate`` command lives beside the fit, in :mod:`simulator.gpu.cli`: ``models`` must not
+import ``simulator``.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 
 def _measure(args: argparse.Namespace) -> int:
-    from models.gpu.harness import measure  # torch: the trace extra
+    from models.gpu.harness import measure  # lazy: torch (the trace extra)
 
     doc = measure(
         args.model, args.device, args.out, mode=args.mode, batch=args.batch, steps=args.steps,
@@ -42,7 +41,7 @@ def _measure(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``gpu measure`` to the picojoule CLI."""
     gpu = subparsers.add_parser("gpu", help="real-GPU baselines")
     sub = gpu.add_subparsers(dest="gpu_command", required=True)

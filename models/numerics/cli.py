@@ -6,7 +6,7 @@
 Each design's numerics (``numerics:`` in its arch YAML, left-out fields following ``compute``)
 run the model's whole sampling loop from the same seed and noise as the fp32 reference; the
 output holds PSNR, SSIM, Fréchet distance, measured zero/delta fractions and the calibration
-table per design. This module imports torch only inside the handler.
+table per design. :mod:`models.numerics.session` imports torch only when it runs a model.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from accelerator.spec import load_arch
 from models.numerics.metrics import fmt_psnr, fmt_value
+from models.numerics.session import make_session, quality_objective
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``quality`` sub-command."""
     p = subparsers.add_parser(
         "quality",
@@ -53,9 +55,6 @@ def register(subparsers: Any) -> None:
 
 
 def _cmd_quality(args: argparse.Namespace) -> int:
-    from accelerator.spec import load_arch
-    from models.numerics.session import make_session, quality_objective
-
     archs = [load_arch(a) for a in args.arch]
     session = make_session(
         args.model,

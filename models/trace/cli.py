@@ -5,22 +5,21 @@
                     [--arch NAME] [--fake] --out FILE
     picojoule trace --summary FILE [--json]
 
-The lead's CLI wires this in with ``models.trace.cli.register(subparsers)``; it also runs
-alone as ``python -m models.trace.cli trace ...``. Torch is imported only when tracing.
+``simulator/cli.py`` lists this module in ``PLUGINS``. Torch is imported only when tracing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Sequence
 
-from accelerator.errors import PicojouleError, TraceError
+from accelerator.errors import TraceError
+from models.trace.summary import summary_json, summary_text
 from models.workload import WorkloadError, load, save
+from models.zoo import get, list_models
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``trace`` sub-command (its handler is ``args.func``)."""
     p = subparsers.add_parser(
         "trace",
@@ -64,8 +63,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     """Handler of ``picojoule trace``; returns the exit code."""
     if args.list:
-        from models.zoo import get, list_models
-
         for name in list_models():
             e = get(name)
             print(f"{name:<16} {e.weights:<28} {e.summary}")
@@ -82,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         raise TraceError(
             "picojoule trace needs --model NAME and --out FILE (or --summary FILE); see picojoule trace --help"
         )
-    from models.trace.tracer import trace
+    from models.trace.tracer import trace  # lazy: torch (the trace extra)
 
     workload = trace(
         args.model,
@@ -110,8 +107,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _summary(path: str, *, as_json: bool) -> int:
-    from models.trace.summary import summary_json, summary_text
-
     try:
         workload = load(path)
     except WorkloadError as exc:
@@ -121,19 +116,3 @@ def _summary(path: str, *, as_json: bool) -> int:
     else:
         print(summary_text(workload, path))
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry: ``python -m models.trace.cli trace ...``."""
-    parser = argparse.ArgumentParser(prog="picojoule")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except PicojouleError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

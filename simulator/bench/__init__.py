@@ -1,1 +1,2 @@
-"""``picojoule bench``: the simulator's speed on the standard workloads (``workloads``)."""
+"""``picojoule bench``: the simulator's speed (``speed``) on the standard workloads (``workloads``);
+``cli`` is the command."""

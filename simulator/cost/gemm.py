@@ -16,7 +16,7 @@ M                     A'·t_N                 K·N                    spilled t_
 ====================  =====================  =====================  ========================
 
 ``A'`` is the activation footprint (``M·K``, or a convolution's input tensor with its halo,
-:func:`simulator.cost.traffic.conv_input_factor`); a spill writes and reads the partial sums
+:func:`conv_input_factor`); a spill writes and reads the partial sums
 at accumulator width. Array-side streaming per dataflow (elements): OS reads
 ``A·⌈N/C⌉ + B·⌈M/R⌉``; WS loads B once per M tile and streams ``A·⌈N/C⌉``; IS loads A once
 per N tile and streams ``B·⌈M/C⌉``; partial sums between K folds go to the stream level.
@@ -36,7 +36,36 @@ import numpy as np
 
 from simulator.cost.array import K_INNER, M_INNER, N_INNER, OS, WS, cdiv, gemm_cycles
 from simulator.cost.hardware import ACT, OUT, WGT, Hardware, bank_rate, dram_efficiency
-from simulator.cost.traffic import conv_input_factor
+from simulator.optable import ConvGeometry
+
+
+def conv_input_factor(m: np.ndarray, k: np.ndarray, mt: np.ndarray, kt: np.ndarray,
+                      a_unique: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """Elements of A read from DRAM per pass over all (M, K) tiles, over ``a_unique``.
+
+    Convolutions read their input tensor, not the im2col matrix: a tile of ``Mt`` output
+    pixels (raster order, ``Q`` per output row) needs the input rows under it, and consecutive
+    tiles re-read the ``R − stride`` rows they share (the halo). With tiles shorter than one
+    output row every output row re-reads its ``R`` input rows, and row chunks share
+    ``S − stride`` columns. A K tile smaller than one channel's ``R·S`` taps re-reads that
+    channel's slice once per tile. The factor is clipped to ``[1, M·K / input]``: DRAM bursts
+    read whole rows (so never less than the input once), and never more than the im2col
+    matrix. Elements per batch item; arrays broadcast; rows with ``geo.conv`` False get 1
+    (their A footprint is ``M·K``).
+    """
+    img, in_h, in_w, out_q, kr, ks = geo.img, geo.in_h, geo.in_w, geo.out_q, geo.kr, geo.ks
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tm = np.ceil(m / mt)
+        halo_r = np.maximum(kr - geo.stride, 0)
+        halo_s = np.maximum(ks - geo.stride, 0)
+        whole_rows = (img * in_h + (tm - 1) * halo_r) / (img * in_h)
+        out_rows = m / np.maximum(out_q, 1)
+        chunks = np.ceil(out_q / mt)
+        part_rows = out_rows * kr * (in_w + (chunks - 1) * halo_s) / (img * in_h * in_w)
+        f_m = np.where(mt >= out_q, whole_rows, part_rows)
+        f_k = np.maximum(1.0, np.ceil(kr * ks / kt))
+        f = np.clip(f_m * f_k, 1.0, np.maximum(m * k / a_unique, 1.0))
+    return np.where(geo.conv, f, 1.0)
 
 
 @dataclass(frozen=True)
@@ -49,25 +78,25 @@ class Dims:
     n: np.ndarray
     k: np.ndarray
     a_unique: np.ndarray
-    geo: tuple[np.ndarray, ...]  # conv, img, in_h, in_w, out_q, stride, kr, ks
+    geo: ConvGeometry
     fused: np.ndarray
     n2: np.ndarray
 
     def take(self, idx: np.ndarray) -> Dims:
         """Rows ``idx`` (1-D) of 1-D dims."""
         return Dims(self.batch[idx], self.m[idx], self.n[idx], self.k[idx], self.a_unique[idx],
-                    tuple(x[idx] for x in self.geo), self.fused[idx], self.n2[idx])
+                    self.geo.map(lambda x: x[idx]), self.fused[idx], self.n2[idx])
 
     def transpose(self) -> Dims:
         """``[g, 1]`` dims as ``[1, g]``."""
         return Dims(self.batch.T, self.m.T, self.n.T, self.k.T, self.a_unique.T,
-                    tuple(x.T for x in self.geo), self.fused.T, self.n2.T)
+                    self.geo.map(lambda x: x.T), self.fused.T, self.n2.T)
 
     def expand(self, ndim: int) -> Dims:
         """1-D dims as ``[g, 1, ..., 1]`` with ``ndim`` trailing axes."""
         s = (slice(None),) + (None,) * ndim
         return Dims(self.batch[s], self.m[s], self.n[s], self.k[s], self.a_unique[s],
-                    tuple(x[s] for x in self.geo), self.fused[s], self.n2[s])
+                    self.geo.map(lambda x: x[s]), self.fused[s], self.n2[s])
 
 
 @dataclass(frozen=True)
@@ -172,7 +201,7 @@ def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndar
     skipped = mode.skip * cyc.temporal
     compute = compute - skipped
     keep = 1.0 - np.asarray(mode.skip)
-    a_f = conv_input_factor(d.m, d.k, mt, kt, d.a_unique, *d.geo)
+    a_f = conv_input_factor(d.m, d.k, mt, kt, d.a_unique, d.geo)
     a_once = d.a_unique * a_f
 
     ab, wb, ob, pb = hw.a_bits / 8, hw.w_bits / 8, hw.o_bits / 8, hw.p_bits / 8
@@ -239,8 +268,8 @@ def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndar
 
     # DRAM time: each stream at the efficiency of its contiguous runs.
     run_a = np.where(kt < d.k, kt, d.m * d.k / p["tm"]) * ab
-    run_a = np.where(d.geo[0], np.where(kt < d.k, np.maximum(kt / (d.geo[6] * d.geo[7]), 1) * ab,
-                                         a_once / p["tm"] * ab), run_a)
+    run_a = np.where(d.geo.conv, np.where(kt < d.k, np.maximum(kt / (d.geo.kr * d.geo.ks), 1) * ab,
+                                           a_once / p["tm"] * ab), run_a)
     run_b = np.where(nt < d.n, nt, kt * d.n) * wb
     run_c = np.where(nt < d.n, nt, mt * d.n) * ob
     bw = hw.dram_bytes_per_cycle

@@ -23,7 +23,7 @@ minimises the summed objective, so a resident tensor is kept only where it pays.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -71,9 +71,7 @@ def dims_of(table: OpTable, hw: Hardware) -> Dims:
     return Dims(
         batch=table.g_batch.astype(f), m=table.g_m.astype(f), n=table.g_n.astype(f),
         k=table.g_k.astype(f), a_unique=table.g_a_unique,
-        geo=(table.g_conv, table.g_img.astype(f), table.g_in_h.astype(f),
-             table.g_in_w.astype(f), table.g_out_q.astype(f), table.g_stride.astype(f),
-             table.g_kr.astype(f), table.g_ks.astype(f)),
+        geo=replace(table.g_geo.map(lambda x: x.astype(f)), conv=table.g_geo.conv),
         fused=fused, n2=n2,
     )
 

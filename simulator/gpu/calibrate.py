@@ -198,12 +198,12 @@ def _scaled(p: GpuModelParams, host_s: float, scale: float) -> GpuModelParams:
 
 
 def predict_step_s(s: Sample, gpu: GpuSpec, p: GpuModelParams, precision: str) -> float:
-    return float(sum(step_costs(s.workload, gpu, for_mode(p, s.mode), precision)[1]))
+    return float(sum(step_costs(s.workload, gpu, for_mode(p, s.mode), precision).latency_s))
 
 
 def _image_features(s: Sample, gpu: GpuSpec, p: GpuModelParams, precision: str) -> np.ndarray:
     """Per image: kernel-busy s, tensor FLOPs, vector FLOPs, HBM bytes, all bytes (model calls)."""
-    costs, _, _ = step_costs(s.workload, gpu, for_mode(p, s.mode), precision)
+    costs = step_costs(s.workload, gpu, for_mode(p, s.mode), precision).ops
     per_call = np.array([[c.gpu_s, c.tensor_flops, c.vector_flops, c.hbm_bytes, c.l2_bytes] for c in costs])
     return per_call.sum(axis=0) * s.steps / s.batch
 
@@ -239,8 +239,8 @@ def fit_power(samples: Sequence[Sample], gpu: GpuSpec, p: GpuModelParams, precis
 
 def predict_image_j(s: Sample, gpu: GpuSpec, p: GpuModelParams, precision: str) -> float:
     p = for_mode(p, s.mode)
-    costs, lat, _ = step_costs(s.workload, gpu, p, precision)
-    per_call = sum(sum(op_energy(c, t, gpu, p).values()) for c, t in zip(costs, lat, strict=True))
+    step = step_costs(s.workload, gpu, p, precision)
+    per_call = sum(sum(op_energy(c, t, gpu, p).values()) for c, t in zip(step.ops, step.latency_s, strict=True))
     return per_call * s.steps / s.batch
 
 
@@ -274,7 +274,7 @@ def calibrate(samples: Sequence[Sample], gpu: GpuSpec, precision: str = "bf16") 
             lp = fit_power(others, gpu, lp, precision)
             if s.energy_j_per_image:
                 loo_en.append(_ape(predict_image_j(s, gpu, lp, precision), s.energy_j_per_image))
-        costs, _, _ = step_costs(s.workload, gpu, kern, precision)  # vs profiled times: unscaled
+        costs = step_costs(s.workload, gpu, kern, precision).ops  # vs profiled times: unscaled
         op_class: dict[str, dict[str, float]] = {}
         for kind in sorted({o.kind for o in s.workload.ops}):
             idx = [i for i, o in enumerate(s.workload.ops) if o.kind == kind and s.op_times_s[i] > 0]

@@ -10,6 +10,7 @@ from accelerator.gpu import load_gpu
 from models.gpu.measurement import MeasurementError
 from simulator.gpu.calibrate import calibrate, gpu_for, load_samples, save_calibration
 from simulator.gpu.model import GpuCalibration
+from simulator.gpu.report import write_calibration_report
 
 
 def _line(key: str, m: Mapping[str, Any], keys: tuple[str, str, str, str]) -> str:
@@ -54,13 +55,11 @@ def _handler(args: argparse.Namespace) -> int:
     print("\n".join(report_lines(c)))
     print(f"wrote {args.out}")
     if args.report:
-        from simulator.gpu.report import write_calibration_report
-
         print(f"wrote {write_calibration_report(c, args.report)}")
     return 0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``calibrate MEASUREMENTS... --out FILE [--gpu NAME]`` to the CLI."""
     p = subparsers.add_parser("calibrate", help="fit the GPU cost model to measurement files")
     p.add_argument("measurements", nargs="+", help="measurement files (picojoule gpu measure)")

@@ -259,9 +259,16 @@ def for_mode(p: GpuModelParams, mode: str) -> GpuModelParams:
     raise ValueError(f"mode must be 'eager' or 'graph', got {mode!r}")
 
 
-def step_costs(
-    workload: Workload, gpu: GpuSpec, p: GpuModelParams, precision: str
-) -> tuple[list[OpCost], list[float], list[bool]]:
+@dataclass(frozen=True)
+class StepCosts:
+    """One denoising step on a GPU, per op in workload order."""
+
+    ops: list[OpCost]  # the op's cost on the GPU alone
+    latency_s: list[float]  # the op's share of the step on the host/GPU queue, s
+    host_bound: list[bool]  # the GPU waited for the host to issue the op
+
+
+def step_costs(workload: Workload, gpu: GpuSpec, p: GpuModelParams, precision: str) -> StepCosts:
     """Per-op GPU costs, per-op latencies (host/GPU queue) and whether each waited on the host."""
     resident = weights_resident(workload, gpu, p, precision)
     mixed = is_mixed_fp8(workload)
@@ -276,7 +283,7 @@ def step_costs(
         latencies.append(end - gpu_t)
         waited.append(host_t > gpu_t)
         gpu_t = end
-    return costs, latencies, waited
+    return StepCosts(ops=costs, latency_s=latencies, host_bound=waited)
 
 
 def evaluate_gpu(
@@ -304,11 +311,12 @@ def evaluate_gpu(
         raise ValueError(f"steps must be a positive integer, got {n_steps!r}")
     clock_hz = gpu_spec.boost_clock_ghz.value * 1e9
     peak = gpu_spec.peak_flops_per_s(precision)
-    costs, latencies, waited = step_costs(workload, gpu_spec, params, precision)
+    step = step_costs(workload, gpu_spec, params, precision)
+    costs, latencies = step.ops, step.latency_s
 
     per_op: list[OpResult] = []
     breakdown: dict[str, float] = {"idle": 0.0, "active": 0.0, "compute": 0.0, "hbm": 0.0, "l2": 0.0}
-    for i, (op, c, lat, wait) in enumerate(zip(workload.ops, costs, latencies, waited, strict=True)):
+    for i, (op, c, lat, wait) in enumerate(zip(workload.ops, costs, latencies, step.host_bound, strict=True)):
         energy = op_energy(c, lat, gpu_spec, params)
         for k, v in energy.items():
             breakdown[k] += v

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from accelerator.errors import SpecError
+from simulator.sweep.dask_executor import local_cluster
+from simulator.sweep.driver import run_sweep
 
 LOCAL_VS_SERIAL_TARGET = 1.8
 DASK_VS_LOCAL_TARGET = 0.8
@@ -71,8 +73,6 @@ class ExecutorBench:
 
 
 def _points_per_s(sweep: Path, out: Path, executor: str, workers: int) -> float:
-    from simulator.sweep.driver import run_sweep
-
     stamps: list[float] = []
     summary = run_sweep(
         sweep,
@@ -109,8 +109,6 @@ def executor_throughput(
         local_large = _points_per_s(large, root / "local-large", "local", workers)
         dask_rate = None
         if importlib.util.find_spec("distributed") is not None:
-            from simulator.sweep.dask_executor import local_cluster
-
             cluster = local_cluster(workers, processes=True)
             try:
                 address = "dask://" + cluster.scheduler_address.split("://", 1)[1]

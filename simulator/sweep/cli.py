@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+
+from simulator.sweep.driver import run_sweep
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from simulator.sweep.driver import run_sweep
-
     summary = run_sweep(
         args.sweep,
         args.out,
@@ -37,7 +36,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``sweep`` sub-command."""
     p = subparsers.add_parser(
         "sweep",

@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
 from accelerator.errors import SimulationError, SpecError
+from simulator.sweep.dask_executor import DaskExecutor
 from simulator.sweep.worker import Outcome, Task, WorkerSetup, WorkerState
 
 
@@ -300,8 +301,6 @@ def open_executor(
             point_timeout_s=point_timeout_s,
         )
     if spec == "dask" or spec.startswith(("dask://", "tcp://")):
-        from simulator.sweep.dask_executor import DaskExecutor
-
         return DaskExecutor.connect(
             spec,
             setup,

@@ -13,6 +13,7 @@ import numpy as np
 
 from simulator.report import _fmt_j, _fmt_s
 from simulator.sweep.pareto import pareto_mask
+from simulator.sweep.report import write_sweep_report
 from simulator.sweep.spec import Sweep
 from simulator.sweep.store import Record
 from simulator.sweep.worker import METRIC_COLUMNS
@@ -125,8 +126,6 @@ def export(
     sweep: Sweep, records: Sequence[Record], labels: Sequence[str], out: Path, report: bool = True
 ) -> tuple[int, str]:
     """Write results.csv, pareto.csv and (``report``) report.html; returns (Pareto rows, best designs)."""
-    from simulator.sweep.report import write_sweep_report
-
     front = pareto_records(sweep, records, labels)
     write_csv(out / "results.csv", sweep, records)
     write_csv(out / "pareto.csv", sweep, front)

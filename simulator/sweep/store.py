@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from accelerator.errors import SimulationError
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -71,8 +73,6 @@ class ResultStore:
         if row is None:
             self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         elif int(row[0]) != SCHEMA_VERSION:
-            from accelerator.errors import SimulationError
-
             raise SimulationError(
                 f"{self.path} has results store schema {row[0]}, this picojoule "
                 f"writes {SCHEMA_VERSION}; use another --out folder"

@@ -24,11 +24,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from accelerator.errors import PicojouleError
+from accelerator.numerics import arch_numerics
 from accelerator.spec import ArchSpec
+from models.numerics import session as numerics  # torch only when it runs a model
 from models.workload import WorkloadError
 from simulator.evaluation import evaluate_prepared
 from simulator.optable import OpTable, prepare
 from simulator.result import DesignResult
+from simulator.scenario import load_workload
 
 #: Metric columns every evaluated point has (unit in the name).
 METRIC_COLUMNS = (
@@ -145,11 +148,9 @@ class WorkerState:
     """A worker's prepared workloads: built once per worker process, used for every point."""
 
     def __init__(self, setup: WorkerSetup, name: str = "") -> None:
-        from simulator.scenario import load_workload_file
-
         self.setup = setup
         self.name = name
-        self.workloads = tuple(load_workload_file(Path(p)) for p in setup.workloads)
+        self.workloads = tuple(load_workload(Path(p)) for p in setup.workloads)
         self.tables: tuple[OpTable, ...] = tuple(prepare(w) for w in self.workloads)
         self._quality_session: Any = None  # made on first use: it loads a model
         self._quality: dict[str, dict[str, float]] = {}  # by resolved numerics
@@ -159,9 +160,6 @@ class WorkerState:
 
     def quality(self, arch: ArchSpec) -> dict[str, float]:
         """Image-quality metrics of ``arch``'s numerics (computed once per distinct numerics)."""
-        from accelerator.numerics import arch_numerics
-        from models.numerics import session as numerics  # imports torch when it runs a model
-
         q = self.setup.quality
         assert q is not None  # only called when the sweep asks for quality
         key = json.dumps(arch_numerics(arch).model_dump(mode="json"), sort_keys=True)

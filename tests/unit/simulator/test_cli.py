@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import subprocess
 import sys
@@ -9,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.cli import main
+from simulator.cli import PLUGINS, main
+from simulator.run import run_scenario
 
 ROOT = Path(__file__).resolve().parents[3]
 ARCH = ROOT / "scenarios" / "arch"
@@ -101,8 +104,6 @@ def test_quickstart_runs_on_the_committed_trace(tmp_path: Path, capsys: pytest.C
 
 def test_decoder_is_added_once_per_image(tmp_path: Path) -> None:
     """SD-1.5: 25 UNet steps + one VAE decode; the decoder's cost is added once, on every line."""
-    from simulator.run import run_scenario
-
     out = run_scenario(ROOT / "scenarios/sd15.yaml", tmp_path / "sd")
     assert out.doc["workload"]["steps"] == 25
     for d in out.designs:
@@ -118,3 +119,21 @@ def test_every_documented_command_is_wired() -> None:
         with pytest.raises(SystemExit) as info:
             main([command, "--help"])
         assert info.value.code == 0, command
+
+
+@pytest.mark.parametrize("name", ["simulator.cli", *PLUGINS])
+def test_every_command_module_is_a_cli_py_with_one_register_signature(name: str) -> None:
+    """STYLE.md: every command lives in its package's cli.py and adds itself the same way."""
+    assert name.endswith(".cli")
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        pytest.skip(f"{name} is not installed")
+    sig = inspect.signature(module.register)
+    assert [str(p.annotation) for p in sig.parameters.values()] == [
+        "argparse._SubParsersAction[argparse.ArgumentParser]"
+    ]
+    assert sig.return_annotation == "None"
+    assert not hasattr(module, "main") or name == "simulator.cli"

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from accelerator.spec import load_arch
-from simulator.bench import cli as bench
+from simulator.bench import cli, speed
 from simulator.bench.workloads import sd15_unet_step, standard_workloads
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -25,7 +25,7 @@ def test_sd15_op_list_matches_the_published_model() -> None:
 
 def test_bench_document() -> None:
     arch = load_arch(ROOT / "scenarios" / "arch" / "edge-os-int8.yaml")
-    doc = bench.run_bench(["tiny-unet"], repeat=1, event=True, sweep=False, archs=[arch])
+    doc = speed.run_bench(["tiny-unet"], repeat=1, event=True, sweep=False, archs=[arch])
     for key in ("analytic_ms_per_design", "event_ms_per_design", "designs_per_s_per_core"):
         assert set(doc[key]) == {"tiny-unet"}
         assert doc[key]["tiny-unet"] > 0
@@ -35,7 +35,7 @@ def test_bench_document() -> None:
     json.dumps(doc)  # serialisable
 
     parser = argparse.ArgumentParser()
-    bench.register(parser.add_subparsers())
+    cli.register(parser.add_subparsers())
     args = parser.parse_args(["bench", "--json", "--workload", "tiny-unet", "--repeat", "1",
                               "--no-event", "--skip-sweep"])
-    assert args.func is bench._cmd and args.json and args.workload == ["tiny-unet"]
+    assert args.func is cli._cmd and args.json and args.workload == ["tiny-unet"]

@@ -1,18 +1,29 @@
-"""The convolution input (halo) factor of simulator.cost.traffic, against hand counts."""
+"""The convolution input (halo) factor of simulator.cost.gemm, against hand counts."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from simulator.cost.traffic import conv_input_factor
+from simulator.cost.gemm import conv_input_factor
+from simulator.optable import ConvGeometry
 
 
 def _f(m: int, k: int, mt: int, kt: int, *, h: int, w: int, q: int, stride: int = 1,
        r: int = 3, s: int = 3, c: int = 4, img: int = 1) -> float:
     a_unique = img * c * h * w
-    arr = [np.array([x]) for x in (m, k, mt, kt, a_unique, True, img, h, w, q, stride, r, s)]
-    return float(conv_input_factor(*arr)[0])
+    return float(conv_input_factor(*_rows(m, k, mt, kt, a_unique), _geo(True, img, h, w, q, stride, r, s))[0])
+
+
+def _rows(*values: int) -> list[np.ndarray]:
+    return [np.array([x]) for x in values]
+
+
+def _geo(conv: bool, img: int, h: int, w: int, q: int, stride: int, r: int, s: int) -> ConvGeometry:
+    return ConvGeometry(
+        conv=np.array([conv]), img=np.array([img]), in_h=np.array([h]), in_w=np.array([w]),
+        out_q=np.array([q]), stride=np.array([stride]), kr=np.array([r]), ks=np.array([s]),
+    )
 
 
 def test_one_tile_reads_the_input_once() -> None:
@@ -39,5 +50,4 @@ def test_small_k_tiles_and_the_im2col_cap() -> None:
     # Never more than the im2col matrix M*K over the input.
     assert _f(120, 36, 1, 1, h=10, w=12, q=12) == pytest.approx(120 * 36 / (4 * 10 * 12))
     # Non-conv rows: factor 1.
-    arr = [np.array([x]) for x in (120, 36, 1, 1, 120 * 36, False, 1, 1, 1, 1, 1, 1, 1)]
-    assert conv_input_factor(*arr)[0] == 1.0
+    assert conv_input_factor(*_rows(120, 36, 1, 1, 120 * 36), _geo(False, 1, 1, 1, 1, 1, 1, 1))[0] == 1.0

@@ -37,7 +37,8 @@ def _workload(scale: int) -> Workload:
 
 def _doc(scale: int, model: str) -> dict:
     wl = _workload(scale)
-    costs, lat, _ = step_costs(wl, H100, TRUE, "bf16")
+    step = step_costs(wl, H100, TRUE, "bf16")
+    costs, lat = step.ops, step.latency_s
     steps, batch = 10, 1
     step_s = sum(lat)
     energy = sum(sum(op_energy(c, t, H100, TRUE).values()) for c, t in zip(costs, lat, strict=True)) * steps

@@ -71,6 +71,15 @@ FORMAT_OF_PRECISION: dict[str, str] = {
 MX_BLOCK_SIZE = 32
 """Elements sharing one scale in the OCP MX formats (MX v1.0, 2023, §5.2: k = 32)."""
 
+INT_QMAX: dict[str, int] = {"int8": 127, "int4": 7, "int16": 32767, "int32": 2**31 - 1}
+"""Largest code of the symmetric (narrow-range) integer formats: 2^(N-1) - 1."""
+
+FP8_MAX: dict[str, float] = {"fp8_e4m3": 448.0, "fp8_e5m2": 57344.0}
+"""Largest finite value of the OCP 8-bit floats (OCP OFP8 spec v1.0, 2023, table 1)."""
+
+FP8_EMAX: dict[str, int] = {"fp8_e4m3": 8, "fp8_e5m2": 15}
+"""Exponent of the largest normal of each element type (OCP MX spec v1.0, 2023, table 1)."""
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
@@ -86,9 +95,7 @@ class TensorFormat(_Strict):
         "channel; weights only) or per_block (block_size elements along the reduction dimension); "
         "default per_channel for weights, per_tensor otherwise",
     )
-    block_size: int = Field(
-        MX_BLOCK_SIZE, ge=2, le=4096, description="elements per block (per_block)"
-    )
+    block_size: int = Field(MX_BLOCK_SIZE, ge=2, le=4096, description="elements per block (per_block)")
     shared_exponent: bool = Field(
         False,
         description="scales are powers of two as in the OCP MX formats (E8M0 shared exponent)",
@@ -135,18 +142,10 @@ class ZeroSkipSpec(_Strict):
     changes nothing numerically.
     """
 
-    act_threshold: float = Field(
-        0.0, ge=0, description="absolute activation threshold, tensor units"
-    )
-    act_threshold_rel: float = Field(
-        0.0, ge=0, lt=1, description="activation threshold / max|x| of the tensor"
-    )
-    weight_threshold: float = Field(
-        0.0, ge=0, description="absolute weight threshold, tensor units"
-    )
-    weight_threshold_rel: float = Field(
-        0.0, ge=0, lt=1, description="weight threshold / max|w| of the tensor"
-    )
+    act_threshold: float = Field(0.0, ge=0, description="absolute activation threshold, tensor units")
+    act_threshold_rel: float = Field(0.0, ge=0, lt=1, description="activation threshold / max|x| of the tensor")
+    weight_threshold: float = Field(0.0, ge=0, description="absolute weight threshold, tensor units")
+    weight_threshold_rel: float = Field(0.0, ge=0, lt=1, description="weight threshold / max|w| of the tensor")
 
     @property
     def active(self) -> bool:
@@ -172,17 +171,13 @@ class TemporalDeltaSpec(_Strict):
 
     enabled: bool | None = Field(None, description="default: compute.sparsity.temporal_delta")
     threshold: float = Field(0.0, ge=0, description="absolute delta threshold, tensor units")
-    threshold_rel: float = Field(
-        0.0, ge=0, lt=1, description="delta threshold / max|x| of the step's input"
-    )
+    threshold_rel: float = Field(0.0, ge=0, lt=1, description="delta threshold / max|x| of the step's input")
 
 
 class NumericsSpec(_Strict):
     """Formats per tensor class, zero-skip thresholds and temporal-delta mode of a design."""
 
-    weights: TensorFormat = Field(
-        default_factory=TensorFormat, description="trained parameters of GEMMs/convs"
-    )
+    weights: TensorFormat = Field(default_factory=TensorFormat, description="trained parameters of GEMMs/convs")
     activations: TensorFormat = Field(
         default_factory=TensorFormat,
         description="inputs of GEMMs/convs, both operands of attention matmuls",
@@ -231,11 +226,7 @@ class NumericsSpec(_Strict):
         def fmt(t: TensorFormat) -> str:
             if t.format not in SCALED_FORMATS:
                 return str(t.format)
-            g = (
-                f"{t.granularity}{t.block_size}"
-                if t.granularity == "per_block"
-                else str(t.granularity)
-            )
+            g = f"{t.granularity}{t.block_size}" if t.granularity == "per_block" else str(t.granularity)
             return f"{t.format}/{g}{'/mx' if t.shared_exponent else ''}"
 
         parts = [
@@ -274,9 +265,7 @@ def resolve_numerics(
     base = FORMAT_OF_PRECISION[precision]
 
     def fill(t: TensorFormat, default_fmt: str, default_gran: str) -> TensorFormat:
-        return t.model_copy(
-            update={"format": t.format or default_fmt, "granularity": t.granularity or default_gran}
-        )
+        return t.model_copy(update={"format": t.format or default_fmt, "granularity": t.granularity or default_gran})
 
     acc = numerics.accumulators.format
     if acc is None:
@@ -320,20 +309,12 @@ def numerics_fit_error(numerics: NumericsSpec, precision: str, accumulator_bits:
         if fmt is None:
             continue
         if _is_int(base) and not _is_int(fmt):
-            return (
-                f"numerics.{name}.format {fmt} cannot run on an {precision} array "
-                "(integer multipliers)"
-            )
+            return f"numerics.{name}.format {fmt} cannot run on an {precision} array (integer multipliers)"
         if FORMAT_BITS[fmt] > FORMAT_BITS[base]:
             return f"numerics.{name}.format {fmt} is wider than the array's precision {precision}"
     acc = numerics.accumulators.format
     if acc is not None and FORMAT_BITS[acc] > accumulator_bits:
-        return (
-            f"numerics.accumulators.format {acc} is wider than "
-            f"compute.accumulator_bits {accumulator_bits}"
-        )
+        return f"numerics.accumulators.format {acc} is wider than compute.accumulator_bits {accumulator_bits}"
     if acc is not None and _is_int(acc) and not _is_int(base):
-        return (
-            f"numerics.accumulators.format {acc} needs an integer array, the array is {precision}"
-        )
+        return f"numerics.accumulators.format {acc} needs an integer array, the array is {precision}"
     return None

@@ -20,7 +20,7 @@ A 1×1 convolution on NCHW is a GEMM over N·H·W rows only after a layout chang
 activation is permuted to NHWC (a copy of 1 byte per element) and the bf16 result back to
 NCHW (a copy of 2 bytes per element), so downstream ops see the layout the bf16 model has.
 E4M3's largest finite value 448: OCP OFP8 spec v1.0 (2023), table 1
-(:data:`models.numerics.quant.FP8_MAX`).
+(:data:`accelerator.numerics.FP8_MAX`).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import Any
 
 import torch
 
+from accelerator.numerics import FP8_MAX
 from models.gpu.measurement import MeasurementError
-from models.numerics.quant import FP8_MAX
 
 E4M3_MAX = FP8_MAX["fp8_e4m3"]
 #: cuBLASLt fp8 GEMMs need K and N divisible by 16 (torch ``_scaled_mm`` checks this on CUDA).

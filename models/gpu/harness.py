@@ -148,10 +148,11 @@ def _latency_energy(
 
 def _per_op(target: Target, device: str, dtype: str, op_repeats: int) -> tuple[dict[str, Any], list[Any], list[str]]:
     prov = {**target.provenance, "batch": target.batch, "dtype": dtype, "device": device}
-    wl, ops_t = profile_step(target.step, target.module, device, provenance=prov)
+    first = profile_step(target.step, target.module, device, provenance=prov)
+    wl, ops_t = first.workload, first.timings
     runs = [ops_t]
     for _ in range(op_repeats - 1):
-        runs.append(profile_step(target.step, target.module, device, provenance=prov)[1])
+        runs.append(profile_step(target.step, target.module, device, provenance=prov).timings)
     runs = [r for r in runs if len(r) == len(ops_t)]
     timings = [
         {"i": t.index, "time_s": statistics.median(r[t.index].time_s for r in runs),

@@ -7,15 +7,14 @@ module path (from forward hooks), shapes, dtype and operand sizes. After the pro
 :func:`profile_step` reads each range's device time (CUDA kernels, via CUPTI) or CPU time
 and returns a :class:`models.workload.Workload` of the non-view ops plus their times.
 
-FLOPs and bytes are counted here from shapes for the ops that matter (convolution, matmuls,
-fused attention; elementwise and norms by output size) so that a measurement file stands
-on its own; a calibration can also align these ops with a separately traced workload.
+Kinds, MACs and FLOPs come from the tracer's cost rules (:mod:`models.trace.ops`), bytes from
+the operands, so a measurement file stands on its own and its ops match a trace of the same
+model; a calibration can also align these ops with a separately traced workload.
 """
 
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,43 +23,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from models.trace import ops as trace_ops
 from models.workload import Op, Workload
-
-try:  # the tracer's op table; absent (or mid-edit) → the small fallback below
-    from models.trace import ops as _trace_ops
-except Exception:  # noqa: BLE001 - any import failure means "no tracer", not a crash
-    _trace_ops = None  # type: ignore[assignment]
-
-_KIND_BY_NAME: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("attention", ("scaled_dot_product", "_flash_attention", "_efficient_attention")),
-    ("conv", ("convolution", "conv2d", "conv1d", "conv_transpose")),
-    ("gemm", ("addmm", "mm", "bmm", "baddbmm", "matmul", "linear")),
-    ("norm", ("group_norm", "layer_norm", "batch_norm", "rms_norm", "native_norm")),
-    ("softmax", ("softmax", "log_softmax")),
-    ("pool", ("pool",)),
-    ("resample", ("upsample", "interpolate", "grid_sampler", "pixel_shuffle")),
-    ("reduction", ("sum", "mean", "amax", "amin", "max", "min", "var", "std", "norm", "argmax")),
-    ("data", ("cat", "stack", "copy", "clone", "_to_copy", "index", "slice_scatter", "fill",
-              "zeros", "ones", "empty", "full", "arange", "repeat", "constant_pad", "gather",
-              "scatter", "contiguous", "lift_fresh", "scalar_tensor", "new_")),
-)  # fmt: skip
-
-#: FLOPs per output element of non-GEMM kinds (rough, documented counts: a norm computes
-#: mean, variance, normalise and affine ≈ 5; softmax max, subtract, exp, sum, divide ≈ 5).
-_FLOPS_PER_OUT: dict[str, int] = {"norm": 5, "softmax": 5, "elementwise": 1, "resample": 1,
-                                  "pool": 1, "reduction": 1, "data": 0, "other": 1}  # fmt: skip
-
-
-def op_kind(name: str) -> str:
-    """Trace op kind of an aten op name (``aten.convolution.default`` → ``conv``)."""
-    base = name.split(".")[1] if name.startswith("aten.") else name
-    for kind, keys in _KIND_BY_NAME:
-        if kind == "gemm":
-            if base in keys:
-                return kind
-        elif any(k in base for k in keys):
-            return kind
-    return "elementwise"
 
 
 def _shape(t: Any) -> tuple[int, ...]:
@@ -73,28 +37,6 @@ def _dtype(t: torch.Tensor | None) -> str:
 
 def _nbytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
-
-
-def gemm_view(base: str, tensors: list[torch.Tensor], out: torch.Tensor | None) -> tuple[int, int, int, int] | None:
-    """``(batch, m, n, k)`` of a matmul / convolution / attention op, else ``None``."""
-    shapes = [_shape(t) for t in tensors]
-    if base in ("mm", "addmm") and len(shapes) >= 2:
-        a, b = shapes[-2], shapes[-1]
-        return (1, a[0], b[1], a[1])
-    if base in ("bmm", "baddbmm") and len(shapes) >= 2:
-        a, b = shapes[-2], shapes[-1]
-        return (a[0], a[1], b[2], a[2])
-    if base in ("convolution", "_convolution", "cudnn_convolution") and out is not None and len(shapes) >= 2:
-        w = shapes[1]  # (O, C/g, R, S)
-        o = _shape(out)
-        groups = max(1, shapes[0][1] // max(1, w[1])) if len(shapes[0]) > 1 else 1
-        m = o[0] * math.prod(o[2:])
-        return (groups, m, w[0] // groups, math.prod(w[1:]))
-    if "scaled_dot_product" in base or "attention" in base:
-        q, k = shapes[0], shapes[1]
-        heads = math.prod(q[:-2])
-        return (heads, q[-2], k[-2], q[-1])
-    return None
 
 
 @dataclass
@@ -142,42 +84,17 @@ class OpTimer(TorchDispatchMode):
         act = sum(_nbytes(t) for t, p in zip(flat_in, is_param, strict=True) if not p)
         weight = sum(_nbytes(t) for t, p in zip(flat_in, is_param, strict=True) if p)
         out_shape = _shape(first_out) if first_out is not None else ()
-        if _trace_ops is not None:  # the tracer's own op costing: ops match a trace exactly
-            c = _trace_ops.cost(func, args, kwargs, [t.numel() for t in flat_in], out_shape)
-            kind, gemm, macs, flops = c.kind, c.gemm, int(c.macs), int(c.flops)
-            view = bool(_trace_ops.is_view(func))
-        else:
-            kind, gemm, macs, flops, view = _own_cost(name, func, flat_in, flat_out)
+        # the tracer's own op costing: ops match a trace of the same model exactly
+        c = trace_ops.cost(func, args, kwargs, [t.numel() for t in flat_in], out_shape)
         return _Record(
-            seq=seq, name=name, kind=kind,
+            seq=seq, name=name, kind=c.kind,
             module=self.module_stack[-1] if self.module_stack else "",
-            view=view, dtype=_dtype(first_out), input_shapes=tuple(_shape(t) for t in flat_in),
-            output_shape=out_shape, macs=macs, flops=flops, act_bytes=act, weight_bytes=weight,
+            view=bool(trace_ops.is_view(func)), dtype=_dtype(first_out),
+            input_shapes=tuple(_shape(t) for t in flat_in),
+            output_shape=out_shape, macs=int(c.macs), flops=int(c.flops), act_bytes=act, weight_bytes=weight,
             out_bytes=_nbytes(first_out) if first_out is not None else 0,
-            weight_is_param=gemm is not None and kind != "attention" and any(is_param), gemm=gemm,
+            weight_is_param=c.gemm is not None and c.kind != "attention" and any(is_param), gemm=c.gemm,
         )  # fmt: skip
-
-
-def _own_cost(
-    name: str, func: Any, flat_in: list[torch.Tensor], flat_out: list[torch.Tensor]
-) -> tuple[str, tuple[int, int, int, int] | None, int, int, bool]:
-    """Kind, GEMM view, MACs, FLOPs, is-view: the fallback when the tracer is absent."""
-    base = name.split(".")[1] if name.startswith("aten.") else name
-    first_out = flat_out[0] if flat_out else None
-    kind = op_kind(name)
-    gemm = gemm_view(base, flat_in, first_out) if kind in ("conv", "gemm", "attention") else None
-    macs = 0
-    if gemm is not None:
-        b, m, n, k = gemm
-        macs = b * m * n * k
-        if kind == "attention" and len(flat_in) >= 3:  # QKᵀ and PV
-            macs += b * m * n * _shape(flat_in[2])[-1]
-    out_elems = sum(o.numel() for o in flat_out)
-    flops = 2 * macs + (0 if macs else _FLOPS_PER_OUT.get(kind, 1) * out_elems)
-    if kind == "attention" and gemm is not None:
-        flops += 5 * gemm[0] * gemm[1] * gemm[2]  # the softmax inside
-    view = bool(getattr(func, "is_view", False)) or base in ("view", "_unsafe_view", "t", "detach")
-    return kind, gemm, macs, flops, view
 
 
 def _hook_modules(model: torch.nn.Module, stack: list[str]) -> list[Any]:
@@ -245,9 +162,17 @@ def _op_times(events: list[Any], device: str) -> tuple[dict[int, float], dict[in
     return times, counts, spans
 
 
+@dataclass(frozen=True)
+class ProfiledStep:
+    """What :func:`profile_step` measured: the non-view ops, and the time of each."""
+
+    workload: Workload
+    timings: tuple[OpTiming, ...]  # one per op of ``workload``, in its order
+
+
 def profile_step(
     run: Callable[[], Any], model: torch.nn.Module, device: str, *, provenance: dict[str, Any]
-) -> tuple[Workload, tuple[OpTiming, ...]]:
+) -> ProfiledStep:
     """Run ``run()`` once under the profiler and the op recorder; return ops and times."""
     params = frozenset(p.untyped_storage().data_ptr() for p in model.parameters())
     timer = OpTimer(param_ptrs=params)
@@ -277,4 +202,4 @@ def profile_step(
                macs=r.macs, flops=r.flops, act_bytes=r.act_bytes, weight_bytes=r.weight_bytes,
                out_bytes=r.out_bytes, weight_is_param=r.weight_is_param)
         )  # fmt: skip
-    return Workload(ops=tuple(ops), steps=1, provenance=provenance), tuple(timings)
+    return ProfiledStep(Workload(ops=tuple(ops), steps=1, provenance=provenance), tuple(timings))

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from accelerator.errors import TraceError
-from models.zoo import terrain_torch
+from models.zoo import SampleOptions, get, terrain_torch
 
 #: Models the built-in fallback knows, with the default sampling steps of each.
 BUILTIN_STEPS: dict[str, int] = {
@@ -234,10 +234,8 @@ def _from_zoo(name: str, device: str, dtype: torch.dtype, batch: int, steps: int
     One step replays the first model call's (moved) inputs.
     """
     try:
-        from models import zoo
-
-        entry = zoo.get(name)
-    except Exception:  # no zoo, no such entry, or the zoo is mid-edit: use the built-in
+        entry = get(name)
+    except TraceError:  # no such entry: use the built-in
         return None
     if entry.frontend != "torch":
         return None
@@ -251,7 +249,7 @@ def _from_zoo(name: str, device: str, dtype: torch.dtype, batch: int, steps: int
 
     module.register_forward_pre_hook(pre, with_kwargs=True)
     module.register_forward_hook(lambda _m, _a, out: _back(out))
-    opts = zoo.SampleOptions(steps=steps, batch=batch)
+    opts = SampleOptions(steps=steps, batch=batch)
     resolved = entry.resolve(opts)
 
     def sample() -> Any:

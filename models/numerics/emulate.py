@@ -32,9 +32,9 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from accelerator.numerics import NumericsSpec
+from accelerator.numerics import INT_QMAX, NumericsSpec
 from models.numerics.operands import EmulationState, Operand, activation_operand, is_param, weight_operand
-from models.numerics.quant import INT_QMAX, cast, saturate_int
+from models.numerics.quant import cast, saturate_int
 
 aten = torch.ops.aten
 
@@ -46,9 +46,7 @@ class NumericsMode(TorchDispatchMode):
         super().__init__()
         self.state = state
 
-    def __torch_dispatch__(
-        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
-    ) -> Any:
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
         handler = _HANDLERS.get(func)
         if handler is None or not _float_inputs(args):
@@ -106,9 +104,7 @@ def _weighted(
     return _accumulate_float(state, reference(a.values, w.values))
 
 
-def _conv(
-    state: EmulationState, key: str, func: Any, args: list[Any], kwargs: dict[str, Any]
-) -> Any:
+def _conv(state: EmulationState, key: str, func: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
     x, w = args[0], args[1]
     bias = args[2] if len(args) > 2 else kwargs.pop("bias", None)
     rest = args[3:]
@@ -133,9 +129,7 @@ def _conv(
     )
 
 
-def _linear(
-    state: EmulationState, key: str, func: Any, args: list[Any], kwargs: dict[str, Any]
-) -> Any:
+def _linear(state: EmulationState, key: str, func: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
     x, w = args[0], args[1]
     bias = args[2] if len(args) > 2 else kwargs.pop("bias", None)
     if not is_param(state, w):
@@ -184,9 +178,7 @@ def _mm(state: EmulationState, key: str, func: Any, args: list[Any], kwargs: dic
     return _accumulate_float(state, reference(qa, qb))
 
 
-def _sdpa_args(
-    func: Any, args: list[Any], kwargs: dict[str, Any]
-) -> tuple[Any, float, bool, Any, bool]:
+def _sdpa_args(func: Any, args: list[Any], kwargs: dict[str, Any]) -> tuple[Any, float, bool, Any, bool]:
     """(mask, dropout_p, is_causal, scale, enable_gqa) of either SDPA signature."""
 
     def arg(i: int, name: str, default: Any) -> Any:
@@ -209,9 +201,7 @@ def _sdpa_args(
     )
 
 
-def _sdpa(
-    state: EmulationState, key: str, func: Any, args: list[Any], kwargs: dict[str, Any]
-) -> Any:
+def _sdpa(state: EmulationState, key: str, func: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
     """Scaled dot-product attention as QK^T, softmax (fp32), PV with quantised operands."""
     q, k, v = args[0], args[1], args[2]
     mask, dropout_p, causal, scale, gqa = _sdpa_args(func, args, kwargs)
@@ -226,9 +216,7 @@ def _sdpa(
         keep = torch.ones(scores.shape[-2:], dtype=torch.bool).tril()
         scores = scores.masked_fill(~keep, float("-inf"))
     if mask is not None:
-        scores = (
-            scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
-        )
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
     p = torch.softmax(scores, dim=-1)
     pq = activation_operand(state, key + ".p", p, reduce_axis=-1, delta_ok=False).values
     vq = activation_operand(state, key + ".v", v, reduce_axis=-2, delta_ok=False).values

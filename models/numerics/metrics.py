@@ -145,7 +145,7 @@ def digits_frechet(images_a: Any, images_b: Any) -> float:
     (:mod:`models.zoo.digits_classifier`). With fewer images than feature dimensions the
     covariances are rank-deficient and the value is biased upward: compare sets of equal size.
     """
-    from models.zoo.digits_classifier import (
+    from models.zoo.digits_classifier import (  # lazy: torch; the simulator imports this module torch-free
         digits_features,
         frechet_distance,
         load_digits_classifier,

@@ -6,6 +6,9 @@ ICML 2023, Algorithm 1) over the Karras σ schedule of the model zoo's terrain e
 (:func:`models.zoo.terrain.karras_sigmas`: Karras et al., NeurIPS 2022, eq. 5, ρ = 7, from
 σ_max = 80 to σ_min = 0.002, the package's constants); one step is the package's own one-step
 sampler.
+
+Importing this module imports neither torch nor onnx (:mod:`models.numerics.session` imports it
+and loads without the trace extra); the runs import them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 from accelerator.errors import SpecError, TraceError
 from accelerator.numerics import NumericsSpec, TensorFormat
 from models.numerics.onnx_rewrite import build_graph
-from models.numerics.session import EmulatedImages
+from models.numerics.quality_model import EmulatedImages
 from models.zoo.terrain import NUM_CLASSES, SIGMA_MIN, karras_sigmas, onnx_path
 
 
@@ -36,13 +39,13 @@ class OnnxTerrain:
     @property
     def proto(self) -> Any:
         if self._proto is None:
-            import onnx
+            import onnx  # lazy: onnx; this module loads without the trace extra
 
             self._proto = onnx.load(str(onnx_path()))
         return self._proto
 
     def _session(self, data: bytes) -> Any:
-        import onnxruntime as ort
+        import onnxruntime as ort  # lazy: onnxruntime; this module loads without the trace extra
 
         opts = ort.SessionOptions()
         # Fusions could differ between the plain and the rewritten graph; basic keeps them equal.
@@ -59,11 +62,7 @@ class OnnxTerrain:
         x = np.zeros(shape, np.float32)
         for i, sigma in enumerate(sigmas):
             z = rng.standard_normal(shape, dtype=np.float32)
-            noisy = (
-                z * np.float32(sigma)
-                if i == 0
-                else x + z * np.float32(np.sqrt(sigma**2 - SIGMA_MIN**2))
-            )
+            noisy = z * np.float32(sigma) if i == 0 else x + z * np.float32(np.sqrt(sigma**2 - SIGMA_MIN**2))
             x = call(noisy.astype(np.float32), np.full(n, sigma, np.float32), labels, i)
         return np.clip(x, -1.0, 1.0)
 
@@ -73,28 +72,23 @@ class OnnxTerrain:
 
     def reference(self, n: int, steps: int, seed: int) -> np.ndarray:
         sess = self._session(self.proto.SerializeToString())
-        return self._loop(
-            lambda x, s, y, i: sess.run(["denoised"], self._feeds(x, s, y))[0], n, steps, seed
-        )
+        return self._loop(lambda x, s, y, i: sess.run(["denoised"], self._feeds(x, s, y))[0], n, steps, seed)
 
     def calibrate(self, numerics: NumericsSpec, n: int, steps: int, seed: int) -> dict[str, float]:
-        from models.numerics.operands import percentile
+        import torch  # lazy: torch; this module loads without the trace extra
+
+        from models.numerics.operands import percentile  # lazy: torch; this module stays torch-free
 
         graph = build_graph(self.proto, None)
         sess = self._session(graph.data)
-        names = ["denoised", *dict.fromkeys(name for _, name in graph.outputs)]
+        names = ["denoised", *dict.fromkeys(o.tensor for o in graph.outputs)]
         recorded: dict[str, float] = {}
         prev: dict[str, np.ndarray] = {}
         a, d = numerics.activations, numerics.deltas
-        import torch
 
         def rng_of(v: np.ndarray, fmt: TensorFormat) -> float:
             t = torch.from_numpy(v)
-            return (
-                percentile(t, fmt.percentile)
-                if fmt.calibration == "percentile"
-                else float(np.abs(v).max())
-            )
+            return percentile(t, fmt.percentile) if fmt.calibration == "percentile" else float(np.abs(v).max())
 
         def record(key: str, step: int, r: float) -> None:
             for k in (key, f"{key}@{step}"):
@@ -102,8 +96,8 @@ class OnnxTerrain:
 
         def call(x: np.ndarray, s: np.ndarray, y: np.ndarray, i: int) -> np.ndarray:
             out = dict(zip(names, sess.run(names, self._feeds(x, s, y)), strict=True))
-            for site, name in graph.outputs:
-                v = out[name]
+            for o in graph.outputs:
+                site, v = o.site, out[o.tensor]
                 record(site.key, i, rng_of(v, a))
                 if site.weighted:
                     if site.key in prev:
@@ -114,9 +108,7 @@ class OnnxTerrain:
         self._loop(call, n, steps, seed)
         return recorded
 
-    def emulate(
-        self, numerics: NumericsSpec, amax: dict[str, float], n: int, steps: int, seed: int
-    ) -> EmulatedImages:
+    def emulate(self, numerics: NumericsSpec, amax: dict[str, float], n: int, steps: int, seed: int) -> EmulatedImages:
         first = build_graph(self.proto, numerics)
         sessions = [(first, self._session(first.data))]
         if numerics.temporal_delta.enabled:
@@ -131,15 +123,16 @@ class OnnxTerrain:
         def call(x: np.ndarray, s: np.ndarray, y: np.ndarray, i: int) -> np.ndarray:
             graph, sess = sessions[min(i, len(sessions) - 1)]
             feeds = {**self._feeds(x, s, y), **graph.scale_feeds(amax, i)}
-            for k, inp in graph.prev_inputs:
-                feeds[inp] = prev[k]
-            names = [name for _, name in graph.outputs]
+            for p in graph.prev_inputs:
+                feeds[p.tensor] = prev[p.output]
+            names = [o.tensor for o in graph.outputs]
             res = sess.run(["denoised", *names], feeds)
             acts = res[1:]
             for v in acts:
                 add("act_elements", v.size)
                 add("act_zeros", float(np.count_nonzero(v == 0)))
-            for k, _ in graph.prev_inputs:
+            for p in graph.prev_inputs:
+                k = p.output
                 add("delta_elements", acts[k].size)
                 add("delta_zeros", float(np.count_nonzero(acts[k] == prev[k])))
             prev[:] = acts

@@ -10,6 +10,9 @@ torch-only. Every quantised activation of a weighted op is also a graph output, 
 delta fractions are counted outside the graph. Temporal deltas use a second graph whose extra
 inputs are the previous step's reconstructed activations (see :mod:`models.numerics.emulate`).
 The runner that samples with these graphs is :mod:`models.numerics.onnx_emulate`.
+
+Importing this module imports neither torch nor onnx (:mod:`models.numerics.session` reaches it
+through ``onnx_emulate`` and loads without the trace extra); both are imported where used.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ from typing import Any
 import numpy as np
 
 from accelerator.errors import SpecError
-from accelerator.numerics import INT_FORMATS, NumericsSpec, TensorFormat
+from accelerator.numerics import FP8_MAX, INT_FORMATS, INT_QMAX, NumericsSpec, TensorFormat
 
 
 @dataclass(frozen=True)
-class _Site:
+class Site:
     """A quantised activation: the tensor name, its calibration key, and whether deltas apply."""
 
     tensor: str
@@ -33,12 +36,35 @@ class _Site:
     reduce_axis: int
 
 
-def _sites(
-    graph: Any, quantise_attention: bool
-) -> tuple[list[tuple[int, int, _Site]], dict[str, tuple[int, int]]]:
+@dataclass(frozen=True)
+class SiteOutput:
+    """A site's graph output: the (quantised) values the array multiplies."""
+
+    site: Site
+    tensor: str
+
+
+@dataclass(frozen=True)
+class PrevInput:
+    """A delta site's extra graph input: the reconstructed activation x̂ of step t-1."""
+
+    output: int  # index into Graph.outputs of the site whose previous value this is
+    tensor: str
+
+
+@dataclass(frozen=True)
+class ScaleInput:
+    """A scalar graph input holding one activation scale, fed per step from calibration."""
+
+    tensor: str
+    key: str  # calibration key
+    fmt: TensorFormat
+
+
+def _sites(graph: Any, quantise_attention: bool) -> tuple[list[tuple[int, int, Site]], dict[str, tuple[int, int]]]:
     """(node, input, site) of each quantised activation; weights: name -> (channel, reduce) axes."""
     inits = {t.name for t in graph.initializer}
-    sites: list[tuple[int, int, _Site]] = []
+    sites: list[tuple[int, int, Site]] = []
     weights: dict[str, tuple[int, int]] = {}
     k = 0
     for i, node in enumerate(graph.node):
@@ -48,14 +74,12 @@ def _sites(
                 weights[node.input[1]] = (0, 1) if trans_b else (1, 0)
             else:
                 weights[node.input[1]] = (0, 1)
-            sites.append(
-                (i, 0, _Site(node.input[0], f"{k}.x", True, 1 if node.op_type == "Conv" else -1))
-            )
+            sites.append((i, 0, Site(node.input[0], f"{k}.x", True, 1 if node.op_type == "Conv" else -1)))
             k += 1
         elif node.op_type == "Einsum" and len(node.input) == 2:
             if quantise_attention:  # keys count every Einsum, so tables match either way
                 for j, op in enumerate(("a", "b")):
-                    sites.append((i, j, _Site(node.input[j], f"{k}.{op}", False, -1)))
+                    sites.append((i, j, Site(node.input[j], f"{k}.{op}", False, -1)))
             k += 1
     return sites, weights
 
@@ -64,11 +88,11 @@ def _sites(
 class _Builder:
     nodes: list[Any] = field(default_factory=list)
     inits: list[Any] = field(default_factory=list)
-    scales: list[tuple[str, str, TensorFormat]] = field(default_factory=list)  # (input, key, fmt)
+    scales: list[ScaleInput] = field(default_factory=list)
     count: int = 0
 
     def const(self, value: float) -> str:
-        from onnx import numpy_helper
+        from onnx import numpy_helper  # lazy: onnx; this module loads without the trace extra
 
         self.count += 1
         name = f"pj_c{self.count}"
@@ -76,7 +100,7 @@ class _Builder:
         return name
 
     def op(self, op_type: str, inputs: list[str], **attrs: Any) -> str:
-        from onnx import helper
+        from onnx import helper  # lazy: onnx; this module loads without the trace extra
 
         self.count += 1
         out = f"pj_t{self.count}"
@@ -86,21 +110,15 @@ class _Builder:
     def scale(self, key: str, fmt: TensorFormat) -> str:
         """A scalar graph input holding the scale of ``key`` (fed per step from calibration)."""
         name = f"pj_scale_{len(self.scales)}"
-        self.scales.append((name, key, fmt))
+        self.scales.append(ScaleInput(name, key, fmt))
         return name
 
     def codes(self, x: str, scale: str, fmt: str) -> str:
-        from models.numerics.quant import INT_QMAX
-
         q = INT_QMAX[fmt]
-        return self.op(
-            "Clip", [self.op("Round", [self.op("Div", [x, scale])]), self.const(-q), self.const(q)]
-        )
+        return self.op("Clip", [self.op("Round", [self.op("Div", [x, scale])]), self.const(-q), self.const(q)])
 
     def quantise(self, x: str, fmt: TensorFormat, key: str) -> str:
-        from onnx import TensorProto
-
-        from models.numerics.quant import FP8_MAX
+        from onnx import TensorProto  # lazy: onnx; this module loads without the trace extra
 
         f = str(fmt.format)
         if f == "fp32":
@@ -133,9 +151,7 @@ def _check_supported(n: NumericsSpec) -> None:
         t: TensorFormat = getattr(n, name)
         if name == "deltas" and not n.temporal_delta.enabled:
             continue
-        if t.format not in ("fp32", "fp16", "bf16") and (
-            t.granularity != "per_tensor" or t.calibration == "dynamic"
-        ):
+        if t.format not in ("fp32", "fp16", "bf16") and (t.granularity != "per_tensor" or t.calibration == "dynamic"):
             raise SpecError(
                 f"numerics.{name}: ONNX models are emulated with static per_tensor scales only "
                 f"(got {t.granularity}, calibration {t.calibration}); use a torch model for others"
@@ -143,10 +159,10 @@ def _check_supported(n: NumericsSpec) -> None:
 
 
 def _quantise_weights(g: Any, n: NumericsSpec, weights: dict[str, tuple[int, int]]) -> None:
-    import torch
+    import torch  # lazy: torch and onnx; this module loads without the trace extra
     from onnx import numpy_helper
 
-    from models.numerics.quant import fake_quantise, int_codes, threshold_zero
+    from models.numerics.quant import fake_quantise, int_codes, threshold_zero  # lazy: torch; module stays torch-free
 
     z = n.zero_skip
     for t in g.initializer:
@@ -162,12 +178,8 @@ def _quantise_weights(g: Any, n: NumericsSpec, weights: dict[str, tuple[int, int
         t.CopyFrom(numpy_helper.from_array(wq.numpy().astype(np.float32), t.name))
 
 
-def _site_nodes(
-    b: _Builder, n: NumericsSpec, site: _Site, idx: int, delta: bool
-) -> tuple[str, str | None]:
+def _site_nodes(b: _Builder, n: NumericsSpec, site: Site, idx: int, delta: bool) -> tuple[str, str | None]:
     """Append the nodes of one activation site; returns (output tensor, previous-step input)."""
-    from models.numerics.quant import INT_QMAX
-
     z, td, af = n.zero_skip, n.temporal_delta, n.activations
     x = b.threshold(site.tensor, z.act_threshold, z.act_threshold_rel)
     if not (delta and site.weighted and td.enabled):
@@ -199,29 +211,30 @@ class Graph:
     """A rewritten model: its bytes, and per weighted site its output and previous-step input."""
 
     data: bytes
-    outputs: tuple[tuple[_Site, str], ...]  # (site, graph output holding what the array multiplies)
-    prev_inputs: tuple[tuple[int, str], ...]  # (index into outputs, graph input of x̂ at step t-1)
-    scales: tuple[tuple[str, str, TensorFormat], ...] = ()  # (scalar input, calibration key, fmt)
+    outputs: tuple[SiteOutput, ...]
+    prev_inputs: tuple[PrevInput, ...]
+    scales: tuple[ScaleInput, ...] = ()
 
     def scale_feeds(self, amax: dict[str, float], step: int) -> dict[str, np.ndarray]:
         """The scale inputs for denoising step ``step`` (per-step or per-run calibrated ranges)."""
-        import torch
+        import torch  # lazy: torch; this module loads without the trace extra
 
-        from models.numerics.quant import scale_from_amax
+        from models.numerics.quant import scale_from_amax  # lazy: torch; this module stays torch-free
 
         feeds = {}
-        for name, key, fmt in self.scales:
-            full = f"{key}@{step}" if fmt.step_scales else key
+        for scale in self.scales:
+            fmt = scale.fmt
+            full = f"{scale.key}@{step}" if fmt.step_scales else scale.key
             if full not in amax:
                 raise KeyError(f"no calibrated range for {full}; calibrate with the same steps")
             s = scale_from_amax(torch.tensor(amax[full]), str(fmt.format), fmt.shared_exponent)
-            feeds[name] = s.numpy().astype(np.float32)
+            feeds[scale.tensor] = s.numpy().astype(np.float32)
         return feeds
 
 
 def build_graph(model: Any, n: NumericsSpec | None, delta: bool = False) -> Graph:
     """``model`` with ``n``'s numerics (``None``: unchanged, every site an output, to calibrate)."""
-    import onnx
+    import onnx  # lazy: onnx; this module loads without the trace extra
     from onnx import TensorProto, helper
 
     m = onnx.ModelProto()
@@ -233,8 +246,8 @@ def build_graph(model: Any, n: NumericsSpec | None, delta: bool = False) -> Grap
         _quantise_weights(g, n, weights)
     b = _Builder()
     before: dict[int, list[Any]] = {}
-    outputs: list[tuple[_Site, str]] = []
-    prevs: list[tuple[int, str]] = []
+    outputs: list[SiteOutput] = []
+    prevs: list[PrevInput] = []
     for idx, (ni, ii, site) in enumerate(sites):
         out = site.tensor
         if n is not None:
@@ -244,9 +257,9 @@ def build_graph(model: Any, n: NumericsSpec | None, delta: bool = False) -> Grap
             g.node[ni].input[ii] = out
             if prev is not None:
                 g.input.append(helper.make_tensor_value_info(prev, TensorProto.FLOAT, None))
-                prevs.append((len(outputs), prev))
+                prevs.append(PrevInput(len(outputs), prev))
         if site.weighted or n is None:
-            outputs.append((site, out))
+            outputs.append(SiteOutput(site, out))
     ordered = []
     for i, node in enumerate(g.node):
         ordered.extend(before.get(i, []))
@@ -254,13 +267,13 @@ def build_graph(model: Any, n: NumericsSpec | None, delta: bool = False) -> Grap
     del g.node[:]
     g.node.extend(ordered)
     g.initializer.extend(b.inits)
-    for name, _, _ in b.scales:
-        g.input.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, []))
+    for scale in b.scales:
+        g.input.append(helper.make_tensor_value_info(scale.tensor, TensorProto.FLOAT, []))
     existing = {o.name for o in g.output}
-    for _, name in outputs:
-        if name not in existing:
-            g.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
-            existing.add(name)
+    for o in outputs:
+        if o.tensor not in existing:
+            g.output.append(helper.make_tensor_value_info(o.tensor, TensorProto.FLOAT, None))
+            existing.add(o.tensor)
     fp8 = (TensorProto.FLOAT8E4M3FN, TensorProto.FLOAT8E5M2)
     if any(o.op_type == "Cast" and o.attribute[0].i in fp8 for o in b.nodes):
         for op in m.opset_import:

@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from accelerator.numerics import INT_FORMATS, NumericsSpec, TensorFormat
-from models.numerics.quant import INT_QMAX, IntCodes, fake_quantise, int_codes, threshold_zero
+from accelerator.numerics import INT_FORMATS, INT_QMAX, NumericsSpec, TensorFormat
+from models.numerics.quant import IntCodes, fake_quantise, int_codes, threshold_zero
 
 
 @dataclass
@@ -60,9 +60,7 @@ def absmax(x: torch.Tensor) -> float:
 
 def percentile(x: torch.Tensor, pct: float) -> float:
     flat = x.detach().abs().flatten().float()
-    if (
-        flat.numel() > 1 << 22
-    ):  # torch.quantile's input limit; a fixed stride keeps it deterministic
+    if flat.numel() > 1 << 22:  # torch.quantile's input limit; a fixed stride keeps it deterministic
         flat = flat[:: math.ceil(flat.numel() / (1 << 22))]
     return float(torch.quantile(flat, pct / 100.0)) if flat.numel() else 0.0
 
@@ -113,9 +111,7 @@ def quant_act(state: EmulationState, key: str, x: torch.Tensor, reduce_axis: int
     return Operand(fake_quantise(x, fmt, reduce_axis=reduce_axis, amax=amax))
 
 
-def activation_operand(
-    state: EmulationState, key: str, x: torch.Tensor, reduce_axis: int, delta_ok: bool
-) -> Operand:
+def activation_operand(state: EmulationState, key: str, x: torch.Tensor, reduce_axis: int, delta_ok: bool) -> Operand:
     """The operand the array multiplies for activation ``x`` (thresholded, quantised, delta)."""
     n = state.numerics
     if state.calibrating:

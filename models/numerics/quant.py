@@ -12,16 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from accelerator.numerics import INT_FORMATS, SCALED_FORMATS, TensorFormat
-
-INT_QMAX: dict[str, int] = {"int8": 127, "int4": 7, "int16": 32767, "int32": 2**31 - 1}
-"""Largest code of the symmetric (narrow-range) integer formats: 2^(N-1) - 1."""
-
-FP8_MAX: dict[str, float] = {"fp8_e4m3": 448.0, "fp8_e5m2": 57344.0}
-"""Largest finite value of the OCP 8-bit floats (OCP OFP8 spec v1.0, 2023, table 1)."""
-
-FP8_EMAX: dict[str, int] = {"fp8_e4m3": 8, "fp8_e5m2": 15}
-"""Exponent of the largest normal of each element type (OCP MX spec v1.0, 2023, table 1)."""
+from accelerator.numerics import FP8_EMAX, FP8_MAX, INT_FORMATS, INT_QMAX, SCALED_FORMATS, TensorFormat
 
 
 def element_max(fmt: str) -> float:
@@ -110,9 +101,7 @@ def int_codes(
     """Per-tensor or per-channel integer codes of ``x``; ``amax`` fixes a static range."""
     f = str(fmt.format)
     if f not in INT_FORMATS or fmt.granularity == "per_block":
-        raise ValueError(
-            f"int_codes needs an int format per_tensor/per_channel, got {f} {fmt.granularity}"
-        )
+        raise ValueError(f"int_codes needs an int format per_tensor/per_channel, got {f} {fmt.granularity}")
     group = (
         torch.tensor(amax, dtype=torch.float32)
         if amax is not None
@@ -122,9 +111,7 @@ def int_codes(
     return IntCodes(codes=round_elements(x / scale, f), scale=scale)
 
 
-def _blocked(
-    x: torch.Tensor, axis: int, block: int
-) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+def _blocked(x: torch.Tensor, axis: int, block: int) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
     """``x`` as (..., blocks, block) along ``axis`` (zero-padded) and the inverse function."""
     moved = x.movedim(axis, -1)
     k = moved.shape[-1]

@@ -14,6 +14,9 @@ The flow for one design (``quality_run``):
 Models: ``digits-ddpm`` (trained, committed weights), ``digits-random`` (the same UNet,
 random init, seed 0: shapes only, for tests), ``terrain`` (the trained ONNX consistency UNet of
 ``adaptive-terrain-diffusion``). :func:`quality_objective` is the hook for sweeps.
+
+Importing this module imports no torch, onnx or diffusers (sweeps and the simulator import it
+without the trace extra); a model's code is imported when the model is loaded or run.
 """
 
 from __future__ import annotations
@@ -21,13 +24,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from accelerator.errors import SpecError
 from accelerator.numerics import NumericsSpec, arch_numerics
+from models.numerics.metrics import compare, digits_frechet
+from models.numerics.onnx_emulate import terrain_model
+from models.numerics.quality_model import EmulatedImages, QualityModel
 
 if TYPE_CHECKING:
-    import numpy as np
     import torch
 
     from accelerator.spec import ArchSpec
@@ -36,34 +43,6 @@ CALIBRATION_SEED_OFFSET = 1000
 """Calibration images come from seed ``seed + 1000``, so they never overlap the judged ones."""
 
 QUALITY_MODELS = ("digits-ddpm", "digits-random", "terrain")
-
-
-@dataclass(frozen=True)
-class EmulatedImages:
-    images: np.ndarray  # float32 (N, 1, H, W) in the model's output range
-    counts: dict[str, float]  # act_elements, act_zeros, delta_elements, delta_zeros, delta_clipped
-
-
-class QualityModel(Protocol):
-    """A model whose sampling loop can run with emulated numerics."""
-
-    name: str
-    data_range: float  # peak-to-peak range of its output images (for PSNR/SSIM)
-    weights: str  # provenance of its weights
-
-    def reference(self, n: int, steps: int, seed: int) -> np.ndarray: ...
-
-    def calibrate(
-        self, numerics: NumericsSpec, n: int, steps: int, seed: int
-    ) -> dict[str, float]: ...
-
-    def emulate(
-        self, numerics: NumericsSpec, amax: dict[str, float], n: int, steps: int, seed: int
-    ) -> EmulatedImages: ...
-
-    def frechet(self, a: np.ndarray, b: np.ndarray) -> float | None: ...
-
-    def data_images(self, n: int) -> np.ndarray | None: ...
 
 
 UNetCall = Callable[["torch.Tensor", "torch.Tensor", int], "torch.Tensor"]
@@ -82,7 +61,7 @@ class TorchSampler:
     trained_digits: bool = False  # images are 16x16 digits: Fréchet distance applies
 
     def _run(self, state: Any, n: int, steps: int, seed: int) -> torch.Tensor:
-        from models.numerics.emulate import NumericsMode
+        from models.numerics.emulate import NumericsMode  # lazy: torch; session loads without the trace extra
 
         def fn(x: torch.Tensor, t: torch.Tensor, i: int) -> torch.Tensor:
             state.begin_call()
@@ -92,7 +71,7 @@ class TorchSampler:
         return self.sample(fn, n, steps, seed)
 
     def _state(self, numerics: NumericsSpec, **kw: Any) -> Any:
-        from models.numerics.operands import EmulationState
+        from models.numerics.operands import EmulationState  # lazy: torch; session loads without the trace extra
 
         ptrs = frozenset(p.untyped_storage().data_ptr() for p in self.model.parameters())
         return EmulationState(numerics=numerics, weight_ptrs=ptrs, **kw)
@@ -106,9 +85,7 @@ class TorchSampler:
         self._run(state, n, steps, seed)
         return dict(sorted(state.recorded.items(), key=lambda kv: _key_order(kv[0])))
 
-    def emulate(
-        self, numerics: NumericsSpec, amax: dict[str, float], n: int, steps: int, seed: int
-    ) -> EmulatedImages:
+    def emulate(self, numerics: NumericsSpec, amax: dict[str, float], n: int, steps: int, seed: int) -> EmulatedImages:
         state = self._state(numerics, amax=dict(amax))
         images = self._run(state, n, steps, seed).numpy()
         return EmulatedImages(images, dict(state.counts))
@@ -116,16 +93,12 @@ class TorchSampler:
     def frechet(self, a: np.ndarray, b: np.ndarray) -> float | None:
         if not self.trained_digits or min(len(a), len(b)) < 2:
             return None
-        from models.numerics.metrics import digits_frechet
-
         return digits_frechet(a, b)
 
     def data_images(self, n: int) -> np.ndarray | None:
         if not self.trained_digits:
             return None
-        import numpy as np
-
-        from models.zoo.digits import load_digits_images
+        from models.zoo.digits import load_digits_images  # lazy: torch + diffusers; session loads without them
 
         data = load_digits_images().numpy()
         pick = np.sort(np.random.default_rng(0).permutation(len(data))[:n])
@@ -140,9 +113,9 @@ def _key_order(key: str) -> tuple[int, str]:
 
 def digits_sampler(trained: bool = True, scheduler: str = "ddim") -> TorchSampler:
     """The digits DDPM (committed weights) or its random-init twin (seed 0) with its sampler."""
-    import torch
+    import torch  # lazy: torch; session loads without the trace extra
 
-    from models.zoo import digits
+    from models.zoo import digits  # lazy: torch + diffusers; session loads without them
 
     if trained:
         model, sched_cfg = digits.load_digits_unet()
@@ -151,9 +124,7 @@ def digits_sampler(trained: bool = True, scheduler: str = "ddim") -> TorchSample
         torch.manual_seed(0)
         model, sched_cfg = digits.build_digits_unet().eval(), None
         weights = "random-init (seed 0)"
-    return unet_sampler(
-        "digits-ddpm" if trained else "digits-random", model, sched_cfg, scheduler, weights, trained
-    )
+    return unet_sampler("digits-ddpm" if trained else "digits-random", model, sched_cfg, scheduler, weights, trained)
 
 
 def unet_sampler(
@@ -165,7 +136,7 @@ def unet_sampler(
     trained_digits: bool = False,
 ) -> TorchSampler:
     """Any 1-channel diffusers ``UNet2DModel`` with :func:`models.zoo.digits.sample_digits`."""
-    from models.zoo.digits import sample_digits
+    from models.zoo.digits import sample_digits  # lazy: torch + diffusers; session loads without them
 
     def call(x: torch.Tensor, t: torch.Tensor, i: int) -> torch.Tensor:
         out: torch.Tensor = model(x, t).sample
@@ -192,8 +163,6 @@ def load_quality_model(name: str, scheduler: str = "ddim") -> QualityModel:
     if name == "digits-random":
         return digits_sampler(False, scheduler)
     if name == "terrain":
-        from models.numerics.onnx_emulate import terrain_model
-
         return terrain_model()
     raise SpecError(f"unknown quality model {name!r}; allowed: {', '.join(QUALITY_MODELS)}")
 
@@ -244,8 +213,6 @@ def _round6(x: float | None) -> float | None:
 
 def quality_run(numerics: NumericsSpec, session: QualitySession) -> dict[str, Any]:
     """Quality of one resolved ``numerics`` on ``session``'s model: the results.json record."""
-    from models.numerics.metrics import compare
-
     m = session.model
     amax = session.calibration(numerics)
     emu = m.emulate(numerics, amax, session.images, session.steps, session.seed)
@@ -295,13 +262,9 @@ def quality_objective(
     """
     numerics = arch if isinstance(arch, NumericsSpec) else arch_numerics(arch)
     if numerics.weights.format is None:
-        raise SpecError(
-            "quality_objective needs resolved numerics; pass an ArchSpec or resolve_numerics(...)"
-        )
+        raise SpecError("quality_objective needs resolved numerics; pass an ArchSpec or resolve_numerics(...)")
     if session is None:
-        session = make_session(
-            model, images=images, steps=steps, seed=seed, calibration_images=calibration_images
-        )
+        session = make_session(model, images=images, steps=steps, seed=seed, calibration_images=calibration_images)
     return quality_run(numerics, session)
 
 
@@ -317,9 +280,6 @@ def make_session(
     """A :class:`QualitySession` for a model by name."""
     if images < 1 or steps < 1 or calibration_images < 1:
         raise SpecError(
-            f"images, steps and calibration_images must be >= 1, got {images}, {steps}, "
-            f"{calibration_images}"
+            f"images, steps and calibration_images must be >= 1, got {images}, {steps}, {calibration_images}"
         )
-    return QualitySession(
-        load_quality_model(model, scheduler), images, steps, seed, calibration_images
-    )
+    return QualitySession(load_quality_model(model, scheduler), images, steps, seed, calibration_images)

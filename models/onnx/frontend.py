@@ -25,9 +25,13 @@ import torch
 from onnx import numpy_helper, shape_inference
 
 from accelerator.errors import TraceError
-from models.onnx.graph import FLOAT_TYPES, OnnxGraph, Shape, analyse
-from models.trace.stats import StatsCollector, StatsConfig
+from models.onnx.graph import FLOAT_TYPES, OnnxGraph, Shape, ValueInfo, analyse
+from models.trace.provenance import provenance_for
+from models.trace.stats import MacOperand, StatsCollector, StatsConfig
 from models.workload import STAT_FIELDS, Workload, stats_table
+from models.zoo import SampleOptions, ZooEntry
+
+UNKNOWN = ValueInfo(None, 0)  # a value missing from the table: shape and type unknown
 
 
 class OnnxModel:
@@ -57,7 +61,7 @@ def _session(proto: onnx.ModelProto) -> Any:
 
 def _inferred_shapes(
     proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray]
-) -> tuple[onnx.ModelProto, dict[str, tuple[Shape | None, int]]]:
+) -> tuple[onnx.ModelProto, dict[str, ValueInfo]]:
     fixed = onnx.ModelProto()
     fixed.CopyFrom(proto)
     for value in fixed.graph.input:
@@ -66,7 +70,7 @@ def _inferred_shapes(
                 d.ClearField("dim_param")
                 d.dim_value = int(size)
     inferred = shape_inference.infer_shapes(fixed, strict_mode=False, data_prop=True)
-    table: dict[str, tuple[Shape | None, int]] = {}
+    table: dict[str, ValueInfo] = {}
     graph = inferred.graph
     for vi in [*graph.value_info, *graph.input, *graph.output]:
         tt = vi.type.tensor_type
@@ -74,7 +78,7 @@ def _inferred_shapes(
         if tt.HasField("shape"):
             sizes = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
             dims = None if any(s is None for s in sizes) else tuple(int(s or 0) for s in sizes)
-        table[vi.name] = (dims, tt.elem_type)
+        table[vi.name] = ValueInfo(dims, tt.elem_type)
     return inferred, table
 
 
@@ -99,19 +103,19 @@ class RecordingOnnxModel(OnnxModel):
         finally:
             self._recording = False
 
-    def _prepare(self, feeds: Mapping[str, np.ndarray]) -> dict[str, tuple[Shape | None, int]]:
+    def _prepare(self, feeds: Mapping[str, np.ndarray]) -> dict[str, ValueInfo]:
         inferred, shapes = _inferred_shapes(self.proto, feeds)
         existing = {o.name for o in inferred.graph.output}
         exposed = inferred
         for node in inferred.graph.node:
             for name in node.output:
-                elem = shapes.get(name, (None, 0))[1]
+                elem = shapes.get(name, UNKNOWN).elem_type
                 if name and name not in existing and elem in (0, *FLOAT_TYPES):
                     exposed.graph.output.append(onnx.ValueInfoProto(name=name))
                     self._exposed.append(name)
         for o in exposed.graph.output:
             if not o.type.HasField("tensor_type"):
-                o.type.tensor_type.elem_type = shapes.get(o.name, (None, 1))[1] or 1
+                o.type.tensor_type.elem_type = shapes.get(o.name, UNKNOWN).elem_type or 1
         self.session = _session(exposed)
         return shapes
 
@@ -124,12 +128,13 @@ class RecordingOnnxModel(OnnxModel):
         values = dict(zip(names, arrays, strict=True))
         values.update(feeds)
         if shapes is not None:
-            inferred = sum(1 for s, _ in shapes.values() if s is not None)
+            inferred = sum(1 for v in shapes.values() if v.shape is not None)
             filled = 0
             for name, array in values.items():
-                if shapes.get(name, (None, 0))[0] is None:
+                known = shapes.get(name, UNKNOWN)
+                if known.shape is None:
                     filled += 1
-                    shapes[name] = (tuple(array.shape), shapes.get(name, (None, 1))[1] or 1)
+                    shapes[name] = ValueInfo(tuple(array.shape), known.elem_type or 1)
             self.shape_sources = {"shape_inference": inferred, "onnxruntime": filled}
             self.graph = analyse(self.proto, shapes)
         if self.collector is not None:
@@ -151,8 +156,9 @@ class RecordingOnnxModel(OnnxModel):
             acts = [torch.from_numpy(np.asarray(values[n])) for n in keys]
             weights = [self._weight(n) for n in g.weight_inputs]
             mac = None
-            if g.mac_operand is not None and g.mac_operand[0] in values:
-                mac = (torch.from_numpy(np.asarray(values[g.mac_operand[0]])), g.mac_operand[1])
+            site = g.mac_operand
+            if site is not None and site.tensor in values:
+                mac = MacOperand(torch.from_numpy(np.asarray(values[site.tensor])), site.reduce_dim)
             rows.append(self.collector.row(index, acts, weights, mac, act_keys=keys))
         return rows
 
@@ -161,10 +167,8 @@ class _Stop(Exception):
     pass
 
 
-def trace_entry(entry: Any, options: Any, stats: StatsConfig | None) -> Workload:
+def trace_entry(entry: ZooEntry, options: SampleOptions, stats: StatsConfig | None) -> Workload:
     """Trace an ONNX zoo entry's sampling loop (called by :func:`models.trace.tracer.trace`)."""
-    from models.trace.tracer import provenance_for
-
     path = entry._impl().onnx_path(entry)
     model = RecordingOnnxModel(path, stats)
     calls = [0, 0]  # recorded, total

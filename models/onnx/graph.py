@@ -60,13 +60,29 @@ Shape = tuple[int, ...]
 
 
 @dataclass(frozen=True)
+class ValueInfo:
+    """What is known of one graph value: its shape (``None``: unknown) and ONNX element type."""
+
+    shape: Shape | None
+    elem_type: int  # onnx.TensorProto data type; 0: unknown
+
+
+@dataclass(frozen=True)
+class MacSite:
+    """The activation operand of a MAC node: the graph value's name and its reduction dim."""
+
+    tensor: str
+    reduce_dim: int
+
+
+@dataclass(frozen=True)
 class GraphOp:
     """Where the values of one recorded op live in the graph."""
 
     node: int
     act_inputs: tuple[str, ...]  # floating inputs that are not initializers
     weight_inputs: tuple[str, ...]  # floating initializer inputs
-    mac_operand: tuple[str, int] | None  # GEMM activation operand and its reduction dim
+    mac_operand: MacSite | None  # GEMM activation operand
 
 
 @dataclass(frozen=True)
@@ -156,8 +172,8 @@ def _module_of(node: onnx.NodeProto, initializers: set[str]) -> str:
     return node.name
 
 
-def analyse(model: onnx.ModelProto, shapes: Mapping[str, tuple[Shape | None, int]]) -> OnnxGraph:
-    """Cost every node of ``model``; ``shapes`` maps every value name to (shape, elem type)."""
+def analyse(model: onnx.ModelProto, shapes: Mapping[str, ValueInfo]) -> OnnxGraph:
+    """Cost every node of ``model``; ``shapes`` maps every value name to its shape and type."""
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
     params = sum(_prod(list(i.dims)) for i in graph.initializer if i.data_type in FLOAT_TYPES)
@@ -167,38 +183,38 @@ def analyse(model: onnx.ModelProto, shapes: Mapping[str, tuple[Shape | None, int
     reasons: dict[str, str] = {}
     views = shape_nodes = 0
 
-    def info(name: str) -> tuple[Shape | None, int] | None:
+    def info(name: str) -> ValueInfo | None:
         if name in inits:
-            return tuple(inits[name].dims), inits[name].data_type
+            return ValueInfo(tuple(inits[name].dims), inits[name].data_type)
         return shapes.get(name)
 
     def shape_of(name: str) -> Shape | None:
         got = info(name)
-        return got[0] if got is not None else None
+        return got.shape if got is not None else None
 
     def is_float(name: str) -> bool:
         got = info(name)
-        return got is not None and got[1] in FLOAT_TYPES
+        return got is not None and got.elem_type in FLOAT_TYPES
 
     def nbytes(name: str) -> int:
         got = info(name)
-        if got is None or got[0] is None:
+        if got is None or got.shape is None:
             return 0
-        size = {1: 4, 10: 2, 11: 8, 16: 2, 7: 8, 6: 4, 9: 1, 2: 1, 3: 1}.get(got[1], 4)
-        return _prod(got[0]) * size
+        size = {1: 4, 10: 2, 11: 8, 16: 2, 7: 8, 6: 4, 9: 1, 2: 1, 3: 1}.get(got.elem_type, 4)
+        return _prod(got.shape) * size
 
     for index, node in enumerate(graph.node):
         out_info = [info(o) for o in node.output if o]
-        if not any(i is not None and i[1] in FLOAT_TYPES for i in out_info):
+        if not any(i is not None and i.elem_type in FLOAT_TYPES for i in out_info):
             shape_nodes += 1
             continue
         if node.op_type in VIEW_TYPES:
             views += 1
             continue
         first_out = out_info[0]
-        if first_out is None or first_out[0] is None:
+        if first_out is None or first_out.shape is None:
             raise TraceError(f"ONNX node {node.name} ({node.op_type}): output shape unknown")
-        out_shape, out_type = first_out[0], first_out[1]
+        out_shape, out_type = first_out.shape, first_out.elem_type
         attrs = _attrs(node)
         in_names = [n for n in node.input if n]
         in_shapes = [shape_of(n) for n in node.input]
@@ -224,7 +240,7 @@ def analyse(model: onnx.ModelProto, shapes: Mapping[str, tuple[Shape | None, int
                 macs = _prod(list(gemm))
                 flops = 2 * macs
                 if node.input[0] not in inits:
-                    mac_operand = (node.input[0], reduce_dim)
+                    mac_operand = MacSite(node.input[0], reduce_dim)
         elif t in ELEMENTWISE_TYPES:
             kind, flops = "elementwise", out_elems
         elif t in NORM_TYPES:

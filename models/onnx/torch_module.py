@@ -34,6 +34,7 @@ import torch
 
 from accelerator.errors import TraceError
 from models.onnx.torch_ops import HOST_INPUTS, HOST_OPS, OPS, SUPPORTED, Value, to_device
+from models.zoo.terrain import onnx_path
 
 EXPORT_FORMAT = "picojoule.onnx_torch"
 EXPORT_VERSION = 1
@@ -304,8 +305,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.model == "terrain":
-            from models.zoo.terrain import onnx_path
-
             src: Path = onnx_path()
         else:
             src = Path(args.model)

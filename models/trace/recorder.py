@@ -26,7 +26,7 @@ from torch.utils._pytree import tree_flatten
 
 from accelerator.errors import TraceError
 from models.trace.ops import classify, cost, is_view, packet_name
-from models.trace.stats import StatsCollector, StatsConfig
+from models.trace.stats import MacOperand, StatsCollector, StatsConfig
 from models.workload import Op
 
 MAC_KINDS = ("conv", "gemm", "attention")
@@ -219,5 +219,5 @@ class Recorder(TorchDispatchMode):
             act_index = 1 if packet_name(func) in ("addmm", "baddbmm", "_addmm_activation") else 0
             x = args[act_index]
             if isinstance(x, torch.Tensor) and x.is_floating_point() and not self._is_param(x):
-                mac_operand = (x, 1 if kind == "conv" else -1)
+                mac_operand = MacOperand(x, 1 if kind == "conv" else -1)
         return self.collector.row(index, acts, weights, mac_operand)

@@ -250,6 +250,14 @@ def delta_stats(prev: torch.Tensor, prev_absmax: float, cur: torch.Tensor, cur_a
     }
 
 
+@dataclass(frozen=True)
+class MacOperand:
+    """The activation operand of a GEMM-like op (conv, matmul) and the dim it is reduced along."""
+
+    values: torch.Tensor
+    reduce_dim: int
+
+
 class StatsCollector:
     """Per-op statistics over successive model calls (ops matched by index across calls).
 
@@ -269,7 +277,7 @@ class StatsCollector:
         index: int,
         acts: list[torch.Tensor],
         weights: list[torch.Tensor],
-        mac_operand: tuple[torch.Tensor, int] | None,
+        mac_operand: MacOperand | None,
         act_keys: list[str] | None = None,
     ) -> dict[str, float | None]:
         """Statistics of one op: ``acts`` and ``weights`` are its floating inputs,
@@ -292,7 +300,7 @@ class StatsCollector:
         index: int,
         acts: list[torch.Tensor],
         weights: list[torch.Tensor],
-        mac_operand: tuple[torch.Tensor, int] | None,
+        mac_operand: MacOperand | None,
         act_keys: list[str] | None,
     ) -> dict[str, float | None]:
         cfg = self.config
@@ -319,8 +327,8 @@ class StatsCollector:
                 self._weights[index] = w
             row["weight_zero_frac"] = w.zero_frac
             row["weight_near_zero_frac"] = w.near_zero_frac
-        if mac_operand is not None and mac_operand[0].numel():
-            self._mac_row(index, mac_operand[0], mac_operand[1], row)
+        if mac_operand is not None and mac_operand.values.numel():
+            self._mac_row(index, mac_operand.values, mac_operand.reduce_dim, row)
         return row
 
     def next_call(self) -> None:

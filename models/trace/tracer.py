@@ -16,7 +16,6 @@ statistics every call is recorded and ``stats[field][step][op]`` filled in. See
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import torch
 
 from accelerator.errors import TraceError
+from models.trace.provenance import provenance_for
 from models.trace.recorder import Recorder
 from models.trace.stats import StatsConfig
 from models.workload import STAT_FIELDS, Op, Workload, stats_table
@@ -44,13 +44,6 @@ class Recording:
     aten_ops_per_call: int  # every dispatched aten op of call 0, views included
     stats: dict[str, tuple[tuple[float | None, ...], ...]]
     unsupported: tuple[dict[str, Any], ...]
-
-
-def package_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def trace_calls(
@@ -119,12 +112,6 @@ def _trace_fake(entry: ZooEntry, options: SampleOptions) -> tuple[Any, Recording
     return module, rec
 
 
-def _param_count(model: Any) -> int | None:
-    if isinstance(model, torch.nn.Module):
-        return sum(p.numel() for p in model.parameters())
-    return None
-
-
 def trace(
     model: str | ZooEntry,
     *,
@@ -146,8 +133,7 @@ def trace(
     64² latents traces in seconds. The op sequence can differ from a real run in a few
     data-movement ops (a real kernel's output strides can force a ``clone`` for contiguity
     that fake strides do not; 4 of 166 ops on the SD VAE decoder); a model that needs real
-    values falls back to a real run.
-    real run. ``provenance["execution"]`` says which ran.
+    values falls back to a real run. ``provenance["execution"]`` says which ran.
     """
     entry = model if isinstance(model, ZooEntry) else get(model, arch=arch)
     options = entry.resolve(
@@ -155,7 +141,7 @@ def trace(
     )
     cfg_stats = (stats_config or StatsConfig()) if stats else None
     if entry.frontend == "onnx":
-        from models.onnx.frontend import trace_entry
+        from models.onnx.frontend import trace_entry  # lazy: onnx (absent on the GPU machines), for ONNX entries only
 
         return trace_entry(entry, options, cfg_stats)
     execution = "real"
@@ -183,43 +169,3 @@ def trace(
         stats=rec.stats,
         unsupported=rec.unsupported,
     )
-
-
-def provenance_for(
-    entry: ZooEntry,
-    options: SampleOptions,
-    model: Any,
-    aten_ops_per_step: int | None,
-    stats: StatsConfig | None,
-) -> dict[str, Any]:
-    """The provenance record of a trace (keys in ``docs/workload-format.md``)."""
-    scheduler = entry.native_scheduler if options.scheduler == "native" else options.scheduler
-    dtype = "float32"
-    if isinstance(model, torch.nn.Module):
-        first = next(iter(model.parameters()), None)
-        if first is not None:
-            dtype = str(first.dtype).removeprefix("torch.")
-    return {
-        "model": entry.name,
-        "weights": entry.weights,
-        "weights_source": entry.weights_source,
-        "frontend": entry.frontend,
-        "resolution": options.resolution,
-        "resolution_unit": entry.resolution_unit,
-        "batch": options.batch,
-        "steps": options.steps,
-        "scheduler": scheduler,
-        "scheduler_option": options.scheduler,
-        "dtype": dtype,
-        "seed": options.seed,
-        "cfg": bool(options.cfg),
-        "guidance_scale": options.guidance_scale if options.cfg else None,
-        "params": _param_count(model),
-        "aten_ops_per_step": aten_ops_per_step,
-        "stats": stats is not None,
-        "stats_config": stats.as_dict() if stats is not None else None,
-        "torch_version": torch.__version__,
-        "diffusers_version": package_version("diffusers"),
-        "onnxruntime_version": package_version("onnxruntime") if entry.frontend == "onnx" else None,
-        "picojoule_version": package_version("picojoule"),
-    }

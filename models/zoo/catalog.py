@@ -1,10 +1,50 @@
-"""The zoo's entries. Adding a model = one ZooEntry here + one module with build/sample."""
+"""The zoo's entries. Adding a model = one ZooEntry here + one module with build/sample.
+
+Imports no torch (the architecture configs entries carry are written out here), so listing the
+zoo does not load a model library.
+"""
 
 from __future__ import annotations
 
-from models.zoo import ZooEntry
-from models.zoo.ddpm_cifar10 import TINY_UNET_CONFIG
-from models.zoo.dit import DIT_S_2, DIT_XL_2
+from typing import Any
+
+from models.zoo.entry import ZooEntry
+
+#: ``tiny-unet``: the same block structure, small enough for unit tests (about 0.5M params).
+TINY_UNET_CONFIG: dict[str, Any] = {
+    "block_out_channels": [32, 64],
+    "down_block_types": ["DownBlock2D", "AttnDownBlock2D"],
+    "up_block_types": ["AttnUpBlock2D", "UpBlock2D"],
+    "layers_per_block": 1,
+    "norm_num_groups": 8,
+}
+
+#: facebook/DiT-XL-2-256 transformer/config.json
+DIT_XL_2: dict[str, Any] = {
+    "activation_fn": "gelu-approximate",
+    "attention_bias": True,
+    "attention_head_dim": 72,
+    "dropout": 0.0,
+    "in_channels": 4,
+    "norm_elementwise_affine": False,
+    "norm_num_groups": 32,
+    "norm_type": "ada_norm_zero",
+    "num_attention_heads": 16,
+    "num_embeds_ada_norm": 1000,
+    "num_layers": 28,
+    "out_channels": 8,
+    "patch_size": 2,
+    "sample_size": 32,
+    "upcast_attention": False,
+}
+
+#: DiT-S/2: Peebles & Xie, "Scalable Diffusion Models with Transformers", Table 1.
+DIT_S_2: dict[str, Any] = {
+    **DIT_XL_2,
+    "attention_head_dim": 64,
+    "num_attention_heads": 6,
+    "num_layers": 12,
+}
 
 ENTRIES: tuple[ZooEntry, ...] = (
     ZooEntry(
@@ -107,3 +147,8 @@ ENTRIES: tuple[ZooEntry, ...] = (
         native_scheduler="ddpm",
     ),
 )
+
+
+def registry_by_name() -> dict[str, ZooEntry]:
+    """The zoo's entries by name."""
+    return {e.name: e for e in ENTRIES}

@@ -4,7 +4,8 @@ The UNet of Ho et al. (2020) as diffusers' UNet2DModel.
 
 Config written out from ``google/ddpm-cifar10-32`` (``unet/config.json`` and
 ``scheduler/scheduler_config.json``); weights are random (seeded) unless loaded locally.
-35.7M parameters, 32² RGB images.
+35.7M parameters, 32² RGB images. ``tiny-unet``'s overrides of the config are its catalog entry's
+``options["unet_config"]`` (:mod:`models.zoo.catalog`).
 """
 
 from __future__ import annotations
@@ -35,15 +36,6 @@ UNET_CONFIG: dict[str, Any] = {
     "sample_size": 32,
     "time_embedding_type": "positional",
     "up_block_types": ["UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"],
-}
-
-#: ``tiny-unet``: the same block structure, small enough for unit tests (about 0.5M params).
-TINY_UNET_CONFIG: dict[str, Any] = {
-    "block_out_channels": [32, 64],
-    "down_block_types": ["DownBlock2D", "AttnDownBlock2D"],
-    "up_block_types": ["AttnUpBlock2D", "UpBlock2D"],
-    "layers_per_block": 1,
-    "norm_num_groups": 8,
 }
 
 #: google/ddpm-cifar10-32 scheduler_config.json (DDPMScheduler).

@@ -2,9 +2,10 @@
 
 DiT-XL/2's config is written out from ``facebook/DiT-XL-2-256`` (``transformer/config.json``);
 DiT-S/2 is the paper's S size (Table 1: 12 layers, hidden 384, 6 heads) with the same
-layout. Random init. The model is class-conditional (ImageNet, 1000 classes; class 1000 is
-the null class of classifier-free guidance), predicts noise and a learned variance (8
-output channels: the first 4 are the noise), and samples 32² latents (256² images).
+layout; both live in :mod:`models.zoo.catalog` (each entry's ``options["config"]``). Random
+init. The model is class-conditional (ImageNet, 1000 classes; class 1000 is the null class of
+classifier-free guidance), predicts noise and a learned variance (8 output channels: the first
+4 are the noise), and samples 32² latents (256² images).
 """
 
 from __future__ import annotations
@@ -15,33 +16,6 @@ import torch
 
 from models.zoo import SampleOptions, StepHook, ZooEntry
 from models.zoo._loops import denoise, make_scheduler, seeded_build
-
-#: facebook/DiT-XL-2-256 transformer/config.json
-DIT_XL_2: dict[str, Any] = {
-    "activation_fn": "gelu-approximate",
-    "attention_bias": True,
-    "attention_head_dim": 72,
-    "dropout": 0.0,
-    "in_channels": 4,
-    "norm_elementwise_affine": False,
-    "norm_num_groups": 32,
-    "norm_type": "ada_norm_zero",
-    "num_attention_heads": 16,
-    "num_embeds_ada_norm": 1000,
-    "num_layers": 28,
-    "out_channels": 8,
-    "patch_size": 2,
-    "sample_size": 32,
-    "upcast_attention": False,
-}
-
-#: DiT-S/2: Peebles & Xie, "Scalable Diffusion Models with Transformers", Table 1.
-DIT_S_2: dict[str, Any] = {
-    **DIT_XL_2,
-    "attention_head_dim": 64,
-    "num_attention_heads": 6,
-    "num_layers": 12,
-}
 
 #: The DiT training schedule (linear betas, 1000 steps; the paper samples with DDPM).
 SCHEDULER_CONFIG: dict[str, Any] = {

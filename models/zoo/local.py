@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from accelerator.errors import TraceError
-from models.zoo import SampleOptions, StepHook, ZooEntry
+from models.zoo.catalog import registry_by_name
+from models.zoo.entry import SampleOptions, StepHook, ZooEntry
 
 CLASS_TO_ARCH = {
     "UNet2DModel": "ddpm-cifar10",
@@ -102,9 +103,7 @@ def local_entry(path: Path, arch: str | None, registry: dict[str, ZooEntry]) -> 
 
 
 def _base(entry: ZooEntry) -> ZooEntry:
-    from models.zoo import get
-
-    return get(str(entry.options["arch"]))
+    return registry_by_name()[str(entry.options["arch"])]
 
 
 def build(entry: ZooEntry, resolution: int, seed: int) -> Any:

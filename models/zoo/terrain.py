@@ -63,7 +63,7 @@ def karras_sigmas(steps: int) -> np.ndarray:
 
 
 def build(entry: ZooEntry, resolution: int, seed: int) -> Any:
-    from models.onnx.frontend import OnnxModel
+    from models.onnx.frontend import OnnxModel  # lazy: onnx + torch; this module loads without them
 
     if resolution != NATIVE_SIZE:
         raise TraceError(f"model 'terrain' runs at {NATIVE_SIZE}² only; got resolution {resolution}")

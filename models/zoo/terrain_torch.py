@@ -30,6 +30,8 @@ import torch
 
 from accelerator.errors import TraceError
 from models.onnx.torch_module import GraphSpec, OnnxTorch, from_onnx, load_export
+from models.zoo import SampleOptions, get
+from models.zoo.terrain import NATIVE_SIZE, NUM_CLASSES, SIGMA_MIN, karras_sigmas, onnx_path
 
 ENV_EXPORT = "PICOJOULE_TERRAIN_EXPORT"
 DEFAULT_EXPORT = Path(__file__).resolve().parents[2] / ".whl" / "terrain-bf16.pt"
@@ -73,8 +75,6 @@ def load_spec(source: str = "auto") -> GraphSpec:
     if source not in SOURCES:
         raise TraceError(f"terrain source must be one of {', '.join(SOURCES)}, got {source!r}")
     if source in ("auto", "zoo"):
-        from models.zoo.terrain import onnx_path
-
         reason = "the onnx package is not installed"
         if _have_onnx():
             try:
@@ -94,9 +94,6 @@ def load_spec(source: str = "auto") -> GraphSpec:
 def build(device: str, dtype: torch.dtype, *, batch: int = 1, steps: int | None = None,
           source: str = "auto", seed: int = 0) -> TorchTerrain:  # fmt: skip
     """The terrain model on ``device``/``dtype`` and the zoo's sampler for ``batch`` images."""
-    from models.zoo import SampleOptions, get
-    from models.zoo.terrain import NATIVE_SIZE, NUM_CLASSES, SIGMA_MIN, karras_sigmas
-
     entry = get("terrain")
     opts = entry.resolve(SampleOptions(steps=steps, batch=batch, seed=seed))
     assert opts.steps is not None

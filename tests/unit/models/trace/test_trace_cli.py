@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from models.trace.cli import main
+from simulator.cli import main
 from models.workload import load
 
 ROOT = Path(__file__).resolve().parents[4]

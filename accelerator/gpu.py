@@ -61,9 +61,7 @@ class GpuSpec(_Strict):
     sparse_factor: Cited[float] = Field(
         ..., description="speed-up of 2:4 structured sparsity over the dense tensor-core peak"
     )
-    hbm_bandwidth_gb_per_s: Cited[float] = Field(
-        ..., description="peak DRAM bandwidth, GB/s (1e9 B/s)"
-    )
+    hbm_bandwidth_gb_per_s: Cited[float] = Field(..., description="peak DRAM bandwidth, GB/s (1e9 B/s)")
     hbm_capacity_gb: Cited[float] = Field(..., description="DRAM capacity, GB")
     l2_bytes: Cited[int] = Field(..., description="L2 cache capacity in bytes")
     l2_bandwidth_gb_per_s: Cited[float] = Field(
@@ -71,9 +69,7 @@ class GpuSpec(_Strict):
         description="sustained L2 read bandwidth, GB/s (a microbenchmark figure, not datasheet)",
     )
     sm_count: Cited[int] = Field(..., description="streaming multiprocessors")
-    boost_clock_ghz: Cited[float] = Field(
-        ..., description="SM boost clock the peaks are quoted at, GHz"
-    )
+    boost_clock_ghz: Cited[float] = Field(..., description="SM boost clock the peaks are quoted at, GHz")
     base_clock_ghz: Cited[float] = Field(..., description="SM base clock, GHz")
     tdp_w: Cited[float] = Field(..., description="maximum board power (TDP/TGP), W")
     idle_w: Cited[float] = Field(..., description="board power when idle with a context open, W")
@@ -101,9 +97,7 @@ class GpuSpec(_Strict):
         if not 0 <= self.idle_w.value < self.tdp_w.value:
             raise ValueError(f"idle_w.value must be in [0, tdp_w), got {self.idle_w.value}")
         if "fp32" not in self.peak_tflops_dense:
-            raise ValueError(
-                "peak_tflops_dense needs 'fp32' (the CUDA-core rate used for non-GEMM ops)"
-            )
+            raise ValueError("peak_tflops_dense needs 'fp32' (the CUDA-core rate used for non-GEMM ops)")
         return self
 
     # ----------------------------------------------------------------- derived, in SI units
@@ -116,8 +110,7 @@ class GpuSpec(_Strict):
         cited = self.peak_tflops_dense.get(precision)  # type: ignore[call-overload]
         if cited is None:
             raise SpecError(
-                f"GPU {self.name!r} has no {precision} peak; "
-                f"allowed: {', '.join(self.peak_tflops_dense)}",
+                f"GPU {self.name!r} has no {precision} peak; allowed: {', '.join(self.peak_tflops_dense)}",
                 field="precision",
             )
         factor = self.sparse_factor.value if sparse and precision != "fp32" else 1.0
@@ -162,8 +155,7 @@ def load_gpu(name_or_path: str | Path) -> GpuSpec:
     if "/" not in text and not text.endswith((".yaml", ".yml")):
         if not builtin.is_file():
             raise SpecError(
-                f"unknown GPU {text!r}; built-in: {', '.join(builtin_gpus())} "
-                "(or give a YAML path)",
+                f"unknown GPU {text!r}; built-in: {', '.join(builtin_gpus())} (or give a YAML path)",
                 field="gpu",
             )
         path = builtin

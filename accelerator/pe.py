@@ -79,8 +79,7 @@ class TileConfig:
                 raise SpecError(f"expected a positive integer, got {value!r}", field=name)
         if not isinstance(self.acc_bits, int) or not 17 <= self.acc_bits <= 62:
             raise SpecError(
-                f"expected 17..62 (a 16-bit product plus sign; int64 arithmetic), "
-                f"got {self.acc_bits!r}",
+                f"expected 17..62 (a 16-bit product plus sign; int64 arithmetic), got {self.acc_bits!r}",
                 field="acc_bits",
             )
         if not isinstance(self.count_bits, int) or not 1 <= self.count_bits <= 32:
@@ -173,13 +172,23 @@ def beats_for_k(k: npt.ArrayLike, mode: str) -> int | npt.NDArray[np.int64]:
 
 @overload
 def tile_cycles(
-    k_beats: int, mode: str = ..., skipped_vectors: int = ..., *, rows: int = ...,
-    cols: int = ..., preload: bool = ...,
+    k_beats: int,
+    mode: str = ...,
+    skipped_vectors: int = ...,
+    *,
+    rows: int = ...,
+    cols: int = ...,
+    preload: bool = ...,
 ) -> int: ...
 @overload
 def tile_cycles(
-    k_beats: npt.ArrayLike, mode: str = ..., skipped_vectors: npt.ArrayLike = ..., *,
-    rows: int = ..., cols: int = ..., preload: bool = ...,
+    k_beats: npt.ArrayLike,
+    mode: str = ...,
+    skipped_vectors: npt.ArrayLike = ...,
+    *,
+    rows: int = ...,
+    cols: int = ...,
+    preload: bool = ...,
 ) -> npt.NDArray[np.int64]: ...
 def tile_cycles(
     k_beats: npt.ArrayLike,
@@ -254,9 +263,7 @@ def _beats(
     if b_arr.shape[0] != k:
         raise SimulationError(f"A is {m}x{k} but B is {b_arr.shape[0]}x{b_arr.shape[1]}")
     if m > config.rows or b_arr.shape[1] > config.cols:
-        raise SimulationError(
-            f"a {m}x{b_arr.shape[1]} output does not fit a {config.rows}x{config.cols} tile"
-        )
+        raise SimulationError(f"a {m}x{b_arr.shape[1]} output does not fit a {config.rows}x{config.cols} tile")
     k_beats = beats_for_k(k, mode)
     a_pad = np.zeros((config.rows, k_beats * per), dtype=np.int64)
     b_pad = np.zeros((k_beats * per, config.cols), dtype=np.int64)
@@ -276,10 +283,7 @@ def _prev(prev: npt.ArrayLike | None, delta: bool, config: TileConfig) -> npt.ND
         raise SimulationError("delta modes need prev, the stored output the deltas add onto")
     arr = np.asarray(prev)
     if arr.shape != (config.rows, config.cols) or not np.issubdtype(arr.dtype, np.integer):
-        raise SimulationError(
-            f"prev must be a {config.rows}x{config.cols} integer array, got {arr.dtype} "
-            f"{arr.shape}"
-        )
+        raise SimulationError(f"prev must be a {config.rows}x{config.cols} integer array, got {arr.dtype} {arr.shape}")
     if np.any(wrap_signed(arr, config.acc_bits) != arr):
         raise SimulationError(f"prev holds values outside the signed {config.acc_bits}-bit range")
     return arr.astype(np.int64)
@@ -321,8 +325,7 @@ def tile_matmul(
     sent_beats = k_beats - skipped
     if max(sent_beats, skipped) > config.max_beats:
         raise SimulationError(
-            f"{sent_beats} beats / {skipped} skipped exceed one op's {config.max_beats}; "
-            "split the reduction"
+            f"{sent_beats} beats / {skipped} skipped exceed one op's {config.max_beats}; split the reduction"
         )
     nz_a = np.count_nonzero(a_beats[sent], axis=2)  # (sent, halves)
     nz_b = np.count_nonzero(b_beats[sent], axis=2)
@@ -335,8 +338,7 @@ def tile_matmul(
         skipped_vectors=skipped,
         k_beats=k_beats,
         sent_beats=sent_beats,
-        cycles=tile_cycles(k_beats, mode, skipped, rows=config.rows, cols=config.cols,
-                           preload=preload),
+        cycles=tile_cycles(k_beats, mode, skipped, rows=config.rows, cols=config.cols, preload=preload),
     )
 
 
@@ -375,7 +377,10 @@ def encode_stream(
         ld = tuple(_pack(row, config.acc_bits) for row in _prev(prev, delta, config))
     return TileStream(
         command=TileCommand(
-            int4=per == 2, delta=delta, preload=preload, beats=result.sent_beats,
+            int4=per == 2,
+            delta=delta,
+            preload=preload,
+            beats=result.sent_beats,
             skipped=result.skipped_vectors,
         ),
         a_words=tuple(_pack(v, LANE_BITS) for v in a_lanes[sent]),

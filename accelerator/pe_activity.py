@@ -51,8 +51,7 @@ def mult_energy_pj(mode: str) -> float:
 def simulator_mac_pj(mode: str, accumulator_bits: int = 32) -> float:
     """The simulator's energy of one executed, non-gated MAC of the tile in ``mode``, pJ:
     ``packed_mac_energy_pj`` with 2 MACs per PE per cycle in INT4 (one accumulate per beat)."""
-    return tech.packed_mac_energy_pj(_precision(mode), NODE_NM, accumulator_bits,
-                                     2 if mode.startswith("int4") else 1)
+    return tech.packed_mac_energy_pj(_precision(mode), NODE_NM, accumulator_bits, 2 if mode.startswith("int4") else 1)
 
 
 def operand_toggle_pj(mode: str) -> float:
@@ -87,8 +86,7 @@ def parse_saif(path: Path) -> Toggles:
     duration = 0
     stack: list[tuple[str, int]] = []
     depth = 0
-    control_nets = {"state", "int4_r", "beats_left", "skipped_r", "gated_r", "row",
-                    "fire_lo", "fire_hi"}
+    control_nets = {"state", "int4_r", "beats_left", "skipped_r", "gated_r", "row", "fire_lo", "fire_hi"}
     try:
         lines = path.read_text().splitlines()
     except OSError as exc:
@@ -157,8 +155,7 @@ def activity_row(run_dir: Path) -> ActivityRow:
         skipped_vectors=int(summary["skipped_vectors"]),
         op_cycles=int(summary["op_cycles"]),
         toggles=toggles,
-        activity_pj=toggles.operand * operand_toggle_pj(mode)
-        + toggles.accumulator * acc_toggle_pj(),
+        activity_pj=toggles.operand * operand_toggle_pj(mode) + toggles.accumulator * acc_toggle_pj(),
         simulator_pj=active * per_mac,
         dense_pj=summary["macs"] * per_mac,
     )
@@ -166,8 +163,10 @@ def activity_row(run_dir: Path) -> ActivityRow:
 
 def activity_table(run_dirs: list[Path]) -> str:
     """A Markdown table comparing activity-based with the simulator's energy over runs."""
-    head = ("| mode | A zeros | MACs | gated | skipped vec | cycles | operand tgl | acc tgl "
-            "| ctrl tgl | activity pJ | simulator pJ | dense pJ | activity/simulator |")
+    head = (
+        "| mode | A zeros | MACs | gated | skipped vec | cycles | operand tgl | acc tgl "
+        "| ctrl tgl | activity pJ | simulator pJ | dense pJ | activity/simulator |"
+    )
     lines = [head, "|" + "---|" * 13]
     for row in (activity_row(d) for d in run_dirs):
         ratio = row.activity_pj / row.simulator_pj if row.simulator_pj else float("nan")
@@ -177,8 +176,11 @@ def activity_table(run_dirs: list[Path]) -> str:
             f"| {row.toggles.accumulator} | {row.toggles.control} | {row.activity_pj:.1f} "
             f"| {row.simulator_pj:.1f} | {row.dense_pj:.1f} | {ratio:.2f} |"
         )
-    lines += ["", "MACs: all MACs of the ops' reductions; gated: share of them gated (a zero "
-              "operand); activity: register toggles x energy per toggle calibrated on "
-              "accelerator.tech (45 nm); simulator: (executed - gated MACs) x "
-              "packed_mac_energy_pj; dense: every MAC at that energy."]
+    lines += [
+        "",
+        "MACs: all MACs of the ops' reductions; gated: share of them gated (a zero "
+        "operand); activity: register toggles x energy per toggle calibrated on "
+        "accelerator.tech (45 nm); simulator: (executed - gated MACs) x "
+        "packed_mac_energy_pj; dense: every MAC at that energy.",
+    ]
     return "\n".join(lines)

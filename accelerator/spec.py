@@ -41,11 +41,20 @@ class _Strict(BaseModel):
 #: record (``models.workload.ACT_BLOCK_SHAPES``; this package imports nothing of ours, a unit
 #: test keeps the two equal).
 BLOCK_SKIP_SHAPES = (
-    (1, 8), (1, 16), (8, 8),
-    (8, 1), (16, 1), (32, 1), (64, 1), (128, 1),
-    (32, 2), (128, 2),
-    (32, 16), (128, 16),
-    (1, 32), (1, 128),
+    (1, 8),
+    (1, 16),
+    (8, 8),
+    (8, 1),
+    (16, 1),
+    (32, 1),
+    (64, 1),
+    (128, 1),
+    (32, 2),
+    (128, 2),
+    (32, 16),
+    (128, 16),
+    (1, 32),
+    (1, 128),
 )
 
 
@@ -60,7 +69,8 @@ class SparsitySpec(_Strict):
         None,
         description="granularity (rows, reduction cols) of the skip masks: a unit the array "
         "streams in one cycle is skipped, saving cycles, when all the blocks covering it are zero; "
-        "one of the trace's block sizes: " + ", ".join(f"({r}, {c})" for r, c in BLOCK_SKIP_SHAPES)
+        "one of the trace's block sizes: "
+        + ", ".join(f"({r}, {c})" for r, c in BLOCK_SKIP_SHAPES)
         + " (e.g. [128, 1]: one flag per output-stationary beat of a 128-row array)",
     )
     temporal_delta: bool = Field(
@@ -87,8 +97,7 @@ class SparsitySpec(_Strict):
         if self.block_skip is not None and tuple(self.block_skip) not in BLOCK_SKIP_SHAPES:
             allowed = ", ".join(f"[{r}, {c}]" for r, c in BLOCK_SKIP_SHAPES)
             raise ValueError(
-                f"block_skip must be one of {allowed} (the granularities traces record), "
-                f"got {list(self.block_skip)}"
+                f"block_skip must be one of {allowed} (the granularities traces record), got {list(self.block_skip)}"
             )
         return self
 
@@ -157,9 +166,7 @@ class DramSpec(_Strict):
     energy_pj_per_bit: float | None = Field(
         None, gt=0, description="access energy per bit incl. I/O; default from the cited table"
     )
-    efficiency: float = Field(
-        0.8, gt=0, le=1, description="sustained / peak bandwidth (row-buffer and refresh losses)"
-    )
+    efficiency: float = Field(0.8, gt=0, le=1, description="sustained / peak bandwidth (row-buffer and refresh losses)")
     latency_ns: float = Field(100.0, ge=0, description="access latency, paid once per op")
 
 
@@ -168,7 +175,9 @@ class MemorySpec(_Strict):
     dram: DramSpec
 
     dma_engines: int = Field(
-        2, ge=1, le=64,
+        2,
+        ge=1,
+        le=64,
         description="independent DMA engines moving tiles between DRAM and the buffers (event "
         "mode: with one, a write-back delays the next load)",
     )
@@ -196,8 +205,10 @@ class MemorySpec(_Strict):
         usable = ", ".join(lv.name for lv in levels if not lv.per_pe and "weight" in lv.holds)
         if v not in names:
             where = "DRAM is off chip" if v.lower() == "dram" else "no memory level of that name"
-            raise ValueError(f"{where}; resident weights need a shared on-chip level holding "
-                             f"weights: {usable or 'none in this design'}")
+            raise ValueError(
+                f"{where}; resident weights need a shared on-chip level holding "
+                f"weights: {usable or 'none in this design'}"
+            )
         lv = levels[names.index(v)]
         if lv.per_pe:
             raise ValueError(f"level {v!r} is per-PE (register files) and cannot hold the model")
@@ -208,9 +219,9 @@ class MemorySpec(_Strict):
     @model_validator(mode="after")
     def _residency_has_level(self) -> MemorySpec:
         if self.weight_residency == "across_steps" and not any(
-                not lv.per_pe and "weight" in lv.holds for lv in self.levels):
-            raise ValueError("weight_residency across_steps needs a shared on-chip level that "
-                             "holds weights")
+            not lv.per_pe and "weight" in lv.holds for lv in self.levels
+        ):
+            raise ValueError("weight_residency across_steps needs a shared on-chip level that holds weights")
         return self
 
     @model_validator(mode="after")

@@ -86,11 +86,18 @@ def conv_op(x: ConvLayer) -> Op:
     m, n, k = x.N * P * Q, kg, cg * x.R * x.S
     macs = x.groups * m * n * k
     return Op(
-        name=x.name, kind="conv", module=x.name,
-        input_shapes=((x.N, x.C, x.H, x.W), (x.K, cg, x.R, x.S)), output_shape=(x.N, x.K, P, Q),
-        gemm=(x.groups, m, n, k), macs=macs, flops=2 * macs,
-        act_bytes=x.N * x.C * x.H * x.W * _B, weight_bytes=x.K * cg * x.R * x.S * _B,
-        out_bytes=x.N * x.K * P * Q * _B, weight_is_param=True,
+        name=x.name,
+        kind="conv",
+        module=x.name,
+        input_shapes=((x.N, x.C, x.H, x.W), (x.K, cg, x.R, x.S)),
+        output_shape=(x.N, x.K, P, Q),
+        gemm=(x.groups, m, n, k),
+        macs=macs,
+        flops=2 * macs,
+        act_bytes=x.N * x.C * x.H * x.W * _B,
+        weight_bytes=x.K * cg * x.R * x.S * _B,
+        out_bytes=x.N * x.K * P * Q * _B,
+        weight_is_param=True,
         params={"stride": [x.stride, x.stride], "padding": [x.padding, x.padding], "groups": x.groups},
     )
 
@@ -98,22 +105,34 @@ def conv_op(x: ConvLayer) -> Op:
 def gemm_op(x: GemmLayer) -> Op:
     macs = x.batch * x.M * x.N * x.K
     return Op(
-        name=x.name, kind="gemm", module=x.name,
-        input_shapes=((x.batch, x.M, x.K), (x.K, x.N)), output_shape=(x.batch, x.M, x.N),
-        gemm=(x.batch, x.M, x.N, x.K), macs=macs, flops=2 * macs,
-        act_bytes=x.batch * x.M * x.K * _B, weight_bytes=x.K * x.N * _B,
-        out_bytes=x.batch * x.M * x.N * _B, weight_is_param=True,
+        name=x.name,
+        kind="gemm",
+        module=x.name,
+        input_shapes=((x.batch, x.M, x.K), (x.K, x.N)),
+        output_shape=(x.batch, x.M, x.N),
+        gemm=(x.batch, x.M, x.N, x.K),
+        macs=macs,
+        flops=2 * macs,
+        act_bytes=x.batch * x.M * x.K * _B,
+        weight_bytes=x.K * x.N * _B,
+        out_bytes=x.batch * x.M * x.N * _B,
+        weight_is_param=True,
     )
 
 
 def attention_op(x: AttentionLayer) -> Op:
     macs = 2 * x.batch * x.Lq * x.Lk * x.d
     return Op(
-        name=x.name, kind="attention", module=x.name,
+        name=x.name,
+        kind="attention",
+        module=x.name,
         input_shapes=((x.batch, x.Lq, x.d), (x.batch, x.Lk, x.d), (x.batch, x.Lk, x.d)),
         output_shape=(x.batch, x.Lq, x.d),
-        gemm=(x.batch, x.Lq, x.Lk, x.d), macs=macs, flops=2 * macs + 5 * x.batch * x.Lq * x.Lk,
-        act_bytes=x.batch * (x.Lq + 2 * x.Lk) * x.d * _B, out_bytes=x.batch * x.Lq * x.d * _B,
+        gemm=(x.batch, x.Lq, x.Lk, x.d),
+        macs=macs,
+        flops=2 * macs + 5 * x.batch * x.Lq * x.Lk,
+        act_bytes=x.batch * (x.Lq + 2 * x.Lk) * x.d * _B,
+        out_bytes=x.batch * x.Lq * x.d * _B,
     )
 
 
@@ -135,13 +154,22 @@ def load_layers_yaml(path: str | Path) -> Workload:
         except ValueError as exc:
             raise positions.error(f"layers.{i}", str(exc)) from None
     return Workload(
-        ops=tuple(ops), steps=spec.steps,
+        ops=tuple(ops),
+        steps=spec.steps,
         provenance={"model": spec.name, "weights": "none (hand-written layer list)", "source": str(path)},
     )
 
 
-_CONV_COLS = ["layer name", "ifmap height", "ifmap width", "filter height", "filter width",
-              "channels", "num filter", "strides"]
+_CONV_COLS = [
+    "layer name",
+    "ifmap height",
+    "ifmap width",
+    "filter height",
+    "filter width",
+    "channels",
+    "num filter",
+    "strides",
+]
 
 
 def load_scalesim_csv(path: str | Path) -> Workload:
@@ -159,8 +187,9 @@ def load_scalesim_csv(path: str | Path) -> Workload:
     gemm_form = header[:4] == ["layer", "m", "n", "k"]
     if not gemm_form and header[: len(_CONV_COLS)] != _CONV_COLS:
         raise SpecError(
-            f"unrecognised header {numbered[0][1]}; expected SCALE-Sim's "
-            f"'{', '.join(_CONV_COLS)}' or 'Layer, M, N, K'", file=str(path), line=numbered[0][0],
+            f"unrecognised header {numbered[0][1]}; expected SCALE-Sim's '{', '.join(_CONV_COLS)}' or 'Layer, M, N, K'",
+            file=str(path),
+            line=numbered[0][0],
         )
     ops = []
     for line, r in numbered[1:]:
@@ -184,6 +213,7 @@ def load_scalesim_csv(path: str | Path) -> Workload:
         except ValueError as exc:
             raise SpecError(str(exc), file=str(path), line=line) from None
     return Workload(
-        ops=tuple(ops), steps=1,
+        ops=tuple(ops),
+        steps=1,
         provenance={"model": p.stem, "weights": "none (SCALE-Sim topology)", "source": str(path)},
     )

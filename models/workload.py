@@ -53,11 +53,20 @@ OP_KINDS = (
 #: under 1×16 skip masks ``R×16``, and weight-stationary vectors ``1×R``. Added after format
 #: version 1 shipped: optional.
 ACT_BLOCK_SHAPES = (
-    (1, 8), (1, 16), (8, 8),
-    (8, 1), (16, 1), (32, 1), (64, 1), (128, 1),
-    (32, 2), (128, 2),
-    (32, 16), (128, 16),
-    (1, 32), (1, 128),
+    (1, 8),
+    (1, 16),
+    (8, 8),
+    (8, 1),
+    (16, 1),
+    (32, 1),
+    (64, 1),
+    (128, 1),
+    (32, 2),
+    (128, 2),
+    (32, 16),
+    (128, 16),
+    (1, 32),
+    (1, 128),
 )
 
 
@@ -255,9 +264,7 @@ def from_json(doc: Any, source: str = "<workload>") -> Workload:
                 " re-trace it with this version",
             )
         ops = tuple(_op_from_json(o, i) for i, o in enumerate(doc.get("ops") or []))
-        stats = {
-            k: tuple(tuple(row) for row in table) for k, table in (doc.get("stats") or {}).items()
-        }
+        stats = {k: tuple(tuple(row) for row in table) for k, table in (doc.get("stats") or {}).items()}
         return Workload(
             ops=ops,
             steps=doc.get("steps", 1),

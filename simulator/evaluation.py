@@ -23,7 +23,7 @@ from models.workload import Workload
 from simulator.cost import analytic, residency
 from simulator.cost.analytic import OpCosts
 from simulator.cost.array import LOOP_ORDERS, spatial_utilization
-from simulator.cost.gemm import total
+from simulator.cost.overlap import total
 from simulator.cost.residency import Residency
 from simulator.optable import OpTable, prepare
 from simulator.result import DesignResult, OpResult
@@ -47,17 +47,22 @@ def image_step_map(traced_steps: int, image_steps: int) -> np.ndarray:
 
 
 def evaluate(
-    workload: Workload, arch: ArchSpec, *, steps: int | None = None, fidelity: str = "analytic",
-    objective: str | None = None, decoder: Workload | None = None,
+    workload: Workload,
+    arch: ArchSpec,
+    *,
+    steps: int | None = None,
+    fidelity: str = "analytic",
+    objective: str | None = None,
+    decoder: Workload | None = None,
 ) -> DesignResult:
     """Evaluate ``workload`` on ``arch``; ``steps`` overrides the sampling steps per image."""
     dec = prepare(decoder) if decoder is not None else None
-    return evaluate_prepared(prepare(workload), arch, steps=steps, fidelity=fidelity,
-                             objective=objective, decoder=dec)
+    return evaluate_prepared(prepare(workload), arch, steps=steps, fidelity=fidelity, objective=objective, decoder=dec)
 
 
-def _costs(table: OpTable, arch: ArchSpec, fidelity: str, objective: str | None,
-           counts: np.ndarray, resident_ok: bool) -> tuple[OpCosts, Residency | None]:
+def _costs(
+    table: OpTable, arch: ArchSpec, fidelity: str, objective: str | None, counts: np.ndarray, resident_ok: bool
+) -> tuple[OpCosts, Residency | None]:
     """Analytic (then event) costs, with weights resident across steps where the design asks
     for it and it pays (:mod:`simulator.cost.residency`)."""
     costs = analytic.evaluate_table(table, arch, objective)
@@ -70,13 +75,14 @@ def _costs(table: OpTable, arch: ArchSpec, fidelity: str, objective: str | None,
             except SimulationError as exc:
                 res = residency.refuse(res, f"the remaining capacity maps no tile ({exc})")
             else:
-                dram_kept = float(counts @ kept.traffic_bytes["dram"].sum(axis=1)) \
-                    + res.resident_bytes
+                dram_kept = float(counts @ kept.traffic_bytes["dram"].sum(axis=1)) + res.resident_bytes
                 dram_per_op = float(counts @ costs.traffic_bytes["dram"].sum(axis=1))
                 if dram_kept > dram_per_op:
                     res = residency.refuse(
-                        res, f"the squeezed tiles would move {dram_kept / 1e6:.4g} MB of DRAM "
-                        f"per image, more than per_op's {dram_per_op / 1e6:.4g} MB")
+                        res,
+                        f"the squeezed tiles would move {dram_kept / 1e6:.4g} MB of DRAM "
+                        f"per image, more than per_op's {dram_per_op / 1e6:.4g} MB",
+                    )
                 else:
                     costs = kept
     if fidelity == "event":
@@ -90,17 +96,28 @@ def _mapping_info(table: OpTable, costs: OpCosts) -> dict[int, dict[str, Any]]:
     """Per-op mapping description for the report (GEMM ops only)."""
     hw, mp = costs.hw, costs.mapping
     info: dict[int, dict[str, Any]] = {}
-    util = spatial_utilization(hw.dataflow, hw.rows, hw.cols, hw.mpc,
-                               table.g_m, table.g_n, table.g_k).tolist()
-    cols = [x.astype(np.int64).tolist() for x in (table.g_batch, table.g_m, table.g_n, table.g_k,
-                                                   mp.mt, mp.nt, mp.kt, mp.order)]
+    util = spatial_utilization(hw.dataflow, hw.rows, hw.cols, hw.mpc, table.g_m, table.g_n, table.g_k).tolist()
+    cols = [
+        x.astype(np.int64).tolist()
+        for x in (table.g_batch, table.g_m, table.g_n, table.g_k, mp.mt, mp.nt, mp.kt, mp.order)
+    ]
     for r, (i, b, m, n, k, mt, nt, kt, o) in enumerate(zip(table.g_op.tolist(), *cols, strict=True)):
-        gemm = {"batch": b, "mnk": [m, n, k], "tile_mnk": [mt, nt, kt],
-                "loop_order": LOOP_ORDERS[o], "spatial_utilization": util[r]}
+        gemm = {
+            "batch": b,
+            "mnk": [m, n, k],
+            "tile_mnk": [mt, nt, kt],
+            "loop_order": LOOP_ORDERS[o],
+            "spatial_utilization": util[r],
+        }
         if i not in info:
-            info[i] = {"dataflow": _DATAFLOWS[hw.dataflow], "precision": hw.precision,
-                       "objective": mp.objective, "glb_tile_mnk": gemm["tile_mnk"],
-                       "loop_order": gemm["loop_order"], "gemms": []}
+            info[i] = {
+                "dataflow": _DATAFLOWS[hw.dataflow],
+                "precision": hw.precision,
+                "objective": mp.objective,
+                "glb_tile_mnk": gemm["tile_mnk"],
+                "loop_order": gemm["loop_order"],
+                "gemms": [],
+            }
         info[i]["gemms"].append(gemm)
     for i, d in info.items():
         if table.kind[i] == "attention":
@@ -109,8 +126,13 @@ def _mapping_info(table: OpTable, costs: OpCosts) -> dict[int, dict[str, Any]]:
 
 
 def evaluate_prepared(
-    table: OpTable, arch: ArchSpec, *, steps: int | None = None, fidelity: str = "analytic",
-    objective: str | None = None, decoder: OpTable | None = None,
+    table: OpTable,
+    arch: ArchSpec,
+    *,
+    steps: int | None = None,
+    fidelity: str = "analytic",
+    objective: str | None = None,
+    decoder: OpTable | None = None,
     weight_residency: bool = True,
 ) -> DesignResult:
     """``weight_residency=False`` ignores the design's ``memory.weight_residency`` (decoders:
@@ -153,17 +175,24 @@ def evaluate_prepared(
         keys = sorted(named)
         if not keys:
             return [{} for _ in range(table.n_ops)]
-        return [dict(zip(keys, r, strict=True))
-                for r in np.stack([named[k] for k in keys], axis=1).tolist()]
+        return [dict(zip(keys, r, strict=True)) for r in np.stack([named[k] for k in keys], axis=1).tolist()]
 
     energy_rows = rows_of(op_energy)
     traffic_rows = rows_of(op_traffic)
     stall_rows = rows_of(op_stall)
-    sparsity_rows = rows_of({"gating_saved_j": op_gate, "skipping_saved_j": op_skip_j,
-                             "skipped_cycles": op_skip, "delta_step_fraction": op_delta,
-                             "delta_extra_bytes": op_dx, "metadata_bytes": op_meta})
+    sparsity_rows = rows_of(
+        {
+            "gating_saved_j": op_gate,
+            "skipping_saved_j": op_skip_j,
+            "skipped_cycles": op_skip,
+            "delta_step_fraction": op_delta,
+            "delta_extra_bytes": op_dx,
+            "metadata_bytes": op_meta,
+        }
+    )
     cycles_l, lat_l, energy_l, comp_l, mem_l, util_l, gate_l, skip_l = (
-        x.tolist() for x in (op_cycles, op_lat, op_total, op_comp, op_mem, op_util, op_gate, op_skip))
+        x.tolist() for x in (op_cycles, op_lat, op_total, op_comp, op_mem, op_util, op_gate, op_skip)
+    )
     res_in, res_out = costs.mapping.res_in.tolist(), costs.mapping.res_out.tolist()
     chain, bound = table.chain_in.tolist(), costs.bound.tolist()
     per_op = []
@@ -172,29 +201,53 @@ def evaluate_prepared(
         if m or chain[i]:
             m["input_resident"] = res_in[i]
             m["output_kept"] = res_out[i]
-        per_op.append(OpResult(
-            index=i, name=op.name, kind=op.kind, module=op.module, macs=op.macs,
-            cycles=cycles_l[i], latency_s=lat_l[i], energy_j=energy_l[i], compute_cycles=comp_l[i],
-            memory_cycles=mem_l[i], utilization=util_l[i], energy_breakdown_j=energy_rows[i],
-            gating_saved_j=gate_l[i], skipped_cycles=skip_l[i], bound=bound[i], mapping=m,
-            traffic_bytes=traffic_rows[i], stall_cycles=stall_rows[i],
-            sparsity=sparsity_rows[i], timeline=timeline[i] if timeline is not None else {},
-        ))
+        per_op.append(
+            OpResult(
+                index=i,
+                name=op.name,
+                kind=op.kind,
+                module=op.module,
+                macs=op.macs,
+                cycles=cycles_l[i],
+                latency_s=lat_l[i],
+                energy_j=energy_l[i],
+                compute_cycles=comp_l[i],
+                memory_cycles=mem_l[i],
+                utilization=util_l[i],
+                energy_breakdown_j=energy_rows[i],
+                gating_saved_j=gate_l[i],
+                skipped_cycles=skip_l[i],
+                bound=bound[i],
+                mapping=m,
+                traffic_bytes=traffic_rows[i],
+                stall_cycles=stall_rows[i],
+                sparsity=sparsity_rows[i],
+                timeline=timeline[i] if timeline is not None else {},
+            )
+        )
     per_step = tuple(
-        {"step": int(s), "traced_step": int(step_of[s]), "latency_s": float(lat_step[step_of[s]]),
-         "energy_j": float(total_step[step_of[s]])}
+        {
+            "step": int(s),
+            "traced_step": int(step_of[s]),
+            "latency_s": float(lat_step[step_of[s]]),
+            "energy_j": float(total_step[step_of[s]]),
+        }
         for s in range(image_steps)
     )
     lat_image = float(np.dot(counts, lat_step))
     e_image = float(np.dot(counts, total_step))
     skipped = per_image(costs.skipped_cycles)
     extras: dict[str, Any] = {
-        "fidelity": fidelity, "objective": costs.mapping.objective, "clock_ghz": arch.clock_ghz,
-        "pes": hw.rows * hw.cols, "precision": hw.precision,
+        "fidelity": fidelity,
+        "objective": costs.mapping.objective,
+        "clock_ghz": arch.clock_ghz,
+        "pes": hw.rows * hw.cols,
+        "precision": hw.precision,
         "sparsity": {
             "gating_saved_j_per_image": per_image(costs.gating_saved_pj) * 1e-12,
             "skipping_saved_j_per_image": per_image(costs.skipped_pj) * 1e-12,
-            "skipped_cycles_per_image": skipped, "skipped_s_per_image": skipped / hw.clock_hz,
+            "skipped_cycles_per_image": skipped,
+            "skipped_s_per_image": skipped / hw.clock_hz,
             "delta_extra_bytes_per_image": per_image(costs.delta_extra_bytes),
             "metadata_bytes_per_image": per_image(costs.meta_bytes),
         },
@@ -203,10 +256,10 @@ def evaluate_prepared(
         "sparsity_skipped_cycles_per_image": skipped,
         "sparsity_skipped_s_per_image": skipped / hw.clock_hz,
         "stall_cycles_per_image": {k: per_image(v) for k, v in sorted(costs.stalls.items())},
-        "traffic_bytes_per_image": {k: per_image(v)
-                                    for k, v in sorted(costs.traffic_bytes.items())},
+        "traffic_bytes_per_image": {k: per_image(v) for k, v in sorted(costs.traffic_bytes.items())},
         "mean_utilization": float(np.average(op_util, weights=np.maximum(op_cycles, 1e-30)))
-        if op_cycles.sum() > 0 else 0.0,
+        if op_cycles.sum() > 0
+        else 0.0,
     }
     notes: tuple[str, ...] = ()
     fill_s_per_step = fill_j_per_step = 0.0  # the weight fill, spread over the image's steps
@@ -226,28 +279,41 @@ def evaluate_prepared(
             e_image += fill_j
             fill_s_per_step, fill_j_per_step = fill_s / image_steps, fill_j / image_steps
     if decoder is not None:
-        dec = evaluate_prepared(decoder, arch, steps=1, fidelity=fidelity, objective=objective,
-                                weight_residency=False)
-        extras["decoder"] = {"latency_s": dec.latency_s_per_image,
-                             "energy_j": dec.energy_j_per_image,
-                             "energy_breakdown_j": dict(dec.energy_breakdown_j)}
+        dec = evaluate_prepared(decoder, arch, steps=1, fidelity=fidelity, objective=objective, weight_residency=False)
+        extras["decoder"] = {
+            "latency_s": dec.latency_s_per_image,
+            "energy_j": dec.energy_j_per_image,
+            "energy_breakdown_j": dict(dec.energy_breakdown_j),
+        }
         lat_image += dec.latency_s_per_image
         e_image += dec.energy_j_per_image
         for k, v in dec.energy_breakdown_j.items():
             breakdown[k] = breakdown.get(k, 0.0) + v
     return DesignResult(
-        name=arch.name, kind="accelerator",
+        name=arch.name,
+        kind="accelerator",
         latency_s_per_step=float(np.dot(counts, lat_step)) / image_steps + fill_s_per_step,
         latency_s_per_image=lat_image,
         energy_j_per_step=float(np.dot(counts, total_step)) / image_steps + fill_j_per_step,
         energy_j_per_image=e_image,
-        energy_breakdown_j=dict(sorted(breakdown.items())), area_mm2=costs.area_mm2,
-        per_op=tuple(per_op), per_step=per_step, label="modelled", notes=notes, extras=extras,
+        energy_breakdown_j=dict(sorted(breakdown.items())),
+        area_mm2=costs.area_mm2,
+        per_op=tuple(per_op),
+        per_step=per_step,
+        label="modelled",
+        notes=notes,
+        extras=extras,
     )
 
 
 def _residency_extras(res: Residency) -> dict[str, Any]:
     """``extras["weight_residency"]``: only designs with ``across_steps`` carry it."""
-    return {"mode": "across_steps", "resident": res.resident, "level": res.level,
-            "resident_bytes": res.resident_bytes, "level_bytes": res.level_bytes,
-            "fill": "once per image", "note": res.note}
+    return {
+        "mode": "across_steps",
+        "resident": res.resident,
+        "level": res.level,
+        "resident_bytes": res.resident_bytes,
+        "level_bytes": res.level_bytes,
+        "fill": "once per image",
+        "note": res.note,
+    }

@@ -27,12 +27,33 @@ from models.workload import STAT_FIELDS, Op, Workload
 
 #: Vector-unit operations per output element for non-GEMM kinds (assumption: a norm needs
 #: mean, variance, scale, shift ≈ 5 ops/element; softmax max, sub, exp, sum, div ≈ 5).
-VECTOR_OPS_PER_ELEMENT = {"norm": 5.0, "softmax": 5.0, "elementwise": 1.0, "reduction": 1.0,
-                          "pool": 1.0, "resample": 1.0, "data": 0.0, "other": 1.0,
-                          "conv": 0.0, "gemm": 0.0, "attention": 5.0}
+VECTOR_OPS_PER_ELEMENT = {
+    "norm": 5.0,
+    "softmax": 5.0,
+    "elementwise": 1.0,
+    "reduction": 1.0,
+    "pool": 1.0,
+    "resample": 1.0,
+    "data": 0.0,
+    "other": 1.0,
+    "conv": 0.0,
+    "gemm": 0.0,
+    "attention": 5.0,
+}
 
-_DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1, "uint8": 1,
-                "int32": 4, "int64": 8, "bool": 1, "float8_e4m3fn": 1, "float8_e5m2": 1}
+_DTYPE_BYTES = {
+    "float32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "float64": 8,
+    "int8": 1,
+    "uint8": 1,
+    "int32": 4,
+    "int64": 8,
+    "bool": 1,
+    "float8_e4m3fn": 1,
+    "float8_e5m2": 1,
+}
 
 #: ``g_role`` values: a plain GEMM, the QKᵀ and the P·V product of one attention op.
 ROLE_PLAIN, ROLE_QK, ROLE_PV = 0, 1, 2
@@ -148,8 +169,9 @@ def _conv_geometry(op: Op) -> _Conv | None:
     stride = op.params.get("stride", 1)
     sh = int(stride[0] if isinstance(stride, (list, tuple)) else stride)
     unique = math.prod(x) / groups
-    return _Conv(img=x[0], in_h=x[2], in_w=x[3], out_q=out[3], stride=max(sh, 1), kr=w[2],
-                 ks=w[3], a_unique=float(unique))
+    return _Conv(
+        img=x[0], in_h=x[2], in_w=x[3], out_q=out[3], stride=max(sh, 1), kr=w[2], ks=w[3], a_unique=float(unique)
+    )
 
 
 def _chained(prev: Op | None, op: Op) -> bool:
@@ -202,9 +224,11 @@ def prepare(workload: Workload) -> OpTable:
     def geo_col(attr: str) -> np.ndarray:
         return col([getattr(r.geo, attr) if r.geo else 1 for r in rows])
 
-    keys = [(r.batch, r.m, r.n, r.k, r.weight_is_param, r.role, r.a_unique)
-            + ((r.geo.img, r.geo.in_h, r.geo.in_w, r.geo.out_q, r.geo.stride, r.geo.kr,
-                r.geo.ks) if r.geo else ()) for r in rows]
+    keys = [
+        (r.batch, r.m, r.n, r.k, r.weight_is_param, r.role, r.a_unique)
+        + ((r.geo.img, r.geo.in_h, r.geo.in_w, r.geo.out_q, r.geo.stride, r.geo.kr, r.geo.ks) if r.geo else ())
+        for r in rows
+    ]
     first: dict[tuple[object, ...], int] = {}
     g_u = np.array([first.setdefault(key, len(first)) for key in keys], dtype=np.int64)
     u_rows = np.zeros(len(first), dtype=np.int64)
@@ -215,9 +239,7 @@ def prepare(workload: Workload) -> OpTable:
     for name in STAT_FIELDS:
         table = workload.stats.get(name)
         if table is not None:
-            stats[name] = np.array(
-                [[np.nan if v is None else v for v in row] for row in table], dtype=np.float64
-            )
+            stats[name] = np.array([[np.nan if v is None else v for v in row] for row in table], dtype=np.float64)
     return OpTable(
         workload=workload,
         n_ops=n,

@@ -20,9 +20,7 @@ from models.numerics.session import make_session, quality_objective
 from simulator.scenario import QualitySpec
 
 
-def attach_quality(
-    doc: dict[str, Any], spec: QualitySpec, archs: Sequence[ArchSpec], gpu_precision: str
-) -> None:
+def attach_quality(doc: dict[str, Any], spec: QualitySpec, archs: Sequence[ArchSpec], gpu_precision: str) -> None:
     """Measure every design's image quality and store it in ``doc["designs"][i]["quality"]``.
 
     Accelerators use their arch's numerics; GPUs run at ``gpu_precision`` with a 32-bit
@@ -47,13 +45,9 @@ def attach_quality(
         entry["quality"] = quality_objective(numerics, session=session)
 
 
-
-
 def quality_summary(doc: Mapping[str, Any]) -> str:
     """A fixed-width table: energy per image beside PSNR, SSIM and Fréchet distance."""
-    rows = [
-        ["design", "E/image J", "PSNR dB", "SSIM", "FD", "act zeros", "delta zeros", "numerics"]
-    ]
+    rows = [["design", "E/image J", "PSNR dB", "SSIM", "FD", "act zeros", "delta zeros", "numerics"]]
     for d in doc["designs"]:
         q = d.get("quality")
         if not q:

@@ -22,11 +22,17 @@ def with_decoder(result: DesignResult, dec: DesignResult) -> DesignResult:
     breakdown = dict(result.energy_breakdown_j)
     for k, v in dec.energy_breakdown_j.items():
         breakdown[k] = breakdown.get(k, 0.0) + v
-    extras = {**result.extras, "decoder": {"latency_s": dec.latency_s_per_image, "energy_j": dec.energy_j_per_image,
-                                           "ops": len(dec.per_op)}}
-    return replace(result, latency_s_per_image=result.latency_s_per_image + dec.latency_s_per_image,
-                   energy_j_per_image=result.energy_j_per_image + dec.energy_j_per_image,
-                   energy_breakdown_j=breakdown, extras=extras)
+    extras = {
+        **result.extras,
+        "decoder": {"latency_s": dec.latency_s_per_image, "energy_j": dec.energy_j_per_image, "ops": len(dec.per_op)},
+    }
+    return replace(
+        result,
+        latency_s_per_image=result.latency_s_per_image + dec.latency_s_per_image,
+        energy_j_per_image=result.energy_j_per_image + dec.energy_j_per_image,
+        energy_breakdown_j=breakdown,
+        extras=extras,
+    )
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,9 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
     decoder = load_workload(sc.resolve(sc.spec.decoder)) if sc.spec.decoder else None
     dec_table = prepare(decoder) if decoder is not None else None
     results: list[DesignResult] = [
-        evaluate_prepared(table, arch, steps=steps, fidelity=sc.spec.fidelity,
-                          objective=sc.spec.objective, decoder=dec_table)
+        evaluate_prepared(
+            table, arch, steps=steps, fidelity=sc.spec.fidelity, objective=sc.spec.objective, decoder=dec_table
+        )
         for arch in archs
     ]
     calibration = None
@@ -65,9 +72,15 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
             r = with_decoder(r, evaluate_gpu(decoder, gpu, precision=prec, steps=1, calibration=cal, mode=mode))
         gpu_results.append(r)
     results += gpu_results
-    info = {**dict(workload.provenance), "steps": steps, "traced_steps": workload.steps,
-            "ops_per_step": len(workload.ops), "macs_per_step": workload.macs_per_step,
-            "flops_per_step": workload.flops_per_step, "file": sc.spec.workload}
+    info = {
+        **dict(workload.provenance),
+        "steps": steps,
+        "traced_steps": workload.steps,
+        "ops_per_step": len(workload.ops),
+        "macs_per_step": workload.macs_per_step,
+        "flops_per_step": workload.flops_per_step,
+        "file": sc.spec.workload,
+    }
     scenario_info = {"name": sc.spec.name, "file": str(path), "fidelity": sc.spec.fidelity}
     doc = results_doc(info, results, scenario_info)
     if sc.spec.quality is not None:

@@ -66,12 +66,14 @@ class ScenarioSpec(BaseModel):
     gpus: tuple[str, ...] = Field((), description="GPU spec names (e.g. h100-sxm) or YAML paths")
     gpu_precision: Literal["fp32", "fp16", "bf16", "fp8", "int8"] = "bf16"
     gpu_mode: Literal["eager", "graph"] = Field(
-        "eager", description="how the GPU baseline runs: eager PyTorch (the host issues every op; "
-        "host-bound at batch 1) or graph (CUDA-graph replay: no host time per op)"
+        "eager",
+        description="how the GPU baseline runs: eager PyTorch (the host issues every op; "
+        "host-bound at batch 1) or graph (CUDA-graph replay: no host time per op)",
     )
     gpu_calibration: str | None = Field(
-        None, description="calibration JSON from `picojoule calibrate` (relative to the scenario); "
-        "without it GPUs are evaluated by the uncalibrated roofline"
+        None,
+        description="calibration JSON from `picojoule calibrate` (relative to the scenario); "
+        "without it GPUs are evaluated by the uncalibrated roofline",
     )
     fidelity: Literal["analytic", "event"] = "analytic"
     quality: QualitySpec | None = Field(None, description="image quality of each design's numerics")

@@ -43,14 +43,32 @@ _ENERGY_POLY: dict[float, tuple[float, float, float]] = {
 
 #: Stillmaker & Baas 2017: area relative to 45 nm (row "45 nm" of the node-ratio table).
 _AREA_FROM_45: dict[float, float] = {
-    130: 6.4, 90: 2.8, 65: 1.5, 45: 1.0, 32: 0.46, 20: 0.21, 16: 0.19, 14: 0.17, 10: 0.1, 7: 0.059,
+    130: 6.4,
+    90: 2.8,
+    65: 1.5,
+    45: 1.0,
+    32: 0.46,
+    20: 0.21,
+    16: 0.19,
+    14: 0.17,
+    10: 0.1,
+    7: 0.059,
 }
 
 #: Nominal supply voltage assumed per node when a spec gives none (V). 45 nm = 0.9 V as in
 #: Horowitz 2014; the others are typical nominal core voltages of those nodes (assumption,
 #: stated so: a spec can set ``vdd_v`` explicitly once the schema grows it).
 NOMINAL_VDD_V: dict[float, float] = {
-    130: 1.3, 90: 1.2, 65: 1.1, 45: 0.9, 32: 0.9, 20: 0.9, 16: 0.8, 14: 0.8, 10: 0.75, 7: 0.7,
+    130: 1.3,
+    90: 1.2,
+    65: 1.1,
+    45: 0.9,
+    32: 0.9,
+    20: 0.9,
+    16: 0.8,
+    14: 0.8,
+    10: 0.75,
+    7: 0.7,
 }
 
 
@@ -128,13 +146,16 @@ def mac_energy_pj(precision: str, node_nm: float, accumulator_bits: int = 32) ->
 #: products, not accumulator values): integer products double the width, fp8 products are
 #: added in fp16 and fp16/bf16 products in fp32 (assumption, the usual mixed-precision PE).
 PRODUCT_FORMAT: dict[str, str] = {
-    "int4": "int8", "int8": "int16", "fp8": "fp16", "fp16": "fp32", "bf16": "fp32", "fp32": "fp32",
+    "int4": "int8",
+    "int8": "int16",
+    "fp8": "fp16",
+    "fp16": "fp32",
+    "bf16": "fp32",
+    "fp32": "fp32",
 }
 
 
-def packed_mac_energy_pj(
-    precision: str, node_nm: float, accumulator_bits: int = 32, macs_per_cycle: int = 1
-) -> float:
+def packed_mac_energy_pj(precision: str, node_nm: float, accumulator_bits: int = 32, macs_per_cycle: int = 1) -> float:
     """Energy per MAC of a PE doing ``macs_per_cycle`` MACs a cycle (packed modes), in pJ.
 
     The PE multiplies ``p`` operand pairs, adds the ``p`` products in a tree of ``p − 1`` adds

@@ -1,10 +1,10 @@
 """The TorchDispatchMode recorder: every executed aten op of a model call, with real values.
 
-Why dispatch mode (DESIGN.md): ``torch.fx`` fails on diffusers models and ``torch.export``
+Why dispatch mode (docs/architecture.md): ``torch.fx`` fails on diffusers models and ``torch.export``
 sees no values. The recorder is entered only around model calls (the zoo's step hook), so
 scheduler arithmetic between calls is not part of the workload. Per call it
 
-- counts every dispatched aten op (``aten_ops``, views included: the number DESIGN.md quotes);
+- counts every dispatched aten op (``aten_ops``, views included: the number docs/tracing.md quotes);
 - skips view ops (no data moves) and records the rest as :class:`~models.workload.Op`
   (kind, GEMM view, MACs, FLOPs, bytes, module path) on the first call;
 - on later calls checks that the op sequence is the same (ops are matched across steps by

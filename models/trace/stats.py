@@ -36,7 +36,7 @@ class StatsConfig:
     #: absolute near-zero threshold, in the tensor's own units.
     near_zero_abs_tol: float = 1e-6
     #: at most this many elements per op are kept between steps for temporal deltas
-    #: (a subsample strided by an odd prime; DESIGN.md: about 256K keeps SD-1.5 in memory).
+    #: (a subsample strided by an odd prime; about 256K elements per op keeps SD-1.5 in memory, docs/tracing.md).
     delta_max_elements: int = 262_144
     #: zero and near-zero fractions of larger activations are estimated on a subsample of
     #: about this many elements, strided by an odd prime (binomial standard error <= 0.2

@@ -1,6 +1,6 @@
 """The digits DDPM: a small diffusers UNet2DModel that picojoule trains on scikit-learn's digits.
 
-Random-init models give true shapes but not true sparsity (DESIGN.md, "Real weights"), so
+Random-init models give true shapes but not true sparsity (docs/architecture.md, "Real weights"), so
 picojoule trains its own small image generator on data that ships with scikit-learn
 (``sklearn.datasets.load_digits``: 1,797 grey 8×8 digits, values 0–16; no download). The
 digits are upscaled bilinearly to 16×16 and mapped to [-1, 1]. Weights (fp32 safetensors) and

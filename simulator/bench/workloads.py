@@ -30,13 +30,27 @@ class _Builder:
 
     def _vec(self, kind: str, name: str, shape: tuple[int, ...], inputs: int = 1) -> None:
         n = math.prod(shape)
-        self.ops.append(Op(name=name, kind=kind, module=name, input_shapes=(shape,) * inputs,
-                           output_shape=shape, flops=n * (5 if kind == "norm" else 1),
-                           act_bytes=n * inputs * _B, out_bytes=n * _B))
+        self.ops.append(
+            Op(
+                name=name,
+                kind=kind,
+                module=name,
+                input_shapes=(shape,) * inputs,
+                output_shape=shape,
+                flops=n * (5 if kind == "norm" else 1),
+                act_bytes=n * inputs * _B,
+                out_bytes=n * _B,
+            )
+        )
 
     def conv(self, name: str, c: int, hw: int, k: int, r: int = 3, stride: int = 1) -> int:
-        self.ops.append(conv_op(ConvLayer(type="conv", name=name, N=1, C=c, H=hw, W=hw, K=k, R=r,
-                                          S=r, stride=stride, padding=r // 2, groups=1)))
+        self.ops.append(
+            conv_op(
+                ConvLayer(
+                    type="conv", name=name, N=1, C=c, H=hw, W=hw, K=k, R=r, S=r, stride=stride, padding=r // 2, groups=1
+                )
+            )
+        )
         return (hw + 2 * (r // 2) - r) // stride + 1
 
     def linear(self, name: str, m: int, k: int, n: int) -> None:
@@ -65,9 +79,13 @@ class _Builder:
             self.linear(f"{name}.{attn}.to_q", tokens, c, c)
             self.linear(f"{name}.{attn}.to_k", ctx_len, ctx_dim, c)
             self.linear(f"{name}.{attn}.to_v", ctx_len, ctx_dim, c)
-            self.ops.append(attention_op(AttentionLayer(type="attention", name=f"{name}.{attn}",
-                                                        batch=heads, Lq=tokens, Lk=ctx_len,
-                                                        d=c // heads)))
+            self.ops.append(
+                attention_op(
+                    AttentionLayer(
+                        type="attention", name=f"{name}.{attn}", batch=heads, Lq=tokens, Lk=ctx_len, d=c // heads
+                    )
+                )
+            )
             self.linear(f"{name}.{attn}.to_out", tokens, c, c)
             self._vec("elementwise", f"{name}.{attn}.residual", (1, tokens, c), 2)
         self._vec("norm", f"{name}.ff.norm", (1, tokens, c))
@@ -118,9 +136,17 @@ def sd15_unet_step() -> Workload:
     b._vec("norm", "conv_norm_out", (1, 320, hw, hw))
     b._vec("elementwise", "conv_act", (1, 320, hw, hw))
     b.conv("conv_out", 320, hw, 4)
-    return Workload(ops=tuple(b.ops), steps=1, provenance={
-        "model": "sd-1.5-unet (op list built from the published config, no trace)",
-        "weights": "none (shapes only)", "resolution": 512, "latent": 64, "batch": 1})
+    return Workload(
+        ops=tuple(b.ops),
+        steps=1,
+        provenance={
+            "model": "sd-1.5-unet (op list built from the published config, no trace)",
+            "weights": "none (shapes only)",
+            "resolution": 512,
+            "latent": 64,
+            "batch": 1,
+        },
+    )
 
 
 def standard_workloads() -> dict[str, Workload]:

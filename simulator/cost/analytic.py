@@ -4,7 +4,7 @@ Two phases with a clean seam (as in SCALE-Sim): the mapping (:mod:`simulator.cos
 per design, dense) fixes tiles, loop orders and which activations stay on chip; then every
 traced step is costed with its sparsity (:mod:`simulator.cost.sparsity`): compute produces
 demand (array cycles, vector cycles, bytes per level and from DRAM), memory services it
-(:func:`simulator.cost.gemm.overlap_cycles`). Energy = MACs at the run precision + register
+(:func:`simulator.cost.overlap.overlap_cycles`). Energy = MACs at the run precision + register
 files + every level's reads and writes + DRAM bits + leakage over the op's latency.
 
 Savings are kept apart: ``gating_saved_pj`` (zero operands not toggling the MAC),
@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from accelerator.spec import ArchSpec
-from simulator.cost.gemm import Mode, RowCost, gemm_cost, overlap_cycles, total
+from simulator.cost.gemm import Mode, RowCost, gemm_cost
 from simulator.cost.hardware import Hardware, hardware
 from simulator.cost.mapping import Mapping, dims_of, map_workload, score, skipped_rows
+from simulator.cost.overlap import overlap_cycles, total
 from simulator.cost.residency import Residency, reserve
 from simulator.cost.sparsity import sparse_state, unit_shape
 from simulator.cost.vector import streaming_cycles, vector_cost, vector_work
@@ -71,6 +72,7 @@ def _scatter(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
 
 def _pick(a: RowCost, b: RowCost, use_b: np.ndarray) -> RowCost:
     """Field-wise ``where(use_b, b, a)``."""
+
     def w(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.where(use_b, y, x)
 
@@ -97,18 +99,32 @@ def _row_costs(table: OpTable, hw: Hardware, mp: Mapping) -> tuple[RowCost, np.n
     res_out = mp.res_out[table.g_op][None, :]
     tiles = (mp.mt[None, :], mp.nt[None, :], mp.kt[None, :], mp.order[None, :])
     w_res = table.g_weight_is_param[None, :] if hw.resident_level >= 0 else False
-    dense = gemm_cost(hw, d, *tiles, res_in, res_out,
-                      Mode(sp.skip, sp.gate, sp.a_scale, sp.meta_bits_per_elem), w_resident=w_res)
+    dense = gemm_cost(
+        hw, d, *tiles, res_in, res_out, Mode(sp.skip, sp.gate, sp.a_scale, sp.meta_bits_per_elem), w_resident=w_res
+    )
     use = np.zeros((steps, g), dtype=bool)
     if sp.delta_ok.any():
         um, uk = unit_shape(hw, hw.delta_mpc)
-        delta = gemm_cost(hw, d, *tiles, res_in, res_out,
-                          Mode(sp.d_skip, sp.d_gate, 1.0, hw.metadata_bits_per_block / (um * uk),
-                               True, sp.d_slow), w_resident=w_res)
+        delta = gemm_cost(
+            hw,
+            d,
+            *tiles,
+            res_in,
+            res_out,
+            Mode(sp.d_skip, sp.d_gate, 1.0, hw.metadata_bits_per_block / (um * uk), True, sp.d_slow),
+            w_resident=w_res,
+        )
 
         def energy(rc: RowCost) -> np.ndarray:
-            cyc, _ = overlap_cycles(hw, rc.compute_cycles, rc.dram_rd_cycles, rc.dram_wr_cycles,
-                                    rc.level_cycles, rc.n_tiles, rc.n_tiles >= 0)
+            cyc, _ = overlap_cycles(
+                hw,
+                rc.compute_cycles,
+                rc.dram_rd_cycles,
+                rc.dram_wr_cycles,
+                rc.level_cycles,
+                rc.n_tiles,
+                rc.n_tiles >= 0,
+            )
             return score(hw, "energy", cyc, total(rc.energy_pj))
 
         use = sp.delta_ok & (energy(delta) < energy(dense))
@@ -116,8 +132,9 @@ def _row_costs(table: OpTable, hw: Hardware, mp: Mapping) -> tuple[RowCost, np.n
     return dense, use
 
 
-def evaluate_table(table: OpTable, arch: ArchSpec, objective: str | None = None,
-                   residency: Residency | None = None) -> OpCosts:
+def evaluate_table(
+    table: OpTable, arch: ArchSpec, objective: str | None = None, residency: Residency | None = None
+) -> OpCosts:
     """Cost every op of ``table`` on ``arch`` for every traced step; with a ``residency``
     that is resident, weights stay in its level across steps (:mod:`simulator.cost.residency`:
     the level shrinks by them, steps read them from it; the fill is the caller's)."""
@@ -154,8 +171,7 @@ def evaluate_table(table: OpTable, arch: ArchSpec, objective: str | None = None,
         stalls[key] = np.where(gemm_mask, stalls[key], 0.0)
     stalls["sram"] = np.where(gemm_mask, stalls["sram"], busy_v - compute)
     stalls["dram"] = np.where(gemm_mask, stalls["dram"], np.maximum(dram_b / bw - busy_v, 0.0))
-    stalls["fill_drain"] = np.where(gemm_mask, stalls["fill_drain"],
-                                    np.where(has_dram, hw.dram_latency_cycles, 0.0))
+    stalls["fill_drain"] = np.where(gemm_mask, stalls["fill_drain"], np.where(has_dram, hw.dram_latency_cycles, 0.0))
     latency_s = cycles / hw.clock_hz
 
     energy: dict[str, np.ndarray] = {}
@@ -169,22 +185,43 @@ def evaluate_table(table: OpTable, arch: ArchSpec, objective: str | None = None,
     energy["leakage"] = latency_s * hw.leakage_mw * 1e-3 * 1e12  # W·s -> pJ
     traffic = {"dram": dram_b}
     for i, lv in enumerate(hw.levels):
-        traffic[lv.name] = rows(rc.level_rd_bytes[i] + rc.level_wr_bytes[i]) \
-            + vc.level_rd_bytes[i] + vc.level_wr_bytes[i]
+        traffic[lv.name] = (
+            rows(rc.level_rd_bytes[i] + rc.level_wr_bytes[i]) + vc.level_rd_bytes[i] + vc.level_wr_bytes[i]
+        )
     macs = table.macs.astype(np.float64)
     util = np.where(cycles > 0, macs / np.maximum(cycles * hw.rows * hw.cols * hw.mpc, 1), 0.0)
     memory = np.maximum(rd_cyc + wr_cyc, lv_cyc)
     waiting = total(stalls)
-    bound0 = np.where(cycles[0] <= 0, "none",
-                      np.where(waiting[0] > BOUND_SLACK * compute[0], "memory",
-                               np.where(gemm_mask, "compute", "vector"))) if steps else np.array([])
+    bound0 = (
+        np.where(
+            cycles[0] <= 0,
+            "none",
+            np.where(waiting[0] > BOUND_SLACK * compute[0], "memory", np.where(gemm_mask, "compute", "vector")),
+        )
+        if steps
+        else np.array([])
+    )
     return OpCosts(
-        hw=hw, compute_cycles=compute, memory_cycles=memory, cycles=cycles, latency_s=latency_s,
-        energy_pj=energy, gating_saved_pj=rows(rc.gated_pj), skipped_cycles=rows(rc.skipped_cycles),
+        hw=hw,
+        compute_cycles=compute,
+        memory_cycles=memory,
+        cycles=cycles,
+        latency_s=latency_s,
+        energy_pj=energy,
+        gating_saved_pj=rows(rc.gated_pj),
+        skipped_cycles=rows(rc.skipped_cycles),
         skipped_pj=rows(rc.skipped_pj),
         delta_used=_scatter(delta_used.astype(float), g_op, n) > 0,
-        delta_extra_bytes=rows(rc.delta_extra_bytes), meta_bytes=rows(rc.meta_bytes),
-        utilization=util, stalls=stalls, traffic_bytes=traffic, tiles=n_tiles,
-        dram_rd_cycles=rd_cyc, dram_wr_cycles=wr_cyc, level_cycles=lv_cyc,
-        bound=bound0, mapping=mp, area_mm2=hw.area_mm2,
+        delta_extra_bytes=rows(rc.delta_extra_bytes),
+        meta_bytes=rows(rc.meta_bytes),
+        utilization=util,
+        stalls=stalls,
+        traffic_bytes=traffic,
+        tiles=n_tiles,
+        dram_rd_cycles=rd_cyc,
+        dram_wr_cycles=wr_cyc,
+        level_cycles=lv_cyc,
+        bound=bound0,
+        mapping=mp,
+        area_mm2=hw.area_mm2,
     )

@@ -91,10 +91,19 @@ def _os_cycles(R: int, C: int, kb: np.ndarray, ktb: np.ndarray, preload: bool) -
 
 
 def gemm_cycles(
-    dataflow: int, rows: int, cols: int, mpc: int | np.ndarray,
-    m: np.ndarray, n: np.ndarray, k: np.ndarray,
-    mt: np.ndarray, nt: np.ndarray, kt: np.ndarray, order: np.ndarray | int,
-    *, preload: bool = False,
+    dataflow: int,
+    rows: int,
+    cols: int,
+    mpc: int | np.ndarray,
+    m: np.ndarray,
+    n: np.ndarray,
+    k: np.ndarray,
+    mt: np.ndarray,
+    nt: np.ndarray,
+    kt: np.ndarray,
+    order: np.ndarray | int,
+    *,
+    preload: bool = False,
 ) -> ArrayCycles:
     """Dense compute cycles of one batch item of ``M×N×K`` GEMMs with tiles ``(Mt, Nt, Kt)``.
 
@@ -113,8 +122,9 @@ def gemm_cycles(
         split = _os_cycles(R, C, kb, ktb, preload)
         per_fold = np.where(resident, whole, split)
         ops = np.where(resident, 1, cdiv(kb, ktb))
-        return ArrayCycles(folds * per_fold, folds * kb.astype(np.float64), folds * ops,
-                           np.broadcast_to(resident, per_fold.shape), ops)
+        return ArrayCycles(
+            folds * per_fold, folds * kb.astype(np.float64), folds * ops, np.broadcast_to(resident, per_fold.shape), ops
+        )
     # Systolic: reduction on the rows, in whole-array folds per K tile.
     last = kb - (cdiv(kb, ktb) - 1) * ktb
     k_folds = (cdiv(kb, ktb) - 1) * cdiv(ktb, R) + cdiv(last, R)
@@ -132,14 +142,18 @@ def gemm_cycles(
         temporal = cycles
         folds = spatial * tn
     shape = np.broadcast_shapes(np.shape(cycles), np.shape(order))
-    return ArrayCycles(np.broadcast_to(cycles, shape).astype(np.float64),
-                       np.broadcast_to(temporal, shape).astype(np.float64),
-                       np.broadcast_to(folds, shape).astype(np.float64),
-                       np.ones(shape, dtype=bool), np.broadcast_to(k_folds, shape))
+    return ArrayCycles(
+        np.broadcast_to(cycles, shape).astype(np.float64),
+        np.broadcast_to(temporal, shape).astype(np.float64),
+        np.broadcast_to(folds, shape).astype(np.float64),
+        np.ones(shape, dtype=bool),
+        np.broadcast_to(k_folds, shape),
+    )
 
 
-def spatial_utilization(dataflow: int, rows: int, cols: int, mpc: int,
-                        m: np.ndarray, n: np.ndarray, k: np.ndarray) -> np.ndarray:
+def spatial_utilization(
+    dataflow: int, rows: int, cols: int, mpc: int, m: np.ndarray, n: np.ndarray, k: np.ndarray
+) -> np.ndarray:
     """Fraction of PEs a fold keeps busy on average (edge folds leave PEs idle)."""
     kb = cdiv(k, mpc)
     a, b = {OS: (m, n), WS: (kb, n), IS: (kb, m)}[dataflow]

@@ -40,7 +40,7 @@ import numpy as np
 import simpy
 
 from simulator.cost.analytic import OpCosts
-from simulator.cost.gemm import double_buffered
+from simulator.cost.overlap import double_buffered
 from simulator.optable import OpTable
 
 MAX_TILES = 16
@@ -119,9 +119,7 @@ def _tiles(n: float, cap: int) -> list[float]:
     return [1.0] + [group] * (cap - 2) + [1.0]
 
 
-def _run_step(
-    table: OpTable, costs: OpCosts, s: int, max_tiles: int, vector_chunks: int
-) -> dict[str, np.ndarray]:
+def _run_step(table: OpTable, costs: OpCosts, s: int, max_tiles: int, vector_chunks: int) -> dict[str, np.ndarray]:
     hw = costs.hw
     n_ops = table.n_ops
     db = double_buffered(hw)
@@ -249,13 +247,22 @@ def _run_step(
         "overlap": np.minimum(gap, 0.0),
         "serial": np.zeros(n_ops),
     }
-    return {"cycles": cycles, "start": prev_end, "end": end, "load_start": load_start,
-            "compute_start": first_start, "compute_end": last_end,
-            "dma_busy": dma_busy, "contention": contention, **{f"stall_{k}": v for k, v in stalls.items()}}
+    return {
+        "cycles": cycles,
+        "start": prev_end,
+        "end": end,
+        "load_start": load_start,
+        "compute_start": first_start,
+        "compute_end": last_end,
+        "dma_busy": dma_busy,
+        "contention": contention,
+        **{f"stall_{k}": v for k, v in stalls.items()},
+    }
 
 
-def simulate(table: OpTable, costs: OpCosts, *, max_tiles: int = MAX_TILES,
-             vector_chunks: int = VECTOR_CHUNKS) -> OpCosts:
+def simulate(
+    table: OpTable, costs: OpCosts, *, max_tiles: int = MAX_TILES, vector_chunks: int = VECTOR_CHUNKS
+) -> OpCosts:
     """Replay ``costs`` (analytic) in time: event-mode cycles, latency, stalls and leakage,
     and a per-op ``timeline`` of traced step 0 (seconds)."""
     hw = costs.hw
@@ -264,19 +271,24 @@ def simulate(table: OpTable, costs: OpCosts, *, max_tiles: int = MAX_TILES,
     latency_s = cycles / hw.clock_hz
     energy = dict(costs.energy_pj)
     energy["leakage"] = latency_s * hw.leakage_mw * 1e-3 * 1e12
-    stalls = {k: np.stack([r[f"stall_{k}"] for r in runs]) for k in
-              ("fill_drain", "dram", "sram", "overlap", "serial")} if runs else costs.stalls
+    stalls = (
+        {k: np.stack([r[f"stall_{k}"] for r in runs]) for k in ("fill_drain", "dram", "sram", "overlap", "serial")}
+        if runs
+        else costs.stalls
+    )
     timeline: list[dict[str, float]] = []
     if runs:
         r0, f = runs[0], 1.0 / hw.clock_hz
         for i in range(table.n_ops):
-            timeline.append({
-                "start_s": float(r0["start"][i] * f), "end_s": float(r0["end"][i] * f),
-                "load_start_s": float(r0["load_start"][i] * f),
-                "compute_start_s": float(r0["compute_start"][i] * f),
-                "compute_end_s": float(r0["compute_end"][i] * f),
-                "dma_busy_s": float(r0["dma_busy"][i] * f),
-                "contention_s": float(r0["contention"][i] * f),
-            })
-    return replace(costs, cycles=cycles, latency_s=latency_s, energy_pj=energy, stalls=stalls,
-                   timeline=tuple(timeline))
+            timeline.append(
+                {
+                    "start_s": float(r0["start"][i] * f),
+                    "end_s": float(r0["end"][i] * f),
+                    "load_start_s": float(r0["load_start"][i] * f),
+                    "compute_start_s": float(r0["compute_start"][i] * f),
+                    "compute_end_s": float(r0["compute_end"][i] * f),
+                    "dma_busy_s": float(r0["dma_busy"][i] * f),
+                    "contention_s": float(r0["contention"][i] * f),
+                }
+            )
+    return replace(costs, cycles=cycles, latency_s=latency_s, energy_pj=energy, stalls=stalls, timeline=tuple(timeline))

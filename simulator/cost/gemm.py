@@ -39,8 +39,9 @@ from simulator.cost.hardware import ACT, OUT, WGT, Hardware, bank_rate, dram_eff
 from simulator.optable import ConvGeometry
 
 
-def conv_input_factor(m: np.ndarray, k: np.ndarray, mt: np.ndarray, kt: np.ndarray,
-                      a_unique: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+def conv_input_factor(
+    m: np.ndarray, k: np.ndarray, mt: np.ndarray, kt: np.ndarray, a_unique: np.ndarray, geo: ConvGeometry
+) -> np.ndarray:
     """Elements of A read from DRAM per pass over all (M, K) tiles, over ``a_unique``.
 
     Convolutions read their input tensor, not the im2col matrix: a tile of ``Mt`` output
@@ -84,19 +85,43 @@ class Dims:
 
     def take(self, idx: np.ndarray) -> Dims:
         """Rows ``idx`` (1-D) of 1-D dims."""
-        return Dims(self.batch[idx], self.m[idx], self.n[idx], self.k[idx], self.a_unique[idx],
-                    self.geo.map(lambda x: x[idx]), self.fused[idx], self.n2[idx])
+        return Dims(
+            self.batch[idx],
+            self.m[idx],
+            self.n[idx],
+            self.k[idx],
+            self.a_unique[idx],
+            self.geo.map(lambda x: x[idx]),
+            self.fused[idx],
+            self.n2[idx],
+        )
 
     def transpose(self) -> Dims:
         """``[g, 1]`` dims as ``[1, g]``."""
-        return Dims(self.batch.T, self.m.T, self.n.T, self.k.T, self.a_unique.T,
-                    self.geo.map(lambda x: x.T), self.fused.T, self.n2.T)
+        return Dims(
+            self.batch.T,
+            self.m.T,
+            self.n.T,
+            self.k.T,
+            self.a_unique.T,
+            self.geo.map(lambda x: x.T),
+            self.fused.T,
+            self.n2.T,
+        )
 
     def expand(self, ndim: int) -> Dims:
         """1-D dims as ``[g, 1, ..., 1]`` with ``ndim`` trailing axes."""
         s = (slice(None),) + (None,) * ndim
-        return Dims(self.batch[s], self.m[s], self.n[s], self.k[s], self.a_unique[s],
-                    self.geo.map(lambda x: x[s]), self.fused[s], self.n2[s])
+        return Dims(
+            self.batch[s],
+            self.m[s],
+            self.n[s],
+            self.k[s],
+            self.a_unique[s],
+            self.geo.map(lambda x: x[s]),
+            self.fused[s],
+            self.n2[s],
+        )
 
 
 @dataclass(frozen=True)
@@ -141,12 +166,20 @@ class _Zero(dict):
         return _ZERO_CYCLES if key == "cyc" else 0.0
 
 
-def _part(hw: Hardware, m: np.ndarray, n: np.ndarray, k: np.ndarray, mt: np.ndarray,
-          nt: np.ndarray, kt: np.ndarray, order: np.ndarray | int, mpc: int,
-          preload: bool) -> dict[str, Any]:
+def _part(
+    hw: Hardware,
+    m: np.ndarray,
+    n: np.ndarray,
+    k: np.ndarray,
+    mt: np.ndarray,
+    nt: np.ndarray,
+    kt: np.ndarray,
+    order: np.ndarray | int,
+    mpc: int,
+    preload: bool,
+) -> dict[str, Any]:
     """Element counts of one GEMM (one batch item) under tiles, before operand widths."""
-    cyc = gemm_cycles(hw.dataflow, hw.rows, hw.cols, mpc, m, n, k, mt, nt, kt, order,
-                      preload=preload)
+    cyc = gemm_cycles(hw.dataflow, hw.rows, hw.cols, mpc, m, n, k, mt, nt, kt, order, preload=preload)
     tm, tn, tk = cdiv(m, mt), cdiv(n, nt), cdiv(k, kt)
     R, C = hw.rows, hw.cols
     if hw.dataflow == OS:
@@ -156,19 +189,37 @@ def _part(hw: Hardware, m: np.ndarray, n: np.ndarray, k: np.ndarray, mt: np.ndar
     else:
         sa, sb = m * k * tn, k * n * cdiv(m, C)
     psum = m * n * (cyc.k_folds - 1)
-    return {"cyc": cyc, "tm": tm, "tn": tn, "tk": tk, "sa": sa, "sb": sb, "psum": psum,
-            "a_re": np.where(order == N_INNER, 1, tn), "b_re": np.where(order == M_INNER, 1, tm),
-            "spill": np.where((order != K_INNER) & (tk > 1), m * n * (tk - 1), 0)}
+    return {
+        "cyc": cyc,
+        "tm": tm,
+        "tn": tn,
+        "tk": tk,
+        "sa": sa,
+        "sb": sb,
+        "psum": psum,
+        "a_re": np.where(order == N_INNER, 1, tn),
+        "b_re": np.where(order == M_INNER, 1, tm),
+        "spill": np.where((order != K_INNER) & (tk > 1), m * n * (tk - 1), 0),
+    }
 
 
 _ZERO_CYCLES = type("_ZeroCycles", (), {"cycles": 0.0, "temporal": 0.0, "k_folds": 1.0})()
 _NO_PART = _Zero()
 
 
-def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndarray,
-              order: np.ndarray, res_in: np.ndarray | bool, res_out: np.ndarray | bool,
-              mode: Mode | None = None, check_fit: bool = True,
-              w_resident: np.ndarray | bool = False) -> RowCost:
+def gemm_cost(
+    hw: Hardware,
+    d: Dims,
+    mt: np.ndarray,
+    nt: np.ndarray,
+    kt: np.ndarray,
+    order: np.ndarray,
+    res_in: np.ndarray | bool,
+    res_out: np.ndarray | bool,
+    mode: Mode | None = None,
+    check_fit: bool = True,
+    w_resident: np.ndarray | bool = False,
+) -> RowCost:
     """Cost of GEMM rows ``d`` with tiles ``(mt, nt, kt, order)``; see the module docstring.
 
     ``res_in``: the activation input is resident on chip (the previous op left it there);
@@ -191,8 +242,7 @@ def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndar
     p = _part(hw, d.m, d.n, d.k, mt, nt, kt, order, mpc, delta and hw.dataflow == OS)
     # P·V of fused attention: tiles (Mt, dv, Nt) with K (= Lk) innermost; P never leaves chip.
     n2 = np.maximum(d.n2, 1.0)  # rows that are not fused attention carry n2 = 0
-    p2 = _part(hw, d.m, n2, d.n, mt, n2, np.minimum(nt, d.n), K_INNER, hw.mpc, False) \
-        if any_fused else _NO_PART
+    p2 = _part(hw, d.m, n2, d.n, mt, n2, np.minimum(nt, d.n), K_INNER, hw.mpc, False) if any_fused else _NO_PART
     cyc = p["cyc"]
     compute = cyc.cycles + if_fused(p2["cyc"].cycles)
     if delta and hw.mpc != mpc:  # units with an outlier run again at the array precision
@@ -268,14 +318,16 @@ def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndar
 
     # DRAM time: each stream at the efficiency of its contiguous runs.
     run_a = np.where(kt < d.k, kt, d.m * d.k / p["tm"]) * ab
-    run_a = np.where(d.geo.conv, np.where(kt < d.k, np.maximum(kt / (d.geo.kr * d.geo.ks), 1) * ab,
-                                           a_once / p["tm"] * ab), run_a)
+    run_a = np.where(
+        d.geo.conv, np.where(kt < d.k, np.maximum(kt / (d.geo.kr * d.geo.ks), 1) * ab, a_once / p["tm"] * ab), run_a
+    )
     run_b = np.where(nt < d.n, nt, kt * d.n) * wb
     run_c = np.where(nt < d.n, nt, mt * d.n) * ob
     bw = hw.dram_bytes_per_cycle
     eff_c = dram_efficiency(run_c, hw)
-    rd_cyc = (dram_rd[ACT] / dram_efficiency(run_a, hw) + dram_rd[WGT] / dram_efficiency(run_b, hw)
-              + dram_rd[OUT] / eff_c) / bw
+    rd_cyc = (
+        dram_rd[ACT] / dram_efficiency(run_a, hw) + dram_rd[WGT] / dram_efficiency(run_b, hw) + dram_rd[OUT] / eff_c
+    ) / bw
     wr_cyc = dram_wr / eff_c / bw
     busy = np.maximum(compute, 1.0)
     lv_cyc = np.zeros(())
@@ -299,19 +351,35 @@ def gemm_cost(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndar
     dram_rd_total = dram_rd[ACT] + dram_rd[WGT] + dram_rd[OUT]
     energy["dram"] = b * (dram_rd_total + dram_wr) * 8.0 * hw.dram_pj_per_bit
     return RowCost(
-        compute_cycles=b * compute, skipped_cycles=b * skipped,
-        dram_rd_bytes=b * dram_rd_total, dram_wr_bytes=b * dram_wr,
-        dram_rd_cycles=b * rd_cyc, dram_wr_cycles=b * wr_cyc,
-        level_rd_bytes=tuple(b * x for x in rd), level_wr_bytes=tuple(b * x for x in wr),
-        level_cycles=b * lv_cyc, n_tiles=b * p["tm"] * p["tn"] * p["tk"], legal=legal,
-        macs_exec=b * exec_macs, energy_pj=energy, gated_pj=b * gated * per_mac,
+        compute_cycles=b * compute,
+        skipped_cycles=b * skipped,
+        dram_rd_bytes=b * dram_rd_total,
+        dram_wr_bytes=b * dram_wr,
+        dram_rd_cycles=b * rd_cyc,
+        dram_wr_cycles=b * wr_cyc,
+        level_rd_bytes=tuple(b * x for x in rd),
+        level_wr_bytes=tuple(b * x for x in wr),
+        level_cycles=b * lv_cyc,
+        n_tiles=b * p["tm"] * p["tn"] * p["tk"],
+        legal=legal,
+        macs_exec=b * exec_macs,
+        energy_pj=energy,
+        gated_pj=b * gated * per_mac,
         skipped_pj=b * macs_main * np.asarray(mode.skip) * per_mac,
-        meta_bytes=b * meta, delta_extra_bytes=b * extra,
+        meta_bytes=b * meta,
+        delta_extra_bytes=b * extra,
     )
 
 
-def _resident_weights(hw: Hardware, rd: list[Any], wr: list[Any], dram_rd: dict[int, Any],
-                      s_bytes: np.ndarray, f_bytes: np.ndarray, res: np.ndarray) -> None:
+def _resident_weights(
+    hw: Hardware,
+    rd: list[Any],
+    wr: list[Any],
+    dram_rd: dict[int, Any],
+    s_bytes: np.ndarray,
+    f_bytes: np.ndarray,
+    res: np.ndarray,
+) -> None:
     """Weight traffic when rows ``res`` keep their weights in ``hw.resident_level`` (``L``):
     the stream is read from ``L`` and passes the holding levels inside it; nothing is
     written into ``L`` (the fill is charged once per image) and nothing comes from DRAM.
@@ -333,70 +401,36 @@ def _resident_weights(hw: Hardware, rd: list[Any], wr: list[Any], dram_rd: dict[
             wr[i] = wr[i] + np.where(res, 0.0, usual_wr)
 
 
-def double_buffered(hw: Hardware) -> bool:
-    """Loads overlap compute when the activations' tile level is double-buffered (or there
-    is no level and operands stream from DRAM)."""
-    home = hw.home[ACT]
-    return home < 0 or hw.levels[home].double_buffered
-
-
-def overlap_cycles(
-    hw: Hardware, compute: np.ndarray, rd_cyc: np.ndarray, wr_cyc: np.ndarray,
-    lv_cyc: np.ndarray, n_tiles: np.ndarray, has_dram: np.ndarray,
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Cycles of an op and its stall breakdown from its compute and memory demands.
-
-    Double-buffered: the first tile's load (after the DRAM latency) and the last tile's
-    write-back are exposed; in between compute, buffer traffic and DRAM transfers overlap::
-
-        cycles = lat + rd/n + max(compute, level, (rd + wr)·(1 − 1/n)) + wr/n
-
-    Single-buffered: every tile loads, computes and writes in turn (latency per tile)::
-
-        cycles = n·lat + rd + wr + max(compute, level)
-    """
-    n = np.maximum(n_tiles, 1.0)
-    lat = np.where(has_dram, hw.dram_latency_cycles, 0.0)
-    busy = np.maximum(compute, lv_cyc)
-    if double_buffered(hw):
-        mid = (rd_cyc + wr_cyc) * (1.0 - 1.0 / n)
-        steady = np.maximum(busy, mid)
-        cycles = lat + rd_cyc / n + steady + wr_cyc / n
-        stalls = {"dram": steady - busy, "sram": busy - compute,
-                  "fill_drain": lat + (rd_cyc + wr_cyc) / n, "serial": np.zeros_like(cycles)}
-    else:
-        cycles = n * lat + rd_cyc + wr_cyc + busy
-        stalls = {"dram": np.zeros_like(cycles), "sram": busy - compute,
-                  "fill_drain": n * lat, "serial": rd_cyc + wr_cyc}
-    return cycles, stalls
-
-
-def fits(hw: Hardware, d: Dims, mt: np.ndarray, nt: np.ndarray, kt: np.ndarray,
-         res_in: np.ndarray | bool, res_out: np.ndarray | bool) -> np.ndarray:
+def fits(
+    hw: Hardware,
+    d: Dims,
+    mt: np.ndarray,
+    nt: np.ndarray,
+    kt: np.ndarray,
+    res_in: np.ndarray | bool,
+    res_out: np.ndarray | bool,
+) -> np.ndarray:
     """Whether every level holds the tiles it is home to (twice when double-buffered) and
     the resident tensors (inter-op reuse)."""
     ab, wb, ob, pb = hw.a_bits / 8, hw.w_bits / 8, hw.o_bits / 8, hw.p_bits / 8
     fused = d.fused
     kt = np.where(fused, d.k, np.minimum(kt, d.k))
-    tile = {ACT: np.where(res_in, 0.0, mt * kt * ab),
-            WGT: nt * np.where(fused, d.k + d.n2, kt) * wb,
-            OUT: mt * nt * pb + np.where(fused, mt * d.n2 * pb, 0)}
+    tile = {
+        ACT: np.where(res_in, 0.0, mt * kt * ab),
+        WGT: nt * np.where(fused, d.k + d.n2, kt) * wb,
+        OUT: mt * nt * pb + np.where(fused, mt * d.n2 * pb, 0),
+    }
     out_final = d.m * d.n + np.where(fused, d.m * d.n2, 0)
-    resident = {ACT: np.where(res_in, d.a_unique * d.batch * ab, 0.0),
-                OUT: np.where(res_out, out_final * d.batch * ob, 0.0)}
-    legal = np.ones(np.broadcast_shapes(np.shape(mt), np.shape(nt), np.shape(kt),
-                                        np.shape(res_in), np.shape(d.m)), dtype=bool)
+    resident = {
+        ACT: np.where(res_in, d.a_unique * d.batch * ab, 0.0),
+        OUT: np.where(res_out, out_final * d.batch * ob, 0.0),
+    }
+    legal = np.ones(
+        np.broadcast_shapes(np.shape(mt), np.shape(nt), np.shape(kt), np.shape(res_in), np.shape(d.m)), dtype=bool
+    )
     for i, lv in enumerate(hw.levels):
         copies = 2 if lv.double_buffered else 1
         need = sum(tile[x] for x in (ACT, WGT, OUT) if hw.home[x] == i) * copies
         need = need + sum(resident[x] for x in (ACT, OUT) if hw.home[x] == i)
         legal = legal & (need <= lv.size_bytes)
     return legal
-
-
-def total(parts: dict[str, np.ndarray]) -> np.ndarray:
-    """Sum of a dict of arrays (energy components, stall causes) as one array."""
-    out = np.zeros(())
-    for v in parts.values():
-        out = out + v
-    return out

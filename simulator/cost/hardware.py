@@ -41,8 +41,15 @@ DATAFLOW_CODE = {"output_stationary": OS, "weight_stationary": WS, "input_statio
 ACT, WGT, OUT = 0, 1, 2
 OPERANDS = ("act", "weight", "out")
 #: Integer/float formats of the numerics mapped to the array precision they run on.
-_PRECISION_OF_FORMAT = {"fp32": "fp32", "fp16": "fp16", "bf16": "bf16", "fp8_e4m3": "fp8",
-                        "fp8_e5m2": "fp8", "int8": "int8", "int4": "int4"}
+_PRECISION_OF_FORMAT = {
+    "fp32": "fp32",
+    "fp16": "fp16",
+    "bf16": "bf16",
+    "fp8_e4m3": "fp8",
+    "fp8_e5m2": "fp8",
+    "int8": "int8",
+    "int4": "int4",
+}
 
 
 @dataclass(frozen=True)
@@ -146,8 +153,7 @@ def area_mm2(arch: ArchSpec) -> float:
     vfmt = "fp16" if c.precision.startswith("int") else c.precision
     lanes = c.vector_lanes or c.cols
     vec = lanes * (tech.unit_area_um2("mult", vfmt, node) + tech.unit_area_um2("add", vfmt, node))
-    sram = sum(tech.sram_area_mm2(lv.size_bytes, node) * (pes if lv.per_pe else 1)
-               for lv in arch.memory.levels)
+    sram = sum(tech.sram_area_mm2(lv.size_bytes, node) * (pes if lv.per_pe else 1) for lv in arch.memory.levels)
     return (mac * pes + vec) * 1e-6 + sram
 
 
@@ -168,15 +174,20 @@ def hardware(arch: ArchSpec) -> Hardware:
     levels = []
     for lv in shared:
         read, write = _level_energy(lv, node)
-        levels.append(Level(
-            name=lv.name, size_bytes=float(lv.size_bytes), banks=lv.banks,
-            access_bytes=lv.width_bits / 8.0,
-            bandwidth_bytes_per_cycle=min(lv.bandwidth_bytes_per_cycle,
-                                          lv.banks * lv.width_bits / 8.0),
-            read_pj=read, write_pj=write, leakage_mw=_leakage_mw(lv, node, pes),
-            double_buffered=lv.double_buffered,
-            holds=tuple(x in lv.holds for x in OPERANDS),  # type: ignore[arg-type]
-        ))
+        levels.append(
+            Level(
+                name=lv.name,
+                size_bytes=float(lv.size_bytes),
+                banks=lv.banks,
+                access_bytes=lv.width_bits / 8.0,
+                bandwidth_bytes_per_cycle=min(lv.bandwidth_bytes_per_cycle, lv.banks * lv.width_bits / 8.0),
+                read_pj=read,
+                write_pj=write,
+                leakage_mw=_leakage_mw(lv, node, pes),
+                double_buffered=lv.double_buffered,
+                holds=tuple(x in lv.holds for x in OPERANDS),  # type: ignore[arg-type]
+            )
+        )
     holders = [[i for i, lv in enumerate(levels) if lv.holds[x]] for x in range(3)]
     home = tuple(max(h, default=-1) for h in holders)
     stream = tuple(min(h, default=-1) for h in holders)
@@ -189,7 +200,8 @@ def hardware(arch: ArchSpec) -> Hardware:
         if rf.size_bytes < need:
             raise SimulationError(
                 f"{arch.name}: per-PE level {rf.name!r} holds {rf.size_bytes} B, less than one "
-                f"activation, one weight and one accumulator ({need:g} B)")
+                f"activation, one weight and one accumulator ({need:g} B)"
+            )
         read, write = _level_energy(rf.model_copy(update={"banks": 1}), node)
         # Per MAC: read both operands, read-modify-write the accumulator (Eyeriss-style RF).
         rf_pj = read / rf.width_bits * (a_bits + w_bits + p_bits) + write / rf.width_bits * p_bits
@@ -199,30 +211,36 @@ def hardware(arch: ArchSpec) -> Hardware:
     return Hardware(
         name=arch.name,
         dataflow=DATAFLOW_CODE[c.dataflow],
-        rows=c.rows, cols=c.cols,
-        precision=precision, mpc=mpc,
-        a_bits=a_bits, w_bits=w_bits, o_bits=a_bits, p_bits=p_bits,
+        rows=c.rows,
+        cols=c.cols,
+        precision=precision,
+        mpc=mpc,
+        a_bits=a_bits,
+        w_bits=w_bits,
+        o_bits=a_bits,
+        p_bits=p_bits,
         mac_pj=tech.packed_mac_energy_pj(precision, node, p_bits, mpc),
         delta_enabled=bool(num.temporal_delta.enabled),
         delta_precision=d_prec,
         delta_bits=FORMAT_BITS[d_fmt] if d_fmt in FORMAT_BITS else PRECISION_BITS[d_prec],
         delta_mpc=mpcs[d_prec],
-        delta_mac_pj=tech.packed_mac_energy_pj(d_prec, node, p_bits,
-                                               mpcs[d_prec]),
+        delta_mac_pj=tech.packed_mac_energy_pj(d_prec, node, p_bits, mpcs[d_prec]),
         vector_pj=tech.vector_op_energy_pj(c.precision, node),
         vector_lanes=c.vector_lanes or c.cols,
         clock_hz=arch.clock_ghz * 1e9,
         dram_latency_cycles=mem.dram.latency_ns * arch.clock_ghz,
         dram_bytes_per_cycle=mem.dram.bandwidth_gb_per_s * mem.dram.efficiency / arch.clock_ghz,
         dram_pj_per_bit=mem.dram.energy_pj_per_bit or tech.dram_energy_pj_per_bit(mem.dram.kind),
-        dram_burst_bytes=org["burst_bytes"], dram_page_bytes=org["page_bytes"],
+        dram_burst_bytes=org["burst_bytes"],
+        dram_page_bytes=org["page_bytes"],
         dram_miss_bytes=org["row_miss_bytes"],
         levels=tuple(levels),
         home=home,  # type: ignore[arg-type]
         stream=stream,  # type: ignore[arg-type]
         rf_pj_per_mac=rf_pj,
         leakage_mw=sum(_leakage_mw(lv, node, pes) for lv in mem.levels) + arch.static_power_mw,
-        act_gating=sp.act_zero_gating, weight_gating=sp.weight_zero_gating,
+        act_gating=sp.act_zero_gating,
+        weight_gating=sp.weight_zero_gating,
         near_zero_acts=zs.act_threshold > 0 or zs.act_threshold_rel > 0,
         near_zero_weights=zs.weight_threshold > 0 or zs.weight_threshold_rel > 0,
         block=tuple(sp.block_skip) if sp.block_skip is not None else None,  # type: ignore[arg-type]

@@ -29,8 +29,9 @@ import numpy as np
 
 from accelerator.errors import SimulationError
 from simulator.cost.array import IS, K_INNER, M_INNER, N_INNER, OS, WS
-from simulator.cost.gemm import Dims, fits, gemm_cost, overlap_cycles, total
+from simulator.cost.gemm import Dims, fits, gemm_cost
 from simulator.cost.hardware import Hardware
+from simulator.cost.overlap import overlap_cycles, total
 from simulator.cost.vector import VectorWork, streaming_cycles, vector_cost
 from simulator.optable import ROLE_PV, OpTable
 
@@ -69,10 +70,14 @@ def dims_of(table: OpTable, hw: Hardware) -> Dims:
         fused[qk] = True
         n2[qk] = table.g_n[qk + 1]  # the P·V row follows its QKᵀ row
     return Dims(
-        batch=table.g_batch.astype(f), m=table.g_m.astype(f), n=table.g_n.astype(f),
-        k=table.g_k.astype(f), a_unique=table.g_a_unique,
+        batch=table.g_batch.astype(f),
+        m=table.g_m.astype(f),
+        n=table.g_n.astype(f),
+        k=table.g_k.astype(f),
+        a_unique=table.g_a_unique,
         geo=replace(table.g_geo.map(lambda x: x.astype(f)), conv=table.g_geo.conv),
-        fused=fused, n2=n2,
+        fused=fused,
+        n2=n2,
     )
 
 
@@ -120,27 +125,38 @@ def _flat_candidates(d: Dims, hw: Hardware, cases: np.ndarray) -> tuple[np.ndarr
     def distinct(c: np.ndarray) -> np.ndarray:
         return np.concatenate([np.ones((c.shape[0], 1), dtype=bool), c[:, 1:] != c[:, :-1]], axis=1)
 
-    ok = (distinct(cm)[:, :, None, None, None] & distinct(cn)[:, None, :, None, None]
-          & distinct(ck)[:, None, None, :, None])
+    ok = (
+        distinct(cm)[:, :, None, None, None]
+        & distinct(cn)[:, None, :, None, None]
+        & distinct(ck)[:, None, None, :, None]
+    )
     # Orders that cannot win (weakly dominated): with one K tile, K innermost only loses A
     # reuse; with one M (N) tile, M (N) innermost only adds partial-sum spills.
     one_m = (cm == d.m[:, None])[:, :, None, None, None]
     one_n = (cn == d.n[:, None])[:, None, :, None, None]
     one_k = (ck == d.k[:, None])[:, None, None, :, None]
     order = np.arange(3)[None, None, None, None, :]
-    ok = ok & ~((order == K_INNER) & one_k) & ~((order == M_INNER) & one_m & ~one_k) \
+    ok = (
+        ok
+        & ~((order == K_INNER) & one_k)
+        & ~((order == M_INNER) & one_m & ~one_k)
         & ~((order == N_INNER) & one_n & ~one_k)
+    )
     ok = ok[:, None] & cases[:, :, None, None, None, None]  # [u, 4, nc, nc, nc, 3]
-    legal = fits(hw, d.expand(5), cm[:, None, :, None, None, None],
-                 cn[:, None, None, :, None, None], ck[:, None, None, None, :, None],
-                 RES_IN[None, :, None, None, None, None], RES_OUT[None, :, None, None, None, None])
+    legal = fits(
+        hw,
+        d.expand(5),
+        cm[:, None, :, None, None, None],
+        cn[:, None, None, :, None, None],
+        ck[:, None, None, None, :, None],
+        RES_IN[None, :, None, None, None, None],
+        RES_OUT[None, :, None, None, None, None],
+    )
     u, case, im, inn, ik, order = np.nonzero(ok & legal)
-    return (u * 4 + case, cm[u, im], cn[u, inn], ck[u, ik], order,
-            RES_IN[case], RES_OUT[case])
+    return (u * 4 + case, cm[u, im], cn[u, inn], ck[u, ik], order, RES_IN[case], RES_OUT[case])
 
 
-def _search(table: OpTable, hw: Hardware, objective: str,
-            cases: np.ndarray) -> tuple[np.ndarray, ...]:
+def _search(table: OpTable, hw: Hardware, objective: str, cases: np.ndarray) -> tuple[np.ndarray, ...]:
     """Best candidate per distinct shape and residency case: (mt, nt, kt, order, obj) [u, 4]."""
     dims = dims_of(table, hw).take(table.u_rows)
     seg, mt, nt, kt, order, res_in, res_out = _flat_candidates(dims, hw, cases)
@@ -149,16 +165,31 @@ def _search(table: OpTable, hw: Hardware, objective: str,
     # Fused attention rows carry a second product; cost them apart so plain rows skip it.
     # Chunks of CHUNK candidates keep the temporaries in cache (twice as fast as one pass).
     plain, fused = np.flatnonzero(~d.fused), np.flatnonzero(d.fused)
-    parts = [x[i:i + CHUNK] for x in (plain, fused) for i in range(0, len(x), CHUNK)]
+    parts = [x[i : i + CHUNK] for x in (plain, fused) for i in range(0, len(x), CHUNK)]
     # Weights resident across steps (simulator.cost.residency): score tiles as the model costs them.
     w_res = table.g_weight_is_param[table.u_rows][seg // 4] if hw.resident_level >= 0 else None
     for part in parts:
-        rc = gemm_cost(hw, d.take(part), mt[part], nt[part], kt[part], order[part],
-                       res_in[part], res_out[part], check_fit=False,
-                       w_resident=False if w_res is None else w_res[part])
-        cycles, _ = overlap_cycles(hw, rc.compute_cycles, rc.dram_rd_cycles,
-                                   rc.dram_wr_cycles, rc.level_cycles, rc.n_tiles,
-                                   (rc.dram_rd_bytes + rc.dram_wr_bytes) > 0)
+        rc = gemm_cost(
+            hw,
+            d.take(part),
+            mt[part],
+            nt[part],
+            kt[part],
+            order[part],
+            res_in[part],
+            res_out[part],
+            check_fit=False,
+            w_resident=False if w_res is None else w_res[part],
+        )
+        cycles, _ = overlap_cycles(
+            hw,
+            rc.compute_cycles,
+            rc.dram_rd_cycles,
+            rc.dram_wr_cycles,
+            rc.level_cycles,
+            rc.n_tiles,
+            (rc.dram_rd_bytes + rc.dram_wr_bytes) > 0,
+        )
         obj[part] = score(hw, objective, cycles, total(rc.energy_pj))
     # First minimum of every segment (segments are contiguous and ascending).
     n_u = len(table.u_rows)
@@ -185,15 +216,13 @@ def _vector_objective(hw: Hardware, work: VectorWork, objective: str) -> np.ndar
 
 
 def _col(work: VectorWork) -> VectorWork:
-    return VectorWork(*(x[:, None] for x in (work.ops, work.in_elems, work.out_elems,
-                                              work.chained, work.onchip_elems)))
+    return VectorWork(*(x[:, None] for x in (work.ops, work.in_elems, work.out_elems, work.chained, work.onchip_elems)))
 
 
 def map_workload(table: OpTable, hw: Hardware, work: VectorWork, objective: str) -> Mapping:
     """Choose tiles, loop orders and residency for every op of ``table`` on ``hw``."""
     if objective not in OBJECTIVES:
-        raise SimulationError(
-            f"unknown mapping objective {objective!r}; allowed: {', '.join(OBJECTIVES)}")
+        raise SimulationError(f"unknown mapping objective {objective!r}; allowed: {', '.join(OBJECTIVES)}")
     op_obj = _vector_objective(hw, work, objective)  # [n, 4]
     g = table.n_gemm
     if g:
@@ -214,7 +243,8 @@ def map_workload(table: OpTable, hw: Hardware, work: VectorWork, objective: str)
         op = table.workload.ops[i]
         raise SimulationError(
             f"op {i} ({op.name} {op.module}): no tile fits the buffers of {hw.name}, even one "
-            "array-sized tile; enlarge the buffer")
+            "array-sized tile; enlarge the buffer"
+        )
     res_in, res_out = _keep_edges(op_obj, table.chain_in)
     if not g:
         z = np.zeros(0)
@@ -223,9 +253,15 @@ def map_workload(table: OpTable, hw: Hardware, work: VectorWork, objective: str)
     u = table.g_u
     skip = skipped_rows(table, hw)
     # Rows folded into a fused attention row keep whole-extent placeholders (never costed).
-    return Mapping(np.where(skip, table.g_m, u_mt[u, case]), np.where(skip, table.g_n, u_nt[u, case]),
-                   np.where(skip, table.g_k, u_kt[u, case]),
-                   np.where(skip, 0, u_order[u, case]).astype(np.int64), res_in, res_out, objective)
+    return Mapping(
+        np.where(skip, table.g_m, u_mt[u, case]),
+        np.where(skip, table.g_n, u_nt[u, case]),
+        np.where(skip, table.g_k, u_kt[u, case]),
+        np.where(skip, 0, u_order[u, case]).astype(np.int64),
+        res_in,
+        res_out,
+        objective,
+    )
 
 
 def _keep_edges(op_obj: np.ndarray, chain_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -79,19 +79,35 @@ def plan(table: OpTable, arch: ArchSpec, hw: Hardware) -> Residency:
     lv = hw.levels[idx]
     p = param_bytes(table, hw)
     if p > lv.size_bytes:
-        return Residency(False, lv.name, idx, p, lv.size_bytes,
-                         f"weights not resident: the model's {_mb(p)} of parameters exceed "
-                         f"{lv.name} ({_mb(lv.size_bytes)}); weights are read per op, every step")
-    return Residency(p > 0, lv.name, idx, p, lv.size_bytes,
-                     f"weights resident in {lv.name}: {_mb(p)} of {_mb(lv.size_bytes)}, "
-                     "read from DRAM once per image" if p > 0 else "no parameters to keep")
+        return Residency(
+            False,
+            lv.name,
+            idx,
+            p,
+            lv.size_bytes,
+            f"weights not resident: the model's {_mb(p)} of parameters exceed "
+            f"{lv.name} ({_mb(lv.size_bytes)}); weights are read per op, every step",
+        )
+    return Residency(
+        p > 0,
+        lv.name,
+        idx,
+        p,
+        lv.size_bytes,
+        f"weights resident in {lv.name}: {_mb(p)} of {_mb(lv.size_bytes)}, read from DRAM once per image"
+        if p > 0
+        else "no parameters to keep",
+    )
 
 
 def refuse(res: Residency, why: str) -> Residency:
     """``res`` turned down after planning, with the reason in its note."""
-    return dataclasses.replace(res, resident=False,
-                               note=f"weights not resident in {res.level} ({_mb(res.resident_bytes)} "
-                                    f"of {_mb(res.level_bytes)}): {why}; weights are read per op")
+    return dataclasses.replace(
+        res,
+        resident=False,
+        note=f"weights not resident in {res.level} ({_mb(res.resident_bytes)} "
+        f"of {_mb(res.level_bytes)}): {why}; weights are read per op",
+    )
 
 
 def reserve(hw: Hardware, res: Residency) -> Hardware:
@@ -117,11 +133,9 @@ def fill_cost(hw: Hardware, res: Residency) -> FillCost:
     p = res.resident_bytes
     lv = hw.levels[res.level_index]
     eff = float(dram_efficiency(np.asarray(p), hw))
-    cycles = hw.dram_latency_cycles + max(p / (hw.dram_bytes_per_cycle * eff),
-                                          p / lv.bandwidth_bytes_per_cycle)
+    cycles = hw.dram_latency_cycles + max(p / (hw.dram_bytes_per_cycle * eff), p / lv.bandwidth_bytes_per_cycle)
     leak = cycles / hw.clock_hz * hw.leakage_mw * 1e-3 * 1e12
-    energy = {"dram": p * 8.0 * hw.dram_pj_per_bit, lv.name: p / lv.access_bytes * lv.write_pj,
-              "leakage": leak}
+    energy = {"dram": p * 8.0 * hw.dram_pj_per_bit, lv.name: p / lv.access_bytes * lv.write_pj, "leakage": leak}
     return FillCost(dram_bytes=p, level_bytes=p, energy_pj=energy, cycles=cycles)
 
 

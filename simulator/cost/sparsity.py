@@ -1,6 +1,6 @@
 """Sparsity from the trace's measured statistics: what gating saves, what skipping saves.
 
-Two effects, kept apart (DESIGN.md; arXiv 2606.00567 shows element-level sparsity overstating
+Two effects, kept apart (docs/architecture.md; arXiv 2606.00567 shows element-level sparsity overstating
 skippable work by up to 78 points):
 
 - **gating** (energy only): a MAC with a zero operand toggles neither multiplier nor
@@ -97,8 +97,7 @@ def region_shapes(region: tuple[int, int], block: tuple[int, int]) -> list[tuple
     return sorted(fits, key=lambda s: (-s[0] * s[1], -s[0]))
 
 
-def region_zero_prob(table: OpTable, g_op: np.ndarray, region: tuple[int, int],
-                     block: tuple[int, int]) -> np.ndarray:
+def region_zero_prob(table: OpTable, g_op: np.ndarray, region: tuple[int, int], block: tuple[int, int]) -> np.ndarray:
     """``[steps, len(g_op)]`` probability that ``region`` of an op's activation is all zero.
 
     Per (step, op), the best recorded shape of :func:`region_shapes` with a value, raised to

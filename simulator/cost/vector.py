@@ -61,8 +61,7 @@ def vector_work(table: OpTable, hw: Hardware) -> VectorWork:
     return VectorWork(table.vector_ops, ins, outs, np.where(gemm, 0.0, chained), onchip)
 
 
-def vector_cost(hw: Hardware, w: VectorWork, res_in: np.ndarray | bool,
-                res_out: np.ndarray | bool) -> VectorCost:
+def vector_cost(hw: Hardware, w: VectorWork, res_in: np.ndarray | bool, res_out: np.ndarray | bool) -> VectorCost:
     """Cost of the vector work of every op for the given residency flags (broadcast)."""
     ab = hw.a_bits / 8
     cycles = np.ceil(w.ops / hw.vector_lanes)
@@ -90,8 +89,9 @@ def vector_cost(hw: Hardware, w: VectorWork, res_in: np.ndarray | bool,
     for i, lv in enumerate(hw.levels):
         acc = (rd[i] + wr[i]) / lv.access_bytes
         lv_cyc = np.maximum(lv_cyc, acc / bank_rate(acc, np.maximum(cycles, 1.0), lv))
-        resident = np.where(res_in, w.chained, 0.0) * ab * (home_a == i) \
-            + np.where(res_out, w.out_elems, 0.0) * ab * (home_o == i)
+        resident = np.where(res_in, w.chained, 0.0) * ab * (home_a == i) + np.where(res_out, w.out_elems, 0.0) * ab * (
+            home_o == i
+        )
         legal = legal & (resident <= lv.size_bytes)
     energy = {"vector": w.ops * hw.vector_pj * np.ones_like(lv_cyc)}
     for i, lv in enumerate(hw.levels):
@@ -99,17 +99,18 @@ def vector_cost(hw: Hardware, w: VectorWork, res_in: np.ndarray | bool,
     energy["dram"] = (dram_rd + dram_wr) * 8.0 * hw.dram_pj_per_bit
     shape = legal.shape
     return VectorCost(
-        cycles=np.broadcast_to(cycles, shape), dram_rd_bytes=np.broadcast_to(dram_rd, shape),
+        cycles=np.broadcast_to(cycles, shape),
+        dram_rd_bytes=np.broadcast_to(dram_rd, shape),
         dram_wr_bytes=np.broadcast_to(dram_wr, shape),
         level_rd_bytes=tuple(np.broadcast_to(x, shape) for x in rd),
         level_wr_bytes=tuple(np.broadcast_to(x, shape) for x in wr),
-        level_cycles=np.broadcast_to(lv_cyc, shape), legal=legal,
+        level_cycles=np.broadcast_to(lv_cyc, shape),
+        legal=legal,
         energy_pj={k: np.broadcast_to(v, shape) for k, v in energy.items()},
     )
 
 
-def streaming_cycles(hw: Hardware, compute: np.ndarray, level: np.ndarray,
-                     dram_bytes: np.ndarray) -> np.ndarray:
+def streaming_cycles(hw: Hardware, compute: np.ndarray, level: np.ndarray, dram_bytes: np.ndarray) -> np.ndarray:
     """Cycles of a streamed op: DRAM latency once, then the slowest of its resources."""
     lat = np.where(dram_bytes > 0, hw.dram_latency_cycles, 0.0)
     return lat + np.maximum(np.maximum(compute, level), dram_bytes / hw.dram_bytes_per_cycle)

@@ -1,6 +1,6 @@
 """The Dask executor: a sweep's tasks on a dask.distributed cluster (the ``dask`` extra).
 
-Settings DESIGN.md asks for, and why:
+Settings docs/architecture.md (Sweeps) asks for, and why:
 
 - workers run without ``MALLOC_TRIM_THRESHOLD_`` (distributed's nanny sets it by default; it
   fixes glibc's mmap threshold so numpy's large temporaries are mapped and unmapped on every

@@ -101,12 +101,12 @@ def test_energy_closed_forms(precision: str) -> None:
     # Packed int4 (2 MACs per PE per cycle): mult + (one int8 product add + one int32
     # accumulate) / 2 per MAC; otherwise mult + accumulate.
     per_mac = {"int8": 0.2 + 0.1, "fp16": 1.1 + 0.9, "int4": 0.05 + (0.03 + 0.1) / 2}[precision]
-    assert tech.packed_mac_energy_pj(precision, 45, 32, 2 if precision == "int4" else 1) \
-        == pytest.approx(per_mac)
+    assert tech.packed_mac_energy_pj(precision, 45, 32, 2 if precision == "int4" else 1) == pytest.approx(per_mac)
     assert op.energy_breakdown_j["compute"] * 1e12 == pytest.approx(macs * per_mac, rel=1e-12)
     dram_bits = (m * k + k * n + m * n) * PRECISION_BITS[precision]
     assert op.energy_breakdown_j["dram"] * 1e12 == pytest.approx(
-        dram_bits * tech.dram_energy_pj_per_bit("hbm3"), rel=1e-12)
+        dram_bits * tech.dram_energy_pj_per_bit("hbm3"), rel=1e-12
+    )
     # No leakage configured beyond the SRAM model; the parts add up to the total.
     assert math.isclose(sum(op.energy_breakdown_j.values()), op.energy_j, rel_tol=1e-12)
     assert math.isclose(sum(d.energy_breakdown_j.values()), d.energy_j_per_image, rel_tol=1e-12)
@@ -129,5 +129,6 @@ def test_dram_bound_op_approaches_bytes_over_bandwidth() -> None:
     tk = -(-k // kt)
     assert op.compute_cycles == (n // 8) * (2 + k + 8 + (tk - 1) * (2 + 2 * 8))
     assert op.bound == "memory"
-    assert op.stall_cycles["dram"] == pytest.approx(op.cycles - op.compute_cycles
-                                                    - op.stall_cycles["fill_drain"], rel=1e-9)
+    assert op.stall_cycles["dram"] == pytest.approx(
+        op.cycles - op.compute_cycles - op.stall_cycles["fill_drain"], rel=1e-9
+    )

@@ -21,8 +21,9 @@ from simulator.evaluation import evaluate
 def test_int4_operands_run_packed_on_an_int8_array() -> None:
     m, n, k = 64, 64, 256
     int8 = arch(8, 8, "output_stationary", "int8")
-    int4 = arch(8, 8, "output_stationary", "int8",
-                numerics={"weights": {"format": "int4"}, "activations": {"format": "int4"}})
+    int4 = arch(
+        8, 8, "output_stationary", "int8", numerics={"weights": {"format": "int4"}, "activations": {"format": "int4"}}
+    )
     c8 = evaluate(one(gemm(m, n, k)), int8).per_op[0]
     c4 = evaluate(one(gemm(m, n, k)), int4).per_op[0]
     folds = 8 * 8
@@ -68,8 +69,7 @@ def test_block_skip_saves_whole_beats_only() -> None:
 def test_temporal_delta_skips_zero_delta_vectors_and_pays_its_traffic() -> None:
     m, n, k = 64, 64, 128
     a = arch(8, 8, "output_stationary", "int8", sparsity={"temporal_delta": True})
-    w = Workload(ops=(gemm(m, n, k),), steps=2,
-                 stats={"delta_int8_zero_frac": ((None,), (1.0,))})
+    w = Workload(ops=(gemm(m, n, k),), steps=2, stats={"delta_int8_zero_frac": ((None,), (1.0,))})
     d = evaluate(w, a)
     op = d.per_op[0]
     folds = 8 * 8
@@ -126,17 +126,18 @@ def test_dram_efficiency_and_kinds() -> None:
     p = 179.0
     expect = (64 / (64 + p)) / (1024 / (1024 + p))
     assert dram_efficiency(np.array([64.0]), hw)[0] == pytest.approx(expect)
-    assert dram_efficiency(np.array([48.0]), hw)[0] == pytest.approx(
-        48 / 64 * (48 / (48 + p)) / (1024 / (1024 + p)))
+    assert dram_efficiency(np.array([48.0]), hw)[0] == pytest.approx(48 / 64 * (48 / (48 + p)) / (1024 / (1024 + p)))
     assert dram_efficiency(np.array([1 << 20]), hw)[0] == 1.0
     w = one(gemm(64, 64, 64))
     hbm = evaluate(w, arch(8, 8)).per_op[0]
     lp = arch(8, 8)
-    lp = lp.model_copy(update={"memory": lp.memory.model_copy(update={
-        "dram": lp.memory.dram.model_copy(update={"kind": "lpddr5"})})})
+    lp = lp.model_copy(
+        update={"memory": lp.memory.model_copy(update={"dram": lp.memory.dram.model_copy(update={"kind": "lpddr5"})})}
+    )
     lpd = evaluate(w, lp).per_op[0]
     assert lpd.energy_breakdown_j["dram"] / hbm.energy_breakdown_j["dram"] == pytest.approx(
-        tech.dram_energy_pj_per_bit("lpddr5") / tech.dram_energy_pj_per_bit("hbm3"))
+        tech.dram_energy_pj_per_bit("lpddr5") / tech.dram_energy_pj_per_bit("hbm3")
+    )
 
 
 def test_chained_activation_stays_on_chip_when_it_fits() -> None:

@@ -36,12 +36,11 @@ def zero_row_runs(runs: tuple[int, ...], run: int = 32) -> np.ndarray:
     """``[M, K]`` zero mask: the given runs of ``run`` consecutive rows are all zero."""
     zero = np.zeros((M, K), dtype=bool)
     for i in runs:
-        zero[i * run:(i + 1) * run] = True
+        zero[i * run : (i + 1) * run] = True
     return zero
 
 
-def skipped(stats: dict[str, list[float]], rows: int, dataflow: str, block: list[int],
-            m: int = M) -> float:
+def skipped(stats: dict[str, list[float]], rows: int, dataflow: str, block: list[int], m: int = M) -> float:
     a = arch(rows, rows, dataflow, "int8", sparsity={"block_skip": block})
     return evaluate(one(gemm(m, N, K), stats=stats), a).per_op[0].skipped_cycles
 
@@ -96,8 +95,9 @@ def test_an_op_with_fewer_rows_than_the_region_falls_through_to_a_smaller_shape(
     stats = block_fracs(zero)
     assert "act_block_zero_frac_128x16" not in stats
     stats["act_block_zero_frac_128x16"] = [float("nan")]  # recorded for the trace, not this op
-    w = Workload(ops=(gemm(m, N, K),), steps=1,
-                 stats={k: ((None if np.isnan(v[0]) else v[0],),) for k, v in stats.items()})
+    w = Workload(
+        ops=(gemm(m, N, K),), steps=1, stats={k: ((None if np.isnan(v[0]) else v[0],),) for k, v in stats.items()}
+    )
     a = arch(128, 128, "output_stationary", "int8", sparsity={"block_skip": [1, 16]})
     d = evaluate(w, a).per_op[0]
     beats = K  # one fold: 64 rows of 128 and 64 columns of 128
@@ -124,16 +124,28 @@ def test_per_beat_flags_at_int4_skip_the_exact_beat_fraction() -> None:
     # int4 on a 32-row OS array: a beat is 32 rows x 2 reduction elements; one flag per beat.
     zero = zero_row_runs((1, 2))  # 2 of 8 runs of 32 rows are zero
     stats = block_fracs(zero)
-    a = arch(32, 32, "output_stationary", "int8", sparsity={"block_skip": [32, 2]},
-             numerics={"weights": {"format": "int4"}, "activations": {"format": "int4"}})
+    a = arch(
+        32,
+        32,
+        "output_stationary",
+        "int8",
+        sparsity={"block_skip": [32, 2]},
+        numerics={"weights": {"format": "int4"}, "activations": {"format": "int4"}},
+    )
     folds = (M // 32) * (N // 32)
     beats = folds * (K // 2)
     d = evaluate(one(gemm(M, N, K), stats=stats), a).per_op[0]
     assert d.skipped_cycles == pytest.approx(beats * 2 / 8)
     assert d.compute_cycles == pytest.approx(folds * pe.tile_cycles(K // 2, "int4", rows=32) - beats * 2 / 8)
     # 32x1 flags: the region (two 32x1 blocks) is the recorded 32x2 union, still exact ...
-    a1 = arch(32, 32, "output_stationary", "int8", sparsity={"block_skip": [32, 1]},
-              numerics={"weights": {"format": "int4"}, "activations": {"format": "int4"}})
+    a1 = arch(
+        32,
+        32,
+        "output_stationary",
+        "int8",
+        sparsity={"block_skip": [32, 1]},
+        numerics={"weights": {"format": "int4"}, "activations": {"format": "int4"}},
+    )
     assert evaluate(one(gemm(M, N, K), stats=stats), a1).per_op[0].skipped_cycles == pytest.approx(beats / 4)
     # ... and without the 32x2 statistic the two 32x1 blocks are taken as independent
     no_32x2 = {k: v for k, v in stats.items() if k != "act_block_zero_frac_32x2"}

@@ -58,8 +58,10 @@ def test_dram_and_energy_closed_form() -> None:
     assert info["resident_bytes"] == p_bytes
     assert kept.notes and "resident in glb" in kept.notes[0]
     for x, y in zip(per_op.per_op, kept.per_op, strict=True):
-        assert x.mapping["tile_mnk" if "tile_mnk" in x.mapping else "glb_tile_mnk"] == \
-            y.mapping["tile_mnk" if "tile_mnk" in y.mapping else "glb_tile_mnk"]
+        assert (
+            x.mapping["tile_mnk" if "tile_mnk" in x.mapping else "glb_tile_mnk"]
+            == y.mapping["tile_mnk" if "tile_mnk" in y.mapping else "glb_tile_mnk"]
+        )
     saved_b = STEPS * f_bytes - p_bytes
     t0, t1 = per_op.extras["traffic_bytes_per_image"], kept.extras["traffic_bytes_per_image"]
     assert t0["dram"] - t1["dram"] == pytest.approx(saved_b, rel=1e-12)
@@ -67,8 +69,7 @@ def test_dram_and_energy_closed_form() -> None:
     glb = hw.levels[0]
     e0, e1 = per_op.energy_breakdown_j, kept.energy_breakdown_j
     assert (e0["dram"] - e1["dram"]) * 1e12 == pytest.approx(saved_b * 8 * hw.dram_pj_per_bit, rel=1e-9)
-    assert (e0["glb"] - e1["glb"]) * 1e12 == pytest.approx(
-        saved_b * glb.write_pj / glb.access_bytes, rel=1e-9)
+    assert (e0["glb"] - e1["glb"]) * 1e12 == pytest.approx(saved_b * glb.write_pj / glb.access_bytes, rel=1e-9)
     assert e0["compute"] == e1["compute"]
     assert kept.energy_j_per_image == pytest.approx(sum(e1.values()), rel=1e-12)
     assert kept.energy_j_per_step == pytest.approx(kept.energy_j_per_image / STEPS, rel=1e-12)

@@ -50,16 +50,23 @@ def summary(d: DesignResult) -> dict[str, Any]:
         if len(mapped) >= MAPPED_OPS:
             break
         if o.mapping.get("gemms"):
-            mapped[str(o.index)] = {key: o.mapping[key] for key in
-                                    ("glb_tile_mnk", "loop_order", "input_resident", "output_kept")}
+            mapped[str(o.index)] = {
+                key: o.mapping[key] for key in ("glb_tile_mnk", "loop_order", "input_resident", "output_kept")
+            }
     x = d.extras
     doc = {
-        "latency_s_per_step": d.latency_s_per_step, "latency_s_per_image": d.latency_s_per_image,
-        "energy_j_per_step": d.energy_j_per_step, "energy_j_per_image": d.energy_j_per_image,
-        "energy_breakdown_j": dict(d.energy_breakdown_j), "area_mm2": d.area_mm2,
-        "mean_utilization": x["mean_utilization"], "stall_cycles_per_image": x["stall_cycles_per_image"],
-        "traffic_bytes_per_image": x["traffic_bytes_per_image"], "sparsity": x["sparsity"],
-        "by_kind": by_kind, "mapping": mapped,
+        "latency_s_per_step": d.latency_s_per_step,
+        "latency_s_per_image": d.latency_s_per_image,
+        "energy_j_per_step": d.energy_j_per_step,
+        "energy_j_per_image": d.energy_j_per_image,
+        "energy_breakdown_j": dict(d.energy_breakdown_j),
+        "area_mm2": d.area_mm2,
+        "mean_utilization": x["mean_utilization"],
+        "stall_cycles_per_image": x["stall_cycles_per_image"],
+        "traffic_bytes_per_image": x["traffic_bytes_per_image"],
+        "sparsity": x["sparsity"],
+        "by_kind": by_kind,
+        "mapping": mapped,
     }
     return json.loads(json.dumps(doc, sort_keys=True), parse_float=lambda s: _r(float(s)))
 
@@ -91,11 +98,17 @@ def differences(golden: Any, now: Any, path: str = "") -> list[str]:
                 lines += differences(golden[key], now[key], where)
         return lines
     if isinstance(golden, float) or isinstance(now, float):
-        if isinstance(golden, (int, float)) and isinstance(now, (int, float)) and math.isclose(
-                golden, now, rel_tol=REL_TOL, abs_tol=1e-30):
+        if (
+            isinstance(golden, (int, float))
+            and isinstance(now, (int, float))
+            and math.isclose(golden, now, rel_tol=REL_TOL, abs_tol=1e-30)
+        ):
             return []
-        rel = (now - golden) / abs(golden) if isinstance(golden, (int, float)) and \
-            isinstance(now, (int, float)) and golden else float("nan")
+        rel = (
+            (now - golden) / abs(golden)
+            if isinstance(golden, (int, float)) and isinstance(now, (int, float)) and golden
+            else float("nan")
+        )
         return [f"{path}: {golden!r} -> {now!r} ({rel:+.3%})"]
     return [] if golden == now else [f"{path}: {golden!r} -> {now!r}"]
 
@@ -115,11 +128,13 @@ def test_golden_results(trace: Path, regen_golden: bool) -> None:
     unpinned = sorted(set(now["designs"]) - set(golden["designs"]))
     assert not unpinned, (
         f"design(s) {', '.join(unpinned)} have no golden entry for {trace.name}: "
-        "run `pytest tests/golden --regen-golden`, review the diff and commit")
+        "run `pytest tests/golden --regen-golden`, review the diff and commit"
+    )
     diff = differences(golden, now)
     assert not diff, (
         f"{len(diff)} golden value(s) of {trace.name} moved (if intended: "
-        "`pytest tests/golden --regen-golden` and commit):\n  " + "\n  ".join(diff[:60]))
+        "`pytest tests/golden --regen-golden` and commit):\n  " + "\n  ".join(diff[:60])
+    )
 
 
 def test_every_golden_file_has_its_trace() -> None:
@@ -130,7 +145,6 @@ def test_every_golden_file_has_its_trace() -> None:
 
 
 def test_differences_are_readable() -> None:
-    assert differences({"a": {"b": 1.0, "c": "x"}}, {"a": {"b": 1.5, "c": "x"}}) == [
-        "a.b: 1.0 -> 1.5 (+50.000%)"]
+    assert differences({"a": {"b": 1.0, "c": "x"}}, {"a": {"b": 1.5, "c": "x"}}) == ["a.b: 1.0 -> 1.5 (+50.000%)"]
     assert differences({"a": 1.0}, {"a": 1.0 + 1e-12}) == []
     assert differences({"a": 1}, {}) == ["a: missing now (golden 1)"]

@@ -30,20 +30,35 @@ def arch(
     mpc = {"int8": 1, "int4": 2} if precision in ("int8", "int4") else {precision: 1}
     levels: list[dict[str, Any]] = []
     if rf:
-        levels.append({"name": "rf", "size_bytes": 64, "per_pe": True, "width_bits": 8,
-                       "bandwidth_bytes_per_cycle": 4})
-    levels.append({"name": "glb", "size_bytes": glb_bytes, "banks": 256, "width_bits": 512,
-                   "bandwidth_bytes_per_cycle": glb_bw, "double_buffered": double_buffered})
+        levels.append({"name": "rf", "size_bytes": 64, "per_pe": True, "width_bits": 8, "bandwidth_bytes_per_cycle": 4})
+    levels.append(
+        {
+            "name": "glb",
+            "size_bytes": glb_bytes,
+            "banks": 256,
+            "width_bits": 512,
+            "bandwidth_bytes_per_cycle": glb_bw,
+            "double_buffered": double_buffered,
+        }
+    )
     data: dict[str, Any] = {
         "name": f"t-{dataflow}-{rows}x{cols}-{precision}",
         "clock_ghz": 1.0,
         "technology_nm": 45,
-        "compute": {"rows": rows, "cols": cols, "dataflow": dataflow,
-                    "macs_per_pe_per_cycle": mpc, "precision": precision,
-                    "vector_lanes": 16, "sparsity": sparsity or {}, **(compute_extra or {})},
-        "memory": {"levels": levels,
-                   "dram": {"kind": "hbm3", "bandwidth_gb_per_s": dram_gbps, "efficiency": 1.0,
-                            "latency_ns": 0.0}},
+        "compute": {
+            "rows": rows,
+            "cols": cols,
+            "dataflow": dataflow,
+            "macs_per_pe_per_cycle": mpc,
+            "precision": precision,
+            "vector_lanes": 16,
+            "sparsity": sparsity or {},
+            **(compute_extra or {}),
+        },
+        "memory": {
+            "levels": levels,
+            "dram": {"kind": "hbm3", "bandwidth_gb_per_s": dram_gbps, "efficiency": 1.0, "latency_ns": 0.0},
+        },
     }
     data.update(top)
     return ArchSpec.model_validate(data)
@@ -59,10 +74,8 @@ def gemm(m: int, n: int, k: int, batch: int = 1) -> Op:
     return gemm_op(GemmLayer(type="gemm", name="g", M=m, N=n, K=k, batch=batch))
 
 
-def conv(c: int, h: int, w: int, k: int, r: int = 3, s: int = 3, stride: int = 1,
-         padding: int = 1, n: int = 1) -> Op:
-    return conv_op(ConvLayer(type="conv", name="c", N=n, C=c, H=h, W=w, K=k, R=r, S=s,
-                             stride=stride, padding=padding))
+def conv(c: int, h: int, w: int, k: int, r: int = 3, s: int = 3, stride: int = 1, padding: int = 1, n: int = 1) -> Op:
+    return conv_op(ConvLayer(type="conv", name="c", N=n, C=c, H=h, W=w, K=k, R=r, S=s, stride=stride, padding=padding))
 
 
 def attention(batch: int, lq: int, lk: int, d: int) -> Op:

@@ -25,22 +25,48 @@ from simulator.evaluation import evaluate
 #: Examples per property; ``PJ_HYPOTHESIS_EXAMPLES=300`` for a deeper hunt (CI keeps 30).
 EXAMPLES = int(os.environ.get("PJ_HYPOTHESIS_EXAMPLES", "30"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-ZERO_STATS = ("act_zero_frac", "weight_zero_frac", "act_block_zero_frac_1x8",
-              "act_block_zero_frac_1x16", "act_block_zero_frac_8x8", "act_block_zero_frac_8x1",
-              "act_block_zero_frac_32x1", "act_block_zero_frac_32x16", "act_block_zero_frac_1x32",
-              "delta_int8_zero_frac", "delta_int4_zero_frac")
+ZERO_STATS = (
+    "act_zero_frac",
+    "weight_zero_frac",
+    "act_block_zero_frac_1x8",
+    "act_block_zero_frac_1x16",
+    "act_block_zero_frac_8x8",
+    "act_block_zero_frac_8x1",
+    "act_block_zero_frac_32x1",
+    "act_block_zero_frac_32x16",
+    "act_block_zero_frac_1x32",
+    "delta_int8_zero_frac",
+    "delta_int4_zero_frac",
+)
 
 
 @st.composite
 def ops(draw: Any) -> Op:
     if draw(st.booleans()):
-        return gemm_op(GemmLayer(type="gemm", name="g", M=draw(st.integers(1, 300)),
-                                 N=draw(st.integers(1, 300)), K=draw(st.integers(1, 600))))
+        return gemm_op(
+            GemmLayer(
+                type="gemm",
+                name="g",
+                M=draw(st.integers(1, 300)),
+                N=draw(st.integers(1, 300)),
+                K=draw(st.integers(1, 600)),
+            )
+        )
     r = draw(st.sampled_from([1, 3]))
-    return conv_op(ConvLayer(type="conv", name="c", C=draw(st.integers(1, 64)),
-                             H=draw(st.integers(r, 24)), W=draw(st.integers(r, 24)),
-                             K=draw(st.integers(1, 64)), R=r, S=r,
-                             stride=draw(st.sampled_from([1, 2])), padding=r // 2))
+    return conv_op(
+        ConvLayer(
+            type="conv",
+            name="c",
+            C=draw(st.integers(1, 64)),
+            H=draw(st.integers(r, 24)),
+            W=draw(st.integers(r, 24)),
+            K=draw(st.integers(1, 64)),
+            R=r,
+            S=r,
+            stride=draw(st.sampled_from([1, 2])),
+            padding=r // 2,
+        )
+    )
 
 
 @st.composite
@@ -71,22 +97,39 @@ def archs(draw: Any) -> ArchSpec:
     side = st.sampled_from([4, 8, 16, 32])
     levels: list[dict[str, Any]] = []
     if draw(st.booleans()):
-        levels.append({"name": "rf", "size_bytes": 64, "per_pe": True, "width_bits": 8,
-                       "bandwidth_bytes_per_cycle": 4})
-    levels.append({
-        "name": "glb", "size_bytes": draw(st.sampled_from([1 << 14, 1 << 16, 1 << 18, 1 << 22])),
-        "banks": draw(st.sampled_from([1, 4, 16])), "width_bits": draw(st.sampled_from([64, 128])),
-        "bandwidth_bytes_per_cycle": draw(st.sampled_from([16.0, 64.0, 256.0])),
-        "double_buffered": draw(st.booleans()),
-    })
-    return ArchSpec.model_validate({
-        "name": "p", "clock_ghz": 1.0, "technology_nm": draw(st.sampled_from([45, 7])),
-        "compute": {"rows": draw(side), "cols": draw(side), "dataflow": dataflow,
-                    "macs_per_pe_per_cycle": mpc, "precision": precision, "sparsity": sparsity},
-        "memory": {"levels": levels,
-                   "dram": {"kind": draw(st.sampled_from(["hbm3", "lpddr5", "ddr5", "hbm2e"])),
-                            "bandwidth_gb_per_s": draw(st.sampled_from([8.0, 50.0, 800.0]))}},
-    })
+        levels.append({"name": "rf", "size_bytes": 64, "per_pe": True, "width_bits": 8, "bandwidth_bytes_per_cycle": 4})
+    levels.append(
+        {
+            "name": "glb",
+            "size_bytes": draw(st.sampled_from([1 << 14, 1 << 16, 1 << 18, 1 << 22])),
+            "banks": draw(st.sampled_from([1, 4, 16])),
+            "width_bits": draw(st.sampled_from([64, 128])),
+            "bandwidth_bytes_per_cycle": draw(st.sampled_from([16.0, 64.0, 256.0])),
+            "double_buffered": draw(st.booleans()),
+        }
+    )
+    return ArchSpec.model_validate(
+        {
+            "name": "p",
+            "clock_ghz": 1.0,
+            "technology_nm": draw(st.sampled_from([45, 7])),
+            "compute": {
+                "rows": draw(side),
+                "cols": draw(side),
+                "dataflow": dataflow,
+                "macs_per_pe_per_cycle": mpc,
+                "precision": precision,
+                "sparsity": sparsity,
+            },
+            "memory": {
+                "levels": levels,
+                "dram": {
+                    "kind": draw(st.sampled_from(["hbm3", "lpddr5", "ddr5", "hbm2e"])),
+                    "bandwidth_gb_per_s": draw(st.sampled_from([8.0, 50.0, 800.0])),
+                },
+            },
+        }
+    )
 
 
 def _with_dram_bw(a: ArchSpec, factor: float) -> ArchSpec:
@@ -168,9 +211,7 @@ def test_zero_sparsity_reproduces_the_dense_result(w: Workload, a: ArchSpec) -> 
 
 @SETTINGS
 @given(workloads(), archs(), st.sampled_from(ZERO_STATS), st.floats(0.0, 1.0))
-def test_more_sparsity_never_costs_more_energy(
-    w: Workload, a: ArchSpec, name: str, bump: float
-) -> None:
+def test_more_sparsity_never_costs_more_energy(w: Workload, a: ArchSpec, name: str, bump: float) -> None:
     base = dict(w.stats)
     old = base.get(name, tuple(tuple(0.0 for _ in w.ops) for _ in range(w.steps)))
     base[name] = old

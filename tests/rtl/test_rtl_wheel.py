@@ -3,8 +3,8 @@
 The wheel is built from a copy of the distribution's inputs (``pyproject.toml``, the README
 and every top-level package, without ``__pycache__`` or egg-info), so the check does not write
 into the checkout (pip builds in the source folder). A fake RTL build product is planted in the
-copy's ``rtl/pe_tile/sim_build``: the wheel must leave it out. The install test puts that wheel in a ``--target`` folder, first
-on PYTHONPATH, and runs the console script from a folder outside the checkout.
+copy's ``rtl/pe_tile/sim_build``: the wheel must leave it out. The install test puts that wheel
+in a ``--target`` folder, first on PYTHONPATH, and runs the console script from a folder outside the checkout.
 """
 
 from __future__ import annotations

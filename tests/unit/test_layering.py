@@ -71,7 +71,7 @@ def _lazy_imports_without_reason(path: Path) -> list[str]:
                 continue
             if not {m.split(".")[0] for m in mods} & OURS:
                 continue
-            text = " ".join(lines[node.lineno - 1:(node.end_lineno or node.lineno)])
+            text = " ".join(lines[node.lineno - 1 : (node.end_lineno or node.lineno)])
             if "# lazy:" not in text:
                 bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
     return bad
@@ -84,8 +84,10 @@ def test_in_function_imports_of_our_modules_say_why() -> None:
 
 def test_the_lazy_import_check_can_fail(tmp_path: Path) -> None:
     src = tmp_path / "mod.py"
-    src.write_text("def f():\n    from simulator.optable import prepare\n\n"
-                   "def g():\n    from models.gpu import harness  # lazy: torch\n")
+    src.write_text(
+        "def f():\n    from simulator.optable import prepare\n\n"
+        "def g():\n    from models.gpu import harness  # lazy: torch\n"
+    )
     global ROOT
     saved, ROOT = ROOT, tmp_path
     try:
@@ -94,15 +96,34 @@ def test_the_lazy_import_check_can_fail(tmp_path: Path) -> None:
         ROOT = saved
 
 
-LIGHT = ("accelerator", "models", "models.workload", "models.layers", "models.trace", "models.trace.summary",
-         "models.onnx", "models.numerics", "models.numerics.metrics", "models.gpu", "models.gpu.measurement",
-         "models.zoo", "simulator", "simulator.cost", "simulator.gpu", "simulator.sweep", "simulator.bench",
-         "simulator.cli", "rtl")
+LIGHT = (
+    "accelerator",
+    "models",
+    "models.workload",
+    "models.layers",
+    "models.trace",
+    "models.trace.summary",
+    "models.onnx",
+    "models.numerics",
+    "models.numerics.metrics",
+    "models.gpu",
+    "models.gpu.measurement",
+    "models.zoo",
+    "simulator",
+    "simulator.cost",
+    "simulator.gpu",
+    "simulator.sweep",
+    "simulator.bench",
+    "simulator.cli",
+    "rtl",
+)
 
 
 def test_package_inits_and_format_modules_import_no_heavy_dependency() -> None:
     """What a core install (no torch, no cocotb) imports must not pull them in."""
-    code = (f"import importlib, sys\nfor m in {LIGHT!r}: importlib.import_module(m)\n"
-            f"print(sorted(n for n in {sorted(HEAVY | {'dask', 'optuna'})!r} if n in sys.modules))")
+    code = (
+        f"import importlib, sys\nfor m in {LIGHT!r}: importlib.import_module(m)\n"
+        f"print(sorted(n for n in {sorted(HEAVY | {'dask', 'optuna'})!r} if n in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr

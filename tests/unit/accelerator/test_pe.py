@@ -73,8 +73,7 @@ def test_matmul_equals_numpy_on_partial_tiles(mode: str) -> None:
 
 
 def test_wrap_is_twos_complement() -> None:
-    np.testing.assert_array_equal(wrap_signed([TOP + 1, BOTTOM - 1, 5, -5], 32),
-                                  [BOTTOM, TOP, 5, -5])
+    np.testing.assert_array_equal(wrap_signed([TOP + 1, BOTTOM - 1, 5, -5], 32), [BOTTOM, TOP, 5, -5])
     one = np.ones((1, 1), dtype=int)
     prev = np.full((4, 4), TOP)
     assert tile_matmul(one, one, "int8_delta", prev=prev).out[0, 0] == BOTTOM
@@ -113,8 +112,9 @@ def test_delta_skips_whole_vectors_only() -> None:
     a[0, 0] = 0  # one zero element is gated, not skipped
     res = tile_matmul(a, b, "int8_delta", prev=prev)
     assert (res.skipped_vectors, res.gated_macs) == (0, 4)
-    allzero = tile_matmul(np.zeros((4, 6), int), b.repeat(2, 0)[:6], "int8_delta",
-                          prev=np.full((4, 4), 7), preload=True)
+    allzero = tile_matmul(
+        np.zeros((4, 6), int), b.repeat(2, 0)[:6], "int8_delta", prev=np.full((4, 4), 7), preload=True
+    )
     assert allzero.sent_beats == 0 and allzero.cycles == 2 + 4 + 0 + 4
     assert (allzero.out == 7).all()
 
@@ -125,11 +125,16 @@ def test_stream_packing() -> None:
     assert s.command.beats == 2 and not s.command.int4 and s.ld_words == ()
     assert s.a_words == (0x00FF, 0x0000)  # lane 0 = -1, lane 1 padded
     assert s.b_words == (0x8002, 0x0000)
-    s4 = encode_stream(np.array([[-8, 7]]), np.array([[1], [-1]]), "int4",
-                       config=TileConfig(rows=1, cols=1))
+    s4 = encode_stream(np.array([[-8, 7]]), np.array([[1], [-1]]), "int4", config=TileConfig(rows=1, cols=1))
     assert s4.a_words == (0x78,) and s4.b_words == (0xF1,) and s4.command.int4
-    d = encode_stream(np.array([[0, 5]]), np.array([[1], [1]]), "int8_delta",
-                      prev=np.array([[-1, 1], [0, 2]]), preload=True, config=cfg)
+    d = encode_stream(
+        np.array([[0, 5]]),
+        np.array([[1], [1]]),
+        "int8_delta",
+        prev=np.array([[-1, 1], [0, 2]]),
+        preload=True,
+        config=cfg,
+    )
     assert (d.command.beats, d.command.skipped, d.command.preload) == (1, 1, True)
     assert d.ld_words == (0xFFFFFFFF | (1 << 32), 2 << 32)
     assert d.a_words == (5,)
@@ -148,8 +153,7 @@ def test_stream_packing() -> None:
         (np.ones((1, 1), int), np.ones((1, 1), int), "int8", {"prev": np.zeros((4, 4), int)}),
     ],
 )
-def test_matmul_rejects_bad_operands(a: np.ndarray, b: np.ndarray, mode: str,
-                                     kwargs: dict) -> None:
+def test_matmul_rejects_bad_operands(a: np.ndarray, b: np.ndarray, mode: str, kwargs: dict) -> None:
     with pytest.raises(SimulationError):
         tile_matmul(a, b, mode, **kwargs)
 

@@ -90,8 +90,15 @@ def test_toggle_energies_reproduce_horowitz() -> None:
 
 def test_activity_row_prices_one_run(tmp_path: Path) -> None:
     (tmp_path / "dump.saif").write_text(SAIF)
-    summary = {"mode": "int8", "sparsity": 0.5, "macs": 100, "sent_macs": 80,
-               "gated_macs": 30, "skipped_vectors": 1, "op_cycles": 40}
+    summary = {
+        "mode": "int8",
+        "sparsity": 0.5,
+        "macs": 100,
+        "sent_macs": 80,
+        "gated_macs": 30,
+        "skipped_vectors": 1,
+        "op_cycles": 40,
+    }
     (tmp_path / "activity.json").write_text(json.dumps(summary))
     row = activity_row(tmp_path)
     assert row.activity_pj == pytest.approx(8 * 0.025 + 16 * 0.00625)

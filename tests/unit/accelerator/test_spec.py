@@ -40,8 +40,12 @@ def _line_of(text: str, needle: str) -> int:
         ("    kind: lpddr5", "    kind: sdram", "memory.dram.kind", "hbm3"),
         ("  precision: int8", "  precision: int2", "compute.precision", "int2"),
         ("technology_nm: 7", "technology_nm: 3", "", "allowed: 130"),
-        ("    act_zero_gating: true", "    act_zero_gatting: true", "compute.sparsity.act_zero_gatting",
-         "unknown field"),
+        (
+            "    act_zero_gating: true",
+            "    act_zero_gatting: true",
+            "compute.sparsity.act_zero_gatting",
+            "unknown field",
+        ),
     ],
 )
 def test_malformed_spec_names_line_field_and_value(old: str, new: str, field: str, fragment: str) -> None:
@@ -67,8 +71,12 @@ def test_precision_must_be_supported_by_the_array() -> None:
 
 def test_missing_field_and_duplicate_key() -> None:
     with pytest.raises(SpecError, match="compute: required field is missing"):
-        parse_arch("\n".join(line for line in GOOD.splitlines() if not line.startswith("compute")
-                             and not line.startswith("  ")), "bad.yaml")
+        parse_arch(
+            "\n".join(
+                line for line in GOOD.splitlines() if not line.startswith("compute") and not line.startswith("  ")
+            ),
+            "bad.yaml",
+        )
     with pytest.raises(SpecError, match=r"bad.yaml:2 clock_ghz: duplicate key"):
         parse_arch("clock_ghz: 1\nclock_ghz: 2\n", "bad.yaml")
 

@@ -32,28 +32,28 @@ def test_demo_arch_keeps_weights_in_the_glb() -> None:
     assert a.memory.weight_residency_level == "glb"
 
 
-@pytest.mark.parametrize("level,message", [
-    ("dram", "DRAM is off chip"),
-    ("l3", "no memory level of that name"),
-    ("rf", "per-PE"),
-])
+@pytest.mark.parametrize(
+    "level,message",
+    [
+        ("dram", "DRAM is off chip"),
+        ("l3", "no memory level of that name"),
+        ("rf", "per-PE"),
+    ],
+)
 def test_bad_level_is_located(level: str, message: str) -> None:
     text = _with(f"  weight_residency: across_steps\n  weight_residency_level: {level}\n")
     with pytest.raises(SpecError) as err:
         parse_arch(text, "d.yaml")
     s = str(err.value)
-    assert s.startswith(f"d.yaml:{_line_of(text, 'weight_residency_level')} "
-                        "memory.weight_residency_level: ")
+    assert s.startswith(f"d.yaml:{_line_of(text, 'weight_residency_level')} memory.weight_residency_level: ")
     assert message in s and repr(level) in s
     if level != "rf":
         assert "glb" in s  # names the levels that can hold the weights
 
 
 def test_level_that_does_not_hold_weights() -> None:
-    text = BASE.replace("      double_buffered: true\n",
-                        "      double_buffered: true\n      holds: [act, out]\n", 1)
-    text = text.replace("  dram:\n", "  weight_residency: across_steps\n"
-                                      "  weight_residency_level: glb\n  dram:\n", 1)
+    text = BASE.replace("      double_buffered: true\n", "      double_buffered: true\n      holds: [act, out]\n", 1)
+    text = text.replace("  dram:\n", "  weight_residency: across_steps\n  weight_residency_level: glb\n  dram:\n", 1)
     with pytest.raises(SpecError, match="does not hold weights"):
         parse_arch(text, "d.yaml")
 

@@ -14,13 +14,29 @@ from models.workload import Op, Workload, WorkloadError
 
 def _sample() -> Workload:
     ops = (
-        Op(name="aten.convolution.default", kind="conv", module="conv_in",
-           input_shapes=((1, 3, 32, 32), (128, 3, 3, 3)),
-           output_shape=(1, 128, 32, 32), gemm=(1, 1024, 128, 27), macs=1024 * 128 * 27, flops=2 * 1024 * 128 * 27,
-           act_bytes=12288, weight_bytes=13824, out_bytes=524288, weight_is_param=True,
-           params={"stride": [1, 1], "padding": [1, 1], "groups": 1}),
-        Op(name="aten.silu.default", kind="elementwise", output_shape=(1, 128, 32, 32), flops=131072,
-           act_bytes=524288, out_bytes=524288),
+        Op(
+            name="aten.convolution.default",
+            kind="conv",
+            module="conv_in",
+            input_shapes=((1, 3, 32, 32), (128, 3, 3, 3)),
+            output_shape=(1, 128, 32, 32),
+            gemm=(1, 1024, 128, 27),
+            macs=1024 * 128 * 27,
+            flops=2 * 1024 * 128 * 27,
+            act_bytes=12288,
+            weight_bytes=13824,
+            out_bytes=524288,
+            weight_is_param=True,
+            params={"stride": [1, 1], "padding": [1, 1], "groups": 1},
+        ),
+        Op(
+            name="aten.silu.default",
+            kind="elementwise",
+            output_shape=(1, 128, 32, 32),
+            flops=131072,
+            act_bytes=524288,
+            out_bytes=524288,
+        ),
     )
     stats = {"act_zero_frac": ((0.0, 0.25), (0.5, 0.125)), "delta_int8_zero_frac": ((None, None), (0.75, 0.5))}
     return Workload(ops=ops, steps=2, provenance={"model": "unit", "weights": "random-init"}, stats=stats)

@@ -37,8 +37,9 @@ def test_validate_rejects_with_line_and_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text((ARCH / "edge-os-int8.yaml").read_text().replace("  rows: 32", "  rows: many"))
     line = next(i for i, t in enumerate(bad.read_text().splitlines(), 1) if "rows: many" in t)
-    proc = subprocess.run([sys.executable, "-m", "simulator", "validate", str(bad)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "simulator", "validate", str(bad)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 2
     assert f"bad.yaml:{line} compute.rows:" in proc.stderr
     assert "'many'" in proc.stderr
@@ -48,8 +49,12 @@ def test_validate_rejects_with_line_and_exit_2(tmp_path: Path) -> None:
 def test_run_errors_are_one_paragraph(tmp_path: Path) -> None:
     p = tmp_path / "sc.yaml"
     p.write_text("name: t\nworkload: nothing.json.gz\ndesigns: [a.yaml]\n")
-    proc = subprocess.run([sys.executable, "-m", "simulator", "run", str(p), "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "simulator", "run", str(p), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "sc.yaml:3 designs.0: no such arch file" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -70,8 +75,17 @@ def test_run_writes_the_contract_and_is_deterministic(tmp_path: Path, capsys: py
     kinds = [d["kind"] for d in doc["designs"]]
     assert kinds == ["accelerator", "accelerator", "gpu"]
     for d in doc["designs"]:
-        assert set(d) >= {"name", "kind", "latency_s_per_step", "latency_s_per_image", "energy_j_per_step",
-                          "energy_j_per_image", "energy_breakdown_j", "area_mm2", "per_op"}
+        assert set(d) >= {
+            "name",
+            "kind",
+            "latency_s_per_step",
+            "latency_s_per_image",
+            "energy_j_per_step",
+            "energy_j_per_image",
+            "energy_breakdown_j",
+            "area_mm2",
+            "per_op",
+        }
         assert d["energy_j_per_image"] == pytest.approx(10 * d["energy_j_per_step"])
         assert d["energy_j_per_image"] == pytest.approx(sum(d["energy_breakdown_j"].values()))
         assert len(d["per_op"]) == 5
@@ -123,7 +137,7 @@ def test_every_documented_command_is_wired() -> None:
 
 @pytest.mark.parametrize("name", ["simulator.cli", *PLUGINS])
 def test_every_command_module_is_a_cli_py_with_one_register_signature(name: str) -> None:
-    """STYLE.md: every command lives in its package's cli.py and adds itself the same way."""
+    """Every command lives in its package's cli.py and adds itself the same way (docs/architecture.md)."""
     assert name.endswith(".cli")
     try:
         module = importlib.import_module(name)

@@ -18,9 +18,19 @@ BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil
 def test_report_renders_offline_in_chromium(tmp_path: Path) -> None:
     out = run_scenario(ROOT / "scenarios/quickstart.yaml", tmp_path / "q")
     proc = subprocess.run(
-        [str(BROWSER), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
-         "--dump-dom", out.report_path.as_uri()],
-        capture_output=True, text=True, timeout=180, check=False,
+        [
+            str(BROWSER),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            out.report_path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     dom = proc.stdout
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -147,7 +147,7 @@ def test_gpu_measure_terrain_on_the_cpu() -> None:
     conv_flops = sum(o["flops"] for o in ops if o["kind"] == "conv")
     gemm_flops = sum(o["flops"] for o in ops if o["kind"] == "gemm")
     assert conv_flops > 0 and gemm_flops > 0
-    # 17.7 GFLOPs per call (DESIGN.md, the ONNX trace): the same graph, the same count
+    # 17.7 GFLOPs per call (docs/gpu.md, the ONNX trace): the same graph, the same count
     assert 2 * sum(o["macs"] for o in ops) == pytest.approx(17.7e9, rel=0.01)
     modules = {o["module"] for o in ops if o["kind"] == "conv"}
     assert "network.input_blocks.1.0.in_layers.2" in modules  # the original model's module paths

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.cli import main
 from models.workload import load
+from simulator.cli import main
 
 ROOT = Path(__file__).resolve().parents[4]
 QUICKSTART = ROOT / "scenarios" / "workloads" / "ddpm-cifar10.workload.json.gz"

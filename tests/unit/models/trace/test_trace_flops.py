@@ -106,7 +106,7 @@ def test_linear_and_activation_matmul() -> None:
 
 
 def test_ddpm_cifar10_step_matches_published_counts() -> None:
-    """DESIGN.md: DDPM CIFAR-10 UNet2DModel, 32², 594 aten ops and about 12.4 GFLOPs."""
+    """docs/tracing.md: DDPM CIFAR-10 UNet2DModel, 32², 594 aten ops and about 12.4 GFLOPs."""
     model = get("ddpm-cifar10").build(seed=0)
     assert sum(p.numel() for p in model.parameters()) == 35_746_307
     rec = _one_call(model, torch.randn(1, 3, 32, 32), torch.tensor([500]))

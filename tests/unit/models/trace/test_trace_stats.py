@@ -129,7 +129,7 @@ def test_zero_blocks_at_array_unit_shapes_match_numpy() -> None:
     for rows, k in ((300, 130), (1000, 48), (129, 16), (7, 200), (40, 3)):
         zero = rng.random((rows, k)) < 0.2
         for start in range(0, rows, 37):
-            zero[start:start + 20] = True  # runs of zero rows
+            zero[start : start + 20] = True  # runs of zero rows
         zero[:, 16:32] |= rng.random((rows, 1)) < 0.5  # zero channel groups in half the rows
         got = zero_block_fracs(torch.from_numpy(zero), BLOCKS)
         assert list(got) == list(BLOCKS)

@@ -154,7 +154,7 @@ def test_sd15_unet_real_at_a_tiny_resolution_matches_its_fake_trace() -> None:
     real = trace("sd15-unet", resolution=8, steps=1, cfg=False, scheduler="ddim")
     fake = trace("sd15-unet", resolution=8, steps=1, cfg=False, scheduler="ddim", fake=True)
     assert real.provenance["execution"] == "real"
-    assert real.provenance["aten_ops_per_step"] == pytest.approx(1616, abs=4)  # DESIGN.md: 1616
+    assert real.provenance["aten_ops_per_step"] == pytest.approx(1616, abs=4)  # docs/tracing.md: 1616
     assert real.flops_per_step == fake.flops_per_step
     assert [op for op in real.ops if op.name != "aten.clone.default"] == [
         op for op in fake.ops if op.name != "aten.clone.default"

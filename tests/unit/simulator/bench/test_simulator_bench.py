@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[4]
 
 def test_sd15_op_list_matches_the_published_model() -> None:
     w = sd15_unet_step()
-    # DESIGN.md: SD-1.5 UNet at a 64x64 latent, batch 1: 803 GFLOPs, i.e. ~401.6 GMACs.
+    # docs/tracing.md: SD-1.5 UNet at a 64x64 latent, batch 1: 803 GFLOPs, i.e. ~401.6 GMACs.
     assert abs(w.macs_per_step / 401.6e9 - 1) < 0.01
     kinds = [op.kind for op in w.ops]
     assert kinds.count("attention") == 32  # 16 transformer blocks x (self + cross)
@@ -29,13 +29,13 @@ def test_bench_document() -> None:
     for key in ("analytic_ms_per_design", "event_ms_per_design", "designs_per_s_per_core"):
         assert set(doc[key]) == {"tiny-unet"}
         assert doc[key]["tiny-unet"] > 0
-    assert doc["designs_per_s_per_core"]["tiny-unet"] == round(
-        1e3 / doc["analytic_ms_per_design"]["tiny-unet"], 2)
+    assert doc["designs_per_s_per_core"]["tiny-unet"] == round(1e3 / doc["analytic_ms_per_design"]["tiny-unet"], 2)
     assert doc["designs"] == ["edge-os-int8"]
     json.dumps(doc)  # serialisable
 
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers())
-    args = parser.parse_args(["bench", "--json", "--workload", "tiny-unet", "--repeat", "1",
-                              "--no-event", "--skip-sweep"])
+    args = parser.parse_args(
+        ["bench", "--json", "--workload", "tiny-unet", "--repeat", "1", "--no-event", "--skip-sweep"]
+    )
     assert args.func is cli._cmd and args.json and args.workload == ["tiny-unet"]

@@ -9,12 +9,11 @@ from models.workload import Workload
 from simulator.evaluation import evaluate
 
 
-@pytest.mark.parametrize("dataflow,precision", [("output_stationary", "int8"),
-                                                ("weight_stationary", "fp16"),
-                                                ("input_stationary", "fp16")])
+@pytest.mark.parametrize(
+    "dataflow,precision", [("output_stationary", "int8"), ("weight_stationary", "fp16"), ("input_stationary", "fp16")]
+)
 @pytest.mark.parametrize("m,n,k", [(512, 512, 1024), (4096, 256, 2304)])
-def test_compute_bound_op_agrees_with_analytic(dataflow: str, precision: str, m: int, n: int,
-                                               k: int) -> None:
+def test_compute_bound_op_agrees_with_analytic(dataflow: str, precision: str, m: int, n: int, k: int) -> None:
     a = arch(16, 16, dataflow, precision, dram_gbps=50.0, glb_bytes=1 << 18)
     an = evaluate(one(gemm(m, n, k)), a).per_op[0]
     ev = evaluate(one(gemm(m, n, k)), a, fidelity="event").per_op[0]
@@ -24,8 +23,13 @@ def test_compute_bound_op_agrees_with_analytic(dataflow: str, precision: str, m:
 
 
 def test_compute_bound_ops_of_a_network_agree() -> None:
-    layers = (conv(64, 32, 32, 64), conv(64, 32, 32, 128), conv(128, 32, 32, 128, stride=2),
-              conv(128, 16, 16, 256), gemm(256, 1024, 1024))
+    layers = (
+        conv(64, 32, 32, 64),
+        conv(64, 32, 32, 128),
+        conv(128, 32, 32, 128, stride=2),
+        conv(128, 16, 16, 256),
+        gemm(256, 1024, 1024),
+    )
     w = Workload(ops=layers, steps=1)
     a = arch(16, 16, "output_stationary", "int8", dram_gbps=100.0, glb_bytes=1 << 19)
     an = evaluate(w, a)
@@ -45,8 +49,9 @@ def test_event_overlaps_independent_ops() -> None:
     ops = tuple(gemm(256, 256, 512) for _ in range(4))
     w = Workload(ops=ops, steps=1)
     a = arch(16, 16, dram_gbps=50.0, glb_bytes=1 << 18)
-    slow = a.model_copy(update={"memory": a.memory.model_copy(update={
-        "dram": a.memory.dram.model_copy(update={"latency_ns": 5000.0})})})
+    slow = a.model_copy(
+        update={"memory": a.memory.model_copy(update={"dram": a.memory.dram.model_copy(update={"latency_ns": 5000.0})})}
+    )
     an = evaluate(w, slow)
     ev = evaluate(w, slow, fidelity="event")
     assert ev.latency_s_per_image < an.latency_s_per_image

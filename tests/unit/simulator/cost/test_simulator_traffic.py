@@ -9,8 +9,21 @@ from simulator.cost.gemm import conv_input_factor
 from simulator.optable import ConvGeometry
 
 
-def _f(m: int, k: int, mt: int, kt: int, *, h: int, w: int, q: int, stride: int = 1,
-       r: int = 3, s: int = 3, c: int = 4, img: int = 1) -> float:
+def _f(
+    m: int,
+    k: int,
+    mt: int,
+    kt: int,
+    *,
+    h: int,
+    w: int,
+    q: int,
+    stride: int = 1,
+    r: int = 3,
+    s: int = 3,
+    c: int = 4,
+    img: int = 1,
+) -> float:
     a_unique = img * c * h * w
     return float(conv_input_factor(*_rows(m, k, mt, kt, a_unique), _geo(True, img, h, w, q, stride, r, s))[0])
 
@@ -21,8 +34,14 @@ def _rows(*values: int) -> list[np.ndarray]:
 
 def _geo(conv: bool, img: int, h: int, w: int, q: int, stride: int, r: int, s: int) -> ConvGeometry:
     return ConvGeometry(
-        conv=np.array([conv]), img=np.array([img]), in_h=np.array([h]), in_w=np.array([w]),
-        out_q=np.array([q]), stride=np.array([stride]), kr=np.array([r]), ks=np.array([s]),
+        conv=np.array([conv]),
+        img=np.array([img]),
+        in_h=np.array([h]),
+        in_w=np.array([w]),
+        out_q=np.array([q]),
+        stride=np.array([stride]),
+        kr=np.array([r]),
+        ks=np.array([s]),
     )
 
 

@@ -98,10 +98,30 @@ def test_measured_fp8_workload_runs_only_scaled_mm_in_fp8() -> None:
     """A workload measured with --dtype fp8: _scaled_mm GEMMs at the fp8 peak, the rest at bf16,
     bytes as traced; a bf16 trace evaluated at fp8 is a hypothetical all-fp8 run instead."""
     n = 8192
-    fp8_mm = Op(name="aten._scaled_mm.default", kind="gemm", dtype="bfloat16", gemm=(1, n, n, n), macs=n**3,
-                flops=2 * n**3, act_bytes=n * n, weight_bytes=n * n, out_bytes=2 * n * n, weight_is_param=True)
-    conv = Op(name="aten.convolution.default", kind="conv", dtype="bfloat16", gemm=(1, n, n, n), macs=n**3,
-              flops=2 * n**3, act_bytes=2 * n * n, weight_bytes=2 * n * n, out_bytes=2 * n * n, weight_is_param=True)
+    fp8_mm = Op(
+        name="aten._scaled_mm.default",
+        kind="gemm",
+        dtype="bfloat16",
+        gemm=(1, n, n, n),
+        macs=n**3,
+        flops=2 * n**3,
+        act_bytes=n * n,
+        weight_bytes=n * n,
+        out_bytes=2 * n * n,
+        weight_is_param=True,
+    )
+    conv = Op(
+        name="aten.convolution.default",
+        kind="conv",
+        dtype="bfloat16",
+        gemm=(1, n, n, n),
+        macs=n**3,
+        flops=2 * n**3,
+        act_bytes=2 * n * n,
+        weight_bytes=2 * n * n,
+        out_bytes=2 * n * n,
+        weight_is_param=True,
+    )
     mixed = evaluate_gpu(Workload(ops=(fp8_mm, conv)), H100, precision="fp8")
     t_mm, t_conv = (o.latency_s for o in mixed.per_op)
     assert t_mm == pytest.approx(2 * n**3 / H100.peak_flops_per_s("fp8"))  # compute-bound, roofline

@@ -1,0 +1,71 @@
+"""How an op's demands overlap in time: double buffering, exposed fill and drain, stall causes.
+
+The cost model (:mod:`simulator.cost.gemm`, :mod:`simulator.cost.vector`) gives each op its
+compute cycles and the cycles its memory levels and DRAM need; this module turns them into the
+op's cycles and a breakdown of the stalls (``dram``, ``sram``, ``fill_drain``, ``serial``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.cost.hardware import ACT, Hardware
+
+
+def double_buffered(hw: Hardware) -> bool:
+    """Loads overlap compute when the activations' tile level is double-buffered (or there
+    is no level and operands stream from DRAM)."""
+    home = hw.home[ACT]
+    return home < 0 or hw.levels[home].double_buffered
+
+
+def overlap_cycles(
+    hw: Hardware,
+    compute: np.ndarray,
+    rd_cyc: np.ndarray,
+    wr_cyc: np.ndarray,
+    lv_cyc: np.ndarray,
+    n_tiles: np.ndarray,
+    has_dram: np.ndarray,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Cycles of an op and its stall breakdown from its compute and memory demands.
+
+    Double-buffered: the first tile's load (after the DRAM latency) and the last tile's
+    write-back are exposed; in between compute, buffer traffic and DRAM transfers overlap::
+
+        cycles = lat + rd/n + max(compute, level, (rd + wr)·(1 − 1/n)) + wr/n
+
+    Single-buffered: every tile loads, computes and writes in turn (latency per tile)::
+
+        cycles = n·lat + rd + wr + max(compute, level)
+    """
+    n = np.maximum(n_tiles, 1.0)
+    lat = np.where(has_dram, hw.dram_latency_cycles, 0.0)
+    busy = np.maximum(compute, lv_cyc)
+    if double_buffered(hw):
+        mid = (rd_cyc + wr_cyc) * (1.0 - 1.0 / n)
+        steady = np.maximum(busy, mid)
+        cycles = lat + rd_cyc / n + steady + wr_cyc / n
+        stalls = {
+            "dram": steady - busy,
+            "sram": busy - compute,
+            "fill_drain": lat + (rd_cyc + wr_cyc) / n,
+            "serial": np.zeros_like(cycles),
+        }
+    else:
+        cycles = n * lat + rd_cyc + wr_cyc + busy
+        stalls = {
+            "dram": np.zeros_like(cycles),
+            "sram": busy - compute,
+            "fill_drain": n * lat,
+            "serial": rd_cyc + wr_cyc,
+        }
+    return cycles, stalls
+
+
+def total(parts: dict[str, np.ndarray]) -> np.ndarray:
+    """Sum of a dict of arrays (energy components, stall causes) as one array."""
+    out = np.zeros(())
+    for v in parts.values():
+        out = out + v
+    return out

@@ -1,0 +1,62 @@
+"""Atomic output files: all or nothing, with clean errors that name the path and the cause."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from accelerator import files
+from accelerator.files import OutputError, ensure_out_dir, write_bytes_atomic, write_text_atomic
+
+
+def test_writes_and_replaces(tmp_path: Path) -> None:
+    p = tmp_path / "sub" / "results.json"
+    write_text_atomic(p, "one")
+    write_text_atomic(p, "two")
+    assert p.read_text() == "two"
+    assert sorted(x.name for x in p.parent.iterdir()) == ["results.json"]  # no temporary left
+
+
+def test_permissions_follow_the_umask(tmp_path: Path) -> None:
+    p = write_bytes_atomic(tmp_path / "a.bin", b"x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = tmp_path / "results.json"
+    p.write_text("old")
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full_disk)
+    with pytest.raises(OutputError, match="no space left on the device; the previous file"):
+        write_text_atomic(p, "new, and longer than what fits")
+    assert p.read_text() == "old"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["results.json"]
+
+
+def test_out_dir_that_is_a_file(tmp_path: Path) -> None:
+    f = tmp_path / "out"
+    f.write_text("")
+    with pytest.raises(OutputError, match="must be a folder"):
+        ensure_out_dir(f)
+    with pytest.raises(OutputError, match="cannot create the output folder: a parent of it is a file"):
+        ensure_out_dir(f / "sub")
+
+
+def test_a_folder_is_not_a_file_path(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="is a folder"):
+        write_text_atomic(tmp_path, "x")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through permissions")
+def test_unwritable_out_dir(tmp_path: Path) -> None:
+    d = tmp_path / "ro"
+    d.mkdir(mode=0o500)
+    with pytest.raises(OutputError, match="permission denied"):
+        ensure_out_dir(d)

@@ -7,7 +7,9 @@ SM count, clocks, board power (TDP) and idle power. Every number is a :class:`Ci
 value in the YAML file and travels with the spec into reports.
 
 Built-in specs live in ``accelerator/gpus/<name>.yaml``; :func:`load_gpu` takes such a name
-(``h100-sxm``) or a path to a YAML file. Errors name ``file:line dotted.field``.
+(``h100-sxm``) or a path to a YAML file. Errors name ``file:line dotted.field``. Types are
+strict as in :mod:`accelerator.spec`: ``sm_count: {value: 132.5}`` or ``tdp_w: {value: "700 W"}``
+is an error, ``tdp_w: {value: 700}`` is fine.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from accelerator.errors import SpecError
-from accelerator.spec import model_from_data
+from accelerator.spec_errors import model_from_data
 from accelerator.yamlpos import Positions, load_yaml, parse_yaml
 
 #: Precisions a GPU spec can quote a dense tensor-core peak for. ``fp32`` is the non-tensor
@@ -35,7 +37,9 @@ T = TypeVar("T", int, float)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    # strict: a bool or a string is not a number, a float is not an integer (``sm_count``);
+    # an integer where a float is expected is fine (see accelerator.spec)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Cited(_Strict, Generic[T]):

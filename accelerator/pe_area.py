@@ -2,8 +2,9 @@
 
 Yosys maps the tile onto a generic gate library (``abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX``
 plus its internal flip-flop cells); each cell is priced with the area of the matching X1
-cell of the NanGate FreePDK45 Open Cell Library and the total is expressed in NAND2
-gate equivalents (GE = area / NAND2_X1 area), the usual technology-neutral unit.
+cell of the NanGate FreePDK45 Open Cell Library (``accelerator/tech/area_45nm.yaml``,
+``cells_um2``, from the library's LEF) and the total is expressed in NAND2 gate equivalents
+(GE = area / NAND2_X1 area), the usual technology-neutral unit.
 A flip-flop with enable or synchronous reset counts as DFF + MUX2 / AND2, which is how a
 library without those flavours implements them.
 
@@ -21,23 +22,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from accelerator import tech
 from accelerator.errors import SimulationError
 
 NANGATE45_AREA_UM2: Mapping[str, float] = {
-    "INV": 0.532,
-    "NAND2": 0.798,
-    "NOR2": 0.798,
-    "AND2": 1.064,
-    "OR2": 1.064,
-    "XOR2": 1.596,
-    "XNOR2": 1.596,
-    "MUX2": 1.862,
-    "DFF": 4.522,
-    "DFFR": 5.320,
+    name: tech.cell_area_um2(f"{name}_X1")
+    for name in ("INV", "NAND2", "NOR2", "AND2", "OR2", "XOR2", "XNOR2", "MUX2", "DFF", "DFFR")
 }
 """Cell areas in um^2 of the X1 cells (INV_X1, NAND2_X1, ..., DFF_X1, DFFR_X1) of the NanGate
-FreePDK45 Open Cell Library (NangateOpenCellLibrary_typical.lib, v2010/2011). ⚠ values as
-commonly quoted from that liberty file; verify against your copy before absolute claims."""
+FreePDK45 Open Cell Library: ``cells_um2`` of ``accelerator/tech/area_45nm.yaml``, read from the
+library's LEF (macro SIZE W BY H), each row with its source."""
 
 _GATES: Mapping[str, str] = {
     "$_NOT_": "INV",

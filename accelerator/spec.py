@@ -1,40 +1,67 @@
 """The accelerator specification: a strict, frozen schema loaded from YAML.
 
 An :class:`ArchSpec` says what the hardware is; energy and area come from the cited tables in
-``accelerator/tech`` unless a level overrides them. Every field documents its unit. Loading
-errors name ``file:line dotted.field``, the bad value and what is allowed.
+``accelerator/tech`` unless the spec overrides them (``compute.mac_energy_pj``, a level's
+``read_energy_pj``). Every field documents its unit. Loading errors name
+``file:line dotted.field``, the bad value and what is allowed.
+
+Types are strict (pydantic strict mode): a bool is not a number, a string is not a number, a
+float is not an integer (``rows: 16.0`` is an error, as is ``rows: true``); only an integer
+where a float is expected is accepted, and a YAML list where a tuple is expected. Counts and
+sizes whose memory or run time grows with them have declared upper bounds (``le=``) far above
+any real design, so a typo (an extra zero or three) is an error, not an hour of simulation.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from accelerator.errors import SpecError
 from accelerator.numerics import NumericsSpec, numerics_fit_error
+from accelerator.spec_errors import model_from_data as model_from_data
+from accelerator.spec_errors import spec_error_from_validation as spec_error_from_validation
 from accelerator.tech import KNOWN_NODES_NM
+from accelerator.tech import PRECISION_BITS as PRECISION_BITS  # bits per operand, re-exported
 from accelerator.yamlpos import Positions, load_yaml, parse_yaml
 
 Precision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
 Dataflow = Literal["output_stationary", "weight_stationary", "input_stationary"]
 DramKind = Literal["hbm2e", "hbm3", "hbm3e", "lpddr5", "ddr5", "ddr4"]
 
-#: Bits per operand of each precision.
-PRECISION_BITS: dict[str, int] = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4}
+
+def _tuple_from_list(value: Any) -> Any:
+    """YAML and JSON have lists, not tuples: a list is taken as the tuple it spells."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+#: A tuple field that accepts a list (strict mode alone accepts only a tuple instance); the
+#: items stay strict.
+YamlTuple = BeforeValidator(_tuple_from_list)
+
+#: Upper bounds of count-like fields (generous: no real design comes near them; they catch a
+#: typo before it costs memory or run time).
+MAX_ARRAY_DIM = 4096  # PE rows or columns (the largest published arrays are 256x256, TPU v1)
+MAX_MACS_PER_PE_PER_CYCLE = 1024  # packed MACs per PE per cycle
+MAX_VECTOR_LANES = 1 << 20
+MAX_LEVELS = 16  # on-chip memory levels
+MAX_LEVEL_BYTES = 1 << 40  # 1 TiB per level (wafer-scale chips have ~44 GB of SRAM in all)
+MAX_BANKS = 1 << 16
+MAX_WIDTH_BITS = 1 << 16
+MAX_METADATA_BITS = 1024
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 #: Skip-block shapes (rows, reduction cols) a design may name: the zero-block shapes traces
@@ -65,7 +92,7 @@ class SparsitySpec(_Strict):
         False, description="a zero activation does not toggle its multiplier (saves energy, not cycles)"
     )
     weight_zero_gating: bool = Field(False, description="a zero weight does not toggle its multiplier")
-    block_skip: tuple[int, int] | None = Field(
+    block_skip: Annotated[tuple[int, int] | None, YamlTuple] = Field(
         None,
         description="granularity (rows, reduction cols) of the skip masks: a unit the array "
         "streams in one cycle is skipped, saving cycles, when all the blocks covering it are zero; "
@@ -80,7 +107,7 @@ class SparsitySpec(_Strict):
     )
     delta_precision: Literal["int8", "int4"] = Field("int8", description="precision of stored deltas")
     metadata_bits_per_block: int = Field(
-        1, ge=0, description="bits of skip metadata (mask/index) fetched per skippable block"
+        1, ge=0, le=MAX_METADATA_BITS, description="bits of skip metadata (mask/index) fetched per skippable block"
     )
 
     compact_activations: bool = Field(
@@ -105,10 +132,10 @@ class SparsitySpec(_Strict):
 class ComputeSpec(_Strict):
     """The PE array."""
 
-    rows: int = Field(..., ge=1, le=4096, description="PE rows (R)")
-    cols: int = Field(..., ge=1, le=4096, description="PE columns (C)")
+    rows: int = Field(..., ge=1, le=MAX_ARRAY_DIM, description="PE rows (R)")
+    cols: int = Field(..., ge=1, le=MAX_ARRAY_DIM, description="PE columns (C)")
     dataflow: Dataflow = Field("output_stationary", description="which operand stays in the PEs")
-    macs_per_pe_per_cycle: dict[Precision, int] = Field(
+    macs_per_pe_per_cycle: dict[Precision, Annotated[int, Field(ge=1, le=MAX_MACS_PER_PE_PER_CYCLE)]] = Field(
         ...,
         description="supported operand precisions and MACs one PE completes per cycle in each "
         "(packed low-precision modes give more)",
@@ -116,9 +143,20 @@ class ComputeSpec(_Strict):
     precision: Precision = Field(..., description="operand precision workloads run at on this array")
     accumulator_bits: int = Field(32, ge=8, le=64, description="accumulator width in bits")
     vector_lanes: int = Field(
-        0, ge=0, description="lanes of the vector unit for non-GEMM ops (norms, softmax, ...); 0 = cols"
+        0,
+        ge=0,
+        le=MAX_VECTOR_LANES,
+        description="lanes of the vector unit for non-GEMM ops (norms, softmax, ...); 0 = cols",
     )
     sparsity: SparsitySpec = Field(default_factory=SparsitySpec)
+    mac_energy_pj: dict[Precision, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
+        default_factory=dict,
+        description="energy of one MAC in pJ per precision at this design's node (used as given, "
+        "not node-scaled): the multiply plus the PE's share of its adder tree and accumulate "
+        "(what a synthesised PE costs per MAC); a precision left out uses the cited 45 nm tables "
+        "(Horowitz ISSCC 2014, mult + add) scaled to technology_nm; keys must be among "
+        "macs_per_pe_per_cycle",
+    )
 
     fused_attention: bool = Field(
         True,
@@ -133,27 +171,49 @@ class ComputeSpec(_Strict):
                 f"precision {self.precision!r} is not among macs_per_pe_per_cycle "
                 f"({', '.join(self.macs_per_pe_per_cycle)})"
             )
-        if any(v < 1 for v in self.macs_per_pe_per_cycle.values()):
-            raise ValueError("macs_per_pe_per_cycle values must be positive integers")
         return self
+
+    @field_validator("mac_energy_pj")
+    @classmethod
+    def _mac_energy_of_supported(cls, v: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        supported = info.data.get("macs_per_pe_per_cycle")
+        if supported is None:
+            return v
+        unsupported = [p for p in v if p not in supported]
+        if unsupported:
+            raise ValueError(
+                f"names {', '.join(unsupported)}, which the array does not run; "
+                f"allowed: {', '.join(supported)} (the keys of macs_per_pe_per_cycle)"
+            )
+        return v
 
 
 class MemoryLevel(_Strict):
     """One on-chip buffer level (innermost first)."""
 
     name: str = Field(..., min_length=1, description="level name, e.g. 'rf', 'glb'")
-    size_bytes: int = Field(..., ge=1, description="capacity in bytes (per PE if per_pe)")
+    size_bytes: int = Field(..., ge=1, le=MAX_LEVEL_BYTES, description="capacity in bytes (per PE if per_pe)")
     per_pe: bool = Field(False, description="one instance per PE (register files)")
-    banks: int = Field(1, ge=1, description="independent banks")
-    width_bits: int = Field(64, ge=8, description="access width in bits")
-    bandwidth_bytes_per_cycle: float = Field(..., gt=0, description="peak bytes per cycle (all banks)")
+    banks: int = Field(1, ge=1, le=MAX_BANKS, description="independent banks")
+    width_bits: int = Field(64, ge=8, le=MAX_WIDTH_BITS, description="access width in bits")
+    bandwidth_bytes_per_cycle: float = Field(
+        ..., gt=0, allow_inf_nan=False, description="peak bytes per cycle (all banks)"
+    )
     double_buffered: bool = Field(False, description="half the capacity fills while the other half is used")
     read_energy_pj: float | None = Field(
-        None, ge=0, description="energy per access of width_bits; default from accelerator/tech SRAM model"
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="energy per read access of width_bits in pJ at this design's node (used as given); "
+        "default from the accelerator/tech SRAM model. On a per_pe level (register file) the cost "
+        "model charges, per executed MAC, (activation + weight + accumulator bits) / width_bits reads "
+        "and accumulator bits / width_bits writes",
     )
-    write_energy_pj: float | None = Field(None, ge=0, description="energy per write access; default = read")
+    write_energy_pj: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="energy per write access in pJ; default = read"
+    )
     leakage_mw: float | None = Field(None, ge=0, description="static power; default from the SRAM model")
-    holds: tuple[Literal["act", "weight", "out"], ...] = Field(
+    holds: Annotated[tuple[Literal["act", "weight", "out"], ...], YamlTuple] = Field(
         ("act", "weight", "out"), description="which operands this level stores"
     )
 
@@ -171,7 +231,9 @@ class DramSpec(_Strict):
 
 
 class MemorySpec(_Strict):
-    levels: tuple[MemoryLevel, ...] = Field(..., min_length=1, description="on-chip levels, innermost first")
+    levels: Annotated[tuple[MemoryLevel, ...], YamlTuple] = Field(
+        ..., min_length=1, max_length=MAX_LEVELS, description="on-chip levels, innermost first"
+    )
     dram: DramSpec
 
     dma_engines: int = Field(
@@ -272,54 +334,6 @@ class ArchSpec(_Strict):
         if problem is not None:
             raise ValueError(problem)
         return self
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc)
-
-
-def _allowed(err: Any) -> str:
-    ctx = err.get("ctx") or {}
-    if "expected" in ctx:
-        return f"; allowed: {ctx['expected']}"
-    return ""
-
-
-def spec_error_from_validation(exc: ValidationError, positions: Positions, root: str = "") -> SpecError:
-    """The first pydantic error as a located :class:`SpecError` (one paragraph)."""
-    err = exc.errors(include_url=False)[0]
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    dotted = ".".join(p for p in (root, _dotted(loc)) if p)
-    value = err.get("input")
-    if err["type"] == "missing":
-        message = "required field is missing"
-    elif err["type"] == "extra_forbidden":
-        message = "unknown field (check the spelling; see docs/spec.md for the fields)"
-    else:
-        message = err["msg"].removeprefix("Value error, ")
-        if not isinstance(value, dict):
-            message += f", got {value!r}"
-        message += _allowed(err)
-    more = len(exc.errors()) - 1
-    if more:
-        message += f" ({more} more problem{'s' if more > 1 else ''} in this file)"
-    return positions.error(dotted, message)
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def model_from_data(cls: type[M], data: Any, positions: Positions, what: str, root: str = "") -> M:
-    """Validate parsed YAML ``data`` as the schema ``cls``; errors are located :class:`SpecError`.
-
-    ``what`` names the document in the message when it is not a mapping ("arch", "sweep", ...).
-    """
-    if not isinstance(data, dict):
-        raise positions.error(root, f"expected a mapping of {what} fields, got {type(data).__name__}")
-    try:
-        return cls.model_validate(data)
-    except ValidationError as exc:
-        raise spec_error_from_validation(exc, positions, root) from None
 
 
 def arch_from_data(data: Any, positions: Positions, root: str = "") -> ArchSpec:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import sys
+import types
+import typing
 from typing import Any
 
+import annotated_types as at
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from accelerator.spec import ArchSpec
 
@@ -34,6 +38,44 @@ def _models(cls: type[BaseModel], path: str, seen: list[tuple[str, type[BaseMode
                     _models(c, sub + ("[]" if "tuple" in str(ann) else ""), seen)
 
 
+_BOUNDS: tuple[tuple[type, str, str], ...] = (
+    (at.Ge, "ge", "≥"),
+    (at.Gt, "gt", ">"),
+    (at.Le, "le", "≤"),
+    (at.Lt, "lt", "<"),
+    (at.MinLen, "min_length", "length ≥"),
+    (at.MaxLen, "max_length", "length ≤"),
+)
+
+
+def _bounds(metadata: list[Any]) -> str:
+    """``metadata``'s numeric bounds as ``" (≥ 1, ≤ 4096)"``; '' without any."""
+    out = []
+    for m in metadata:
+        for meta in m.metadata if isinstance(m, FieldInfo) else [m]:
+            for kind, attr, sign in _BOUNDS:
+                if isinstance(meta, kind):
+                    out.append(f"{sign} {getattr(meta, attr)}")
+    return f" ({', '.join(out)})" if out else ""
+
+
+def _type_name(ann: Any) -> str:
+    """A readable type: ``int (≥ 1)``, ``dict[Literal['int8', ...], float (≥ 0)]``."""
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if origin is typing.Annotated:
+        return _type_name(args[0]) + _bounds(list(args[1:]))
+    if origin is typing.Literal:
+        return f"Literal[{', '.join(repr(a) for a in args)}]"
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if origin is not None:
+        inner = ", ".join("..." if a is Ellipsis else _type_name(a) for a in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
+    if ann is type(None):
+        return "None"
+    return str(getattr(ann, "__name__", ann))
+
+
 def render() -> str:
     seen: list[tuple[str, type[BaseModel]]] = []
     _models(ArchSpec, "", seen)
@@ -42,10 +84,11 @@ def render() -> str:
         out.append(f"## `{path or 'top level'}` ({cls.__name__})\n")
         out.append("| field | type | default | meaning |\n|---|---|---|---|")
         for name, f in cls.model_fields.items():
-            ann = str(f.annotation).replace("typing.", "").replace("accelerator.spec.", "")
-            ann = ann.replace("accelerator.numerics.", "").replace("<class '", "").replace("'>", "")
+            ann = _type_name(f.annotation) + _bounds(f.metadata)
             if f.is_required():
                 default = "required"
+            elif f.default_factory is dict:
+                default = "`{}`"
             elif f.default_factory is not None:
                 default = "(defaults)"
             else:

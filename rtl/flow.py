@@ -345,9 +345,10 @@ def run_activity(
 
 
 def model_pe_area_um2(node_nm: float = 45, accumulator_bits: int = 32) -> float:
-    """The simulator's area of one PE of this tile (INT8 and INT4 MACs), in um^2: the widest
-    MAC, exactly as ``simulator.cost.hardware.area_mm2`` prices a PE."""
-    return max(tech.mac_area_um2(p, node_nm, accumulator_bits) for p in ("int8", "int4"))
+    """The simulator's area of one PE of this tile, in um^2, exactly as
+    ``simulator.cost.hardware.area_mm2`` prices a PE: the tile's PE does one INT8 MAC or two
+    packed INT4 MACs per cycle (``macs_per_pe_per_cycle: {int8: 1, int4: 2}``)."""
+    return tech.pe_area_um2({"int8": 1, "int4": 2}, node_nm, accumulator_bits)
 
 
 def tile_area(rows: int = 4, cols: int = 4, *, build_root: Path | None = None) -> TileArea:

@@ -231,13 +231,102 @@ def unit_area_um2(op: str, fmt: str, node_nm: float) -> float:
 
 
 def mac_area_um2(precision: str, node_nm: float, accumulator_bits: int = 32) -> float:
-    """Multiplier + accumulator adder + accumulator register, in µm²."""
+    """Multiplier + accumulator adder + accumulator register, in µm² (the old, partial PE
+    model; the simulator prices a PE with :func:`pe_area_um2`)."""
     reg = float(area_table()["ops_um2"]["register_bit"]["value"]) * accumulator_bits
     return (
         unit_area_um2("mult", precision, node_nm)
         + unit_area_um2("add", _acc_format(precision, accumulator_bits), node_nm)
         + reg * node_area_factor(node_nm)
     )
+
+
+#: Bits per operand of each array precision (``accelerator.spec`` re-exports it).
+PRECISION_BITS: dict[str, int] = {"fp32": 32, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8, "int4": 4}
+
+
+def cell_area_um2(cell: str) -> float:
+    """Area of one NanGate FreePDK45 standard cell (``DFF_X1``, ``MUX2_X1``, ...) at 45 nm, um^2."""
+    row = area_table()["cells_um2"].get(cell)
+    if row is None:
+        raise SpecError(f"no area entry for cell {cell!r} in accelerator/tech/area_45nm.yaml")
+    return float(row["value"])
+
+
+@dataclass(frozen=True)
+class PeArea:
+    """Area of one PE by part, um^2 at the node asked for (see :func:`pe_area_um2`)."""
+
+    multipliers: float
+    adders: float  # product adder trees + the accumulator adder
+    product_mux: float
+    accumulator_register: float
+    operand_registers: float
+    control: float  # fire flags and zero detection (operand isolation)
+
+    @property
+    def total(self) -> float:
+        return (
+            self.multipliers
+            + self.adders
+            + self.product_mux
+            + self.accumulator_register
+            + self.operand_registers
+            + self.control
+        )
+
+
+def pe_area(macs_per_pe_per_cycle: dict[str, int], node_nm: float, accumulator_bits: int = 32) -> PeArea:
+    """The parts of one PE that supports ``macs_per_pe_per_cycle`` (precision -> packed MACs).
+
+    Counted as ``rtl/pe_tile/hdl/pe_tile_pe.v`` builds it (docs/rtl.md, "Activity and area"):
+
+    - multipliers: one per MAC per cycle of every supported precision, none shared (the tile
+      has one 8x8 and two 4x4): ``sum(p) mpc_p · mult_p`` (Horowitz 2014 areas);
+    - adders: per precision a tree of ``mpc_p − 1`` adds at product width, and one accumulator
+      adder per accumulate format (one for integer precisions, one for floating point);
+    - product mux: a MUX2 per product bit between precisions (``n_precisions − 1`` of them,
+      2 × the widest operand bits wide);
+    - accumulator register: ``accumulator_bits`` flip-flops, each with hold (MUX2), preload
+      (MUX2) and synchronous clear (AND2);
+    - operand registers: activation and weight lanes (``max(bits_p · mpc_p)`` bits each), each
+      bit a flip-flop with load enable (MUX2, operand isolation) and synchronous reset (AND2);
+    - control: a fire flag per packed MAC (flip-flop + AND2) and zero detection, an OR2 per
+      operand bit.
+
+    Cells are NanGate FreePDK45 X1 cells (``cells_um2``), arithmetic the Horowitz 2014 rows
+    (``ops_um2``); everything is scaled from 45 nm by :func:`node_area_factor`.
+    """
+    if not macs_per_pe_per_cycle:
+        raise SpecError("a PE needs at least one precision in macs_per_pe_per_cycle")
+    ops = area_table()["ops_um2"]
+
+    def op(name: str) -> float:
+        row = ops.get(name)
+        if row is None:
+            raise SpecError(f"no area entry for {name!r} in accelerator/tech/area_45nm.yaml")
+        return float(row["value"])
+
+    dff, mux, and2, or2 = (cell_area_um2(c) for c in ("DFF_X1", "MUX2_X1", "AND2_X1", "OR2_X1"))
+    precisions = list(macs_per_pe_per_cycle)
+    widest = max(precisions, key=lambda p: (PRECISION_BITS[p], op(f"mult_{p}")))
+    lane_bits = max(PRECISION_BITS[p] * macs_per_pe_per_cycle[p] for p in precisions)
+    packed = max(macs_per_pe_per_cycle.values())
+    mults = sum(n * op(f"mult_{p}") for p, n in macs_per_pe_per_cycle.items())
+    trees = sum((n - 1) * op(f"add_{PRODUCT_FORMAT[p]}") for p, n in macs_per_pe_per_cycle.items())
+    accumulates = {_acc_format(p, accumulator_bits) for p in precisions}  # an int and a float one
+    adders = trees + sum(op(f"add_{fmt}") for fmt in sorted(accumulates))
+    product_mux = (len(precisions) - 1) * 2 * PRECISION_BITS[widest] * mux
+    acc_reg = accumulator_bits * (dff + 2 * mux + and2)
+    operand_regs = 2 * lane_bits * (dff + mux + and2)
+    control = packed * (dff + and2) + 2 * lane_bits * or2
+    f = node_area_factor(node_nm)
+    return PeArea(mults * f, adders * f, product_mux * f, acc_reg * f, operand_regs * f, control * f)
+
+
+def pe_area_um2(macs_per_pe_per_cycle: dict[str, int], node_nm: float, accumulator_bits: int = 32) -> float:
+    """Area of one PE in um^2 (:func:`pe_area`'s total)."""
+    return pe_area(macs_per_pe_per_cycle, node_nm, accumulator_bits).total
 
 
 def sram_area_mm2(size_bytes: int, node_nm: float) -> float:
@@ -267,7 +356,12 @@ def sources() -> list[Cited]:
 __all__ = [
     "KNOWN_NODES_NM",
     "NOMINAL_VDD_V",
+    "PRECISION_BITS",
     "Cited",
+    "PeArea",
+    "cell_area_um2",
+    "pe_area",
+    "pe_area_um2",
     "dram_energy_pj_per_bit",
     "dram_organisation",
     "packed_mac_energy_pj",

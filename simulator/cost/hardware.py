@@ -5,6 +5,13 @@
 and energy per MAC of the run precision, every memory level's access energy, bandwidth and
 leakage, the DRAM's bandwidth, organisation and energy, and the chip's area.
 
+Energy per MAC is the spec's ``compute.mac_energy_pj`` of the run precision when given (pJ at
+the design's node, used as given), else the cited 45 nm tables (Horowitz ISSCC 2014, multiply +
+the PE's adder tree and accumulate, ``accelerator.tech.packed_mac_energy_pj``) scaled to the node.
+A per-PE level (register file) is charged per executed MAC: the activation, weight and
+accumulator bits read and the accumulator bits written, at the level's per-access energy
+(``read_energy_pj`` / ``write_energy_pj`` when the spec gives them, else the SRAM model).
+
 SRAM energy per access comes from the cited fit in :mod:`accelerator.tech`
 (``10 pJ · sqrt(size / 8 KB) · width / 64`` at 45 nm, Horowitz ISSCC 2014), evaluated at the
 size of ONE BANK (a bank is an independent macro: an access wakes one), plus the wire from the
@@ -144,12 +151,26 @@ def _run_precision(arch: ArchSpec, a_fmt: str, w_fmt: str) -> str:
     return p if p in c.macs_per_pe_per_cycle else c.precision
 
 
+def mac_energy_pj(arch: ArchSpec, precision: str, p_bits: int, mpc: int) -> float:
+    """Energy of one MAC at ``precision`` in pJ: the spec's ``compute.mac_energy_pj`` (at the
+    design's node, used as given) or the cited 45 nm tables scaled to the node."""
+    given = arch.compute.mac_energy_pj.get(precision)  # type: ignore[call-overload]
+    if given is not None:
+        return float(given)
+    return tech.packed_mac_energy_pj(precision, arch.technology_nm, p_bits, mpc)
+
+
 def area_mm2(arch: ArchSpec) -> float:
-    """PE array (widest supported multiplier + accumulator) + vector unit + SRAM, in mm²."""
+    """PE array + vector unit + SRAM, in mm².
+
+    A PE is :func:`accelerator.tech.pe_area_um2`: every multiplier of every supported
+    precision, adder trees, accumulator, operand registers and control, as the RTL tile has them.
+    """
     c = arch.compute
     node = arch.technology_nm
     pes = c.rows * c.cols
-    mac = max(tech.mac_area_um2(p, node, c.accumulator_bits) for p in c.macs_per_pe_per_cycle)
+    mpcs: dict[str, int] = {str(k): v for k, v in c.macs_per_pe_per_cycle.items()}
+    mac = tech.pe_area_um2(mpcs, node, c.accumulator_bits)
     vfmt = "fp16" if c.precision.startswith("int") else c.precision
     lanes = c.vector_lanes or c.cols
     vec = lanes * (tech.unit_area_um2("mult", vfmt, node) + tech.unit_area_um2("add", vfmt, node))
@@ -219,12 +240,12 @@ def hardware(arch: ArchSpec) -> Hardware:
         w_bits=w_bits,
         o_bits=a_bits,
         p_bits=p_bits,
-        mac_pj=tech.packed_mac_energy_pj(precision, node, p_bits, mpc),
+        mac_pj=mac_energy_pj(arch, precision, p_bits, mpc),
         delta_enabled=bool(num.temporal_delta.enabled),
         delta_precision=d_prec,
         delta_bits=FORMAT_BITS[d_fmt] if d_fmt in FORMAT_BITS else PRECISION_BITS[d_prec],
         delta_mpc=mpcs[d_prec],
-        delta_mac_pj=tech.packed_mac_energy_pj(d_prec, node, p_bits, mpcs[d_prec]),
+        delta_mac_pj=mac_energy_pj(arch, d_prec, p_bits, mpcs[d_prec]),
         vector_pj=tech.vector_op_energy_pj(c.precision, node),
         vector_lanes=c.vector_lanes or c.cols,
         clock_hz=arch.clock_ghz * 1e9,

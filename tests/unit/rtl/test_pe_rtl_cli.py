@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import rtl.flow as flow
+from accelerator import tech
 from accelerator.errors import SimulationError
 from rtl.cli import register
 from rtl.flow import MUTANTS, RtlToolError, build_name, missing_tools
@@ -53,8 +54,10 @@ def test_build_names_keep_flavours_apart() -> None:
 
 
 def test_area_model_is_the_simulators_pe() -> None:
-    # INT8 multiplier 282 + INT32 adder 137 + 32 register bits x 4.5 um^2 (area_45nm.yaml)
-    assert flow.model_pe_area_um2() == pytest.approx(282 + 137 + 32 * 4.5)
+    # accelerator.tech.pe_area of the tile's PE (one INT8 + two INT4 multipliers, operand and
+    # accumulator registers, control) from the FreePDK45 cell areas in area_45nm.yaml
+    assert flow.model_pe_area_um2() == pytest.approx(tech.pe_area_um2({"int8": 1, "int4": 2}, 45, 32))
+    assert flow.model_pe_area_um2() == pytest.approx(1072.076, rel=1e-6)
 
 
 def test_sources_are_found_beside_the_package() -> None:

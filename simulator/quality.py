@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from accelerator.numerics import NumericsSpec, arch_numerics, resolve_numerics
 from accelerator.spec import ArchSpec
 from models.numerics.metrics import fmt_psnr, fmt_value
 from models.numerics.session import make_session, quality_objective
+from simulator.plots import axis, figure_div
 from simulator.scenario import QualitySpec
 
 
@@ -78,17 +78,19 @@ def quality_summary(doc: Mapping[str, Any]) -> str:
 
 
 def quality_html(doc: Mapping[str, Any]) -> str:
-    """An HTML section: the quality table and an energy-vs-PSNR scatter (plotly, offline)."""
+    """An HTML section of report.html: the quality table and an energy-vs-PSNR scatter ("" if none)."""
     import plotly.graph_objects as go
 
     table = quality_summary(doc)
     if not table:
         return ""
     fig = go.Figure()
+    energies = []
     for d in doc["designs"]:
         q = d.get("quality")
         if not q or q.get("psnr_db") is None or not d.get("energy_j_per_image"):
             continue
+        energies.append(d["energy_j_per_image"])
         fig.add_scatter(
             x=[d["energy_j_per_image"]],
             y=[q["psnr_db"]],
@@ -100,24 +102,14 @@ def quality_html(doc: Mapping[str, Any]) -> str:
         )
     fig.update_layout(
         title="Energy per image vs PSNR against the fp32 reference",
-        xaxis_type="log",
-        xaxis_title="J per image",
-        yaxis_title="PSNR (dB)",
+        xaxis=axis("energy per image", energies, "J", log=True),
+        yaxis={"title": {"text": "PSNR against fp32"}, "ticksuffix": " dB"},
         height=450,
         showlegend=False,
     )
-    plot = fig.to_html(full_html=False, include_plotlyjs=False, div_id="quality-energy")
+    plot = figure_div(fig, "quality-energy")
     return (
         f"<h2>Image quality</h2>\n<pre>{html.escape(table)}</pre>\n{plot}\n"
         "<p>PSNR/SSIM per image against the fp32 run from the same noise (inf: identical); "
         "FD: Fréchet distance of classifier features to the reference set.</p>\n"
     )
-
-
-def append_quality_html(report_path: Path, doc: Mapping[str, Any]) -> None:
-    """Insert :func:`quality_html` before ``</body>`` of an existing report."""
-    section = quality_html(doc)
-    if not section:
-        return
-    text = report_path.read_text(encoding="utf-8")
-    report_path.write_text(text.replace("</body>", section + "</body>", 1), encoding="utf-8")

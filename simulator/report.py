@@ -1,7 +1,8 @@
 """Reports: results.json, report.html (plotly, offline) and the terminal summary.
 
-The HTML loads ``plotly.min.js`` from beside itself (copied from the installed plotly), so it
-works without a network; figure ids are fixed so the same results give the same bytes.
+Both files are written atomically (:mod:`accelerator.files`). The HTML is self-contained: it
+inlines plotly.js (:mod:`simulator.plots`), so it works without a network and when copied
+alone; figure ids are fixed so the same results give the same bytes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from accelerator.files import write_text_atomic
+from simulator.plots import axis, figure_div, html_table, page, si
 from simulator.result import DesignResult, design_to_json
 
 COMPONENT_ORDER = ("compute", "vector", "rf", "glb", "dram", "leakage", "static", "gpu")
@@ -39,7 +42,8 @@ def results_doc(
 
 
 def write_json(doc: Mapping[str, Any], path: Path) -> None:
-    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    """Write ``doc`` as sorted, indented JSON; atomically (a failure leaves the old file intact)."""
+    write_text_atomic(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
 def _fmt_s(x: float) -> str:
@@ -151,18 +155,21 @@ def _figures(designs: Sequence[DesignResult]) -> list[tuple[str, Any]]:
         )
         for d in designs
     ]
+    energies = [d.energy_j_per_image for d in designs]
     fig.add_bar(
         x=names,
-        y=[d.energy_j_per_image for d in designs],
+        y=energies,
         text=labels,
         textposition="outside",
+        cliponaxis=False,
+        hoverinfo="x+text",
         marker_color=["#c44" if d.kind == "gpu" else "#46a" for d in designs],
     )
     fig.update_layout(
-        title="Energy per image (J, log scale)",
-        yaxis_type="log",
-        yaxis_title="J per image",
+        title="Energy per image (log scale)",
+        yaxis=axis("energy per image", energies, "J", log=True),
         height=420,
+        margin={"t": 70},
         showlegend=False,
     )
     figs.append(("energy-total", fig))
@@ -176,13 +183,13 @@ def _figures(designs: Sequence[DesignResult]) -> list[tuple[str, Any]]:
             name=comp,
             x=names,
             y=shares,
-            customdata=[d.energy_breakdown_j.get(comp, 0.0) for d in designs],
-            hovertemplate="%{x} " + comp + ": %{y:.1f}% (%{customdata:.3g} J)<extra></extra>",
+            customdata=[_fmt_j(d.energy_breakdown_j.get(comp, 0.0)) for d in designs],
+            hovertemplate="%{x} " + comp + ": %{y:.1f}% (%{customdata})<extra></extra>",
         )
     fig.update_layout(
         barmode="stack",
-        title="Where the energy goes (% of each design's energy per image)",
-        yaxis_title="% of energy per image",
+        title="Where the energy goes (share of each design's energy per image)",
+        yaxis={"title": {"text": "share of energy per image"}, "ticksuffix": "%", "range": [0, 100]},
         height=420,
     )
     figs.append(("energy-breakdown", fig))
@@ -195,88 +202,93 @@ def _figures(designs: Sequence[DesignResult]) -> list[tuple[str, Any]]:
             mode="markers+text",
             text=[d.name],
             textposition="top center",
+            cliponaxis=False,
             name=d.name,
+            hovertext=[f"{d.name}: {_fmt_s(d.latency_s_per_image)}, {_fmt_j(d.energy_j_per_image)} per image"],
+            hoverinfo="text",
             marker={"size": 12, "symbol": "diamond" if d.kind == "gpu" else "circle"},
         )
     fig.update_layout(
         title="Energy vs latency per image",
-        xaxis_type="log",
-        yaxis_type="log",
-        xaxis_title="s per image",
-        yaxis_title="J per image",
+        xaxis=axis("latency per image", [d.latency_s_per_image for d in designs], "s", log=True),
+        yaxis=axis("energy per image", energies, "J", log=True),
         height=450,
         showlegend=False,
     )
     figs.append(("energy-latency", fig))
 
     for i, d in enumerate(designs):
-        ops = d.per_op
-        if not ops:
-            continue
-        fig = go.Figure()
-        fig.add_bar(
-            name="energy (J)",
-            x=[o.index for o in ops],
-            y=[o.energy_j for o in ops],
-            hovertext=[f"{o.name} {o.module} [{o.kind}] {o.bound}" for o in ops],
-        )
-        fig.add_scatter(
-            name="latency (s)",
-            x=[o.index for o in ops],
-            y=[o.latency_s for o in ops],
-            yaxis="y2",
-            mode="lines",
-            line={"width": 1},
-        )
-        fig.update_layout(
-            title=f"{d.name}: energy and latency per op (one step)",
-            height=380,
-            xaxis_title="op index",
-            yaxis={"title": "J", "type": "log"},
-            yaxis2={"title": "s", "overlaying": "y", "side": "right", "type": "log"},
-        )
-        figs.append((f"per-op-{i}", fig))
-        top = sorted(ops, key=lambda o: -o.energy_j)[:40]
-        table = go.Figure(
-            go.Table(
-                header={
-                    "values": ["#", "op", "module", "kind", "MACs", "cycles", "latency", "energy", "bound", "util"]
-                },
-                cells={
-                    "values": [
-                        [o.index for o in top],
-                        [_short(o.name) for o in top],
-                        [o.module for o in top],
-                        [o.kind for o in top],
-                        [f"{o.macs:.3g}" for o in top],
-                        [f"{o.cycles:.4g}" for o in top],
-                        [_fmt_s(o.latency_s) for o in top],
-                        [_fmt_j(o.energy_j) for o in top],
-                        [o.bound for o in top],
-                        [f"{o.utilization:.2f}" for o in top],
-                    ]
-                },
-                columnwidth=[30, 90, 260, 60, 60, 60, 60, 60, 55, 40],
-            )
-        )
-        table.update_layout(title=f"{d.name}: the 40 most energy-hungry ops (per step)", height=700)
-        figs.append((f"per-op-table-{i}", table))
+        if d.per_op:
+            figs.append((f"per-op-{i}", _per_op_figure(d)))
     return figs
 
 
-def write_plotlyjs(out_dir: Path) -> None:
-    """Copy the installed plotly.js beside a report so the HTML works offline."""
-    from plotly.offline import get_plotlyjs
+def _per_op_figure(d: DesignResult) -> Any:
+    """Energy (bars, left axis) and latency (line, right axis) of every op of one step."""
+    import plotly.graph_objects as go
 
-    (out_dir / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
+    ops = d.per_op
+    fig = go.Figure()
+    fig.add_bar(
+        name="energy",
+        x=[o.index for o in ops],
+        y=[o.energy_j for o in ops],
+        hovertext=[f"{o.name} {o.module} [{o.kind}] {o.bound}: {_fmt_j(o.energy_j)}" for o in ops],
+        hoverinfo="x+text",
+    )
+    fig.add_scatter(
+        name="latency",
+        x=[o.index for o in ops],
+        y=[o.latency_s for o in ops],
+        yaxis="y2",
+        mode="lines",
+        line={"width": 1},
+        hovertext=[f"{_short(o.name)}: {_fmt_s(o.latency_s)}" for o in ops],
+        hoverinfo="x+text",
+    )
+    latency = axis("latency per op", [o.latency_s for o in ops], "s", log=True)
+    fig.update_layout(
+        title=f"{d.name}: energy and latency per op (one step)",
+        height=380,
+        xaxis={"title": {"text": "op index"}},
+        yaxis=axis("energy per op", [o.energy_j for o in ops], "J", log=True),
+        yaxis2={**latency, "overlaying": "y", "side": "right", "showgrid": False},
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+    )
+    return fig
 
 
-def write_html(doc: Mapping[str, Any], designs: Sequence[DesignResult], out_dir: Path, steps: int) -> Path:
-    """Write ``report.html`` and ``plotly.min.js`` into ``out_dir``."""
-    write_plotlyjs(out_dir)
-    blocks = []
-    for div_id, fig in _figures(designs):
-        blocks.append(fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id))
+def _top_ops_table(d: DesignResult) -> str:
+    top = sorted(d.per_op, key=lambda o: -o.energy_j)[:40]
+    head = ["#", "op", "module", "kind", "MACs", "cycles", "latency", "energy", "bound", "util"]
+    rows = [
+        [
+            o.index,
+            _short(o.name),
+            o.module,
+            o.kind,
+            si(o.macs),
+            si(o.cycles),
+            _fmt_s(o.latency_s),
+            _fmt_j(o.energy_j),
+            o.bound,
+            f"{o.utilization:.2f}",
+        ]
+        for o in top
+    ]
+    title = f"{d.name}: the {len(top)} most energy-hungry ops (per step)"
+    return f"<h3>{html.escape(title)}</h3>\n" + html_table(head, rows, numeric=(0, 4, 5, 6, 7, 9))
+
+
+def write_html(
+    doc: Mapping[str, Any], designs: Sequence[DesignResult], out_dir: Path, steps: int, extra: str = ""
+) -> Path:
+    """Write the self-contained ``report.html`` into ``out_dir`` (``extra``: more HTML at the end)."""
+    figs = dict(_figures(designs))
+    blocks = [figure_div(figs[k], k) for k in ("energy-total", "energy-breakdown", "energy-latency")]
+    for i, d in enumerate(designs):
+        if d.per_op:
+            blocks += [figure_div(figs[f"per-op-{i}"], f"per-op-{i}"), _top_ops_table(d)]
     wl = doc["workload"]
     ref = reference_gpu(designs)
     head = "" if ref is None else f"<p class='headline'>{html.escape(gpu_headline(ref, steps))}</p>"
@@ -287,20 +299,11 @@ def write_html(doc: Mapping[str, Any], designs: Sequence[DesignResult], out_dir:
             "<p class='warn'>Weights are random-init: shapes, FLOPs and op mix are real, "
             "sparsity statistics are NOT those of a trained model.</p>"
         )
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>picojoule report: {html.escape(str(doc["scenario"].get("name", "")))}</title>
-<script src="plotly.min.js"></script>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}} .warn{{color:#a40}}
-pre{{background:#f6f6f6;padding:1em}}</style>
-</head><body>
-<h1>picojoule report: {html.escape(str(doc["scenario"].get("name", "")))}</h1>
-<p>Workload: <b>{html.escape(str(wl.get("model", "?")))}</b>, weights: {html.escape(weights)},
+    body = f"""<p>Workload: <b>{html.escape(str(wl.get("model", "?")))}</b>, weights: {html.escape(weights)},
 {steps} sampling steps per image. picojoule {html.escape(doc["picojoule_version"])}.</p>
 {head}{warn}
 <pre>{html.escape(summary_table(designs, steps))}</pre>
 {"".join(blocks)}
-</body></html>
-"""
-    path = out_dir / "report.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+{extra}"""
+    title = f"picojoule report: {doc['scenario'].get('name', '')}"
+    return write_text_atomic(out_dir / "report.html", page(title, body))

@@ -6,10 +6,14 @@ The contract (tests and scripts rely on it; extend, never rename)::
      "designs": [{"name", "kind": "accelerator"|"gpu", "latency_s_per_step",
                   "latency_s_per_image", "energy_j_per_step", "energy_j_per_image",
                   "energy_breakdown_j": {component: J per image}, "area_mm2" (null for GPUs),
+                  "per_step": [{"step", "traced_step", "latency_s", "energy_j"}]
+                              (accelerators only: the GPU model costs every step alike),
                   "per_op": [{"index", "name", "kind", "macs", "cycles", "latency_s",
                               "energy_j", ...}]}]}
 
-Per-op numbers are per denoising step, averaged over the workload's steps.
+Per-op numbers are per denoising step, averaged over the workload's steps. Floats are written
+to 9 significant digits; magnitudes below :data:`NEGLIGIBLE` (1e-30) as 0; NaN and infinities
+as null.
 """
 
 from __future__ import annotations
@@ -93,11 +97,21 @@ class DesignResult:
         return self.energy_j_per_image * self.latency_s_per_image
 
 
+#: Magnitudes below this are written as 0. Every quantity in results.json is in J, s, cycles,
+#: bytes, mm² or a fraction, where the smallest meaningful value is ~1e-15 (a femtojoule); what
+#: lies below 1e-30 is an expected value of an event too unlikely to matter (e.g. a skip
+#: probability ``z**copies`` of 1e-40 times a step's cycles), not a result. The golden tests
+#: compare with the same absolute tolerance (tests/golden/test_results_golden.py).
+NEGLIGIBLE = 1e-30
+
+
 def _clean(x: Any) -> Any:
-    """Round floats to 9 significant digits so JSON text is stable across platforms."""
+    """Floats to 9 significant digits (stable text across platforms), negligible ones to 0."""
     if isinstance(x, float):
         if math.isnan(x) or math.isinf(x):
             return None
+        if abs(x) < NEGLIGIBLE:
+            return 0.0
         return float(f"{x:.9g}")
     if isinstance(x, Mapping):
         return {str(k): _clean(v) for k, v in x.items()}
@@ -134,7 +148,8 @@ def op_to_json(op: OpResult) -> dict[str, Any]:
 
 
 def design_to_json(d: DesignResult) -> dict[str, Any]:
-    return _clean(
+    """One design's entry of results.json; ``per_step`` only where the model costs steps apart."""
+    doc = _clean(
         {
             "name": d.name,
             "kind": d.kind,
@@ -152,3 +167,6 @@ def design_to_json(d: DesignResult) -> dict[str, Any]:
             "per_op": [op_to_json(o) for o in d.per_op],
         }
     )
+    if not d.per_step:  # GPUs: every step costs the same, latency_s_per_step and energy_j_per_step
+        del doc["per_step"]
+    return doc

@@ -6,12 +6,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from accelerator.files import ensure_out_dir
 from accelerator.gpu import load_gpu
 from simulator.evaluation import evaluate_prepared
 from simulator.gpu.calibrate import load_calibration
 from simulator.gpu.model import evaluate_gpu, gpu_summary
 from simulator.optable import prepare
-from simulator.quality import append_quality_html, attach_quality, quality_summary
+from simulator.quality import attach_quality, quality_html, quality_summary
 from simulator.report import gpu_headline, results_doc, summary_table, write_html, write_json
 from simulator.result import DesignResult
 from simulator.scenario import load_designs, load_scenario, load_workload
@@ -45,9 +46,15 @@ class RunOutput:
 
 
 def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
-    """Evaluate every design and GPU of the scenario at ``path``; write results into ``out_dir``."""
+    """Evaluate every design and GPU of the scenario at ``path``; write results into ``out_dir``.
+
+    ``out_dir`` is checked (created, writable) once the scenario is read and before anything is
+    evaluated; results.json and report.html are each replaced atomically, so a failure leaves
+    the previous ones intact (:mod:`accelerator.files`).
+    """
     sc = load_scenario(path)
     archs = load_designs(sc)
+    out = ensure_out_dir(out_dir)
     gpus = [load_gpu(g if not g.endswith((".yaml", ".yml")) else sc.resolve(g)) for g in sc.spec.gpus]
     workload = load_workload(sc.resolve(sc.spec.workload))
     steps = sc.spec.steps or workload.steps
@@ -85,11 +92,9 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
     doc = results_doc(info, results, scenario_info)
     if sc.spec.quality is not None:
         attach_quality(doc, sc.spec.quality, archs, sc.spec.gpu_precision)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
     write_json(doc, results_path)
-    report_path = write_html(doc, results, out, steps)
+    report_path = write_html(doc, results, out, steps, quality_html(doc))
     summary = summary_table(results, steps)
     if gpu_results:
         summary += "\n" + gpu_headline(gpu_results[0], steps)
@@ -99,6 +104,5 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
     if notes:  # e.g. why weights could not stay on chip across steps
         summary += "\n\nnotes:\n" + "\n".join(f"  {n}" for n in notes)
     if sc.spec.quality is not None:
-        append_quality_html(report_path, doc)
         summary += "\n\n" + quality_summary(doc)
     return RunOutput(tuple(results), doc, summary, results_path, report_path)

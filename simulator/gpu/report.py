@@ -1,7 +1,8 @@
 """The calibration report: how well the GPU model predicts the measurements it was fitted to.
 
-``picojoule calibrate ... --report DIR`` writes ``DIR/calibration.html`` (plotly, offline,
-``plotly.min.js`` beside it; fixed figure ids, so the same calibration gives the same bytes):
+``picojoule calibrate ... --report DIR`` writes ``DIR/calibration.html``, atomically (plotly.js
+inlined, so it works offline and alone; fixed figure ids, so the same calibration gives the
+same bytes):
 
 * measured vs predicted latency per step and energy per image, one marker per run, on log
   axes with the y = x line and the issue's target bands (±10% latency, ±15% energy);
@@ -18,8 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from accelerator.files import ensure_out_dir, write_text_atomic
 from simulator.gpu.model import GpuCalibration
-from simulator.report import picojoule_version, write_plotlyjs
+from simulator.plots import axis, figure_div, page
+from simulator.report import picojoule_version
 
 #: The issue's targets: latency per step within 10%, energy per image within 15%.
 TARGET_PCT = {"latency": 10.0, "energy": 15.0}
@@ -28,33 +31,37 @@ TARGET_PCT = {"latency": 10.0, "energy": 15.0}
 def _scatter(c: GpuCalibration, what: str) -> Any:
     import plotly.graph_objects as go
 
-    meas_key, pred_key, unit, scale = (
-        ("latency_s_per_step", "predicted_latency_s_per_step", "ms/step", 1e3)
+    meas_key, pred_key, unit, per = (
+        ("latency_s_per_step", "predicted_latency_s_per_step", "s", "per step")
         if what == "latency"
-        else ("energy_j_per_image", "predicted_energy_j_per_image", "J/image", 1.0)
+        else ("energy_j_per_image", "predicted_energy_j_per_image", "J", "per image")
     )
     runs = {k: m for k, m in sorted(c.measured.items()) if m.get(meas_key) is not None}
-    x = [m[meas_key] * scale for m in runs.values()]
-    y = [m[pred_key] * scale for m in runs.values()]
+    x = [m[meas_key] for m in runs.values()]
+    y = [m[pred_key] for m in runs.values()]
     fig = go.Figure()
+    span = x + y  # the axes show the y = x line over the points' span, 1.5x wider each way
     if x:
         lo, hi = min(x + y) / 1.5, max(x + y) * 1.5
+        span = [lo, hi]
         band = TARGET_PCT[what] / 100.0
         fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", line={"color": "#444"}))
         for f, name in ((1 + band, f"+{band:.0%}"), (1 - band, f"-{band:.0%}")):
             fig.add_trace(go.Scatter(x=[lo, hi], y=[lo * f, hi * f], mode="lines", name=f"target {name}",
                                      line={"color": "#999", "dash": "dash"}))  # fmt: skip
     fig.add_trace(go.Scatter(
-        x=x, y=y, mode="markers", text=list(runs), hovertemplate="%{text}: %{x:.3g} measured, %{y:.3g} predicted",
+        x=x, y=y, mode="markers", text=list(runs),
+        hovertemplate=f"%{{text}}: %{{x:.3s}}{unit} measured, %{{y:.3s}}{unit} predicted<extra></extra>",
         name="runs (blue eager, red CUDA graph)",
         marker={"size": 9, "color": ["#c33" if "[graph]" in k else "#36c" for k in runs]},
     ))  # fmt: skip
     mape = c.mape.get("latency_step" if what == "latency" else "energy_image", math.nan)
     fig.update_layout(
-        title=f"{what}: predicted vs measured ({unit}); MAPE {mape:.1f}% (target {TARGET_PCT[what]:.0f}%)",
-        xaxis={"title": f"measured {unit}", "type": "log"}, yaxis={"title": f"predicted {unit}", "type": "log"},
+        title=f"{what} {per}: predicted vs measured; MAPE {mape:.1f}% (target {TARGET_PCT[what]:.0f}%)",
+        xaxis=axis(f"measured {what} {per}", span, unit, log=True),
+        yaxis=axis(f"predicted {what} {per}", span, unit, log=True),
         height=520,
-    )  # fmt: skip
+    )
     return fig
 
 
@@ -97,29 +104,18 @@ def _tables(c: GpuCalibration) -> str:
 
 
 def write_calibration_report(c: GpuCalibration, out_dir: str | Path) -> Path:
-    """Write ``calibration.html`` (and ``plotly.min.js``) into ``out_dir``; returns the HTML path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_plotlyjs(out)
+    """Write the self-contained ``calibration.html`` into ``out_dir``; returns its path."""
+    out = ensure_out_dir(out_dir)
     figs: list[tuple[str, Any]] = [("latency", _scatter(c, "latency")), ("energy", _scatter(c, "energy"))]
     heat = _class_heatmap(c)
     if heat is not None:
         figs.append(("op-class", heat))
-    blocks = [fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"pj-cal-{name}") for name, fig in figs]
+    blocks = [figure_div(fig, f"pj-cal-{name}") for name, fig in figs]
     prov: Mapping[str, Any] = c.provenance
     files = ", ".join(html.escape(str(m.get("file"))) for m in prov.get("measurements", []))
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>picojoule GPU calibration: {html.escape(c.gpu)}</title>
-<script src="plotly.min.js"></script>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}} td,th{{padding:2px 8px;text-align:left}}</style>
-</head><body>
-<h1>GPU model calibration: {html.escape(c.gpu)} ({html.escape(c.precision)})</h1>
-<p>{len(c.measured)} measurements ({files}). Method: {html.escape(str(prov.get("method", "")))}.
+    body = f"""<p>{len(c.measured)} measurements ({files}). Method: {html.escape(str(prov.get("method", "")))}.
 picojoule {html.escape(picojoule_version())}.</p>
 {_tables(c)}
-{"".join(blocks)}
-</body></html>
-"""
-    path = out / "calibration.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+{"".join(blocks)}"""
+    title = f"GPU model calibration: {c.gpu} ({c.precision})"
+    return write_text_atomic(out / "calibration.html", page(title, body))

@@ -1,16 +1,26 @@
-"""A sweep's outputs from its store rows: results.csv, pareto.csv, report.html, best designs."""
+"""A sweep's outputs from its store rows: results.csv, pareto.csv, timings.csv, report.html.
+
+results.csv and pareto.csv hold what a design point *is* (axes, metrics, status, error), so the
+same sweep gives byte-identical files whichever executor ran it, and before and after a
+resume. How a point *ran* — evaluations started (``attempts``, more than one after a worker
+died), seconds in its worker (``eval_s``), the worker's name — differs between runs and goes
+to timings.csv (and the store, results.sqlite). Every file is written atomically
+(:mod:`accelerator.files`).
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from accelerator.files import write_text_atomic
 from simulator.report import _fmt_j, _fmt_s
 from simulator.sweep.pareto import pareto_mask
 from simulator.sweep.report import write_sweep_report
@@ -36,38 +46,39 @@ def _cell(x: Any) -> Any:
     return "" if x is None else x
 
 
+def _csv_text(head: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow(head)
+    out.writerows(rows)
+    return buf.getvalue()
+
+
 def write_csv(path: Path, sweep: Sweep, records: Sequence[Record]) -> None:
+    """Design points and their metrics: the same sweep gives the same bytes on any executor."""
     params, metrics = param_columns(sweep), metric_columns(records)
-    head = [
-        "point_id",
-        "workload",
-        "status",
-        "feasible",
-        "attempts",
-        *params,
-        *metrics,
-        "eval_s",
-        "error",
-        "key",
-    ]
-    with path.open("w", newline="", encoding="utf-8") as f:
-        out = csv.writer(f)
-        out.writerow(head)
-        for r in records:
-            out.writerow(
-                [
-                    r.point_id[:16],
-                    r.workload,
-                    r.status,
-                    int(r.feasible),
-                    r.attempts,
-                    *(_cell(r.params.get(p)) for p in params),
-                    *(_cell(r.metrics.get(m)) for m in metrics),
-                    f"{r.eval_s:.4g}",
-                    r.error or "",
-                    r.key,
-                ]
-            )
+    head = ["point_id", "workload", "status", "feasible", *params, *metrics, "error", "key"]
+    rows = (
+        [
+            r.point_id[:16],
+            r.workload,
+            r.status,
+            int(r.feasible),
+            *(_cell(r.params.get(p)) for p in params),
+            *(_cell(r.metrics.get(m)) for m in metrics),
+            r.error or "",
+            r.key,
+        ]
+        for r in records
+    )
+    write_text_atomic(path, _csv_text(head, rows))
+
+
+def write_timings(path: Path, records: Sequence[Record]) -> None:
+    """How each point ran (differs between runs): evaluations started, seconds, worker."""
+    head = ["point_id", "workload", "status", "attempts", "eval_s", "worker", "key"]
+    rows = ([r.point_id[:16], r.workload, r.status, r.attempts, f"{r.eval_s:.4g}", r.worker, r.key] for r in records)
+    write_text_atomic(path, _csv_text(head, rows))
 
 
 def pareto_records(sweep: Sweep, records: Sequence[Record], labels: Sequence[str]) -> list[Record]:
@@ -125,10 +136,12 @@ def best_table(sweep: Sweep, records: Sequence[Record], labels: Sequence[str]) -
 def export(
     sweep: Sweep, records: Sequence[Record], labels: Sequence[str], out: Path, report: bool = True
 ) -> tuple[int, str]:
-    """Write results.csv, pareto.csv and (``report``) report.html; returns (Pareto rows, best designs)."""
+    """Write results.csv, pareto.csv, timings.csv and (``report``) report.html; returns (Pareto rows,
+    best designs)."""
     front = pareto_records(sweep, records, labels)
     write_csv(out / "results.csv", sweep, records)
     write_csv(out / "pareto.csv", sweep, front)
+    write_timings(out / "timings.csv", records)
     table = best_table(sweep, records, labels)
     if report:
         write_sweep_report(sweep, records, {r.key for r in front}, labels, table, out)

@@ -1,7 +1,7 @@
 """``report.html`` of a sweep: Pareto fronts, parallel coordinates, sensitivity to each axis.
 
-Plotly figures in one HTML page that loads ``plotly.min.js`` from beside itself (offline), with
-fixed div ids, like :mod:`simulator.report`. Sensitivity of an objective to an axis is the
+Plotly figures in one self-contained HTML page (plotly.js inlined, :mod:`simulator.plots`), with
+fixed div ids and SI-labelled axes, like :mod:`simulator.report`. Sensitivity of an objective to an axis is the
 spread, in decades, of the objective's median over the points at each value of the axis
 (a main effect: how far moving that one knob moves the typical design).
 """
@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from simulator.report import picojoule_version, write_plotlyjs
+from accelerator.files import write_text_atomic
+from simulator.plots import axis, column_unit, figure_div, page, si, tick_labels, tick_values
+from simulator.report import picojoule_version
 from simulator.sweep.spec import Objective, Sweep
 from simulator.sweep.store import Record
 
@@ -64,19 +66,15 @@ def _pareto_figures(sweep: Sweep, rows: Sequence[Record], front: Collection[str]
                     hovertext=[", ".join(f"{k}={v}" for k, v in r.params.items()) for r in subset],
                 )
             )
+        xs = [r.metrics.get(a.column, math.nan) for r in rows]
+        ys = [r.metrics.get(b.column, math.nan) for r in rows]
         fig.update_layout(
             title=f"{wl}: {a.name} vs {b.name}" if b is not a else f"{wl}: {a.name} by rank",
             height=450,
-            xaxis={
-                "title": _label(a) if b is not a else "design rank",
-                "type": "log"
-                if b is not a and _log_axis([r.metrics.get(a.column, math.nan) for r in rows])
-                else "linear",
-            },
-            yaxis={
-                "title": _label(b),
-                "type": "log" if _log_axis([r.metrics.get(b.column, math.nan) for r in rows]) else "linear",
-            },
+            xaxis=axis(_label(a), xs, column_unit(a.column), _log_axis(xs))
+            if b is not a
+            else {"title": {"text": "design rank"}},
+            yaxis=axis(_label(b), ys, column_unit(b.column), _log_axis(ys)),
         )
         figs.append((f"pareto-{wl}-{n}", fig))
     return figs
@@ -93,24 +91,40 @@ def _numeric(values: Sequence[Any]) -> tuple[list[float], dict[str, Any]]:
     }
 
 
+def _objective_dim(o: Objective, rows: Sequence[Record]) -> dict[str, Any]:
+    """A parallel-coordinates axis of an objective: log10 values if they span decades, SI ticks."""
+    vals = [r.metrics.get(o.column, math.nan) for r in rows]
+    unit = column_unit(o.column)
+    use_log = _log_axis(vals)
+    finite = [v for v in vals if not math.isnan(v)]
+    ticks = [t for t in tick_values(vals, use_log) if finite and min(finite) <= t <= max(finite)]
+    dim: dict[str, Any] = {
+        "label": f"{o.column} (log)" if use_log else o.column,
+        "values": [math.log10(v) if use_log else v for v in vals],
+    }
+    if len(ticks) >= 2:  # given ticks, plotly prints no unformatted extremes
+        dim.update(tickvals=[math.log10(t) if use_log else t for t in ticks], ticktext=tick_labels(ticks, unit))
+    return dim
+
+
 def _parcoords(sweep: Sweep, rows: Sequence[Record], wl: str) -> tuple[str, Any]:
     import plotly.graph_objects as go
 
     dims = []
     for a in sweep.axes:
         vals, ticks = _numeric([r.params.get(a.name) for r in rows])
+        if not ticks and 2 <= len(set(vals)) <= 12:  # few values: label each, with its unit
+            distinct = sorted(set(vals))
+            ticks = {"tickvals": distinct, "ticktext": [si(v, column_unit(a.name), 4) for v in distinct]}
         dims.append({"label": a.name, "values": vals, **ticks})
-    for o in sweep.objectives:
-        vals = [r.metrics.get(o.column, math.nan) for r in rows]
-        use_log = _log_axis(vals)
-        dims.append(
-            {
-                "label": f"log10 {o.column}" if use_log else o.column,
-                "values": [math.log10(v) if use_log else v for v in vals],
-            }
-        )
-    color = dims[len(sweep.axes)]["values"] if rows else []
-    fig = go.Figure(go.Parcoords(dimensions=dims, line={"color": color, "colorscale": "Viridis", "showscale": True}))
+    dims += [_objective_dim(o, rows) for o in sweep.objectives]
+    first = dims[len(sweep.axes)]
+    color = first["values"] if rows else []
+    bar = {"title": {"text": sweep.objectives[0].name}}
+    if "tickvals" in first:
+        bar.update(tickvals=first["tickvals"], ticktext=first["ticktext"])
+    line = {"color": color, "colorscale": "Viridis", "showscale": True, "colorbar": bar}
+    fig = go.Figure(go.Parcoords(dimensions=dims, line=line))
     fig.update_layout(title=f"{wl}: every feasible design (colour: {sweep.objectives[0].name})", height=500)
     return f"parcoords-{wl}", fig
 
@@ -167,8 +181,7 @@ def write_sweep_report(
     table: str,
     out_dir: Path,
 ) -> Path:
-    """Write ``report.html`` and ``plotly.min.js`` into ``out_dir``."""
-    write_plotlyjs(out_dir)
+    """Write the self-contained ``report.html`` into ``out_dir`` (atomically)."""
     blocks = []
     for wl in labels:
         rows = [r for r in records if r.workload == wl and r.status == "done" and r.feasible]
@@ -178,18 +191,10 @@ def write_sweep_report(
         figs = [*_pareto_figures(sweep, rows, front, wl), _parcoords(sweep, rows, wl)]
         if len(sweep.axes) and len(rows) > 1:
             figs.append(_sensitivity_figure(sweep, rows, wl))
-        blocks += [fig.to_html(full_html=False, include_plotlyjs=False, div_id=div) for div, fig in figs]
+        blocks += [figure_div(fig, div) for div, fig in figs]
     counts = Counter(r.status for r in records)
     infeasible = sum(1 for r in records if r.status == "done" and not r.feasible)
-    title = html.escape(sweep.spec.name)
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>picojoule sweep: {title}</title>
-<script src="plotly.min.js"></script>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}
-pre{{background:#f6f6f6;padding:1em}}</style>
-</head><body>
-<h1>picojoule sweep: {title}</h1>
-<p>{html.escape(sweep.spec.description)}</p>
+    body = f"""<p>{html.escape(sweep.spec.description)}</p>
 <p>{counts.get("done", 0)} evaluations done, {counts.get("failed", 0)} failed, {infeasible} done
 but outside a constraint on metrics; {len(front)} on the Pareto front.
 Strategy: {sweep.spec.strategy.kind}; axes: {html.escape(", ".join(a.name for a in sweep.axes))}.
@@ -197,9 +202,5 @@ picojoule {html.escape(picojoule_version())}.</p>
 <h2>Best design per objective</h2>
 <pre>{html.escape(table)}</pre>
 {"".join(blocks)}
-{_failures(records)}
-</body></html>
-"""
-    path = out_dir / "report.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+{_failures(records)}"""
+    return write_text_atomic(out_dir / "report.html", page(f"picojoule sweep: {sweep.spec.name}", body))

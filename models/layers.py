@@ -19,17 +19,26 @@ simulator converts to the design's precision.
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from accelerator.errors import SpecError
 from accelerator.spec import model_from_data
 from accelerator.yamlpos import load_yaml
-from models.workload import Op, Workload
+from models.workload import MAX_MACS_PER_STEP, MAX_STEPS, Op, Workload, WorkloadError, validate_op
 
 _B = 4  # bytes per element (fp32, as traces record)
+
+MAX_DIM = 1 << 20
+"""Largest size of one layer dimension (channels, pixels, tokens, ...); 1,048,576."""
+MAX_CSV_BYTES = 8 * 1024 * 1024
+"""Largest SCALE-Sim CSV read (bytes), as for YAML inputs."""
+
+#: A layer dimension: an integer (``true`` and ``4.0`` are refused) from 1 to MAX_DIM.
+Dim = Annotated[StrictInt, Field(ge=1, le=MAX_DIM)]
 
 
 class _L(BaseModel):
@@ -39,32 +48,32 @@ class _L(BaseModel):
 
 class ConvLayer(_L):
     type: Literal["conv"]
-    N: int = Field(1, ge=1, description="batch")
-    C: int = Field(..., ge=1, description="input channels")
-    H: int = Field(..., ge=1, description="input height")
-    W: int = Field(..., ge=1, description="input width")
-    K: int = Field(..., ge=1, description="output channels")
-    R: int = Field(..., ge=1, description="filter height")
-    S: int = Field(..., ge=1, description="filter width")
-    stride: int = Field(1, ge=1)
-    padding: int = Field(0, ge=0)
-    groups: int = Field(1, ge=1)
+    N: Dim = Field(1, description="batch")
+    C: Dim = Field(..., description="input channels")
+    H: Dim = Field(..., description="input height")
+    W: Dim = Field(..., description="input width")
+    K: Dim = Field(..., description="output channels")
+    R: Dim = Field(..., description="filter height")
+    S: Dim = Field(..., description="filter width")
+    stride: Dim = Field(1)
+    padding: StrictInt = Field(0, ge=0, le=MAX_DIM)
+    groups: Dim = Field(1)
 
 
 class GemmLayer(_L):
     type: Literal["gemm"]
-    M: int = Field(..., ge=1, description="rows of the activation / output")
-    N: int = Field(..., ge=1, description="columns of the weight / output")
-    K: int = Field(..., ge=1, description="reduction")
-    batch: int = Field(1, ge=1)
+    M: Dim = Field(..., description="rows of the activation / output")
+    N: Dim = Field(..., description="columns of the weight / output")
+    K: Dim = Field(..., description="reduction")
+    batch: Dim = Field(1)
 
 
 class AttentionLayer(_L):
     type: Literal["attention"]
-    batch: int = Field(1, ge=1, description="batch x heads")
-    Lq: int = Field(..., ge=1, description="query length")
-    Lk: int = Field(..., ge=1, description="key length")
-    d: int = Field(..., ge=1, description="head dimension")
+    batch: Dim = Field(1, description="batch x heads")
+    Lq: Dim = Field(..., description="query length")
+    Lk: Dim = Field(..., description="key length")
+    d: Dim = Field(..., description="head dimension")
 
 
 Layer = Annotated[ConvLayer | GemmLayer | AttentionLayer, Field(discriminator="type")]
@@ -73,7 +82,7 @@ Layer = Annotated[ConvLayer | GemmLayer | AttentionLayer, Field(discriminator="t
 class LayerList(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(..., min_length=1)
-    steps: int = Field(1, ge=1)
+    steps: StrictInt = Field(1, ge=1, le=MAX_STEPS, description=f"sampling steps, at most {MAX_STEPS:,} (MAX_STEPS)")
     layers: tuple[Layer, ...] = Field(..., min_length=1)
 
 
@@ -82,6 +91,8 @@ def conv_op(x: ConvLayer) -> Op:
     Q = (x.W + 2 * x.padding - x.S) // x.stride + 1
     if P < 1 or Q < 1:
         raise ValueError(f"layer {x.name}: the filter is larger than the padded input")
+    if x.C % x.groups or x.K % x.groups:
+        raise ValueError(f"layer {x.name}: groups {x.groups} must divide C {x.C} and K {x.K}")
     cg, kg = x.C // x.groups, x.K // x.groups
     m, n, k = x.N * P * Q, kg, cg * x.R * x.S
     macs = x.groups * m * n * k
@@ -136,12 +147,28 @@ def attention_op(x: AttentionLayer) -> Op:
     )
 
 
-def _to_op(x: ConvLayer | GemmLayer | AttentionLayer) -> Op:
+def _to_op(x: ConvLayer | GemmLayer | AttentionLayer, index: int) -> Op:
+    """The op of one layer, checked against the workload format's limits (ValueError if not)."""
     if isinstance(x, ConvLayer):
-        return conv_op(x)
-    if isinstance(x, GemmLayer):
-        return gemm_op(x)
-    return attention_op(x)
+        op = conv_op(x)
+    elif isinstance(x, GemmLayer):
+        op = gemm_op(x)
+    else:
+        op = attention_op(x)
+    if op.macs > MAX_MACS_PER_STEP:
+        raise ValueError(
+            f"layer {x.name}: {op.macs:,} MACs is more than the limit of {MAX_MACS_PER_STEP:,} per step "
+            "(MAX_MACS_PER_STEP)"
+        )
+    validate_op(op, index)  # WorkloadError is a ValueError
+    return op
+
+
+def _workload(ops: list[Op], steps: int, provenance: dict[str, str], file: str) -> Workload:
+    try:
+        return Workload(ops=tuple(ops), steps=steps, provenance=provenance)
+    except WorkloadError as exc:  # e.g. the layers together exceed MAX_MACS_PER_STEP
+        raise SpecError(str(exc), file=file) from None
 
 
 def load_layers_yaml(path: str | Path) -> Workload:
@@ -150,14 +177,11 @@ def load_layers_yaml(path: str | Path) -> Workload:
     ops = []
     for i, layer in enumerate(spec.layers):
         try:
-            ops.append(_to_op(layer))
+            ops.append(_to_op(layer, i))
         except ValueError as exc:
             raise positions.error(f"layers.{i}", str(exc)) from None
-    return Workload(
-        ops=tuple(ops),
-        steps=spec.steps,
-        provenance={"model": spec.name, "weights": "none (hand-written layer list)", "source": str(path)},
-    )
+    provenance = {"model": spec.name, "weights": "none (hand-written layer list)", "source": str(path)}
+    return _workload(ops, spec.steps, provenance, str(path))
 
 
 _CONV_COLS = [
@@ -172,48 +196,88 @@ _CONV_COLS = [
 ]
 
 
-def load_scalesim_csv(path: str | Path) -> Workload:
-    """Read a SCALE-Sim topology CSV (conv or GEMM form)."""
+_GEMM_COLS = ["layer", "m", "n", "k"]
+_INTEGER = re.compile(r"[0-9]+")
+
+
+def _csv_text(path: str | Path) -> str:
     p = Path(path)
     try:
-        rows = list(csv.reader(p.read_text(encoding="utf-8").splitlines()))
+        with p.open("rb") as f:
+            raw = f.read(MAX_CSV_BYTES + 1)
     except OSError as exc:
-        raise SpecError(f"cannot read: {exc}", file=str(path)) from None
-    cells = [[c.strip() for c in r if c.strip() != ""] for r in rows]
-    numbered = [(i + 1, r) for i, r in enumerate(cells) if r]
-    if not numbered:
-        raise SpecError("empty topology file", file=str(path), line=1)
-    header = [h.lower() for h in numbered[0][1]]
-    gemm_form = header[:4] == ["layer", "m", "n", "k"]
-    if not gemm_form and header[: len(_CONV_COLS)] != _CONV_COLS:
+        raise SpecError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    if len(raw) > MAX_CSV_BYTES:
+        raise SpecError(f"larger than {MAX_CSV_BYTES:,} bytes (MAX_CSV_BYTES); not a topology file", file=str(path))
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
         raise SpecError(
-            f"unrecognised header {numbered[0][1]}; expected SCALE-Sim's '{', '.join(_CONV_COLS)}' or 'Layer, M, N, K'",
+            f"not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); save the CSV as UTF-8",
             file=str(path),
-            line=numbered[0][0],
+            line=line,
+        ) from None
+
+
+def _cells(row: list[str]) -> list[str]:
+    """Stripped cells without the trailing empty ones (SCALE-Sim ends every line with a comma)."""
+    cells = [c.strip() for c in row]
+    while cells and cells[-1] == "":
+        cells.pop()
+    return cells
+
+
+def _sizes(cells: list[str], columns: list[str], file: str, line: int) -> list[int]:
+    """The integer columns after the layer name, each in [1, MAX_DIM]."""
+    vals = []
+    for column, cell in zip(columns[1:], cells[1:], strict=True):
+        if not _INTEGER.fullmatch(cell):
+            raise SpecError(f"column {column!r}: expected a positive integer, got {cell!r}", file=file, line=line)
+        value = int(cell)
+        if not 1 <= value <= MAX_DIM:
+            allowed = f"an integer in [1, {MAX_DIM:,}] (MAX_DIM)"
+            raise SpecError(f"column {column!r}: expected {allowed}, got {value}", file=file, line=line)
+        vals.append(value)
+    return vals
+
+
+def load_scalesim_csv(path: str | Path) -> Workload:
+    """Read a SCALE-Sim topology CSV (conv or GEMM form)."""
+    file = str(path)
+    rows = list(csv.reader(_csv_text(path).splitlines()))
+    numbered = [(i + 1, cells) for i, r in enumerate(rows) if (cells := _cells(r))]
+    if not numbered:
+        raise SpecError("empty topology file", file=file, line=1)
+    head_line, head = numbered[0]
+    header = [h.lower() for h in head]
+    columns = _GEMM_COLS if header == _GEMM_COLS else _CONV_COLS if header == _CONV_COLS else None
+    if columns is None:
+        raise SpecError(
+            f"unrecognised header {head}; expected SCALE-Sim's '{', '.join(_CONV_COLS)}' or 'Layer, M, N, K'"
+            " (exactly these columns)",
+            file=file,
+            line=head_line,
         )
+    if len(numbered) == 1:
+        raise SpecError("the topology has a header but no layers", file=file, line=head_line)
     ops = []
-    for line, r in numbered[1:]:
-        want = 4 if gemm_form else 8
-        if len(r) < want:
-            raise SpecError(f"expected {want} columns, got {len(r)}: {r}", file=str(path), line=line)
-        try:
-            vals = [int(v) for v in r[1:want]]
-        except ValueError:
+    for index, (line, r) in enumerate(numbered[1:]):
+        if len(r) != len(columns):
             raise SpecError(
-                f"expected integers after the layer name, got {r[1:want]}", file=str(path), line=line
-            ) from None
-        if min(vals) < 1:
-            raise SpecError(f"sizes must be positive, got {vals}", file=str(path), line=line)
+                f"expected {len(columns)} columns ({', '.join(head)}), got {len(r)}: {r}", file=file, line=line
+            )
+        if not r[0]:
+            raise SpecError("the layer name is empty", file=file, line=line)
+        vals = _sizes(r, head, file, line)
         try:
-            if gemm_form:
-                ops.append(gemm_op(GemmLayer(type="gemm", name=r[0], M=vals[0], N=vals[1], K=vals[2])))
+            if columns is _GEMM_COLS:
+                ops.append(_to_op(GemmLayer(type="gemm", name=r[0], M=vals[0], N=vals[1], K=vals[2]), index))
             else:
                 ih, iw, fh, fw, c, k, s = vals
-                ops.append(conv_op(ConvLayer(type="conv", name=r[0], C=c, H=ih, W=iw, K=k, R=fh, S=fw, stride=s)))
+                layer = ConvLayer(type="conv", name=r[0], C=c, H=ih, W=iw, K=k, R=fh, S=fw, stride=s)
+                ops.append(_to_op(layer, index))
         except ValueError as exc:
-            raise SpecError(str(exc), file=str(path), line=line) from None
-    return Workload(
-        ops=tuple(ops),
-        steps=1,
-        provenance={"model": p.stem, "weights": "none (SCALE-Sim topology)", "source": str(path)},
-    )
+            raise SpecError(str(exc), file=file, line=line) from None
+    provenance = {"model": Path(path).stem, "weights": "none (SCALE-Sim topology)", "source": file}
+    return _workload(ops, 1, provenance, file)

@@ -18,13 +18,20 @@ traces need numpy alone.
 
 from __future__ import annotations
 
+import array
+import functools
 import gzip
+import itertools
 import json
 import math
+import operator
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 FORMAT_NAME = "picojoule.workload"
 FORMAT_VERSION = 1
@@ -98,6 +105,34 @@ STAT_FIELDS = (
 )
 
 
+#: Range of each statistic's values: fractions lie in [0, 1]; ``delta_bits_mean`` counts the bits of
+#: an int8 delta (|d| <= 254 needs floor(log2 254) + 2 = 9); magnitudes and ratios are non-negative.
+STAT_RANGES: dict[str, tuple[float, float]] = {
+    **{name: (0.0, 1.0) for name in STAT_FIELDS if "_frac" in name},
+    "delta_bits_mean": (0.0, 9.0),
+    "act_absmax": (0.0, math.inf),
+    "act_channel_absmax_ratio": (0.0, math.inf),
+}
+
+# Limits that keep a malformed file from hanging the reader or overflowing the simulator's
+# int64 arrays: MAX_STEPS * MAX_MACS_PER_STEP = 1e18 < 2**63 ≈ 9.2e18.
+MAX_STEPS = 10_000
+"""Most model invocations per image (sampling steps); samplers use 1 to 1,000."""
+MAX_MACS_PER_STEP = 10**14
+"""Most multiply-accumulates in one invocation, all ops together (SD-1.5's UNet at 64² latents
+with CFG: 8e11)."""
+MAX_COUNT = 10**15
+"""Largest FLOP or byte count of one op, and most elements of one tensor shape."""
+MAX_DIM = 2**31 - 1
+"""Largest extent of one shape or GEMM dimension."""
+MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024
+"""Largest workload document read (bytes of JSON after decompression): a 50-step trace of a
+1,352-op model with every statistic is 10 MB."""
+
+_COUNT_FIELDS = ("macs", "flops", "act_bytes", "weight_bytes", "out_bytes")
+_not_none = functools.partial(operator.is_not, None)
+
+
 class WorkloadError(ValueError):
     """A workload file or object is malformed (wrong version, corrupt, inconsistent)."""
 
@@ -169,29 +204,129 @@ def _fail(where: str, message: str) -> WorkloadError:
     return WorkloadError(f"{where}: {message}")
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_int(where: str, value: Any, low: int, high: int, limit: str) -> None:
+    if not _is_int(value) or not low <= value <= high:
+        raise _fail(where, f"expected an integer in [{low:,}, {high:,}] ({limit}), got {value!r}")
+
+
+def _check_dims(where: str, dims: Any, low: int, count: int | None = None) -> int:
+    """Check a shape (``count`` None) or a GEMM view; returns the product of the dims."""
+    what = f"{count} integers" if count is not None else "a list of integers"
+    if (
+        not isinstance(dims, (tuple, list))
+        or (count is not None and len(dims) != count)
+        or not all(map(_is_int, dims))
+        or (dims and not (min(dims) >= low and max(dims) <= MAX_DIM))
+    ):
+        raise _fail(where, f"expected {what} in [{low}, {MAX_DIM:,}], got {dims!r}")
+    product = math.prod(dims)
+    if product > MAX_COUNT:
+        raise _fail(where, f"{product:,} elements is more than the limit of {MAX_COUNT:,} (MAX_COUNT)")
+    return product
+
+
+def _expected_macs(op: Op, where: str) -> int:
+    """The MACs the GEMM view implies: b·m·n·k, and for attention both products (QKᵀ and A·V)."""
+    if op.gemm is None:
+        return 0
+    qk = _check_dims(f"{where}.gemm", op.gemm, 1, 4)
+    if op.kind != "attention":
+        return qk
+    gemm2 = op.params.get("gemm2")
+    if gemm2 is None:  # A·V has QKᵀ's product when the value and head dims agree (layer lists)
+        return 2 * qk
+    return qk + _check_dims(f"{where}.params.gemm2", gemm2, 1, 4)
+
+
+def validate_op(op: Op, i: int) -> int:
+    """Check op number ``i`` (types, limits, MACs against its GEMM view); returns its MACs."""
+    where = f"ops.{i}"
+    if not isinstance(op.name, str) or not op.name:
+        raise _fail(f"{where}.name", f"expected a non-empty string, got {op.name!r}")
+    where = f"ops.{i} ({op.name})"
+    if op.kind not in OP_KINDS:
+        raise _fail(f"{where}.kind", f"unknown op kind {op.kind!r}; allowed: {', '.join(OP_KINDS)}")
+    for name in ("module", "dtype"):
+        if not isinstance(getattr(op, name), str):
+            raise _fail(f"{where}.{name}", f"expected a string, got {getattr(op, name)!r}")
+    if not isinstance(op.weight_is_param, bool):
+        raise _fail(f"{where}.weight_is_param", f"expected true or false, got {op.weight_is_param!r}")
+    if not isinstance(op.params, Mapping):
+        raise _fail(f"{where}.params", f"expected an object, got {op.params!r}")
+    for name in _COUNT_FIELDS:
+        value = getattr(op, name)
+        if not _is_int(value) or not 0 <= value <= MAX_COUNT:
+            raise _fail(f"{where}.{name}", f"expected an integer in [0, {MAX_COUNT:,}] (MAX_COUNT), got {value!r}")
+    for j, shape in enumerate(op.input_shapes):
+        _check_dims(f"{where}.input_shapes.{j}", shape, 0)
+    _check_dims(f"{where}.output_shape", op.output_shape, 0)
+    expected = _expected_macs(op, where)
+    if op.macs != expected:
+        rule = "0 without a GEMM view" if op.gemm is None else "the GEMM view's batch·m·n·k"
+        if op.kind == "attention" and op.gemm is not None:
+            rule = "QKᵀ's plus A·V's batch·m·n·k (gemm, params.gemm2)"
+        raise _fail(f"{where}.macs", f"{op.macs:,} does not match the shape: expected {rule} = {expected:,}")
+    if op.flops < 2 * op.macs:
+        raise _fail(f"{where}.flops", f"expected at least 2·macs = {2 * op.macs:,} (1 MAC = 2 FLOPs), got {op.flops:,}")
+    return op.macs
+
+
+def _bad_stat_value(name: str, table: Sequence[Sequence[Any]]) -> str | None:
+    """Where the first value of ``table`` of the wrong type or outside its range is, or None."""
+    low, high = STAT_RANGES[name]
+    for s, row in enumerate(table):
+        for j, v in enumerate(row):
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                return f"stats.{name}.{s}.{j}: expected a number or null, got {v!r}"
+            if not (math.isfinite(v) and low <= v <= high):
+                return f"stats.{name}.{s}.{j}: expected a finite number in [{low}, {high}] or null, got {v!r}"
+    return None
+
+
+def _check_stats(name: str, table: Any, steps: int, n_ops: int) -> None:
+    if name not in STAT_FIELDS:
+        raise _fail(f"stats.{name}", f"unknown statistic; allowed: {', '.join(STAT_FIELDS)}")
+    if not isinstance(table, (tuple, list)) or len(table) != steps:
+        got = len(table) if isinstance(table, (tuple, list)) else repr(table)
+        raise _fail(f"stats.{name}", f"expected {steps} steps of values, got {got}")
+    for s, row in enumerate(table):
+        if not isinstance(row, (tuple, list)) or len(row) != n_ops:
+            got = len(row) if isinstance(row, (tuple, list)) else repr(row)
+            raise _fail(f"stats.{name}.{s}", f"expected {n_ops} values (one per op), got {got}")
+    # Fast path at C speed (a 50-step trace holds millions of values); the slow walk of
+    # _bad_stat_value runs only to name a bad value.
+    low, high = STAT_RANGES[name]
+    try:  # float.__float__ refuses anything but a float: ints, bools and strings take the slow walk
+        floats = map(float.__float__, filter(_not_none, itertools.chain.from_iterable(table)))
+        values = np.frombuffer(array.array("d", floats))
+    except TypeError:
+        values = np.array([np.nan])
+    if values.size == 0 or (np.isfinite(values).all() and values.min() >= low and values.max() <= high):
+        return
+    bad = _bad_stat_value(name, table)
+    if bad is not None:
+        raise WorkloadError(bad)
+
+
 def validate(w: Workload) -> None:
     """Check internal consistency; raises :class:`WorkloadError` naming the bad field."""
-    if not isinstance(w.steps, int) or w.steps < 1:
-        raise _fail("steps", f"expected a positive integer, got {w.steps!r}")
+    _check_int("steps", w.steps, 1, MAX_STEPS, "MAX_STEPS")
+    if not w.ops:
+        raise _fail("ops", "the workload has no ops; a workload needs at least one")
+    macs = 0
     for i, op in enumerate(w.ops):
-        where = f"ops.{i}"
-        if op.kind not in OP_KINDS:
-            raise _fail(f"{where}.kind", f"unknown op kind {op.kind!r}; allowed: {', '.join(OP_KINDS)}")
-        for name in ("macs", "flops", "act_bytes", "weight_bytes", "out_bytes"):
-            value = getattr(op, name)
-            if not isinstance(value, int) or value < 0:
-                raise _fail(f"{where}.{name}", f"expected a non-negative integer, got {value!r}")
-        if op.gemm is not None:
-            if len(op.gemm) != 4 or any((not isinstance(d, int)) or d < 1 for d in op.gemm):
-                raise _fail(f"{where}.gemm", f"expected 4 positive integers (batch, m, n, k), got {op.gemm!r}")
+        macs += validate_op(op, i)
+    if macs > MAX_MACS_PER_STEP:
+        limit = f"{MAX_MACS_PER_STEP:,} (MAX_MACS_PER_STEP)"
+        raise _fail("ops", f"{macs:,} MACs per step is more than the limit of {limit}")
     for name, table in w.stats.items():
-        if name not in STAT_FIELDS:
-            raise _fail(f"stats.{name}", f"unknown statistic; allowed: {', '.join(STAT_FIELDS)}")
-        if len(table) != w.steps:
-            raise _fail(f"stats.{name}", f"expected {w.steps} steps of values, got {len(table)}")
-        for s, row in enumerate(table):
-            if len(row) != len(w.ops):
-                raise _fail(f"stats.{name}.{s}", f"expected {len(w.ops)} values (one per op), got {len(row)}")
+        _check_stats(name, table, w.steps, len(w.ops))
 
 
 # ----------------------------------------------------------------------------- serialisation
@@ -225,33 +360,60 @@ def to_json(w: Workload) -> dict[str, Any]:
     }
 
 
-def _tuple_shape(value: Any, where: str) -> tuple[int, ...]:
-    if not isinstance(value, list) or not all(isinstance(d, int) for d in value):
+def _tuple_shape(value: Any, where: str) -> tuple[Any, ...]:
+    """A JSON list as a tuple; :func:`validate` checks its elements."""
+    if not isinstance(value, list):
         raise _fail(where, f"expected a list of integers, got {value!r}")
     return tuple(value)
+
+
+_OP_FIELDS = frozenset(Op.__dataclass_fields__)
+_TOP_FIELDS = ("format", "version", "provenance", "steps", "ops", "stats", "unsupported")
 
 
 def _op_from_json(d: Any, i: int) -> Op:
     where = f"ops.{i}"
     if not isinstance(d, dict):
         raise _fail(where, f"expected an object, got {type(d).__name__}")
-    known = {f for f in Op.__dataclass_fields__}
-    unknown = set(d) - known
+    if isinstance(d.get("name"), str) and d["name"]:
+        where = f"ops.{i} ({d['name']})"
+    unknown = set(d) - _OP_FIELDS
     if unknown:
-        raise _fail(where, f"unknown fields {sorted(unknown)}; allowed: {sorted(known)}")
+        raise _fail(where, f"unknown fields {sorted(unknown)}; allowed: {sorted(_OP_FIELDS)}")
     if "name" not in d or "kind" not in d:
         raise _fail(where, "every op needs 'name' and 'kind'")
     kw = dict(d)
-    kw["input_shapes"] = tuple(_tuple_shape(s, f"{where}.input_shapes") for s in d.get("input_shapes", []))
+    shapes = d.get("input_shapes", [])
+    if not isinstance(shapes, list):
+        raise _fail(f"{where}.input_shapes", f"expected a list of shapes, got {shapes!r}")
+    kw["input_shapes"] = tuple(_tuple_shape(s, f"{where}.input_shapes.{j}") for j, s in enumerate(shapes))
     kw["output_shape"] = _tuple_shape(d.get("output_shape", []), f"{where}.output_shape")
     gemm = d.get("gemm")
-    kw["gemm"] = tuple(_tuple_shape(gemm, f"{where}.gemm")) if gemm is not None else None
-    kw["params"] = dict(d.get("params") or {})
+    kw["gemm"] = _tuple_shape(gemm, f"{where}.gemm") if gemm is not None else None
+    params = d.get("params", {})
+    if not isinstance(params, dict):
+        raise _fail(f"{where}.params", f"expected an object, got {params!r}")
+    kw["params"] = params
     return Op(**kw)
 
 
+def _field(doc: dict[str, Any], key: str, kind: type, default: Any) -> Any:
+    value = doc.get(key, default)
+    if not isinstance(value, kind):
+        raise _fail(key, f"expected a JSON {'object' if kind is dict else 'list'}, got {value!r}")
+    return value
+
+
+def _table(table: Any) -> Any:
+    """A statistics table as tuples; anything else is left for :func:`validate` to name."""
+    if not isinstance(table, list):
+        return table
+    return tuple(tuple(row) if isinstance(row, list) else row for row in table)
+
+
 def from_json(doc: Any, source: str = "<workload>") -> Workload:
-    """Build a workload from its JSON document; errors name ``source`` and the field."""
+    """Build a workload from its JSON document; errors name ``source``, the field (with the op's
+    index and name) and the bad value."""
     try:
         if not isinstance(doc, dict):
             raise _fail("(top)", "expected a JSON object")
@@ -263,14 +425,23 @@ def from_json(doc: Any, source: str = "<workload>") -> Workload:
                 f"this picojoule reads version {FORMAT_VERSION}, the file is version {doc.get('version')!r};"
                 " re-trace it with this version",
             )
-        ops = tuple(_op_from_json(o, i) for i, o in enumerate(doc.get("ops") or []))
-        stats = {k: tuple(tuple(row) for row in table) for k, table in (doc.get("stats") or {}).items()}
+        unknown = sorted(set(doc) - set(_TOP_FIELDS))
+        if unknown:
+            raise _fail(unknown[0], f"unknown field; allowed: {', '.join(_TOP_FIELDS)}")
+        if "steps" not in doc:
+            raise _fail("steps", f"required field is missing (an integer in [1, {MAX_STEPS:,}])")
+        ops = tuple(_op_from_json(o, i) for i, o in enumerate(_field(doc, "ops", list, [])))
+        stats = {k: _table(t) for k, t in _field(doc, "stats", dict, {}).items()}
+        unsupported = _field(doc, "unsupported", list, [])
+        for i, u in enumerate(unsupported):
+            if not isinstance(u, dict):
+                raise _fail(f"unsupported.{i}", f"expected an object, got {u!r}")
         return Workload(
             ops=ops,
-            steps=doc.get("steps", 1),
-            provenance=dict(doc.get("provenance") or {}),
+            steps=doc["steps"],
+            provenance=_field(doc, "provenance", dict, {}),
             stats=stats,
-            unsupported=tuple(doc.get("unsupported") or ()),
+            unsupported=tuple(unsupported),
         )
     except WorkloadError as exc:
         raise WorkloadError(f"{source}: {exc}") from None
@@ -294,19 +465,49 @@ def save(w: Workload, path: str | Path) -> Path:
     return p
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number the format allows (statistics are finite or null)")
+
+
+def _read_bounded(p: Path, path: str | Path) -> bytes:
+    """The file's bytes, decompressed if gzipped, refusing more than MAX_DECOMPRESSED_BYTES."""
+    too_big = (
+        f"{path}: more than {MAX_DECOMPRESSED_BYTES:,} bytes of JSON (MAX_DECOMPRESSED_BYTES); "
+        "not a workload this picojoule reads"
+    )
+    with p.open("rb") as f:
+        if f.read(2) != b"\x1f\x8b":
+            f.seek(0)
+            text = f.read(MAX_DECOMPRESSED_BYTES + 1)
+        else:
+            f.seek(0)
+            # GzipFile decompresses as it reads, so a small file that inflates without bound
+            # (a gzip bomb) stops at the limit instead of filling memory.
+            with gzip.GzipFile(fileobj=f) as gz:
+                text = gz.read(MAX_DECOMPRESSED_BYTES + 1)
+    if len(text) > MAX_DECOMPRESSED_BYTES:
+        raise WorkloadError(too_big)
+    return text
+
+
 def load(path: str | Path) -> Workload:
     """Read a workload file (gzipped or plain JSON); corrupt files raise :class:`WorkloadError`."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        text = _read_bounded(p, path)
     except FileNotFoundError:
         raise WorkloadError(f"{path}: no such workload file") from None
+    except IsADirectoryError:
+        raise WorkloadError(f"{path}: is a folder, not a workload file") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise WorkloadError(f"{path}: not a readable workload file (corrupt or truncated): {exc}") from None
     except OSError as exc:
         raise WorkloadError(f"{path}: cannot read: {exc}") from None
     try:
-        text = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-        doc = json.loads(text)
-    except (OSError, EOFError, ValueError, gzip.BadGzipFile) as exc:
+        doc = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise WorkloadError(f"{path}: not a workload file: JSON nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise WorkloadError(f"{path}: not a readable workload file (corrupt or truncated): {exc}") from None
     return from_json(doc, str(path))
 

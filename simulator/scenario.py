@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from accelerator.errors import SpecError
 from accelerator.spec import ArchSpec, load_arch, model_from_data
 from accelerator.yamlpos import Positions, load_yaml
 from models.layers import load_layers_yaml, load_scalesim_csv
-from models.workload import Workload, WorkloadError
+from models.workload import MAX_STEPS, Workload, WorkloadError
 from models.workload import load as load_trace
 
 
@@ -38,24 +38,31 @@ class QualitySpec(BaseModel):
     trace extra) and adds ``quality`` (PSNR, SSIM, Fréchet distance) to each design's entry.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     model: Literal["digits-ddpm", "digits-random", "terrain"] = Field(
         "digits-ddpm", description="model whose images are judged"
     )
     images: int = Field(16, ge=1, le=4096, description="images judged per design")
     steps: int = Field(20, ge=1, le=1000, description="sampling steps of the emulated runs")
-    seed: int = Field(0, ge=0, description="noise seed shared by the reference and every design")
-    calibration_images: int = Field(4, ge=1, description="calibration-run images (seed + 1000)")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="noise seed shared by the reference and every design")
+    calibration_images: int = Field(4, ge=1, le=4096, description="calibration-run images (seed + 1000)")
 
 
 class ScenarioSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # Types are strict where a coercion would change a number silently (``steps: true`` is not 1,
+    # ``steps: 2.5`` is not 2); strings and tuples keep pydantic's lax parsing of YAML lists.
 
     name: str = Field(..., min_length=1)
     description: str = ""
     workload: str = Field(..., min_length=1, description="path to a workload file, relative to the scenario")
-    steps: int | None = Field(None, ge=1, description="sampling steps per image; default: the trace's steps")
+    steps: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=MAX_STEPS,
+        description=f"sampling steps per image, at most {MAX_STEPS:,} (MAX_STEPS); default: the trace's steps",
+    )
     decoder: str | None = Field(
         None, description="workload run once per image after the sampling steps (e.g. a VAE decoder trace)"
     )

@@ -29,8 +29,9 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv,
     ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
+    ast.Pow: lambda a, b: _power(a, b),
 }
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**"}
 _COMPARE: dict[type, Callable[[Any, Any], bool]] = {
     ast.Lt: operator.lt,
     ast.LtE: operator.le,
@@ -63,6 +64,39 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 class ExprError(ValueError):
     """An expression is malformed or cannot be evaluated (the message says why)."""
+
+
+MAX_INT_BITS = 256
+"""Largest integer an expression may compute, in bits (a spec field needs fewer than 64), so that
+``2 ** 10**9`` is refused before it is computed instead of taking minutes and gigabytes."""
+MAX_EXPONENT = 1024
+"""Largest exponent ``**`` takes (floats overflow past 2**1024 anyway)."""
+
+
+def _number(value: Any, op: str) -> int | float:
+    """``value`` as an operand of arithmetic: a number, never a string (``'a' * 10**9``)."""
+    if isinstance(value, (int, float)):
+        return value
+    raise ExprError(f"{op} needs numbers, got {value!r}")
+
+
+def _bounded(value: Any) -> Any:
+    """Refuse integers over MAX_INT_BITS and floats that overflowed or are not numbers."""
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise ExprError(f"the result has more than {MAX_INT_BITS} bits (MAX_INT_BITS)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExprError(f"the result is {value}, not a finite number")
+    return value
+
+
+def _power(base: Any, exponent: Any) -> Any:
+    base, exponent = _number(base, "**"), _number(exponent, "**")
+    if abs(exponent) > MAX_EXPONENT:
+        raise ExprError(f"exponent {exponent!r} is larger than {MAX_EXPONENT} (MAX_EXPONENT)")
+    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
+        if (abs(base).bit_length() - 1) * exponent > MAX_INT_BITS:
+            raise ExprError(f"{base} ** {exponent} has more than {MAX_INT_BITS} bits (MAX_INT_BITS)")
+    return operator.pow(base, exponent)
 
 
 def _dotted(node: ast.AST) -> str | None:
@@ -157,9 +191,15 @@ def _eval(node: ast.AST, resolve: Callable[[str], Any]) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.BinOp):
-        return _BINARY[type(node.op)](_eval(node.left, resolve), _eval(node.right, resolve))
+        symbol = _SYMBOLS[type(node.op)]
+        left = _number(_eval(node.left, resolve), symbol)
+        right = _number(_eval(node.right, resolve), symbol)
+        return _bounded(_BINARY[type(node.op)](left, right))
     if isinstance(node, ast.UnaryOp):
-        return _UNARY[type(node.op)](_eval(node.operand, resolve))
+        operand = _eval(node.operand, resolve)
+        if not isinstance(node.op, ast.Not):
+            operand = _number(operand, "a sign")
+        return _UNARY[type(node.op)](operand)
     if isinstance(node, ast.BoolOp):
         values = (_eval(v, resolve) for v in node.values)
         return all(values) if isinstance(node.op, ast.And) else any(values)
@@ -175,5 +215,6 @@ def _eval(node: ast.AST, resolve: Callable[[str], Any]) -> Any:
         return _eval(node.body if _eval(node.test, resolve) else node.orelse, resolve)
     if isinstance(node, ast.Call):
         assert isinstance(node.func, ast.Name)  # checked by _check
-        return FUNCTIONS[node.func.id](*(_eval(a, resolve) for a in node.args))
+        args = [_number(_eval(a, resolve), f"{node.func.id}()") for a in node.args]
+        return _bounded(FUNCTIONS[node.func.id](*args))
     raise AssertionError(f"unchecked node {type(node).__name__}")  # _check rejects it first

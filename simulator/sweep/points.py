@@ -8,104 +8,37 @@ Strategies: the full grid, a seeded random sample of it, and optuna's NSGA-II (a
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import math
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from accelerator.errors import SpecError
-from accelerator.spec import ArchSpec
-from simulator.cost.hardware import area_mm2
+from simulator.sweep.design import DesignPoint, canonical_json, design_point, digest
 from simulator.sweep.expressions import ExprError
-from simulator.sweep.paths import get_path, resolve_path, set_path
+from simulator.sweep.paths import get_path, resolve_path
 from simulator.sweep.spec import Nsga2Strategy, RandomStrategy, Sweep
 
-
-def digest(text: str | bytes) -> str:
-    return hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
-
-
-def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-@dataclass(frozen=True)
-class DesignPoint:
-    params: dict[str, Any]  # axis values and derived values, by name
-    arch: dict[str, Any] = field(default_factory=dict)  # validated arch data (every default filled in)
-    point_id: str = ""  # hash of the arch; "" when infeasible
-    infeasible: str | None = None  # why the point is not evaluated
-
-
-class _Resolver:
-    """Looks names up for expressions: derived values, builtins, then arch fields."""
-
-    def __init__(self, sweep: Sweep, data: dict[str, Any]) -> None:
-        self.sweep = sweep
-        self.data = data
-        self.named: dict[str, Any] = {}
-        self._arch: ArchSpec | None = None
-
-    def arch(self) -> ArchSpec:
-        if self._arch is None:
-            self._arch = ArchSpec.model_validate(self.data)
-        return self._arch
-
-    def set_field(self, path: tuple[str | int, ...], value: Any) -> None:
-        self.data = set_path(self.data, path, value)
-        self._arch = None
-
-    def __call__(self, name: str) -> Any:
-        if name in self.named:
-            return self.named[name]
-        if name == "pes":
-            return self.arch().compute.rows * self.arch().compute.cols
-        if name == "sram_bytes":
-            a = self.arch()
-            pes = a.compute.rows * a.compute.cols
-            return sum(lv.size_bytes * (pes if lv.per_pe else 1) for lv in a.memory.levels)
-        if name == "area_mm2":
-            return area_mm2(self.arch())
-        path = resolve_path(self.sweep.base_full, name)
-        missing = object()
-        value = get_path(self.data, path, missing)
-        return get_path(self.sweep.base_full, path) if value is missing else value
+__all__ = [
+    "DesignPoint",
+    "Nsga2Search",
+    "build_point",
+    "canonical_json",
+    "combine_workloads",
+    "digest",
+    "grid_values",
+    "meets_post_constraints",
+    "task_key",
+    "workload_ids",
+]
 
 
 def build_point(sweep: Sweep, values: Sequence[Any]) -> DesignPoint:
     """The design point of one choice of axis values (in the order of ``sweep.axes``)."""
-    params: dict[str, Any] = {a.name: v for a, v in zip(sweep.axes, values, strict=True)}
-    data = sweep.base_data
-    for axis, value in zip(sweep.axes, values, strict=True):
-        data = set_path(data, axis.path, value)
-    res = _Resolver(sweep, data)
-    try:
-        for d in sweep.derived:
-            value = d.expr.evaluate(res)
-            params[d.name] = value
-            if d.path is None:
-                res.named[d.name] = value
-            else:
-                res.set_field(d.path, value)
-        arch = res.arch()
-        for c in sweep.constraints:
-            if not c.after_evaluation and not c.expr.evaluate(res):
-                return DesignPoint(params, infeasible=f"constraint not met: {c.expr.text}")
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in err["loc"])
-        return DesignPoint(params, infeasible=f"invalid design: {where}: {err['msg']}")
-    except ExprError as exc:
-        return DesignPoint(params, infeasible=str(exc))
-    dump = arch.model_dump(mode="json")
-    return DesignPoint(params, arch=dump, point_id=digest(canonical_json(dump)))
+    settings = tuple(zip(sweep.axes, values, strict=True))
+    return design_point(sweep.base_data, sweep.base_full, settings, sweep.derived, sweep.constraints)
 
 
 def meets_post_constraints(sweep: Sweep, point: DesignPoint, metrics: dict[str, float]) -> str | None:

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from accelerator.spec import ArchSpec, arch_from_data, model_from_data
 from accelerator.yamlpos import Positions, load_yaml
+from models.workload import MAX_STEPS
 from simulator.evaluation import FIDELITIES
+from simulator.sweep.design import Axis, Constraint, Derived, DesignPoint, design_point
 from simulator.sweep.expressions import Expr, ExprError, parse_expr
 from simulator.sweep.paths import resolve_path, set_path
 from simulator.sweep.worker import BUILTIN_OBJECTIVES, METRIC_COLUMNS, QUALITY_COLUMNS, QualitySetup
@@ -32,6 +34,17 @@ BUILTIN_NAMES = {
 #: Metric columns constraints and objectives may read.
 METRICS = {*METRIC_COLUMNS, *QUALITY_COLUMNS}
 
+MAX_AXIS_VALUES = 100_000
+"""Most values one axis may have (a range or log_range is counted before it is enumerated)."""
+MAX_GRID_POINTS = 1_000_000
+"""Most design points a grid sweep may visit, and most samples or trials of a random or NSGA-II
+search; a larger space needs ``strategy: {kind: random, samples: ...}`` or ``nsga2``."""
+MAX_SEARCH_SPACE = 2**62
+"""Most points (the product of the axis sizes) a random or NSGA-II search draws from."""
+
+#: A finite number (``.inf`` and ``.nan`` are refused).
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -40,18 +53,18 @@ class _Strict(BaseModel):
 class RangeSpec(_Strict):
     """Evenly spaced values start, start+step, ... up to and including stop."""
 
-    start: float
-    stop: float
-    step: float = Field(..., gt=0)
+    start: Finite
+    stop: Finite
+    step: Finite = Field(..., gt=0)
 
 
 class LogRangeSpec(_Strict):
     """Geometric values from start to stop: ``num`` of them, or multiplying by ``factor``."""
 
-    start: float = Field(..., gt=0)
-    stop: float = Field(..., gt=0)
-    num: int | None = Field(default=None, ge=2)
-    factor: float | None = Field(default=None, gt=1)
+    start: Finite = Field(..., gt=0)
+    stop: Finite = Field(..., gt=0)
+    num: StrictInt | None = Field(default=None, ge=2, le=MAX_AXIS_VALUES)
+    factor: Finite | None = Field(default=None, gt=1)
 
     @model_validator(mode="after")
     def _one_of(self) -> LogRangeSpec:
@@ -78,15 +91,21 @@ class GridStrategy(_Strict):
 
 class RandomStrategy(_Strict):
     kind: Literal["random"]
-    samples: int = Field(..., ge=1, description="design points drawn from the grid, without replacement")
-    seed: int = 0
+    samples: StrictInt = Field(
+        ..., ge=1, le=MAX_GRID_POINTS, description="design points drawn from the grid, without replacement"
+    )
+    seed: StrictInt = 0
 
 
 class Nsga2Strategy(_Strict):
     kind: Literal["nsga2"]
-    trials: int = Field(..., ge=1, description="design points asked of optuna's NSGA-II sampler in all")
-    population: int = Field(default=24, ge=2, description="points per generation (evaluated in parallel)")
-    seed: int = 0
+    trials: StrictInt = Field(
+        ..., ge=1, le=MAX_GRID_POINTS, description="design points asked of optuna's NSGA-II sampler in all"
+    )
+    population: StrictInt = Field(
+        default=24, ge=2, le=10_000, description="points per generation (evaluated in parallel)"
+    )
+    seed: StrictInt = 0
 
 
 Strategy = Annotated[GridStrategy | RandomStrategy | Nsga2Strategy, Field(discriminator="kind")]
@@ -96,14 +115,18 @@ class JobqueueSpec(_Strict):
     """A dask-jobqueue cluster started for ``--executor dask`` (options go to its constructor)."""
 
     kind: Literal["slurm", "pbs", "lsf", "sge", "htcondor", "moab", "oar"]
-    jobs: int = Field(..., ge=1, description="batch jobs to start")
+    jobs: StrictInt = Field(..., ge=1, le=10_000, description="batch jobs to start")
     options: dict[str, Any] = Field(default_factory=dict, description="e.g. cores, memory, queue, walltime")
 
 
 class ExecutionSpec(_Strict):
-    max_attempts: int = Field(default=3, ge=1, description="a point whose worker dies this often is recorded as failed")
-    batch_size: int | None = Field(default=None, ge=1, description="points per task; default: chosen per executor")
-    point_timeout_s: float = Field(
+    max_attempts: StrictInt = Field(
+        default=3, ge=1, le=100, description="a point whose worker dies this often is recorded as failed"
+    )
+    batch_size: StrictInt | None = Field(
+        default=None, ge=1, le=MAX_GRID_POINTS, description="points per task; default: chosen per executor"
+    )
+    point_timeout_s: Finite = Field(
         default=600.0, gt=0, description="longest a point may take before its worker is killed"
     )
     jobqueue: JobqueueSpec | None = None
@@ -113,10 +136,10 @@ class QualitySpec(_Strict):
     """How image quality is measured when an objective or constraint reads quality_* metrics."""
 
     model: str = Field(default="digits-ddpm", description="a models.numerics.session quality model")
-    images: int = Field(default=16, ge=1, description="images generated per design")
-    steps: int = Field(default=20, ge=1, description="sampling steps per image")
-    seed: int = 0
-    calibration_images: int = Field(default=4, ge=1)
+    images: StrictInt = Field(default=16, ge=1, le=4096, description="images generated per design")
+    steps: StrictInt = Field(default=20, ge=1, le=1000, description="sampling steps per image")
+    seed: StrictInt = 0
+    calibration_images: StrictInt = Field(default=4, ge=1, le=4096)
 
 
 class SweepFile(_Strict):
@@ -124,7 +147,12 @@ class SweepFile(_Strict):
     description: str = ""
     base: str | dict[str, Any] = Field(..., description="arch YAML path (relative to the sweep) or an inline arch")
     workloads: tuple[str, ...] = Field(..., min_length=1, description="workload files, relative to the sweep")
-    steps: int | None = Field(default=None, ge=1, description="sampling steps per image; default: each trace's")
+    steps: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_STEPS,
+        description=f"sampling steps per image, at most {MAX_STEPS:,} (MAX_STEPS); default: each trace's",
+    )
     fidelity: str = "analytic"
     axes: dict[str, tuple[Any, ...] | AxisSpec] = Field(..., min_length=1)
     derived: dict[str, str | int | float] = Field(default_factory=dict)
@@ -140,26 +168,6 @@ class SweepFile(_Strict):
         if isinstance(data, dict) and isinstance(data.get("workloads"), str):
             return {**data, "workloads": [data["workloads"]]}
         return data
-
-
-@dataclass(frozen=True)
-class Axis:
-    name: str  # as written, e.g. "memory.levels.glb.size_bytes"
-    path: tuple[str | int, ...]  # into the arch data, levels by index
-    values: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Derived:
-    name: str
-    expr: Expr
-    path: tuple[str | int, ...] | None  # the spec field it sets, or None for a named value
-
-
-@dataclass(frozen=True)
-class Constraint:
-    expr: Expr
-    after_evaluation: bool  # reads metrics, so is checked on the result
 
 
 @dataclass(frozen=True)
@@ -197,18 +205,43 @@ def _num(x: float) -> float:
     return float(f"{x:.12g}")
 
 
+def _count(span: float, step: float, what: str) -> int:
+    """How many values ``0, step, 2·step, ...`` fit in ``span`` (rounding error forgiven); raises
+    ValueError above :data:`MAX_AXIS_VALUES`."""
+    quotient = span / step
+    if not math.isfinite(quotient) or quotient >= MAX_AXIS_VALUES:
+        many = f"{math.floor(quotient) + 1:,}" if math.isfinite(quotient) else "too many"
+        raise ValueError(
+            f"the {what} has {many} values, more than the limit of {MAX_AXIS_VALUES:,} (MAX_AXIS_VALUES);"
+            " use a larger step or factor, or a shorter span"
+        )
+    return max(math.floor(quotient + 1e-9) + 1, 0)
+
+
 def axis_values(spec: tuple[Any, ...] | AxisSpec) -> tuple[Any, ...]:
-    """The values of one axis, in order; ranges of integers stay integers."""
+    """The values of one axis, in order; ranges of integers stay integers.
+
+    Raises ValueError when a range or log_range would have more than :data:`MAX_AXIS_VALUES`
+    values; the count is computed before any value is.
+    """
     if isinstance(spec, tuple):
-        return spec
-    if spec.values is not None:
-        return spec.values
-    if spec.range is not None:
+        values = spec
+    elif spec.values is not None:
+        values = spec.values
+    elif spec.range is not None:
         r = spec.range
-        n = math.floor((r.stop - r.start) / r.step + 1e-9) + 1
+        n = _count(r.stop - r.start, r.step, "range")
         as_int = all(float(v).is_integer() for v in (r.start, r.stop, r.step))
-        vals = [r.start + i * r.step for i in range(max(n, 0))]
+        vals = [r.start + i * r.step for i in range(n)]
         return tuple(int(round(v)) if as_int else _num(v) for v in vals)
+    else:
+        return _log_values(spec)
+    if len(values) > MAX_AXIS_VALUES:
+        raise ValueError(f"the axis has {len(values):,} values, more than the limit of {MAX_AXIS_VALUES:,}")
+    return values
+
+
+def _log_values(spec: AxisSpec) -> tuple[Any, ...]:
     lr = spec.log_range
     assert lr is not None  # AxisSpec checks that one is given
     as_int = float(lr.start).is_integer() and float(lr.stop).is_integer()
@@ -216,8 +249,8 @@ def axis_values(spec: tuple[Any, ...] | AxisSpec) -> tuple[Any, ...]:
         raw = [lr.start * (lr.stop / lr.start) ** (i / (lr.num - 1)) for i in range(lr.num)]
     else:
         assert lr.factor is not None
-        n = math.floor(math.log(lr.stop / lr.start) / math.log(lr.factor) + 1e-9) + 1
-        raw = [lr.start * lr.factor**i for i in range(max(n, 0))]
+        n = _count(math.log(lr.stop / lr.start), math.log(lr.factor), f"log_range (factor {lr.factor!r})")
+        raw = [lr.start * lr.factor**i for i in range(n)]
         as_int = as_int and float(lr.factor).is_integer()
     out = [int(round(v)) if as_int else _num(v) for v in raw]
     return tuple(dict.fromkeys(out))  # rounding can repeat a value
@@ -289,7 +322,10 @@ def load_sweep(path: str | Path) -> Sweep:
             apath = resolve_path(full, name)
         except KeyError as exc:
             raise positions.error(f"axes.{name}", f"not a field of the base arch: {exc.args[0]}") from None
-        values = axis_values(axis_spec)
+        try:
+            values = axis_values(axis_spec)
+        except ValueError as exc:
+            raise positions.error(f"axes.{name}", str(exc)) from None
         _check_axis(name, values, apath, base_data, positions)
         axes.append(Axis(name=name, path=apath, values=values))
 
@@ -349,7 +385,7 @@ def load_sweep(path: str | Path) -> Sweep:
         if not wpath.is_file():
             raise positions.error(f"workloads.{i}", f"no such workload file {rel!r} (relative to {path.parent})")
         workloads.append(wpath)
-    return Sweep(
+    sweep = Sweep(
         spec=spec,
         path=path,
         positions=positions,
@@ -360,4 +396,43 @@ def load_sweep(path: str | Path) -> Sweep:
         constraints=tuple(constraints),
         objectives=tuple(objectives),
         workloads=tuple(workloads),
+    )
+    _check_size(sweep)
+    _check_designs(sweep)
+    return sweep
+
+
+def _check_size(sweep: Sweep) -> None:
+    """Refuse a space too large for its strategy, before a single point is enumerated."""
+    size = sweep.grid_size
+    strategy = sweep.spec.strategy
+    where = "strategy" if "strategy" in sweep.positions.lines else "axes"
+    if isinstance(strategy, GridStrategy) and size > MAX_GRID_POINTS:
+        raise sweep.positions.error(
+            where,
+            f"the grid has {size:,} design points, more than the limit of {MAX_GRID_POINTS:,} (MAX_GRID_POINTS); "
+            "use fewer axis values, or strategy {kind: random, samples: N} or {kind: nsga2, trials: N}",
+        )
+    if size > MAX_SEARCH_SPACE:
+        raise sweep.positions.error(
+            "axes", f"the axes span {size:.3g} design points, more than {MAX_SEARCH_SPACE:,} (MAX_SEARCH_SPACE)"
+        )
+
+
+def _check_designs(sweep: Sweep) -> None:
+    """Build the base design and the two axis corners (every axis at its first, then its last
+    value): a derived value or constraint that fails on all of them fails on every design in all
+    likelihood, and is reported at its line instead of rejecting each design at run time."""
+    corners = [()] + [tuple((a, a.values[i]) for a in sweep.axes) for i in (0, -1)]
+    points: list[DesignPoint] = [
+        design_point(sweep.base_data, sweep.base_full, c, sweep.derived, sweep.constraints) for c in corners
+    ]
+    failed = [p for p in points if p.failed is not None]
+    if len(failed) < len(points):
+        return
+    first = failed[0]
+    where = first.failed or ("derived" if sweep.derived else "axes")
+    raise sweep.positions.error(
+        where,
+        f"fails on the base design and on the axis corners, so in all likelihood on every design: {first.infeasible}",
     )

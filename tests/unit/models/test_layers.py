@@ -47,7 +47,7 @@ def test_bad_layer_files_name_the_line(tmp_path: Path) -> None:
         load_layers_yaml(p)
     c = tmp_path / "bad.csv"
     c.write_text("Layer, M, N, K,\nfc, 4, x, 4,\n")
-    with pytest.raises(SpecError, match=r"bad.csv:2: expected integers"):
+    with pytest.raises(SpecError, match=r"bad.csv:2: column 'N': expected a positive integer, got 'x'"):
         load_scalesim_csv(c)
     c.write_text("A, B\n1, 2\n")
     with pytest.raises(SpecError, match="unrecognised header"):

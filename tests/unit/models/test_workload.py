@@ -77,11 +77,11 @@ def test_corrupt_and_truncated_files_are_rejected(tmp_path: Path) -> None:
 
 
 def test_inconsistent_objects_are_rejected() -> None:
-    with pytest.raises(WorkloadError, match="ops.0.kind"):
+    with pytest.raises(WorkloadError, match=r"ops.0 \(x\).kind"):
         Workload(ops=(Op(name="x", kind="bogus"),))
     with pytest.raises(WorkloadError, match="stats.act_zero_frac"):
         Workload(ops=(Op(name="x", kind="gemm"),), steps=2, stats={"act_zero_frac": ((0.0,),)})
-    with pytest.raises(WorkloadError, match="ops.0.gemm"):
+    with pytest.raises(WorkloadError, match=r"ops.0 \(x\).gemm"):
         Workload(ops=(Op(name="x", kind="gemm", gemm=(1, 0, 2, 3)),))
 
 

@@ -27,19 +27,31 @@ In mode ``graph`` the latencies and energy are of CUDA-graph replays (:mod:`mode
 
 ``batch`` counts images per sampling call; with classifier-free guidance the model runs at
 twice that batch, which the embedded workload shows.
+
+:func:`load_measurement` checks every field the GPU model reads (:func:`check_measurement`):
+types, finite and positive times and energies, ``per_op`` entries (an index into the embedded
+workload's ops, each once; a time ≥ 0), and energy fields when ``energy.available``. An error
+names the file, the field as a dotted path with list indices (``per_op[3].time_s``), the bad
+value and what is allowed. Other fields are kept as written.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from accelerator.errors import PicojouleError
+from accelerator.files import write_bytes_atomic
 
 FORMAT_NAME = "picojoule.gpu_measurement"
 FORMAT_VERSION = 1
+
+#: ``settings.dtype`` values the harness writes, and ``settings.mode`` values.
+DTYPES = ("bf16", "fp16", "fp32", "fp8")
+MODES = ("eager", "graph")
 
 
 class MeasurementError(PicojouleError):
@@ -47,12 +59,13 @@ class MeasurementError(PicojouleError):
 
 
 def write_measurement(doc: dict[str, Any], path: str | Path) -> Path:
-    """Write ``doc`` as JSON (gzipped when ``path`` ends in ``.gz``); returns the path."""
+    """Write ``doc`` as JSON (gzipped when ``path`` ends in ``.gz``), atomically; returns the path.
+
+    A NaN is written as JSON's ``NaN`` extension rather than lost with the GPU run that measured
+    it: :func:`load_measurement` then names the field."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     text = (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("utf-8")
-    p.write_bytes(gzip.compress(text, mtime=0) if p.suffix == ".gz" else text)
-    return p
+    return write_bytes_atomic(p, gzip.compress(text, mtime=0) if p.suffix == ".gz" else text)
 
 
 def load_measurement(path: str | Path) -> dict[str, Any]:
@@ -62,13 +75,119 @@ def load_measurement(path: str | Path) -> dict[str, Any]:
         doc = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
     except FileNotFoundError:
         raise MeasurementError(f"{path}: no such measurement file") from None
+    except IsADirectoryError:
+        raise MeasurementError(f"{path}: is a folder, not a measurement file") from None
     except (OSError, EOFError, ValueError) as exc:
         raise MeasurementError(f"{path}: not a readable measurement file: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
-        raise MeasurementError(f"{path}: format is not {FORMAT_NAME!r}")
-    if doc.get("version") != FORMAT_VERSION:
-        raise MeasurementError(f"{path}: version {doc.get('version')!r}; this picojoule reads {FORMAT_VERSION}")
-    for key in ("model", "device", "settings", "latency", "energy", "per_op"):
+    check_measurement(doc, str(path))
+    return doc  # type: ignore[no-any-return]
+
+
+def _show(value: Any) -> str:
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _Checker:
+    """Field checks that raise a :class:`MeasurementError` naming the file, field and value."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, expected: str, value: Any) -> MeasurementError:
+        return MeasurementError(f"{self.source}: {where}: expected {expected}, got {_show(value)}")
+
+    def obj(self, doc: dict[str, Any], key: str, where: str) -> dict[str, Any]:
         if key not in doc:
-            raise MeasurementError(f"{path}: missing field {key!r}")
-    return doc
+            raise MeasurementError(f"{self.source}: {where}: required field is missing (an object)")
+        if not isinstance(doc[key], dict):
+            raise self.fail(where, "an object", doc[key])
+        return doc[key]  # type: ignore[no-any-return]
+
+    def number(self, doc: dict[str, Any], key: str, where: str, *, positive: bool, required: bool = True) -> None:
+        """A finite number, > 0 (``positive``) or ≥ 0; ``required=False``: may be absent or null."""
+        value = doc.get(key)
+        allowed = "a finite number " + ("> 0" if positive else ">= 0")
+        if value is None:
+            if required:
+                raise MeasurementError(f"{self.source}: {where}: required field is missing ({allowed})")
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(where, allowed, value)
+        if value < 0 or (positive and value == 0):
+            raise self.fail(where, allowed, value)
+
+    def integer(self, doc: dict[str, Any], key: str, where: str, low: int) -> int:
+        value = doc.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise self.fail(where, f"an integer >= {low}", value)
+        return value
+
+    def choice(self, doc: dict[str, Any], key: str, where: str, allowed: tuple[str, ...], default: str | None) -> None:
+        value = doc.get(key, default)
+        if value not in allowed:
+            raise self.fail(where, f"one of {', '.join(allowed)}", value)
+
+
+def check_measurement(doc: Any, source: str = "<measurement>") -> None:
+    """Raise a :class:`MeasurementError` for the first field of ``doc`` the GPU model cannot use."""
+    c = _Checker(source)
+    if not isinstance(doc, dict):
+        raise c.fail("(top)", f"a {FORMAT_NAME} JSON object", doc)
+    if doc.get("format") != FORMAT_NAME:
+        raise MeasurementError(f"{source}: format is not {FORMAT_NAME!r} (got {_show(doc.get('format'))})")
+    if doc.get("version") != FORMAT_VERSION:
+        raise MeasurementError(f"{source}: version {doc.get('version')!r}; this picojoule reads {FORMAT_VERSION}")
+    if not isinstance(doc.get("model"), str) or not doc["model"]:
+        raise c.fail("model", "the model's name (a non-empty string)", doc.get("model"))
+    device = c.obj(doc, "device", "device")
+    c.choice(device, "kind", "device.kind", ("cuda", "cpu"), None)
+    for key in ("name", "driver", "cuda", "torch"):
+        if device.get(key) is not None and not isinstance(device[key], str):
+            raise c.fail(f"device.{key}", "a string or null", device[key])
+    settings = c.obj(doc, "settings", "settings")
+    c.integer(settings, "batch", "settings.batch", 1)
+    c.integer(settings, "steps", "settings.steps", 1)
+    c.choice(settings, "dtype", "settings.dtype", DTYPES, None)
+    c.choice(settings, "mode", "settings.mode", MODES, "eager")
+    latency = c.obj(doc, "latency", "latency")
+    c.number(latency, "s_per_step", "latency.s_per_step", positive=True)
+    c.number(latency, "s_per_image", "latency.s_per_image", positive=True, required=False)
+    c.number(latency, "host_s_per_step", "latency.host_s_per_step", positive=False, required=False)
+    energy = c.obj(doc, "energy", "energy")
+    if not isinstance(energy.get("available"), bool):
+        raise c.fail("energy.available", "true or false", energy.get("available"))
+    if energy["available"]:
+        c.number(energy, "j_per_image", "energy.j_per_image", positive=True)
+        c.number(energy, "idle_w", "energy.idle_w", positive=False)
+        c.number(energy, "span_s", "energy.span_s", positive=True)
+        c.integer(energy, "images", "energy.images", 1)
+    _check_per_op(doc, c)
+
+
+def _check_per_op(doc: dict[str, Any], c: _Checker) -> None:
+    if "per_op" not in doc:
+        raise MeasurementError(f"{c.source}: per_op: required field is missing (a list, empty when not profiled)")
+    per_op = doc["per_op"]
+    if not isinstance(per_op, list):
+        raise c.fail("per_op", 'a list of {"i": op index, "time_s": seconds}', per_op)
+    workload = doc.get("workload")
+    if workload is not None and not isinstance(workload, dict):
+        raise c.fail("workload", "a picojoule.workload object or null", workload)
+    ops = workload.get("ops") if workload is not None else None
+    n_ops = len(ops) if isinstance(ops, list) else None
+    seen: set[int] = set()
+    for k, entry in enumerate(per_op):
+        where = f"per_op[{k}]"
+        if not isinstance(entry, dict):
+            raise c.fail(where, '{"i": op index, "time_s": seconds}', entry)
+        i = c.integer(entry, "i", f"{where}.i", 0)
+        if n_ops is not None and i >= n_ops:
+            raise c.fail(f"{where}.i", f"an index into the workload's {n_ops} ops (0..{n_ops - 1})", i)
+        if i in seen:
+            raise c.fail(f"{where}.i", "each op index once", i)
+        seen.add(i)
+        c.number(entry, "time_s", f"{where}.time_s", positive=False)

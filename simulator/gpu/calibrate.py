@@ -14,7 +14,15 @@ Three fits, each a plain numpy search (deterministic, no scipy), in this order:
 
 The calibration file (``picojoule.gpu_calibration`` v1, JSON) holds the parameters, the
 fit error (MAPE in %, end to end and per op class, in-sample and leave-one-model-out for the
-host and power fits), the measured numbers per model, and the provenance of every input.
+host and power fits), the measured numbers per model, and the provenance of every input. It is
+strict JSON: a fit that degenerates to a NaN or an infinity is a :class:`CalibrationError`
+naming the field, never a file other tools cannot read; it is written atomically.
+
+Every prediction in it (``predicted_*``) is the fitted model evaluated on the measurement's
+*own* op list (the workload traced on the GPU, embedded in the measurement file), at the
+measured batch and steps. ``picojoule run`` evaluates a scenario's workload file instead (often
+a CPU trace, with other attention kernels and copies), so its prediction for "the same" model
+can differ (docs/gpu.md, "Calibrating").
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from accelerator.errors import PicojouleError
+from accelerator.files import write_text_atomic
 from accelerator.gpu import GpuSpec
 from simulator.gpu.model import (
     TENSOR_KINDS,
@@ -47,7 +56,12 @@ from simulator.gpu.model import (
 )
 from simulator.gpu.samples import Sample, gpu_for, load_samples
 
-__all__ = ["calibrate", "gpu_for", "load_calibration", "load_samples", "save_calibration"]
+__all__ = ["CalibrationError", "calibrate", "gpu_for", "load_calibration", "load_samples", "save_calibration"]
+
+
+class CalibrationError(PicojouleError):
+    """The measurements cannot be fitted (nothing to fit, a degenerate fit)."""
+
 
 FORMAT_NAME = "picojoule.gpu_calibration"
 FORMAT_VERSION = 1
@@ -300,7 +314,8 @@ def calibrate(samples: Sequence[Sample], gpu: GpuSpec, precision: str = "bf16") 
         if key in measured:  # a second run of the same point: keep both
             key = f"{key}#{sum(k.split('#')[0] == key for k in measured) + 1}"
         measured[key] = entry
-    mape["latency_step"] = float(np.mean(lat_err))
+    if lat_err:
+        mape["latency_step"] = float(np.mean(lat_err))
     if en_err:
         mape["energy_image"] = float(np.mean(en_err))
     if loo_lat:
@@ -366,11 +381,33 @@ def calibration_to_json(c: GpuCalibration) -> dict[str, Any]:
             "provenance": dict(c.provenance)}  # fmt: skip
 
 
+def _first_nonfinite(x: Any, where: str = "") -> str | None:
+    """The dotted path of the first NaN or infinity in ``x`` (sorted keys), or ``None``."""
+    if isinstance(x, float):
+        return None if math.isfinite(x) else where
+    items = sorted(x.items()) if isinstance(x, dict) else enumerate(x) if isinstance(x, (list, tuple)) else ()
+    for k, v in items:
+        found = _first_nonfinite(v, f"{where}.{k}" if where else str(k))
+        if found is not None:
+            return found
+    return None
+
+
+def calibration_text(c: GpuCalibration) -> str:
+    """The calibration file's text (strict JSON); a NaN or infinity is a :class:`CalibrationError`."""
+    doc = calibration_to_json(c)
+    bad = _first_nonfinite(doc)
+    if bad is not None:
+        raise CalibrationError(
+            f"the fit degenerated: {bad} is not a finite number; the measurements cannot calibrate "
+            "this model (too few of them, or all alike); add measurements of other models or batches"
+        )
+    return json.dumps(doc, indent=1, sort_keys=True, allow_nan=False) + "\n"
+
+
 def save_calibration(c: GpuCalibration, path: str | Path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(calibration_to_json(c), indent=1, sort_keys=True) + "\n", "utf-8")
-    return p
+    """Write the calibration file atomically (the old file stays whole on any failure)."""
+    return write_text_atomic(path, calibration_text(c))
 
 
 def load_calibration(path: str | Path) -> GpuCalibration:

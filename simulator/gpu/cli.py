@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from accelerator.files import OutputError, ensure_out_dir
 from accelerator.gpu import load_gpu
 from models.gpu.measurement import MeasurementError
 from simulator.gpu.calibrate import calibrate, gpu_for, load_samples, save_calibration
@@ -29,14 +31,26 @@ def _line(key: str, m: Mapping[str, Any], keys: tuple[str, str, str, str]) -> st
     return line
 
 
+#: What "predicted" means in the calibration's lines: ``picojoule run`` evaluates a scenario's
+#: workload file (often a CPU trace with other kernels and copies), so it can print another number.
+PREDICTED_NOTE = (
+    "predicted = the fitted model on the measurement's own op list (traced on the GPU, embedded in "
+    "the file); `picojoule run` evaluates the scenario's workload file, which can differ"
+)
+
+
 def report_lines(c: GpuCalibration) -> list[str]:
     """Measured vs predicted per run and per repeated point, and the MAPE table, for the terminal."""
-    lines = [f"calibration for {c.gpu} ({c.precision}), {len(c.measured)} measurements"]
+    lines = [f"calibration for {c.gpu} ({c.precision}), {len(c.measured)} measurements", PREDICTED_NOTE]
+    lines.append("per run: latency per step and energy per image, measured vs predicted (error in %)")
     run_keys = ("latency_error_pct", "", "energy_error_pct", "")
     lines += [_line(key, m, run_keys) for key, m in sorted(c.measured.items())]
     repeated = {k: p for k, p in sorted(c.points.items()) if p.get("runs", 1) > 1}
     if repeated:
-        lines.append("repeated points (mean of runs; ± run-to-run spread):")
+        lines.append(
+            "repeated points: mean of the runs ± their run-to-run spread (mean absolute deviation, in %), "
+            "latency and energy each their own"
+        )
     point_keys = ("latency_step_error_pct", "latency_step_spread_pct", "energy_image_error_pct",
                   "energy_image_spread_pct")  # fmt: skip
     lines += [_line(key, p, point_keys) for key, p in repeated.items()]
@@ -44,7 +58,18 @@ def report_lines(c: GpuCalibration) -> list[str]:
     return lines
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """A bad --out or --report fails before the fit (seconds to minutes), not after it."""
+    out = Path(args.out)
+    if out.is_dir():
+        raise OutputError(f"{out}: --out is a folder; give the calibration file's path (e.g. {out}/calibration.json)")
+    ensure_out_dir(out.parent)
+    if args.report:
+        ensure_out_dir(args.report)
+
+
 def _handler(args: argparse.Namespace) -> int:
+    _check_outputs(args)
     samples = load_samples(args.measurements)
     gpu = load_gpu(args.gpu or gpu_for(samples))
     precisions = {s.meta["dtype"] for s in samples}

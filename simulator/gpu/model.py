@@ -394,6 +394,20 @@ def gpu_summary(result: DesignResult) -> str:
         line += f"; measured {measured['latency_s_per_step'] * 1e3:.3f} ms/step"
         if measured.get("energy_j_per_image") is not None:
             line += f", {measured['energy_j_per_image']:.3g} J/image"
+        line += f" ({measured.get('steps', '?')} steps, batch {measured.get('batch', '?')}"
         if int(measured.get("runs", 1)) > 1:
-            line += f" (mean of {measured['runs']} runs, ±{measured.get('latency_step_spread_pct', 0):.0f}% latency)"
+            spreads = [f"±{measured['latency_step_spread_pct']:.0f}% latency"]
+            if "energy_image_spread_pct" in measured:
+                spreads.append(f"±{measured['energy_image_spread_pct']:.0f}% energy")
+            line += f", mean of {measured['runs']} runs; run-to-run spread {', '.join(spreads)}"
+        line += ")"
+        if "predicted_latency_s_per_step" in measured:
+            # the calibration's own prediction is on the op list traced on the GPU, this one on
+            # the scenario's workload file: they differ where the two traces differ
+            line += (
+                f"; on the measured run's own op list the model gives "
+                f"{measured['predicted_latency_s_per_step'] * 1e3:.3f} ms/step"
+            )
+            if measured.get("predicted_energy_j_per_image") is not None:
+                line += f", {measured['predicted_energy_j_per_image']:.3g} J/image"
     return line

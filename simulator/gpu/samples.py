@@ -29,14 +29,10 @@ from typing import Any
 import numpy as np
 
 from models.gpu.measurement import MeasurementError, load_measurement
-from models.workload import Workload, from_json
+from models.workload import Workload, WorkloadError, from_json
 
 #: A sample whose host issue time per step is below this fraction of the step is GPU-bound.
 GPU_BOUND_HOST_FRACTION = 0.7
-
-#: Measurement modes the model knows: eager PyTorch (host/GPU queue) and CUDA-graph replay
-#: (no host cost per kernel).
-MODES = ("eager", "graph")
 
 
 @dataclass(frozen=True)
@@ -80,21 +76,19 @@ def _sha256(path: str | Path) -> str:
 
 
 def _read(path: str | Path) -> Sample:
-    doc = load_measurement(path)
+    doc = load_measurement(path)  # checks every field read here (models/gpu/measurement.py)
     if doc["device"].get("kind") != "cuda":
         raise MeasurementError(f"{path}: a CPU measurement cannot calibrate a GPU model")
     if doc.get("workload") is None:
         raise MeasurementError(f"{path}: no per-op data (measured with per_op off)")
     mode = str(doc["settings"].get("mode", "eager"))
-    if mode not in MODES:
-        raise MeasurementError(f"{path}: settings.mode {mode!r}; the GPU model knows {', '.join(MODES)}")
-    wl = from_json(doc["workload"], str(path))
+    try:
+        wl = from_json(doc["workload"], f"{path}: workload")
+    except WorkloadError as exc:
+        raise MeasurementError(f"{exc} (the workload embedded in the measurement)") from None
     times = np.zeros(len(wl.ops))
-    for t in doc["per_op"]:
-        i = int(t["i"])
-        if not 0 <= i < len(times):
-            raise MeasurementError(f"{path}: per_op index {i} outside the workload's {len(times)} ops")
-        times[i] = float(t["time_s"])
+    for t in doc["per_op"]:  # indices checked against the workload's ops on load
+        times[t["i"]] = float(t["time_s"])
     e = doc["energy"]
     images = e.get("images") or 0
     lat = doc["latency"]

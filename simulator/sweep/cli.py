@@ -5,8 +5,37 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 
-from simulator.sweep.driver import run_sweep
+from simulator.sweep.driver import Reason, run_sweep
+
+#: Reasons printed per kind; the rest are counted on one line (all of them are in --json).
+MAX_REASONS = 8
+
+_HEADINGS = {
+    "failed": "failed evaluations, by reason",
+    "rejected": "design points rejected before evaluation, by reason",
+    "unmet": "evaluated but missed a constraint on metrics, by reason",
+}
+
+
+def reason_lines(reasons: Sequence[Reason]) -> list[str]:
+    """Per kind of failure: count, reason and one example design point, most frequent first."""
+    lines: list[str] = []
+    for kind, heading in _HEADINGS.items():
+        group = [r for r in reasons if r.kind == kind]
+        if not group:
+            continue
+        lines.append(f"{heading}:")
+        for r in group[:MAX_REASONS]:
+            where = ", ".join(f"{k}={v}" for k, v in r.example.items()) or "no axis values"
+            if r.example_point:
+                where += f" (point {r.example_point} on {r.example_workload})"
+            lines += [f"  {r.count:6d} × {r.reason}", f"         e.g. {where}"]
+        rest = group[MAX_REASONS:]
+        if rest:
+            lines.append(f"  {sum(r.count for r in rest):6d} × {len(rest)} other reasons (all of them: --json)")
+    return lines
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -27,10 +56,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     print(
         f"\n{s.points} evaluations: {s.done} done, {s.failed} failed ({s.skipped_already_done} "
         f"already in the store, {s.evaluated} evaluated now); {s.infeasible} design points "
-        f"rejected by constraints; {s.pareto_points} on the Pareto front.\n"
+        f"rejected before evaluation; {s.pareto_points} on the Pareto front.\n"
         f"wrote {s.out_dir}/results.sqlite, results.csv, pareto.csv, report.html",
         file=text,
     )
+    reasons = reason_lines(s.reasons)
+    if reasons:
+        print("\n" + "\n".join(reasons), file=text)
     if args.json:
         print(json.dumps(summary.to_json()))
     return 0

@@ -3,17 +3,20 @@
 The driver builds the design points, skips every (point, workload) already in the store,
 hands the rest to the executor and records each outcome as it arrives (the driver is the only
 writer of the store). At the end it exports ``results.csv`` (every point), ``pareto.csv``
-(the non-dominated feasible points, per workload) and ``report.html``.
+(the non-dominated feasible points, per workload) and ``report.html``, and returns a
+:class:`SweepSummary` that says, besides the counts, why points failed or were left out:
+:class:`Reason` s grouped by the first line of their error, each with an example design point.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from accelerator.files import ensure_out_dir
 from simulator.report import picojoule_version
 from simulator.sweep.executors import Executor, open_executor
 from simulator.sweep.export import export
@@ -31,6 +34,57 @@ from simulator.sweep.spec import Nsga2Strategy, Sweep, load_sweep
 from simulator.sweep.store import Record, ResultStore
 from simulator.sweep.worker import Outcome, Task, WorkerSetup
 
+#: Why a (design point, workload) did not count: its evaluation ``failed``; the design point was
+#: ``rejected`` before evaluation (a constraint on axis values, an invalid spec); it was evaluated
+#: but missed a constraint on its metrics (``unmet``).
+ReasonKind = Literal["failed", "rejected", "unmet"]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Points left out for one reason: the first line of their error text."""
+
+    kind: ReasonKind
+    reason: str
+    count: int  # evaluations (failed, unmet) or design points (rejected)
+    example: Mapping[str, Any]  # the axis and derived values of the first such design point
+    example_point: str  # its point id (first 10 hex digits; "" when rejected: it has none)
+    example_workload: str  # the workload label ("" when rejected: no workload was tried)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "reason": self.reason,
+            "count": self.count,
+            "example": {"params": dict(self.example), "point": self.example_point, "workload": self.example_workload},
+        }
+
+
+def first_line(error: str | None) -> str:
+    """The reason a failure is grouped by: the first non-empty line of its error text."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    return lines[0] if lines else "no reason recorded"
+
+
+def group_reasons(records: Iterable[Record], rejected: Iterable[DesignPoint]) -> tuple[Reason, ...]:
+    """Failed and unmet evaluations and rejected design points, grouped by kind and first
+    line of the reason; most frequent first within each kind (failed, rejected, unmet)."""
+    groups: dict[tuple[ReasonKind, str], list[tuple[Mapping[str, Any], str, str]]] = {}
+    for r in records:
+        if r.status == "failed":
+            groups.setdefault(("failed", first_line(r.error)), []).append((r.params, r.point_id[:10], r.workload))
+        elif not r.feasible:
+            groups.setdefault(("unmet", first_line(r.error)), []).append((r.params, r.point_id[:10], r.workload))
+    for p in rejected:
+        groups.setdefault(("rejected", first_line(p.infeasible)), []).append((p.params, "", ""))
+    order = {"failed": 0, "rejected": 1, "unmet": 2}
+    ranked = sorted(groups.items(), key=lambda kv: (order[kv[0][0]], -len(kv[1]), kv[0][1]))
+    return tuple(
+        Reason(kind=kind, reason=reason, count=len(items), example=items[0][0],
+               example_point=items[0][1], example_workload=items[0][2])
+        for (kind, reason), items in ranked
+    )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class SweepSummary:
@@ -46,8 +100,9 @@ class SweepSummary:
     out_dir: Path
     table: str  # best designs per objective
     warnings: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()  # why points failed, were rejected or missed a constraint
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "points": self.points,
             "done": self.done,
@@ -56,6 +111,7 @@ class SweepSummary:
             "pareto_points": self.pareto_points,
             "evaluated": self.evaluated,
             "infeasible": self.infeasible,
+            "reasons": [r.to_json() for r in self.reasons],
         }
 
 
@@ -86,7 +142,7 @@ class _Driver:
         # metrics of feasible done points (None: failed or infeasible), which NSGA-II is told
         self.keep_metrics = isinstance(sweep.spec.strategy, Nsga2Strategy)
         self.metrics: dict[str, dict[str, float] | None] = {}
-        self.infeasible: set[tuple[Any, ...]] = set()
+        self.rejected: dict[tuple[Any, ...], DesignPoint] = {}  # by axis values, with the reason
         self.skipped = self.evaluated = self.failed_now = 0
         self.bar = _progress_bar(sweep.spec.name, progress)
 
@@ -95,7 +151,7 @@ class _Driver:
         new: list[str] = []
         for p in points:
             if p.infeasible is not None:
-                self.infeasible.add(tuple(sorted((k, repr(v)) for k, v in p.params.items())))
+                self.rejected.setdefault(tuple(sorted((k, repr(v)) for k, v in p.params.items())), p)
                 continue
             for w, wl_id in enumerate(self.wl_ids):
                 key = task_key(p.point_id, wl_id)
@@ -202,8 +258,7 @@ def run_sweep(
     it is started (tests use both to inject faults).
     """
     sweep = load_sweep(path)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_out_dir(out_dir)  # a bad --out fails here, before the store or any worker
     setup = WorkerSetup(
         workloads=tuple(str(p.resolve()) for p in sweep.workloads),
         steps=sweep.spec.steps,
@@ -241,9 +296,10 @@ def run_sweep(
         failed=failed,
         skipped_already_done=driver.skipped,
         evaluated=driver.evaluated,
-        infeasible=len(driver.infeasible),
+        infeasible=len(driver.rejected),
         pareto_points=pareto_n,
         out_dir=out,
         table=table,
         warnings=tuple(getattr(runner, "warnings", ())),
+        reasons=group_reasons(records, driver.rejected.values()),
     )

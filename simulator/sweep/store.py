@@ -6,10 +6,19 @@ and timings. Every batch of outcomes is one committed transaction, so a killed d
 most the points that were in flight; rerunning skips every key already recorded, so no point is
 evaluated twice and none is lost. Readers (a progress monitor, a test) may open the file at
 any time; WAL lets them read while the driver writes.
+
+Opening checks that the file is a picojoule store before anything is written to it: a SQLite
+file (or an empty one, which SQLite treats as a new database) whose tables are exactly
+``meta`` and ``results``, ``meta`` naming :data:`FORMAT_NAME` (stores written before that row
+existed carry only ``schema_version`` and still open), the schema version this picojoule
+writes, the expected ``results`` columns, and an intact file (``PRAGMA quick_check``). Anything
+else, and any SQLite failure later (a disk full, a file corrupted mid-run), is a
+:class:`StoreError` naming the file and what to do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -18,9 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from accelerator.errors import SimulationError
+from accelerator.errors import PicojouleError
 
+#: ``meta.format`` of a picojoule results store.
+FORMAT_NAME = "picojoule.sweep_store"
 SCHEMA_VERSION = 1
+
+#: The first 16 bytes of every SQLite 3 database file.
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+#: What to do about a results file this picojoule cannot use.
+_ADVICE = "move the file away (or delete it) or pick another --out folder"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,6 +58,15 @@ CREATE TABLE IF NOT EXISTS results (
 );
 """
 
+_RESULT_COLUMNS = (
+    "key", "point_id", "workload", "status", "attempts", "params", "metrics", "feasible", "error",
+    "eval_s", "worker", "finished_at", "arch",
+)  # fmt: skip
+
+
+class StoreError(PicojouleError):
+    """A results store cannot be used: not a picojoule store, another schema, corrupt, unwritable."""
+
 
 @dataclass(frozen=True)
 class Record:
@@ -60,23 +86,91 @@ class Record:
     arch: Mapping[str, Any]
 
 
+def _check_file(path: Path) -> None:
+    """Refuse, before SQLite touches it, a path that is a folder or a file that is not SQLite."""
+    if path.is_dir():
+        raise StoreError(f"{path}: is a folder, not a results store; {_ADVICE}")
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return  # a new store
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read the results store: {exc.strerror or exc}") from None
+    if head and head != _SQLITE_MAGIC:
+        # an empty file is an empty SQLite database (what a crash right after creating it leaves)
+        raise StoreError(f"{path}: not a picojoule results store (not a SQLite file); {_ADVICE}")
+
+
 class ResultStore:
     """The SQLite file of one sweep output folder; use as a context manager."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        _check_file(self.path)
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the results store: {exc}; {_ADVICE}") from None
+        try:
+            with self._guard("open"):
+                self._open()
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _open(self) -> None:
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and tables != {"meta", "results"}:
+            raise StoreError(
+                f"{self.path}: not a picojoule results store (its tables are {', '.join(sorted(tables))}; "
+                f"a store has meta and results); {_ADVICE}"
+            )
+        if tables:
+            self._check_existing()
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a process kill loses no commit
-        self.conn.executescript(_SCHEMA)
-        row = self.conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone()
-        if row is None:
-            self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) != SCHEMA_VERSION:
-            raise SimulationError(
-                f"{self.path} has results store schema {row[0]}, this picojoule "
-                f"writes {SCHEMA_VERSION}; use another --out folder"
+        if not tables:
+            self.conn.executescript(_SCHEMA)
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO meta VALUES (?, ?)",
+                (("format", FORMAT_NAME), ("schema_version", str(SCHEMA_VERSION))),
             )
+
+    def _check_existing(self) -> None:
+        """The tables, meta rows and columns of a store that exists, and an intact file."""
+        meta = dict(self.conn.execute("SELECT name, value FROM meta").fetchall())
+        fmt = meta.get("format", FORMAT_NAME)  # stores made before the format row are picojoule's
+        if fmt != FORMAT_NAME:
+            raise StoreError(f"{self.path}: meta.format is {fmt!r}, not {FORMAT_NAME!r}; {_ADVICE}")
+        version = meta.get("schema_version")
+        if version != str(SCHEMA_VERSION):
+            raise StoreError(
+                f"{self.path}: results store schema {version!r}; this picojoule reads and writes "
+                f"{SCHEMA_VERSION}; {_ADVICE}"
+            )
+        columns = tuple(r[1] for r in self.conn.execute("PRAGMA table_info(results)"))
+        if columns != _RESULT_COLUMNS:
+            raise StoreError(
+                f"{self.path}: table results has columns {', '.join(columns)}; a picojoule store has "
+                f"{', '.join(_RESULT_COLUMNS)}; {_ADVICE}"
+            )
+        problems = [r[0] for r in self.conn.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise StoreError(f"{self.path}: the results store is corrupt ({'; '.join(problems)}); {_ADVICE}")
+
+    @contextlib.contextmanager
+    def _guard(self, doing: str) -> Iterator[None]:
+        """SQLite failures (a corrupt page, a full disk, a read-only file) as a :class:`StoreError`."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            text = str(exc)
+            if "malformed" in text or "not a database" in text:
+                raise StoreError(
+                    f"{self.path}: the results store is corrupt, or not one (SQLite: {text}); {_ADVICE}"
+                ) from None
+            raise StoreError(f"{self.path}: cannot {doing} the results store: {text}") from None
 
     def __enter__(self) -> ResultStore:
         return self
@@ -102,8 +196,9 @@ class ResultStore:
 
     def _status(self, keys: Sequence[str]) -> dict[str, str]:
         marks = ",".join("?" * len(keys))
-        rows = self.conn.execute(f"SELECT key, status FROM results WHERE key IN ({marks})", tuple(keys))
-        return dict(rows.fetchall())
+        with self._guard("read"):
+            rows = self.conn.execute(f"SELECT key, status FROM results WHERE key IN ({marks})", tuple(keys))
+            return dict(rows.fetchall())
 
     def write(self, records: Sequence[Record]) -> None:
         """Insert or replace ``records`` in one transaction."""
@@ -126,7 +221,7 @@ class ResultStore:
             )
             for r in records
         ]
-        with self.conn:
+        with self._guard("write to"), self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany(
                 "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
@@ -138,7 +233,7 @@ class ResultStore:
             )
 
     def delete(self, keys: Iterable[str]) -> None:
-        with self.conn:
+        with self._guard("write to"), self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany("DELETE FROM results WHERE key=?", ((k,) for k in keys))
 
@@ -149,16 +244,16 @@ class ResultStore:
             "eval_s, worker, arch FROM results"
         )
         if keys is None:
-            for row in self.conn.execute(query + " ORDER BY rowid"):
-                yield _record(row)
+            with self._guard("read"):
+                rows = self.conn.execute(query + " ORDER BY rowid").fetchall()
+            yield from (_record(row) for row in rows)
             return
         keys = list(keys)
         for i in range(0, len(keys), 500):
             chunk = keys[i : i + 500]
-            found = {
-                row[0]: row
-                for row in self.conn.execute(f"{query} WHERE key IN ({','.join('?' * len(chunk))})", tuple(chunk))
-            }
+            with self._guard("read"):
+                cursor = self.conn.execute(f"{query} WHERE key IN ({','.join('?' * len(chunk))})", tuple(chunk))
+                found = {row[0]: row for row in cursor}
             yield from (_record(found[k]) for k in chunk if k in found)
 
 

@@ -130,3 +130,20 @@ def test_measured_fp8_workload_runs_only_scaled_mm_in_fp8() -> None:
     all_fp8 = evaluate_gpu(Workload(ops=(conv,)), H100, precision="fp8")
     assert all_fp8.latency_s_per_step == pytest.approx(2 * n**3 / H100.peak_flops_per_s("fp8"))
     assert all_fp8.per_op[0].mapping["l2_bytes"] == 3 * n * n
+
+
+def test_summary_labels_both_spreads_and_the_calibrations_own_prediction() -> None:
+    """`run` and `calibrate` print different predictions for "the same" point (different op
+    lists) and two spreads (latency, energy): the line names which is which."""
+    point = {
+        "runs": 2, "batch": 1, "steps": 50, "mode": "eager",
+        "latency_s_per_step": 0.022067, "predicted_latency_s_per_step": 0.020873,
+        "latency_step_spread_pct": 20.9, "energy_j_per_image": 159.5,
+        "predicted_energy_j_per_image": 146.3, "energy_image_spread_pct": 23.0,
+    }  # fmt: skip
+    cal = GpuCalibration(gpu="h100-sxm", params=GpuModelParams(), mape={"latency_step": 16.1}, points={"m": point})
+    r = evaluate_gpu(Workload(ops=(add(1 << 20),), provenance={"model": "m"}), H100, calibration=cal, steps=50)
+    line = gpu_summary(r)
+    assert "measured 22.067 ms/step, 160 J/image (50 steps, batch 1, mean of 2 runs; " in line
+    assert "run-to-run spread ±21% latency, ±23% energy)" in line
+    assert line.endswith("; on the measured run's own op list the model gives 20.873 ms/step, 146 J/image")

@@ -46,15 +46,27 @@ def test_sweep_command_writes_every_output_and_a_json_line(tmp_path: Path, capsy
         "pareto_points": doc["pareto_points"],
         "evaluated": 10,
         "infeasible": 2,
+        "reasons": [
+            {
+                "kind": "rejected",
+                "reason": "constraint not met: pes <= 256",
+                "count": 2,
+                "example": {
+                    "params": {"compute.rows": 32, "compute.cols": 16, "memory.levels.glb.size_bytes": 65536},
+                    "point": "",
+                    "workload": "",
+                },
+            }
+        ],
     }
-    for name in ("results.sqlite", "results.csv", "pareto.csv", "report.html", "plotly.min.js"):
+    for name in ("results.sqlite", "results.csv", "pareto.csv", "report.html", "timings.csv"):
         assert (tmp_path / "o" / name).is_file(), name
     with (tmp_path / "o" / "pareto.csv").open() as f:
         front = list(csv.DictReader(f))
     assert len(front) == doc["pareto_points"] >= 2
     assert "energy_per_image (min)" in err and "10 evaluations: 10 done" in err
     page = (tmp_path / "o" / "report.html").read_text()
-    assert '<script src="plotly.min.js"></script>' in page
+    assert "<script src=" not in page and len(page) > 4_000_000  # plotly.js inlined
     for div in ("pareto-tiny-0", "parcoords-tiny", "sensitivity-tiny"):
         assert f'id="{div}"' in page
 

@@ -1,13 +1,18 @@
 """The ``picojoule`` command line.
 
 Every user error (a :class:`accelerator.errors.PicojouleError` or a malformed workload) becomes
-one paragraph on stderr and exit code 2 — never a traceback.
+one paragraph on stderr and exit code 2 — never a traceback. So does a command that needs an
+optional dependency that is not installed (torch, diffusers, ...): the paragraph names the
+extra that brings it (:func:`missing_extra_error`). Output cut short by its reader
+(``picojoule trace --summary FILE | head``) ends the command quietly with exit code 141, what
+a shell reports for a program stopped by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +35,43 @@ PLUGINS = (
     "simulator.bench.cli",
     "models.numerics.cli",
 )
+
+#: Optional dependencies, by the extra of ``pyproject.toml`` that installs them.
+EXTRA_OF_MODULE = {
+    "torch": "trace",
+    "diffusers": "trace",
+    "safetensors": "trace",
+    "onnx": "trace",
+    "onnxruntime": "trace",
+    "sklearn": "trace",
+    "cocotb": "rtl",
+    "cocotb_tools": "rtl",
+    "pynvml": "gpu",
+    "dask": "dask",
+    "distributed": "dask",
+    "optuna": "search",
+}
+#: Extras a command needs beyond the missing module's (``gpu measure`` reads energy with the gpu extra).
+COMMAND_EXTRAS = {"gpu": ("trace", "gpu")}
+TORCH_FIRST = "pip install torch==2.13.0 (the CPU build; a CUDA build for GPU runs)"
+SIGPIPE_EXIT = 141
+"""128 + SIGPIPE: what a shell reports when a reader such as ``head`` stops reading early."""
+
+
+def missing_extra_error(exc: ModuleNotFoundError, command: str) -> PicojouleError | None:
+    """The user error for ``command`` failing on a missing optional dependency, or ``None`` when
+    the missing module is none of :data:`EXTRA_OF_MODULE` (then it is a bug, not a user error)."""
+    module = (exc.name or "").split(".")[0]
+    extra = EXTRA_OF_MODULE.get(module)
+    if extra is None:
+        return None
+    extras = COMMAND_EXTRAS.get(command, (extra,))
+    if extra not in extras:
+        extras = (*extras, extra)
+    install = f"pip install 'picojoule[{','.join(extras)}]'"
+    if "trace" in extras:
+        install = f"{TORCH_FIRST}, then {install}"
+    return PicojouleError(f"picojoule {command} needs {module} (the {extra} extra), which is not installed; {install}")
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -81,12 +123,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader is gone: send what is still buffered to /dev/null, so the interpreter's own
+        # flush at exit does not raise again, and stop quietly.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is no file (captured, closed)
+            pass
+        return SIGPIPE_EXIT
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside main, rather than at exit
+        return code
     except (PicojouleError, WorkloadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        error = missing_extra_error(exc, args.command)
+        if error is None:
+            raise
+        print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -77,7 +77,9 @@ def gpu_headline(ref: DesignResult, steps: int) -> str:
     if measured and measured.get("energy_j_per_image") is not None:
         per_step = measured["energy_j_per_image"] / max(int(measured.get("steps", steps)), 1)
         runs = int(measured.get("runs", 1))
-        spread = f", mean of {runs} runs ±{measured['energy_image_spread_pct']:.0f}%" if runs > 1 else ""
+        spread = (
+            f", mean of {runs} runs, energy ±{measured['energy_image_spread_pct']:.0f}% run to run" if runs > 1 else ""
+        )
         text += (
             f"; measured {_fmt_j(per_step * steps)} for {steps} steps "
             f"(batch {measured.get('batch', '?')}, {_fmt_j(per_step)} per step on a real GPU{spread}"

@@ -6,17 +6,27 @@
     picojoule trace --summary FILE [--json]
 
 ``simulator/cli.py`` lists this module in ``PLUGINS``. Torch is imported only when tracing.
+While tracing, a progress bar on stderr (when it is a terminal; ``--quiet``: none) says which
+phase runs (building the model, recording calls) and counts the recorded model calls with an
+ETA: every call of the loop with ``--stats``, else the first one only.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from typing import Any
+
+from tqdm import tqdm
 
 from accelerator.errors import TraceError
 from models.trace.summary import summary_json, summary_text
 from models.workload import WorkloadError, load, save
-from models.zoo import get, list_models
+from models.zoo import SampleOptions, StepHook, ZooEntry, get, list_models, no_hook
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,7 +67,48 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--summary", metavar="FILE", help="print a summary of a workload file")
     p.add_argument("--json", action="store_true", help="with --summary: print JSON")
     p.add_argument("--list", action="store_true", help="list the zoo models and exit")
+    p.add_argument(
+        "-q", "--quiet", "--no-progress", dest="quiet", action="store_true", help="no progress bar on stderr"
+    )
     p.set_defaults(func=run)
+
+
+@dataclass(frozen=True)
+class _ProgressEntry(ZooEntry):
+    """``entry`` as it is, telling ``bar`` (a tqdm bar) when it builds and after each model call."""
+
+    bar: Any = None
+    record_all: bool = False  # with statistics every call is recorded, else only the first
+
+    @classmethod
+    def wrap(cls, entry: ZooEntry, bar: Any, record_all: bool) -> _ProgressEntry:
+        return cls(**{f.name: getattr(entry, f.name) for f in fields(entry)}, bar=bar, record_all=record_all)
+
+    def build(self, resolution: int | None = None, seed: int = 0) -> Any:
+        self.bar.reset()  # a fake run that fell back to a real one starts again
+        self.bar.set_description_str(f"trace {self.name}: building the model")
+        return super().build(resolution, seed)
+
+    def sample(self, model: Any, options: SampleOptions | None = None, hook: StepHook | None = None) -> Any:
+        inner = hook or no_hook
+        self.bar.set_description_str(f"trace {self.name}: recording model calls")
+
+        @contextlib.contextmanager
+        def counted(step: int, total: int) -> Iterator[None]:
+            if self.bar.total != (total if self.record_all else 1):
+                self.bar.reset(total=total if self.record_all else 1)
+            try:
+                with inner(step, total):
+                    yield
+            finally:
+                self.bar.update(1)
+
+        return super().sample(model, options, counted)
+
+
+def _progress_bar(model: str, quiet: bool) -> Any:
+    # disable=None: tqdm turns itself off when stderr is not a terminal.
+    return tqdm(desc=f"trace {model}", unit="call", file=sys.stderr, disable=True if quiet else None, leave=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,20 +130,21 @@ def run(args: argparse.Namespace) -> int:
         raise TraceError(
             "picojoule trace needs --model NAME and --out FILE (or --summary FILE); see picojoule trace --help"
         )
+    entry = get(args.model, arch=args.arch)
     from models.trace.tracer import trace  # lazy: torch (the trace extra)
 
-    workload = trace(
-        args.model,
-        steps=args.steps,
-        resolution=args.resolution,
-        batch=args.batch,
-        scheduler=args.scheduler,
-        stats=args.stats,
-        seed=args.seed,
-        cfg=args.cfg,
-        arch=args.arch,
-        fake=args.fake,
-    )
+    with _progress_bar(entry.name, args.quiet) as bar:
+        workload = trace(
+            _ProgressEntry.wrap(entry, bar, record_all=args.stats),
+            steps=args.steps,
+            resolution=args.resolution,
+            batch=args.batch,
+            scheduler=args.scheduler,
+            stats=args.stats,
+            seed=args.seed,
+            cfg=args.cfg,
+            fake=args.fake,
+        )
     path = save(workload, args.out)
     p = workload.provenance
     print(

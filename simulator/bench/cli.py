@@ -6,16 +6,24 @@ docstring) and prints a table, or with ``--json`` the document::
     {"analytic_ms_per_design": {workload: ms}, "event_ms_per_design": {workload: ms},
      "designs_per_s_per_core": {workload: n}, ...}
 
-``--skip-sweep`` leaves out the sweep executors' throughput ratios (they take minutes).
+``--skip-sweep`` leaves out the sweep executors' throughput ratios (they take minutes). The
+designs and traces are the package's copies of ``scenarios/`` (:mod:`simulator.bench.inputs`),
+so the command works from a wheel; ``--scenarios DIR`` benches another folder of that layout.
+A progress bar with an ETA goes to stderr when it is a terminal (``--quiet``: none); stdout
+holds only the table or the JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
-from simulator.bench.speed import run_bench
+from tqdm import tqdm
+
+from simulator.bench.inputs import bench_inputs
+from simulator.bench.speed import BenchProgress, run_bench
 
 
 def _table(doc: dict[str, Any]) -> str:
@@ -38,8 +46,49 @@ def _table(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+class _Bars:
+    """One tqdm bar per bench stage on stderr; off with ``--quiet`` or when stderr is no terminal."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.stage = ""
+        self.bar: tqdm[Any] | None = None
+
+    def __call__(self, p: BenchProgress) -> None:
+        if self.bar is None or p.stage != self.stage:
+            self.close()
+            self.stage = p.stage
+            # disable=None: tqdm turns itself off when stderr is not a terminal.
+            self.bar = tqdm(
+                total=p.total,
+                desc=f"bench {p.stage}",
+                file=sys.stderr,
+                disable=True if self.quiet else None,
+                leave=False,
+            )
+        self.bar.set_postfix_str(p.item, refresh=False)
+        self.bar.update(p.done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def _cmd(args: argparse.Namespace) -> int:
-    doc = run_bench(args.workload or None, repeat=args.repeat, event=not args.no_event, sweep=not args.skip_sweep)
+    inputs = bench_inputs(args.scenarios)
+    bars = _Bars(args.quiet)
+    try:
+        doc = run_bench(
+            args.workload or None,
+            repeat=args.repeat,
+            event=not args.no_event,
+            sweep=not args.skip_sweep,
+            inputs=inputs,
+            progress=bars,
+        )
+    finally:
+        bars.close()
     print(json.dumps(doc, indent=1, sort_keys=True) if args.json else _table(doc))
     return 0
 
@@ -53,5 +102,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--no-event", action="store_true", help="skip the event mode")
     p.add_argument(
         "--skip-sweep", action="store_true", help="leave out the sweep executors' throughput ratios (they take minutes)"
+    )
+    p.add_argument(
+        "--scenarios",
+        metavar="DIR",
+        help="bench the designs DIR/arch/*.yaml and traces DIR/workloads/*.workload.json.gz, e.g. a checkout's "
+        "scenarios/ (default: the copies of those shipped with picojoule)",
+    )
+    p.add_argument(
+        "-q", "--quiet", "--no-progress", dest="quiet", action="store_true", help="no progress bar on stderr"
     )
     p.set_defaults(func=_cmd)

@@ -1,7 +1,8 @@
 """The simulator's speed on the standard workloads: the document ``picojoule bench`` prints.
 
 For every standard workload (:func:`simulator.bench.workloads.standard_workloads`: the committed
-traces, and SD-1.5) and every design in ``scenarios/arch/``, :func:`run_bench` times
+traces, and SD-1.5) and every design in ``scenarios/arch/`` (the package's copies of both,
+:mod:`simulator.bench.inputs`, or another folder given as ``inputs``), :func:`run_bench` times
 :func:`simulator.evaluation.evaluate_prepared` (mapping included; the workload is prepared once,
 as sweeps do) in the analytic and the event mode, and reports the mean over designs of the
 fastest of ``repeat`` runs (the event mode: one run of the first traced step, times the
@@ -15,27 +16,47 @@ document::
 plus the targets of issue 4 (SD-1.5 step < 50 ms analytic and < 2 s event, ≥ 20 designs/s on
 the DDPM CIFAR-10 step) and the executor throughput ratios of the sweep engine
 (:mod:`simulator.sweep.bench`; ``sweep=False`` leaves them out: they take minutes).
+``progress`` is told of every finished measurement (:class:`BenchProgress`); it runs outside
+the timed calls.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from accelerator.errors import SpecError
 from accelerator.spec import ArchSpec, load_arch
 from models.workload import Workload
+from simulator.bench.inputs import SWEEP_BASE_ARCH, SWEEP_WORKLOAD, BenchInputs, bench_inputs
 from simulator.bench.workloads import standard_workloads
 from simulator.evaluation import evaluate_prepared
 from simulator.optable import prepare
 from simulator.sweep import bench as sweep_bench
 
-ARCH_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "arch"
 #: Issue 4's speed targets (ratios to watch, not timed tests).
 TARGETS = {"sd15_analytic_ms": 50.0, "sd15_event_ms": 2000.0, "ddpm_designs_per_s_per_core": 20.0}
+
+STAGE_DESIGNS = "designs"
+"""Stage of the per-design timings: one unit per (workload, design, fidelity)."""
+STAGE_SWEEP = "sweep points"
+"""Stage of the sweep executors' throughput runs: one unit per evaluated point."""
+
+
+@dataclass(frozen=True)
+class BenchProgress:
+    """One finished unit of the bench: ``done`` of ``total`` in ``stage``; ``item`` names it."""
+
+    stage: str  # STAGE_DESIGNS or STAGE_SWEEP
+    done: int
+    total: int
+    item: str  # e.g. "tiny-unet edge-os-int8 event"
+
+
+ProgressFn = Callable[[BenchProgress], None]
 
 
 def _cpu_ms(fn: Callable[[], object], repeat: int) -> float:
@@ -62,14 +83,34 @@ def run_bench(
     event: bool = True,
     sweep: bool = True,
     archs: Sequence[ArchSpec] | None = None,
+    inputs: BenchInputs | None = None,
+    progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
-    """Measure and return the bench document (see the module docstring)."""
-    designs = list(archs) if archs is not None else [load_arch(p) for p in sorted(ARCH_DIR.glob("*.yaml"))]
-    available = standard_workloads()
+    """Measure and return the bench document (see the module docstring).
+
+    ``inputs`` defaults to the packaged designs and traces; ``archs`` replaces its designs.
+    """
+    if inputs is None:
+        inputs = bench_inputs()
+    designs = list(archs) if archs is not None else [load_arch(p) for p in inputs.arch_files()]
+    if not designs:
+        raise SpecError(f"the bench has no designs: {inputs.arch_dir} holds no *.yaml")
+    available = standard_workloads(inputs)
     names = list(workloads) if workloads else list(available)
     unknown = [n for n in names if n not in available]
     if unknown:
         raise SpecError(f"unknown bench workload(s) {unknown}; available: {', '.join(available)}")
+    report = progress or (lambda _p: None)
+    total = len(names) * len(designs) * (2 if event else 1)
+    done = 0
+
+    def timed(fn: Callable[[], object], runs: int, item: str) -> float:
+        nonlocal done
+        ms = _cpu_ms(fn, runs)
+        done += 1
+        report(BenchProgress(STAGE_DESIGNS, done, total, item))
+        return ms
+
     doc: dict[str, Any] = {
         "analytic_ms_per_design": {},
         "event_ms_per_design": {},
@@ -81,7 +122,7 @@ def run_bench(
     for name in names:
         w = available[name]
         table = prepare(w)
-        analytic = [_cpu_ms(partial(evaluate_prepared, table, a), repeat) for a in designs]
+        analytic = [timed(partial(evaluate_prepared, table, a), repeat, f"{name} {a.name} analytic") for a in designs]
         # The rate is derived from the reported (rounded) time, so the document agrees with itself.
         ms = max(round(sum(analytic) / len(analytic), 3), 0.001)
         doc["analytic_ms_per_design"][name] = ms
@@ -91,7 +132,10 @@ def run_bench(
         if event:
             # The event model simulates each traced step alike: time the first one and scale.
             first = prepare(first_step(w))
-            ev = [_cpu_ms(partial(evaluate_prepared, first, a, fidelity="event"), 1) for a in designs]
+            ev = [
+                timed(partial(evaluate_prepared, first, a, fidelity="event"), 1, f"{name} {a.name} event")
+                for a in designs
+            ]
             per_step = sum(ev) / len(ev)
             doc["event_ms_per_step"][name] = round(per_step, 3)
             doc["event_ms_per_design"][name] = round(per_step * w.steps, 3)
@@ -99,7 +143,7 @@ def run_bench(
     doc["clock"] = "time.process_time: CPU ms of this process, one core; fastest of repeats"
     doc["targets"] = _targets(doc)
     if sweep:
-        doc["sweep_executors"] = _sweep_ratios()
+        doc["sweep_executors"] = _sweep_ratios(inputs, report)
     return doc
 
 
@@ -115,10 +159,17 @@ def _targets(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _sweep_ratios() -> dict[str, Any]:
+def _sweep_ratios(inputs: BenchInputs, report: ProgressFn) -> dict[str, Any]:
     """The sweep engine's executor ratios, or the error that stopped them."""
+
+    def on_point(done: int, total: int) -> None:
+        report(BenchProgress(STAGE_SWEEP, done, total, "executor throughput"))
+
     try:
-        result: dict[str, Any] = sweep_bench.executor_throughput().as_dict()
+        bench = sweep_bench.executor_throughput(
+            inputs.workloads_dir / SWEEP_WORKLOAD, inputs.arch_dir / SWEEP_BASE_ARCH, on_point=on_point
+        )
     except Exception as exc:  # noqa: BLE001 - report, do not lose the simulator's numbers
         return {"error": f"{type(exc).__name__}: {exc}"}
+    result: dict[str, Any] = bench.as_dict()
     return result

@@ -1,5 +1,8 @@
 """Standard workloads of ``picojoule bench``: the committed traces, and SD-1.5 when no trace is.
 
+The traces are the package's copies of ``scenarios/workloads/`` (:mod:`simulator.bench.inputs`),
+or those of the folder ``picojoule bench --scenarios DIR`` names.
+
 Until a Stable Diffusion 1.5 UNet trace is committed under ``scenarios/workloads/``, the bench
 builds one denoising step of it op by op from the published architecture (diffusers
 ``UNet2DConditionModel`` config of ``runwayml/stable-diffusion-v1-5``: block channels
@@ -12,15 +15,12 @@ as a trace would list them. Shapes are exact; there are no value statistics (den
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 from models.layers import AttentionLayer, ConvLayer, GemmLayer, attention_op, conv_op, gemm_op
 from models.workload import Op, Workload
 from models.workload import load as load_trace
+from simulator.bench.inputs import BenchInputs, bench_inputs
 
-_ROOT = Path(__file__).resolve().parents[2]
-WORKLOADS_DIR = _ROOT / "scenarios" / "workloads"
-SD15_TRACE_GLOBS = ("sd15*.workload.json.gz", "sd-1.5*.workload.json.gz", "stable-diffusion-1.5*.workload.json.gz")
 _B = 4  # trace convention: fp32 bytes per element
 
 
@@ -149,10 +149,11 @@ def sd15_unet_step() -> Workload:
     )
 
 
-def standard_workloads() -> dict[str, Workload]:
-    """The bench's workloads: every committed trace, plus SD-1.5 (a trace if one is committed)."""
+def standard_workloads(inputs: BenchInputs | None = None) -> dict[str, Workload]:
+    """The bench's workloads: every trace of ``inputs`` (default: the packaged copies of the
+    committed traces), plus SD-1.5 (its trace if there is one, else :func:`sd15_unet_step`)."""
     out: dict[str, Workload] = {}
-    for path in sorted(WORKLOADS_DIR.glob("*.workload.json.gz")):
+    for path in (inputs or bench_inputs()).trace_files():
         out[path.name.removesuffix(".workload.json.gz")] = load_trace(path)
     if not any(k.startswith(("sd15", "sd-1.5", "stable-diffusion-1.5")) for k in out):
         out["sd15-unet"] = sd15_unet_step()

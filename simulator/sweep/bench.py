@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,8 @@ from simulator.sweep.driver import run_sweep
 LOCAL_VS_SERIAL_TARGET = 1.8
 DASK_VS_LOCAL_TARGET = 0.8
 
-_ROOT = Path(__file__).resolve().parents[2]
-DDPM_TRACE = _ROOT / "scenarios" / "workloads" / "ddpm-cifar10.workload.json.gz"
-FALLBACK_WORKLOAD = _ROOT / "scenarios" / "workloads" / "dit-block.layers.yaml"
-BASE_ARCH = _ROOT / "scenarios" / "arch" / "edge-os-int8.yaml"
+PointProgress = Callable[[int, int], None]
+"""``on_point(done, total)``: called after each evaluated point of the four runs together."""
 
 _SWEEP = """name: bench-executors
 base: {base}
@@ -72,47 +71,60 @@ class ExecutorBench:
         }
 
 
-def _points_per_s(sweep: Path, out: Path, executor: str, workers: int) -> float:
+def _points_per_s(sweep: Path, out: Path, executor: str, workers: int, on_point: Callable[[], None]) -> float:
     stamps: list[float] = []
-    summary = run_sweep(
-        sweep,
-        out,
-        executor=executor,
-        workers=workers,
-        report=False,
-        on_outcome=lambda _o: stamps.append(time.perf_counter()),
-    )
+
+    def seen(_outcome: object) -> None:
+        stamps.append(time.perf_counter())
+        on_point()
+
+    summary = run_sweep(sweep, out, executor=executor, workers=workers, report=False, on_outcome=seen)
     if summary.failed or len(stamps) < 2:
         raise SpecError(f"bench sweep with {executor}: {summary.failed} points failed, {len(stamps)} done")
     return (len(stamps) - 1) / (stamps[-1] - stamps[0])
 
 
 def executor_throughput(
-    workload: Path | None = None, *, points: int = 200, dask_points: int = 1000, workers: int = 2
+    workload: Path,
+    base_arch: Path,
+    *,
+    points: int = 200,
+    dask_points: int = 1000,
+    workers: int = 2,
+    on_point: PointProgress | None = None,
 ) -> ExecutorBench:
-    """Measure serial, local and Dask throughput on a random sweep over ``workload``
-    (default: the DDPM CIFAR-10 trace, or a DiT block layer list until that trace exists)."""
-    workload = workload or (DDPM_TRACE if DDPM_TRACE.is_file() else FALLBACK_WORKLOAD)
-    if not BASE_ARCH.is_file():
-        raise SpecError(f"the sweep bench needs the repository's scenarios folder ({BASE_ARCH} is missing)")
+    """Measure serial, local and Dask throughput on a random sweep of ``base_arch`` over ``workload``
+    (``picojoule bench``: the DDPM CIFAR-10 trace and ``edge-os-int8``, :mod:`simulator.bench.inputs`)."""
+    for path in (workload, base_arch):
+        if not Path(path).is_file():
+            raise SpecError(f"the sweep bench's input {path} is missing")
+    has_dask = importlib.util.find_spec("distributed") is not None
+    total = 2 * points + (2 if has_dask else 1) * dask_points
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if on_point is not None:
+            on_point(done[0], total)
+
     with tempfile.TemporaryDirectory(prefix="picojoule-sweep-bench-") as tmp:
         root = Path(tmp)
 
         def sweep_file(n: int) -> Path:
             path = root / f"sweep-{n}.yaml"
-            path.write_text(_SWEEP.format(base=BASE_ARCH, workload=Path(workload).resolve(), samples=n))
+            path.write_text(_SWEEP.format(base=Path(base_arch).resolve(), workload=Path(workload).resolve(), samples=n))
             return path
 
         small, large = sweep_file(points), sweep_file(dask_points)
-        serial = _points_per_s(small, root / "serial", "serial", 1)
-        local = _points_per_s(small, root / "local", "local", workers)
-        local_large = _points_per_s(large, root / "local-large", "local", workers)
+        serial = _points_per_s(small, root / "serial", "serial", 1, tick)
+        local = _points_per_s(small, root / "local", "local", workers, tick)
+        local_large = _points_per_s(large, root / "local-large", "local", workers, tick)
         dask_rate = None
-        if importlib.util.find_spec("distributed") is not None:
+        if has_dask:
             cluster = local_cluster(workers, processes=True)
             try:
                 address = "dask://" + cluster.scheduler_address.split("://", 1)[1]
-                dask_rate = _points_per_s(large, root / "dask", address, workers)
+                dask_rate = _points_per_s(large, root / "dask", address, workers, tick)
             finally:
                 cluster.close()
     return ExecutorBench(

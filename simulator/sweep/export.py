@@ -99,6 +99,8 @@ def _fmt(column: str, x: float) -> str:
         return _fmt_j(x)
     if "_s_per" in column:
         return _fmt_s(x)
+    if column.endswith("_mm2"):
+        return f"{x:.4g} mm²"
     return f"{x:.4g}"
 
 

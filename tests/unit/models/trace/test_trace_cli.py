@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from tqdm import tqdm
 
 from models.workload import load
 from simulator.cli import main
@@ -81,3 +84,55 @@ def test_trace_writes_a_loadable_file(tmp_path: Path, capsys: pytest.CaptureFixt
     w = load(out)
     assert w.steps == 3 and w.provenance["resolution"] == 8
     assert "wrote" in capsys.readouterr().out
+
+
+def test_summary_says_what_steps_and_per_image_count(capsys: pytest.CaptureFixture[str]) -> None:
+    """The quickstart trace holds 4 of the 50 steps a run uses: the summary says so, and what per image is."""
+    w = load(QUICKSTART)
+    assert main(["trace", "--summary", str(QUICKSTART)]) == 0
+    out = capsys.readouterr().out
+    assert "sampling loop: 4 ddim steps, 4 model calls; all 4 recorded with value statistics" in out
+    assert f"per step (one model call): {len(w.ops)} ops" in out
+    per_image = f"per image: {w.flops_per_step * 4 / 1e9:.2f} GFLOPs = 4 calls of the traced loop"
+    assert f"{per_image} (ddpm-cifar10 samples 50 steps by default)" in out
+    assert "scenario's `steps:`" in out
+
+
+def test_summary_explains_pndm_calls_and_the_sparsity_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    sd15 = ROOT / "scenarios" / "workloads" / "sd15-unet-64.workload.json.gz"
+    assert main(["trace", "--summary", str(sd15)]) == 0
+    out = capsys.readouterr().out
+    assert "25 pndm steps, 26 model calls (this sampler calls the model 26 times for 25 steps)" in out
+    assert "1 of 26 recorded" in out
+    assert main(["trace", "--summary", str(QUICKSTART)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["step"])
+    legend = {line.split()[0]: line for line in lines[header - 4 : header]}
+    assert set(legend) == {"act=0", "act~0", "d8=0", "d4=0"}
+    assert "exactly zero" in legend["act=0"] and "int4" in legend["d4=0"]
+
+
+@pytest.mark.trace
+def test_trace_progress_counts_the_recorded_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --stats every call is recorded and counted; the bar goes to its own stream, never stdout."""
+    pytest.importorskip("diffusers", reason="the zoo models need diffusers (the trace extra)")
+    from models.trace import cli as trace_cli
+
+    drawn = io.StringIO()
+    bars: list[tqdm[Any]] = []
+
+    def bar(model: str, quiet: bool) -> tqdm[Any]:
+        assert not quiet
+        bars.append(tqdm(desc=f"trace {model}", unit="call", file=drawn, mininterval=0))
+        return bars[-1]
+
+    monkeypatch.setattr(trace_cli, "_progress_bar", bar)
+    argv = ["trace", "--model", "tiny-unet", "--steps", "3", "--resolution", "8", "--stats"]
+    assert main([*argv, "--out", str(tmp_path / "t.workload.json.gz")]) == 0
+    assert (bars[0].n, bars[0].total) == (3, 3)
+    assert "building the model" in drawn.getvalue() and "recording model calls" in drawn.getvalue()
+    assert capsys.readouterr().out.startswith("wrote ")
+    assert main([*argv[:-1], "--out", str(tmp_path / "u.workload.json.gz")]) == 0  # no --stats: one call
+    assert (bars[1].n, bars[1].total) == (1, 1)

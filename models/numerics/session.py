@@ -178,7 +178,7 @@ class QualitySession:
     calibration_images: int = 4
     _reference: Any = None
     _data_fd: float | None | bool = False
-    _calibrations: dict[tuple[Any, ...], dict[str, float]] = field(default_factory=dict)
+    _calibrations: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def reference(self) -> np.ndarray:
@@ -188,8 +188,12 @@ class QualitySession:
         return ref
 
     def calibration(self, numerics: NumericsSpec) -> dict[str, float]:
-        a, d = numerics.activations, numerics.deltas
-        key = (a.calibration, a.percentile, d.calibration, d.percentile)
+        """Recorded activation ranges for ``numerics``, computed once per distinct spec.
+
+        The calibration run applies the design's weight, accumulator and attention numerics
+        while it records ranges, so the ranges depend on the whole spec: keyed by all of it, a
+        design's quality never depends on which designs ran before it in the session."""
+        key = numerics.model_dump_json()
         if key not in self._calibrations:
             self._calibrations[key] = self.model.calibrate(
                 numerics, self.calibration_images, self.steps, self.seed + CALIBRATION_SEED_OFFSET

@@ -98,3 +98,14 @@ def test_int8_per_channel_psnr_on_the_trained_digits_model() -> None:
     q = quality_run(resolve_numerics(NumericsSpec(), "int8"), s)
     assert q["psnr_db"] is not None and q["psnr_db"] > 30.0, q
     assert not math.isnan(q["ssim"])
+
+
+def test_a_designs_quality_does_not_depend_on_the_designs_before_it() -> None:
+    """The calibration run applies weight numerics, so each distinct spec calibrates itself."""
+    alone = make_session("digits-random", images=2, steps=4, seed=0, calibration_images=1)
+    after = make_session("digits-random", images=2, steps=4, seed=0, calibration_images=1)
+    int8 = resolve_numerics(NumericsSpec(), "int8")
+    quality_run(resolve_numerics(NumericsSpec(), "fp16"), after)
+    first, second = quality_run(int8, alone), quality_run(int8, after)
+    assert first == second
+    assert after.calibration(int8) != after.calibration(resolve_numerics(NumericsSpec(), "fp16"))

@@ -34,6 +34,7 @@ PLUGINS = (
     "simulator.sweep.cli",
     "simulator.bench.cli",
     "models.numerics.cli",
+    "simulator.validation.cli",
 )
 
 #: Optional dependencies, by the extra of ``pyproject.toml`` that installs them.

@@ -221,6 +221,12 @@ def eyeriss_rows() -> list[Row]:
 
 def build_report() -> Report:
     """Every comparison: SCALE-Sim, ZigZag, Eyeriss."""
+    missing = [str(p) for p in (PEERS, SCENARIOS) if not p.is_dir()]
+    if missing:
+        raise SimulationError(
+            f"picojoule validation compares against peer outputs committed in the repository, not shipped "
+            f"in the package ({', '.join(missing)} not found): run it from a checkout (pip install -e .)"
+        )
     s_rows, s_time = scalesim_rows()
     z_rows, z_time = zigzag_rows()
     e_rows = eyeriss_rows()

@@ -186,3 +186,14 @@ def test_scalesim_rerun_reproduces_a_committed_row(tmp_path: Path) -> None:
         if (r["array"], r["dataflow"], r["layer"]) == ("32x32", "ws", "Conv2_1a")
     ]
     assert fresh == committed
+
+
+def test_outside_a_checkout_the_command_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from simulator.cli import main
+
+    monkeypatch.setattr(compare, "PEERS", tmp_path / "absent")
+    assert main(["validation"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: picojoule validation compares against peer outputs") and "checkout" in err

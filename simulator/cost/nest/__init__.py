@@ -1,0 +1,36 @@
+"""The memory hierarchy as deep as the hardware: Timeloop/ZigZag-style loop-nest cost model.
+
+Standalone for now (``simulator.evaluate`` does not call it yet; docs/memory-model.md says what
+remains to wire). Modules: ``problem`` (the loop nest), ``arch`` (levels, array, widths),
+``mapping`` (tile factors, loop orders, spatial unrolling), ``counts`` (reuse analysis, numba),
+``analysis`` (energy and cycles), ``score`` (batched scoring), ``search`` (the mapper),
+``presets`` (spatial unrollings, the Eyeriss and ZigZag designs), ``ops`` (workload ops as
+nests), ``oracle`` (brute-force simulation for tests).
+"""
+
+from simulator.cost.nest.analysis import NestResult, evaluate
+from simulator.cost.nest.arch import NestArch, NestLevel, from_spec, per_pe_level
+from simulator.cost.nest.mapping import Mapping
+from simulator.cost.nest.presets import PRESETS, SpatialPreset, eyeriss, zigzag_tpu_like
+from simulator.cost.nest.problem import Problem, attention, conv, conv_from_input, gemm
+from simulator.cost.nest.search import Mapper
+
+__all__ = [
+    "PRESETS",
+    "Mapper",
+    "Mapping",
+    "NestArch",
+    "NestLevel",
+    "NestResult",
+    "Problem",
+    "SpatialPreset",
+    "attention",
+    "conv",
+    "conv_from_input",
+    "evaluate",
+    "eyeriss",
+    "from_spec",
+    "gemm",
+    "per_pe_level",
+    "zigzag_tpu_like",
+]

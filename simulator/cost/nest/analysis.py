@@ -1,0 +1,141 @@
+"""Energy and cycles of one mapped loop nest, from the access counts of :mod:`.counts`.
+
+Energy (pJ) = MACs × the MAC energy + Σ over levels and operands of reads × word bits × read
+pJ/bit + writes × word bits × write pJ/bit. Words are the operand's width (weights, inputs,
+partial sums); the outputs DRAM receives for the last time are written at the output width,
+earlier spills at the partial-sum width. The datapath's operand registers cost nothing here.
+
+Cycles (state of the model):
+
+- compute = the product of all temporal factors (one MAC per PE per cycle; idle PEs of a
+  partly used array count as time, not work);
+- each level's transfer time = its bytes (reads + writes) per instance / its bandwidth per
+  instance; with double buffering these overlap compute, so the op takes at least the largest;
+- a shared level that is not double-buffered cannot fill while it is in use: the bytes between
+  it and its parent (fills and drains) are added serially at the slower of the two bandwidths;
+  a double-buffered one exposes only its first tile fill. Per-PE levels are taken to fill in the
+  shadow of compute (their transfer time is still in the maximum).
+
+``cycles = max(compute, T_level for every level) + Σ exposed fills``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from accelerator.errors import SimulationError
+from simulator.cost.nest.arch import NestArch
+from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, access_counts, axis_coefs, tile_words
+from simulator.cost.nest.mapping import Mapping, check
+from simulator.cost.nest.problem import OUT, Problem
+
+
+@dataclass(frozen=True)
+class NestResult:
+    """One mapped nest, all copies (units in the names; arrays are ``(levels, 3)`` per operand:
+    weights, inputs, outputs)."""
+
+    problem: Problem
+    mapping: Mapping
+    macs: int
+    reads_words: np.ndarray
+    writes_words: np.ndarray
+    energy_pj_by_level: dict[str, float]  # "mac" and every level's name
+    compute_cycles: float
+    transfer_cycles: dict[str, float]  # per level, per instance
+    exposed_cycles: float
+    cycles: float
+    utilization: float  # MACs / (PEs × cycles)
+
+    @property
+    def energy_pj(self) -> float:
+        return float(sum(self.energy_pj_by_level.values()))
+
+    @property
+    def dram_words(self) -> float:
+        return float(self.reads_words[-1].sum() + self.writes_words[-1].sum())
+
+
+def nest_arrays(problem: Problem, arch: NestArch, mapping: Mapping) -> tuple[np.ndarray, ...]:
+    """``(bounds, coef, factors, orders, spatial, holds)`` for the compiled counting functions."""
+    f, o, sp = mapping.arrays(arch)
+    holds = np.array([lv.holds for lv in arch.levels], dtype=np.bool_)
+    return np.asarray(problem.bounds, np.int64), axis_coefs(problem.stride, problem.dilation), f, o, sp, holds
+
+
+def tile_bytes(problem: Problem, arch: NestArch, mapping: Mapping) -> np.ndarray:
+    """Bytes of each operand's tile in one instance of each level, ``(levels, 3)``."""
+    b, coef, f, _, sp, holds = nest_arrays(problem, arch, mapping)
+    return np.asarray(tile_words(b, coef, f, sp, holds)) * np.asarray(arch.word_bits) / 8.0
+
+
+def fits(problem: Problem, arch: NestArch, mapping: Mapping) -> list[str]:
+    """The levels whose tiles overflow them (empty when all fit)."""
+    tb = tile_bytes(problem, arch, mapping)
+    return [
+        f"{lv.name}: tiles of {tuple(round(x) for x in tb[i])} B do not fit"
+        for i, lv in enumerate(arch.levels)
+        if not lv.capacity_ok(tuple(tb[i]))  # type: ignore[arg-type]
+    ]
+
+
+def evaluate(problem: Problem, arch: NestArch, mapping: Mapping, *, check_mapping: bool = True) -> NestResult:
+    """Counts, energy and cycles of ``problem`` under ``mapping`` (raises on an invalid mapping)."""
+    if check_mapping:
+        errors = check(mapping, problem, arch) or fits(problem, arch, mapping)
+        if errors:
+            raise SimulationError(f"mapping of {problem.name!r} on {arch.name}: " + "; ".join(errors))
+    b, coef, f, o, sp, holds = nest_arrays(problem, arch, mapping)
+    acc, final = access_counts(b, coef, f, o, sp, holds)
+    return _result(problem, arch, mapping, acc, final, f, sp)
+
+
+def _result(
+    problem: Problem, arch: NestArch, mapping: Mapping, acc: np.ndarray, final: float, f: np.ndarray, sp: np.ndarray
+) -> NestResult:
+    copies = problem.copies
+    acc = acc[1:] * copies  # the datapath registers cost nothing
+    final *= copies
+    bits = np.asarray(arch.word_bits)
+    nlev = len(arch.levels)
+    energy: dict[str, float] = {"mac": problem.macs * arch.mac_pj}
+    transfer: dict[str, float] = {}
+    compute = float(np.prod(f)) * copies
+    pes_above = np.cumprod(np.prod(sp, axis=1)[::-1])[::-1]  # spatial loops at or above each level
+    exposed = 0.0
+    for i, lv in enumerate(arch.levels):
+        rd, wr = acc[i, :, READS], acc[i, :, WRITES]
+        e = float(
+            (rd * bits * np.asarray(lv.read_pj_per_bit)).sum() + (wr * bits * np.asarray(lv.write_pj_per_bit)).sum()
+        )
+        if i == nlev - 1:  # final outputs at the output width, not the partial-sum width
+            e -= final * (bits[OUT] - arch.output_bits) * lv.write_pj_per_bit[OUT]
+        energy[lv.name] = e
+        inst = float(pes_above[i + 1]) if i + 1 < nlev else 1.0
+        transfer[lv.name] = float(((rd + wr) * bits).sum()) / 8.0 / inst / lv.bandwidth_bytes_per_cycle
+        if i >= arch.fanout_level and i < nlev - 1:
+            bw = min(lv.bandwidth_bytes_per_cycle, arch.levels[i + 1].bandwidth_bytes_per_cycle)
+            if lv.double_buffered:
+                tb = tile_bytes(problem, arch, mapping)[i].sum()
+                exposed += float(tb) / bw
+            else:
+                moved = float(((acc[i, :, FILLS] + acc[i, :, DRAINS]) * bits).sum()) / 8.0
+                exposed += moved / bw
+    cycles = max(compute, *transfer.values()) + exposed
+    pes = arch.rows * arch.cols
+    return NestResult(
+        problem=problem,
+        mapping=mapping,
+        macs=problem.macs,
+        reads_words=acc[:, :, READS],
+        writes_words=acc[:, :, WRITES],
+        energy_pj_by_level=energy,
+        compute_cycles=compute,
+        transfer_cycles=transfer,
+        exposed_cycles=exposed,
+        cycles=cycles,
+        utilization=problem.macs / (pes * cycles) if cycles > 0 else math.nan,
+    )

@@ -1,0 +1,238 @@
+"""Access counts of one mapping, from the loop nest (the reuse analysis; numba-compiled).
+
+Loops are flattened outermost first (per level: its temporal loops in order, then the spatial
+loops it fans out to). For an operand ``o`` and each pair of consecutive holders (child ``c``
+below, parent ``p`` above; the datapath's operand registers are the innermost child, DRAM the
+outermost parent):
+
+- the child's tile extent per dimension is the product of the loops at and below ``c``; an input
+  tile spans ``H = (P_t − 1)·stride + (R_t − 1)·dilation + 1`` rows (columns likewise);
+- instances of ``c`` = the product of the spatial loops above it; a group = the instances under
+  one instance of ``p`` (the spatial loops between them);
+- events per instance (stationarity): walking the temporal loops above ``c`` from the innermost,
+  loops irrelevant to ``o`` are skipped until the first relevant loop ``L``; events = the product
+  of ``L``'s bound and all bounds outside it (1 without a relevant loop). A step of ``L`` moves the
+  tile by ``w_L`` (the product of the ``L``-dimension loops inside ``L``) times the dimension's
+  stride or dilation: the child keeps the overlap with the previous tile (a sliding window along
+  ``H``/``W``; for any other axis the step is at least the tile, so nothing overlaps). Every
+  other event reloads the whole tile;
+- the parent reads, per event and group, the union of the instances' new data (multicast: one
+  read feeds every instance that needs the word), computed per operand axis as a union of
+  intervals over the spatial offsets — exact, also when temporal loops of bypassed levels sit
+  between the child and the array;
+- outputs: per event the child drains its tile to the parent (partial sums of a group reduced on
+  the way: the parent writes the union once) and loads the next; a tile's first visit starts at
+  zero, later visits read the stored partial sums (events − distinct tiles of them).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from simulator.cost.nest.problem import INP, OUT, RELEVANT
+
+#: Per operand, its four axes, each built from up to two dimensions (−1: none); the input's
+#: rows are P and R, its columns Q and S (the sliding window).
+AXIS_DIMS = np.array(
+    [
+        [[1, -1], [2, -1], [5, -1], [6, -1]],  # weights: K, C, R, S
+        [[0, -1], [2, -1], [3, 5], [4, 6]],  # inputs: N, C, H(P, R), W(Q, S)
+        [[0, -1], [1, -1], [3, -1], [4, -1]],  # outputs: N, K, P, Q
+    ],
+    dtype=np.int64,
+)
+RELEVANT_ARR = np.array(RELEVANT, dtype=np.bool_)
+#: Columns of the result's per-level, per-operand counts.
+READS, WRITES, FILLS, DRAINS = 0, 1, 2, 3
+
+
+def axis_coefs(stride: tuple[int, int], dilation: tuple[int, int]) -> np.ndarray:
+    """Per operand, axis and slot, the index step one unit of the dimension moves the axis."""
+    coef = np.where(AXIS_DIMS >= 0, 1, 0).astype(np.int64)
+    coef[INP, 2] = (stride[0], dilation[0])
+    coef[INP, 3] = (stride[1], dilation[1])
+    return coef
+
+
+@numba.njit(cache=True)
+def _flatten(factors: np.ndarray, orders: np.ndarray, spatial: np.ndarray) -> tuple[np.ndarray, ...]:
+    nlev = factors.shape[0]
+    cap = nlev * 14
+    ldim = np.empty(cap, np.int64)
+    lbound = np.empty(cap, np.int64)
+    lspat = np.empty(cap, np.bool_)
+    first = np.empty(nlev + 1, np.int64)  # first[c + 1]: index of the first loop inside level c
+    n = 0
+    for i in range(nlev - 1, -1, -1):
+        first[i + 1] = n
+        for j in range(7):
+            d = orders[i, j]
+            if factors[i, d] > 1:
+                ldim[n] = d
+                lbound[n] = factors[i, d]
+                lspat[n] = False
+                n += 1
+        for d in range(7):
+            if spatial[i, d] > 1:
+                ldim[n] = d
+                lbound[n] = spatial[i, d]
+                lspat[n] = True
+                n += 1
+    first[0] = n  # the datapath registers: nothing inside
+    weight = np.ones(n, np.int64)
+    for a in range(n):
+        for b in range(a + 1, n):
+            if ldim[b] == ldim[a]:
+                weight[a] *= lbound[b]
+    return ldim[:n], lbound[:n], lspat[:n], weight, first
+
+
+@numba.njit(cache=True)
+def _union(ldim, lbound, lspat, weight, lo_loop, hi_loop, dims, coefs, start, stop):  # type: ignore[no-untyped-def]
+    """Length of the union of ``[off + start, off + stop)`` over the spatial offsets of ``dims``
+    from the spatial loops ``lo_loop <= i < hi_loop``."""
+    if stop <= start:
+        return 0
+    count = 1
+    for i in range(lo_loop, hi_loop):
+        if lspat[i] and (ldim[i] == dims[0] or ldim[i] == dims[1]):
+            count *= lbound[i]
+    offs = np.zeros(count, np.int64)
+    size = 1
+    for i in range(lo_loop, hi_loop):
+        if lspat[i] and (ldim[i] == dims[0] or ldim[i] == dims[1]):
+            step = weight[i] * (coefs[0] if ldim[i] == dims[0] else coefs[1])
+            for k in range(1, lbound[i]):
+                for j in range(size):
+                    offs[k * size + j] = offs[j] + k * step
+            size *= lbound[i]
+    offs.sort()
+    total = 0
+    end = offs[0] + start
+    for j in range(count):
+        a = offs[j] + start
+        b = offs[j] + stop
+        if a >= end:
+            total += b - a
+        elif b > end:
+            total += b - end
+        if b > end:
+            end = b
+    return total
+
+
+@numba.njit(cache=True)
+def access_counts(  # type: ignore[no-untyped-def]
+    bounds, coef, factors, orders, spatial, holds
+):
+    """Per level (index 0: the datapath registers, then the levels) and operand, words of one
+    copy: reads, writes, fills (written from the parent, part of writes) and drains (read to
+    write the parent, part of reads); and the words of final outputs the top level receives."""
+    nlev = factors.shape[0]
+    ldim, lbound, lspat, weight, first = _flatten(factors, orders, spatial)
+    nloop = ldim.shape[0]
+    acc = np.zeros((nlev + 1, 3, 4), np.float64)
+    final_out = 0.0
+    for o in range(3):
+        child = -1
+        for parent in range(nlev):
+            if not holds[parent, o]:
+                continue
+            c_in = first[child + 1]  # loops at index >= c_in are inside the child
+            p_in = first[parent + 1]
+            tile = np.ones(7, np.int64)
+            for i in range(c_in, nloop):
+                tile[ldim[i]] *= lbound[i]
+            inst = 1.0
+            block = 1.0
+            for i in range(c_in):
+                if lspat[i]:
+                    inst *= lbound[i]
+                    if i >= p_in:
+                        block *= lbound[i]
+            groups = inst / block
+            # stationarity: innermost temporal loop above the child that is relevant to o
+            rel = -1
+            for i in range(c_in - 1, -1, -1):
+                if not lspat[i] and RELEVANT_ARR[o, ldim[i]]:
+                    rel = i
+                    break
+            outer = 1.0
+            distinct = 1.0
+            for i in range(c_in):
+                if not lspat[i]:
+                    if i < rel:
+                        outer *= lbound[i]
+                    if RELEVANT_ARR[o, ldim[i]]:
+                        distinct *= lbound[i]
+            steps = float(lbound[rel] - 1) if rel >= 0 else 0.0
+            # per axis: child box, union over the group, and the slide's new part
+            vol = 1.0
+            uni = 1.0
+            slide_axis = -1
+            box_s = 0
+            step_s = 0
+            for a in range(4):
+                dims = AXIS_DIMS[o, a]
+                box = 1
+                for k in range(2):
+                    if dims[k] >= 0:
+                        box += (tile[dims[k]] - 1) * coef[o, a, k]
+                vol *= box
+                uni *= _union(ldim, lbound, lspat, weight, p_in, c_in, dims, coef[o, a], 0, box)
+                if rel >= 0 and (ldim[rel] == dims[0] or ldim[rel] == dims[1]):
+                    slide_axis = a
+                    box_s = box
+                    step_s = weight[rel] * (coef[o, a, 0] if ldim[rel] == dims[0] else coef[o, a, 1])
+            if o == OUT:
+                events = outer * (steps + 1.0)
+                reloads = events - distinct
+                acc[parent + 1, o, 0] += groups * reloads * uni
+                acc[parent + 1, o, 1] += groups * events * uni
+                acc[child + 1, o, 1] += groups * reloads * uni
+                acc[child + 1, o, 2] += groups * reloads * uni
+                acc[child + 1, o, 0] += inst * events * vol
+                acc[child + 1, o, 3] += inst * events * vol
+                if parent == nlev - 1:
+                    final_out = groups * distinct * uni
+            else:
+                new_vol = 0.0
+                new_uni = 0.0
+                if slide_axis >= 0:
+                    dims = AXIS_DIMS[o, slide_axis]
+                    full = _union(ldim, lbound, lspat, weight, p_in, c_in, dims, coef[o, slide_axis], 0, box_s)
+                    lo = max(box_s, step_s)
+                    fresh = _union(
+                        ldim, lbound, lspat, weight, p_in, c_in, dims, coef[o, slide_axis], lo, step_s + box_s
+                    )
+                    new_vol = vol / box_s * min(box_s, step_s)
+                    new_uni = uni / full * fresh
+                acc[parent + 1, o, 0] += groups * outer * (uni + steps * new_uni)
+                acc[child + 1, o, 1] += inst * outer * (vol + steps * new_vol)
+                acc[child + 1, o, 2] += inst * outer * (vol + steps * new_vol)
+            child = parent
+    return acc, final_out
+
+
+@numba.njit(cache=True)
+def tile_words(bounds, coef, factors, spatial, holds):  # type: ignore[no-untyped-def]
+    """Words of each operand's tile in one instance of each level (0 where it bypasses)."""
+    nlev = factors.shape[0]
+    out = np.zeros((nlev, 3), np.float64)
+    tile = np.ones(7, np.int64)
+    for lv in range(nlev):
+        for d in range(7):
+            tile[d] *= factors[lv, d] * spatial[lv, d]
+        for o in range(3):
+            if holds[lv, o]:
+                vol = 1.0
+                for a in range(4):
+                    box = 1
+                    for k in range(2):
+                        dd = AXIS_DIMS[o, a, k]
+                        if dd >= 0:
+                            box += (tile[dd] - 1) * coef[o, a, k]
+                    vol *= box
+                out[lv, o] = vol
+    return out

@@ -1,0 +1,41 @@
+"""Workload ops (``models.workload.Op``) as loop nests: the bridge the evaluation will use."""
+
+from __future__ import annotations
+
+from models.workload import Op
+from simulator.cost.nest.problem import Problem, attention, conv, gemm
+
+
+def problems(op: Op) -> tuple[Problem, ...]:
+    """The nests of ``op``: one for a convolution or GEMM, two for attention, none otherwise.
+
+    A convolution keeps its seven dimensions (padding is taken as part of the input, so
+    ``P, Q`` are the output's size); a transposed convolution and any op without shapes fall back
+    to its GEMM view ``(batch, m, n, k)``."""
+    prm = op.params or {}
+    if op.kind == "conv" and not prm.get("transposed") and len(op.output_shape) == 4 and len(op.input_shapes) >= 2:
+        n, k, p, q = op.output_shape
+        c = op.input_shapes[0][1]
+        r, s = prm.get("kernel", op.input_shapes[1][2:])
+        return (
+            conv(
+                op.name,
+                n=n,
+                k=k,
+                c=c,
+                p=p,
+                q=q,
+                r=r,
+                s=s,
+                stride=tuple(prm.get("stride", (1, 1))),  # type: ignore[arg-type]
+                dilation=tuple(prm.get("dilation", (1, 1))),  # type: ignore[arg-type]
+                groups=int(prm.get("groups", 1)),
+            ),
+        )
+    if op.kind == "attention" and op.gemm is not None:
+        b, lq, lk, d = op.gemm
+        return attention(op.name, batch_heads=b, lq=lq, lk=lk, d=d)
+    if op.kind in ("gemm", "conv") and op.gemm is not None:
+        b, m, n, k = op.gemm
+        return (gemm(op.name, m, n, k, batch=b),)
+    return ()

@@ -1,0 +1,168 @@
+"""A brute-force simulator of the loop nest, the oracle for :mod:`simulator.cost.nest.counts`.
+
+For tiny problems only: it enumerates every temporal iteration of the mapped nest, computes the
+set of elements every instance of every level holds (an input tile is the window of rows and
+columns its points span), and counts what moves when a tile changes. The buffer policy it
+simulates is the one the analysis assumes, stated here without its formulas:
+
+- a level's tile changes when the index of a loop above it that the operand depends on moves
+  (the address generator follows the nest; it does not compare contents: a move that happens to
+  revisit the same window still reloads it); the words that arrive are the new tile's, except
+  when the loop that moved is the innermost loop above the level that touches the operand —
+  then what the old and the new tile share stays (a sliding window);
+- the parent reads, per change, the union of what the instances under it receive (multicast);
+- an output tile drains to its parent at every change and at the end (partial sums of the
+  instances under one parent summed on the way), and a tile the parent has seen before is read
+  back from it (one instance receives each element; the others start at zero).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import numpy as np
+
+from simulator.cost.nest.arch import NestArch
+from simulator.cost.nest.mapping import Mapping
+from simulator.cost.nest.problem import INP, OUT, RELEVANT, WGT, Problem
+
+Loop = tuple[int, int, int, bool]  # level, dim, bound, spatial
+Elems = frozenset[tuple[int, ...]]
+Change = tuple[Elems, Elems, Elems]  # old tile, new tile, words that arrive
+
+
+def _loops(mapping: Mapping, arch: NestArch) -> list[Loop]:
+    loops: list[Loop] = []
+    spatial = mapping.spatial()
+    for lv in range(len(arch.levels) - 1, -1, -1):
+        loops += [(lv, d, mapping.factors[lv][d], False) for d in mapping.orders[lv] if mapping.factors[lv][d] > 1]
+        if lv == arch.fanout_level:
+            loops += [(lv, d, spatial[d], True) for d in range(7) if spatial[d] > 1]
+    return loops
+
+
+def _element(o: int, idx: list[int], prob: Problem) -> tuple[int, ...]:
+    n, k, c, p, q, r, s = idx
+    if o == WGT:
+        return (k, c, r, s)
+    if o == OUT:
+        return (n, k, p, q)
+    return (n, c, p * prob.stride[0] + r * prob.dilation[0], q * prob.stride[1] + s * prob.dilation[1])
+
+
+def _tile(
+    o: int, fixed: dict[int, int], inner: list[int], loops: list[Loop], prob: Problem
+) -> frozenset[tuple[int, ...]]:
+    """Elements touched by the loops ``inner`` (indices into ``loops``) with the others at ``fixed``."""
+    pts = set()
+    for combo in itertools.product(*(range(loops[i][2]) for i in inner)):
+        val = dict(fixed)
+        val.update(zip(inner, combo, strict=True))
+        idx = [0] * 7
+        for i, (_, d, _, _) in enumerate(loops):
+            idx[d] = idx[d] * loops[i][2] + val[i]
+        pts.add(_element(o, idx, prob))
+    if o != INP or not pts:
+        return frozenset(pts)
+    # an input tile is the window its points span
+    ns = {e[0] for e in pts}
+    cs = {e[1] for e in pts}
+    hs = range(min(e[2] for e in pts), max(e[2] for e in pts) + 1)
+    ws = range(min(e[3] for e in pts), max(e[3] for e in pts) + 1)
+    return frozenset(itertools.product(ns, cs, hs, ws))
+
+
+def _instances(spatial_above: list[int], loops: list[Loop]) -> Iterator[tuple[int, ...]]:
+    return itertools.product(*(range(loops[i][2]) for i in spatial_above))
+
+
+def simulate(problem: Problem, arch: NestArch, mapping: Mapping) -> tuple[np.ndarray, float]:
+    """Per level (index 0: datapath registers) and operand, words of one copy counted by
+    enumeration (reads, writes, fills, drains as in ``counts.access_counts``); and the distinct
+    output words written to the top level."""
+    loops = _loops(mapping, arch)
+    nlev = len(arch.levels)
+    temporal = [i for i, lp in enumerate(loops) if not lp[3]]
+    acc = np.zeros((nlev + 1, 3, 4))
+    final: set[tuple[int, ...]] = set()
+
+    def inside(c: int) -> list[int]:
+        return [i for i, lp in enumerate(loops) if lp[0] <= c]
+
+    for o in range(3):
+        chain = [-1] + [lv for lv in range(nlev) if arch.levels[lv].holds[o]]
+        for child, parent in itertools.pairwise(chain):
+            inner = inside(child)
+            above_t = [i for i in temporal if i not in inner]
+            sp_above_c = [i for i, lp in enumerate(loops) if lp[3] and i not in inner]
+            sp_above_p = [i for i in sp_above_c if loops[i][0] > parent]
+            rel = [i for i in above_t if RELEVANT[o][loops[i][1]]]
+            innermost_rel = rel[-1] if rel else -1
+            held: dict[tuple[int, ...], frozenset[tuple[int, ...]]] = {}
+            written: dict[tuple[int, ...], set[tuple[int, ...]]] = {}
+            prev: tuple[int, ...] | None = None
+            for t in itertools.product(*(range(loops[i][2]) for i in above_t)):
+                moved = -1
+                if prev is not None:
+                    moved = next(above_t[j] for j in range(len(t)) if t[j] != prev[j])
+                # the address generator reloads when an index the operand depends on moves
+                changed = prev is None or any(
+                    t[j] != prev[j] and RELEVANT[o][loops[above_t[j]][1]] for j in range(len(t))
+                )
+                prev = t
+                fixed_t = dict(zip(above_t, t, strict=True))
+                changes: dict[tuple[int, ...], list[Change]] = {}
+                for s in _instances(sp_above_c, loops):
+                    fixed = dict(fixed_t)
+                    fixed.update(zip(sp_above_c, s, strict=True))
+                    old = held.get(s)
+                    if old is not None and not changed:
+                        continue
+                    new = _tile(o, fixed, inner, loops, problem)
+                    held[s] = new
+                    kept = old & new if (old is not None and moved == innermost_rel) else frozenset()
+                    g = tuple(fixed[i] for i in sp_above_p)
+                    changes.setdefault(g, []).append((old or frozenset(), new, new - kept))
+                for g, members in changes.items():
+                    if o != OUT:
+                        acc[child + 1, o, 1] += sum(len(x) for _, _, x in members)
+                        acc[child + 1, o, 2] += sum(len(x) for _, _, x in members)
+                        acc[parent + 1, o, 0] += len(frozenset().union(*(x for _, _, x in members)))
+                        continue
+                    seen = written.setdefault(g, set())
+                    top = final if parent == nlev - 1 else None
+                    _drain(acc, child, parent, [old for old, _, _ in members if old], seen, top)
+                    back = len(frozenset().union(*(new for _, new, _ in members)) & seen)
+                    acc[parent + 1, o, 0] += back
+                    acc[child + 1, o, 1] += back
+                    acc[child + 1, o, 2] += back
+            if o == OUT:
+                last: dict[tuple[int, ...], list[frozenset[tuple[int, ...]]]] = {}
+                for s, tile in held.items():
+                    fixed = dict(zip(sp_above_c, s, strict=True))
+                    last.setdefault(tuple(fixed[i] for i in sp_above_p), []).append(tile)
+                for g, tiles in last.items():
+                    _drain(
+                        acc, child, parent, tiles, written.setdefault(g, set()), final if parent == nlev - 1 else None
+                    )
+    return acc, float(len(final))
+
+
+def _drain(
+    acc: np.ndarray,
+    child: int,
+    parent: int,
+    tiles: list[frozenset[tuple[int, ...]]],
+    seen: set[tuple[int, ...]],
+    final: set[tuple[int, ...]] | None,
+) -> None:
+    if not tiles:
+        return
+    acc[child + 1, OUT, 0] += sum(len(x) for x in tiles)
+    acc[child + 1, OUT, 3] += sum(len(x) for x in tiles)
+    union = frozenset().union(*tiles)
+    acc[parent + 1, OUT, 1] += len(union)
+    seen |= union
+    if final is not None:
+        final |= union

@@ -1,0 +1,152 @@
+"""Energy and cycles of many candidate mappings at once (numba), the mapper's inner loop.
+
+The same equations as :mod:`simulator.cost.nest.analysis` (tests hold them equal), over arrays
+of candidates ``(n, levels, 7)``; a candidate whose tiles overflow a level scores ``inf``.
+Energy and cycles are of one copy of the nest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from simulator.cost.nest.arch import NestArch
+from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, access_counts, tile_words
+
+
+@dataclass(frozen=True)
+class ArchArrays:
+    """A :class:`NestArch` as arrays (pJ per word, bytes, bytes per cycle)."""
+
+    holds: np.ndarray  # (levels, 3) bool
+    read_pj: np.ndarray  # (levels, 3) per word
+    write_pj: np.ndarray
+    word_bytes: np.ndarray  # (3,)
+    bandwidth: np.ndarray  # (levels,) bytes per cycle per instance
+    double_buffered: np.ndarray  # (levels,) bool
+    size_bytes: np.ndarray  # (levels,) shared capacity (inf where partitioned)
+    operand_bytes: np.ndarray  # (levels, 3) partitions (inf where shared)
+    fanout: int
+    mac_pj: float
+    final_adjust_pj: float  # per final output word at DRAM: output width instead of psum width
+
+
+def arch_arrays(arch: NestArch) -> ArchArrays:
+    bits = np.asarray(arch.word_bits)
+    lv = arch.levels
+    return ArchArrays(
+        holds=np.array([x.holds for x in lv], dtype=np.bool_),
+        read_pj=np.array([x.read_pj_per_bit for x in lv]) * bits,
+        write_pj=np.array([x.write_pj_per_bit for x in lv]) * bits,
+        word_bytes=bits / 8.0,
+        bandwidth=np.array([x.bandwidth_bytes_per_cycle for x in lv]),
+        double_buffered=np.array([x.double_buffered for x in lv], dtype=np.bool_),
+        size_bytes=np.array([math.inf if x.operand_bytes is not None else x.size_bytes for x in lv]),
+        operand_bytes=np.array([x.operand_bytes if x.operand_bytes is not None else (math.inf,) * 3 for x in lv]),
+        fanout=arch.fanout_level,
+        mac_pj=arch.mac_pj,
+        final_adjust_pj=(arch.output_bits - arch.word_bits[2]) * lv[-1].write_pj_per_bit[2],
+    )
+
+
+@numba.njit(cache=True)
+def _score(  # type: ignore[no-untyped-def]
+    bounds,
+    coef,
+    factors,
+    orders,
+    spatial,
+    holds,
+    read_pj,
+    write_pj,
+    word_bytes,
+    bandwidth,
+    dbuf,
+    size,
+    opsize,
+    fanout,
+    mac_pj,
+    final_adj,
+):
+    n = factors.shape[0]
+    nlev = factors.shape[1]
+    energy = np.full(n, np.inf)
+    cycles = np.full(n, np.inf)
+    macs = 1.0
+    for d in range(7):
+        macs *= bounds[d]
+    for j in range(n):
+        tw = tile_words(bounds, coef, factors[j], spatial[j], holds)
+        ok = True
+        for lv in range(nlev):
+            mult = 2.0 if dbuf[lv] else 1.0
+            tot = 0.0
+            for o in range(3):
+                b = tw[lv, o] * word_bytes[o] * mult
+                tot += b
+                if b > opsize[lv, o]:
+                    ok = False
+            if tot > size[lv]:
+                ok = False
+        if not ok:
+            continue
+        acc, final = access_counts(bounds, coef, factors[j], orders[j], spatial[j], holds)
+        e = macs * mac_pj + final * final_adj
+        compute = 1.0
+        for lv in range(nlev):
+            for d in range(7):
+                compute *= factors[j, lv, d]
+        worst = compute
+        exposed = 0.0
+        for lv in range(nlev):
+            inst = 1.0
+            for k in range(lv + 1, nlev):
+                for d in range(7):
+                    inst *= spatial[j, k, d]
+            moved = 0.0
+            fd = 0.0
+            tile = 0.0
+            for o in range(3):
+                rd = acc[lv + 1, o, READS]
+                wr = acc[lv + 1, o, WRITES]
+                e += rd * read_pj[lv, o] + wr * write_pj[lv, o]
+                moved += (rd + wr) * word_bytes[o]
+                fd += (acc[lv + 1, o, FILLS] + acc[lv + 1, o, DRAINS]) * word_bytes[o]
+                tile += tw[lv, o] * word_bytes[o]
+            t = moved / inst / bandwidth[lv]
+            if t > worst:
+                worst = t
+            if lv >= fanout and lv < nlev - 1:
+                bw = min(bandwidth[lv], bandwidth[lv + 1])
+                exposed += (tile if dbuf[lv] else fd) / bw
+        energy[j] = e
+        cycles[j] = worst + exposed
+    return energy, cycles
+
+
+def score(
+    aa: ArchArrays, bounds: np.ndarray, coef: np.ndarray, factors: np.ndarray, orders: np.ndarray, spatial: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Energy (pJ) and cycles of one copy per candidate; ``inf`` where tiles do not fit."""
+    e, c = _score(
+        bounds,
+        coef,
+        factors,
+        orders,
+        spatial,
+        aa.holds,
+        aa.read_pj,
+        aa.write_pj,
+        aa.word_bytes,
+        aa.bandwidth,
+        aa.double_buffered,
+        aa.size_bytes,
+        aa.operand_bytes,
+        aa.fanout,
+        aa.mac_pj,
+        aa.final_adjust_pj,
+    )
+    return np.asarray(e), np.asarray(c)

@@ -1,0 +1,196 @@
+"""The mapper: tile factorizations × loop orders × spatial unrollings, scored in batches.
+
+For a problem, a design and a spatial preset:
+
+1. spatial candidates: every choice of divisors of the preset's row dimensions (product at most
+   the rows) and column dimensions (at most the columns); the ``spatial_keep`` that use the most
+   PEs go on (ties: the preset's order of preference);
+2. random-pruned sampling (Timeloop style): per candidate, ``samples`` random temporal
+   factorizations (every prime factor of what is left of a dimension goes to a random level),
+   each level's loop order one of the three stationary orders (the loops an operand ignores
+   innermost, so it stays put) or a random permutation; candidates whose tiles overflow a level
+   are pruned by the scorer;
+3. local search from the best few: move one prime factor of one dimension between two levels,
+   or swap two adjacent loops of one level; repeat while it improves.
+
+Scores: ``energy`` (pJ), ``latency`` (cycles) or ``edp`` (their product), ties to the first
+candidate. Everything is seeded: the same inputs give the same mapping. A :class:`Mapper` keeps
+the results per (problem shape, design, preset, objective) so a sweep maps each shape once.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from accelerator.errors import SimulationError
+from simulator.cost.nest.analysis import NestResult, evaluate
+from simulator.cost.nest.arch import NestArch
+from simulator.cost.nest.counts import axis_coefs
+from simulator.cost.nest.mapping import Mapping
+from simulator.cost.nest.presets import SpatialPreset
+from simulator.cost.nest.problem import RELEVANT, Problem
+from simulator.cost.nest.score import ArchArrays, arch_arrays, score
+
+Objective = Literal["energy", "latency", "edp"]
+
+
+def _primes(n: int) -> list[int]:
+    out, d = [], 2
+    while n > 1:
+        while n % d == 0:
+            out.append(d)
+            n //= d
+        d += 1
+    return out
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _axis_choices(dims: tuple[int, ...], bounds: list[int], extent: int) -> list[dict[int, int]]:
+    out = []
+    for combo in itertools.product(*(_divisors(bounds[d]) for d in dims)):
+        if int(np.prod(combo)) <= extent:
+            out.append(dict(zip(dims, combo, strict=True)))
+    return out
+
+
+def spatial_candidates(
+    problem: Problem, arch: NestArch, preset: SpatialPreset, keep: int
+) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """The ``keep`` (rows, cols) spatial factor 7-tuples using the most PEs."""
+    bounds = list(problem.bounds)
+    found: list[tuple[int, int, tuple[int, ...], tuple[int, ...]]] = []
+    for rows in _axis_choices(preset.rows, bounds, arch.rows):
+        left = [b // rows.get(d, 1) for d, b in enumerate(bounds)]
+        for cols in _axis_choices(preset.cols, left, arch.cols):
+            r = tuple(rows.get(d, 1) for d in range(7))
+            c = tuple(cols.get(d, 1) for d in range(7))
+            found.append((-int(np.prod(r)) * int(np.prod(c)), len(found), r, c))
+    found.sort()
+    return [(r, c) for _, _, r, c in found[:keep]]
+
+
+def _stationary_orders() -> np.ndarray:
+    """Per operand, an order with the dimensions it ignores innermost."""
+    rows = []
+    for rel in RELEVANT:
+        rows.append([d for d in range(7) if rel[d]] + [d for d in range(7) if not rel[d]])
+    return np.array(rows, dtype=np.int64)
+
+
+@dataclass
+class Mapper:
+    """Seeded mapping search with a cache (kept in the object, never global)."""
+
+    samples: int = 600
+    spatial_keep: int = 3
+    local_rounds: int = 30
+    seed: int = 0
+    cache: dict[tuple[object, ...], Mapping] = field(default_factory=dict)
+
+    def best(self, problem: Problem, arch: NestArch, preset: SpatialPreset, objective: Objective = "edp") -> NestResult:
+        """The best mapping found for ``problem`` on ``arch``, evaluated."""
+        key = (problem.bounds, problem.stride, problem.dilation, arch.key(), preset, objective)
+        if key not in self.cache:
+            self.cache[key] = self._search(problem, arch, preset, objective)
+        return evaluate(problem, arch, self.cache[key])
+
+    def _search(self, problem: Problem, arch: NestArch, preset: SpatialPreset, objective: Objective) -> Mapping:
+        rng = np.random.default_rng(self.seed)
+        aa = arch_arrays(arch)
+        bounds = np.asarray(problem.bounds, np.int64)
+        coef = axis_coefs(problem.stride, problem.dilation)
+        nlev = len(arch.levels)
+        stationary = _stationary_orders()
+        pool_f, pool_o, pool_s = [], [], []
+        unrollings = spatial_candidates(problem, arch, preset, self.spatial_keep)
+        for rows, cols in unrollings:
+            sp = np.ones((nlev, 7), np.int64)
+            sp[arch.fanout_level] = np.multiply(rows, cols)
+            left = [int(b) // int(s) for b, s in zip(bounds, sp[arch.fanout_level], strict=True)]
+            f = np.ones((self.samples, nlev, 7), np.int64)
+            for d in range(7):
+                for p in _primes(left[d]):
+                    lv = rng.integers(0, nlev, self.samples)
+                    f[np.arange(self.samples), lv, d] *= p
+            f[0, :, :] = 1  # everything at DRAM: always fits
+            f[0, nlev - 1, :] = left
+            o = np.empty((self.samples, nlev, 7), np.int64)
+            pick = rng.integers(0, 4, (self.samples, nlev))
+            perms = rng.permuted(np.tile(np.arange(7), (self.samples, nlev, 1)), axis=2)
+            for k in range(3):
+                o[pick == k] = stationary[k]
+            o[pick == 3] = perms[pick == 3]
+            pool_f.append(f)
+            pool_o.append(o)
+            pool_s.append(np.broadcast_to(sp, f.shape).copy())
+        if not pool_f:
+            raise SimulationError(f"{problem.name!r}: no spatial unrolling of {preset.name} fits {arch.name}")
+        factors, orders, spatial = np.concatenate(pool_f), np.concatenate(pool_o), np.concatenate(pool_s)
+        cost = self._cost(aa, bounds, coef, factors, orders, spatial, objective)
+        best = int(np.argmin(cost))
+        rows, cols = unrollings[best // self.samples]
+        f, o, s, c = factors[best], orders[best], spatial[best], cost[best]
+        for _ in range(self.local_rounds):
+            nf, no, ns = _neighbours(f, o, s)
+            if len(nf) == 0:
+                break
+            nc = self._cost(aa, bounds, coef, nf, no, ns, objective)
+            j = int(np.argmin(nc))
+            if not nc[j] < c:
+                break
+            f, o, s, c = nf[j], no[j], ns[j], nc[j]
+        if not np.isfinite(c):
+            raise SimulationError(f"{problem.name!r}: no mapping fits {arch.name}")
+        return Mapping(
+            factors=tuple(tuple(int(x) for x in row) for row in f),  # type: ignore[misc]
+            orders=tuple(tuple(int(x) for x in row) for row in o),  # type: ignore[misc]
+            spatial_rows=rows,  # type: ignore[arg-type]
+            spatial_cols=cols,  # type: ignore[arg-type]
+        )
+
+    @staticmethod
+    def _cost(
+        aa: ArchArrays,
+        bounds: np.ndarray,
+        coef: np.ndarray,
+        f: np.ndarray,
+        o: np.ndarray,
+        s: np.ndarray,
+        objective: Objective,
+    ) -> np.ndarray:
+        e, c = score(aa, bounds, coef, f, o, s)
+        if objective == "energy":
+            return e
+        if objective == "latency":
+            return c + e * 1e-12  # energy breaks latency ties
+        return e * c
+
+
+def _neighbours(f: np.ndarray, o: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    nlev = f.shape[0]
+    nf, no = [], []
+    for d in range(7):
+        for a in range(nlev):
+            for p in set(_primes(int(f[a, d]))):
+                for b in range(nlev):
+                    if b != a:
+                        g = f.copy()
+                        g[a, d] //= p
+                        g[b, d] *= p
+                        nf.append(g)
+                        no.append(o)
+    for lv in range(nlev):
+        for i in range(6):
+            g = o.copy()
+            g[lv, i], g[lv, i + 1] = o[lv, i + 1], o[lv, i]
+            nf.append(f)
+            no.append(g)
+    k = len(nf)
+    return np.array(nf), np.array(no), np.broadcast_to(s, (k, *s.shape)).copy()

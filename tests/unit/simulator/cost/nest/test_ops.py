@@ -1,0 +1,26 @@
+"""Workload ops as nests: the DDPM CIFAR-10 trace's convolutions, GEMMs and attention keep their MACs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simulator import load_workload
+from simulator.cost.nest.ops import problems
+
+ROOT = Path(__file__).resolve().parents[5]
+
+
+def test_ddpm_ops_keep_their_macs() -> None:
+    wl = load_workload(ROOT / "scenarios/workloads/ddpm-cifar10.workload.json.gz")
+    mapped = 0
+    for op in wl.ops:
+        nests = problems(op)
+        if op.kind in ("conv", "gemm", "attention"):
+            assert nests, op.name
+            assert sum(p.macs for p in nests) == op.macs, op.name
+            mapped += 1
+        else:
+            assert nests == ()
+    assert mapped > 100
+    shapes = {p.key() for op in wl.ops for p in problems(op)}
+    assert 25 <= len(shapes) <= 45

@@ -1,0 +1,51 @@
+"""The mapper: deterministic, cached, no worse than the trivial mapping, scores equal to evaluate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from accelerator.spec import load_arch
+from simulator.cost.nest.analysis import evaluate, nest_arrays
+from simulator.cost.nest.mapping import single_level
+from simulator.cost.nest.presets import PRESETS, eyeriss, zigzag_tpu_like
+from simulator.cost.nest.problem import INP, OUT, WGT, conv_from_input, gemm
+from simulator.cost.nest.score import arch_arrays, score
+from simulator.cost.nest.search import Mapper
+
+ROOT = Path(__file__).resolve().parents[5]
+
+
+@pytest.fixture(scope="module")
+def eyeriss_arch():  # type: ignore[no-untyped-def]
+    return eyeriss(load_arch(ROOT / "scenarios/validation/eyeriss.yaml"))
+
+
+def test_mapper_is_deterministic_cached_and_beats_the_trivial_mapping(eyeriss_arch) -> None:  # type: ignore[no-untyped-def]
+    prob = conv_from_input("CONV3", n=4, c=256, h=13, w=13, k=384, r=3, s=3, padding=1)
+    mapper = Mapper(seed=1)
+    res = mapper.best(prob, eyeriss_arch, PRESETS["row_stationary"], "edp")
+    assert len(mapper.cache) == 1
+    again = mapper.best(prob, eyeriss_arch, PRESETS["row_stationary"], "edp")
+    assert again.mapping == res.mapping and len(mapper.cache) == 1
+    fresh = Mapper(seed=1).best(prob, eyeriss_arch, PRESETS["row_stationary"], "edp")
+    assert fresh.mapping == res.mapping
+    trivial = evaluate(prob, eyeriss_arch, single_level(prob, eyeriss_arch))
+    assert res.energy_pj * res.cycles < trivial.energy_pj * trivial.cycles
+    assert res.reads_words[-1, WGT] >= prob.footprint(WGT)
+    assert res.reads_words[-1, INP] >= prob.footprint(INP)
+    assert res.writes_words[-1, OUT] >= prob.footprint(OUT)
+
+
+@pytest.mark.parametrize("objective", ["energy", "latency", "edp"])
+def test_batch_scores_equal_evaluate(objective: str) -> None:
+    arch = zigzag_tpu_like(load_arch(ROOT / "scenarios/validation/zigzag-tpu-like.yaml"))
+    prob = gemm("g", 64, 96, 48, batch=2)
+    res = Mapper(samples=200).best(prob, arch, PRESETS["weight_stationary"], objective)  # type: ignore[arg-type]
+    b, coef, f, o, sp, _ = nest_arrays(prob, arch, res.mapping)
+    e, c = score(arch_arrays(arch), b, coef, f[None], o[None], sp[None])
+    assert e[0] * prob.copies == pytest.approx(res.energy_pj, rel=1e-12)
+    assert c[0] * prob.copies == pytest.approx(res.cycles, rel=1e-12)
+    assert np.prod(res.mapping.spatial_rows) <= arch.rows and np.prod(res.mapping.spatial_cols) <= arch.cols

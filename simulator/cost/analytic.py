@@ -23,7 +23,7 @@ from accelerator.spec import ArchSpec
 from simulator.cost.gemm import Mode, RowCost, gemm_cost
 from simulator.cost.hardware import Hardware, hardware
 from simulator.cost.mapping import Mapping, dims_of, map_workload, score, skipped_rows
-from simulator.cost.overlap import overlap_cycles, total
+from simulator.cost.overlap import double_buffered, overlap_cycles, total
 from simulator.cost.residency import Residency, reserve
 from simulator.cost.sparsity import sparse_state, unit_shape
 from simulator.cost.vector import streaming_cycles, vector_cost, vector_work
@@ -52,7 +52,8 @@ class OpCosts:
     utilization: np.ndarray
     stalls: dict[str, np.ndarray]  # dram, sram, fill_drain, serial -> cycles
     traffic_bytes: dict[str, np.ndarray]  # "dram" and level names -> bytes moved
-    tiles: np.ndarray  # buffer tiles per op (event mode: one event per tile)
+    tiles: np.ndarray  # buffer tiles per op
+    units: np.ndarray  # units loads overlap in (event mode: one event per unit): tiles, or fold runs if double-buffered
     dram_rd_cycles: np.ndarray
     dram_wr_cycles: np.ndarray
     level_cycles: np.ndarray
@@ -124,6 +125,7 @@ def _row_costs(table: OpTable, hw: Hardware, mp: Mapping) -> tuple[RowCost, np.n
                 rc.level_cycles,
                 rc.n_tiles,
                 rc.n_tiles >= 0,
+                rc.n_runs,
             )
             return score(hw, "energy", cyc, total(rc.energy_pj))
 
@@ -161,9 +163,10 @@ def evaluate_table(
     wr_cyc = rows(rc.dram_wr_cycles) + vc.dram_wr_bytes / bw
     lv_cyc = rows(rc.level_cycles) + vc.level_cycles
     n_tiles = np.maximum(rows(rc.n_tiles), 1.0)
+    n_runs = rows(rc.n_runs)
     dram_b = rows(rc.dram_rd_bytes + rc.dram_wr_bytes) + vc.dram_rd_bytes + vc.dram_wr_bytes
     has_dram = dram_b > 0
-    cyc_g, stalls = overlap_cycles(hw, compute, rd_cyc, wr_cyc, lv_cyc, n_tiles, has_dram)
+    cyc_g, stalls = overlap_cycles(hw, compute, rd_cyc, wr_cyc, lv_cyc, n_tiles, has_dram, n_runs)
     cyc_v = streaming_cycles(hw, compute, lv_cyc, dram_b)
     cycles = np.where(gemm_mask, cyc_g, cyc_v)
     busy_v = np.maximum(compute, lv_cyc)
@@ -218,6 +221,7 @@ def evaluate_table(
         stalls=stalls,
         traffic_bytes=traffic,
         tiles=n_tiles,
+        units=np.maximum(n_tiles, n_runs) if double_buffered(hw) else n_tiles,
         dram_rd_cycles=rd_cyc,
         dram_wr_cycles=wr_cyc,
         level_cycles=lv_cyc,

@@ -18,10 +18,25 @@ Tile sizes are multiples of the array extent they map to (or the whole extent), 
 add up exactly over tiles:
 
 - weight-/input-stationary arrays are systolic: a fold takes ``2R + C + T − 2`` cycles
-  (operand fill along the rows, skew across the columns, drain; SCALE-Sim), with ``T`` the
-  streamed extent of the tile. Over all tiles: WS ``⌈K'/R⌉·⌈N/C⌉·(t_M·(2R + C − 2) + M)``,
-  IS ``⌈K'/R⌉·⌈M/C⌉·(t_N·(2R + C − 2) + N)``, ``K' = ⌈K/p⌉`` with ``p`` MACs per PE per
-  cycle (packed modes put ``p`` reduction elements in one PE) and ``t`` the tile count.
+  (stationary operand loaded along the rows, skew across the columns, drain; SCALE-Sim), with
+  ``T`` the rows streamed through it. The fill/drain ``2R + C − 2`` is paid once per *change*
+  of the stationary operand, not per buffer tile: rows streamed back to back through the same
+  fold pipeline. WS (the stationary operand is B; ``f = ⌈K'/R⌉·⌈N/C⌉`` folds in all,
+  ``K' = ⌈K/p⌉`` with ``p`` MACs per PE per cycle, ``t`` tile counts) visits each weight tile
+  once per M tile, its folds in turn; consecutive M tiles of one weight tile (M innermost)
+  visit them in alternating (serpentine) order, so the fold at the end of one M tile starts
+  the next and only ``t_M − 1`` changes per weight tile are saved::
+
+      changes = f·t_M − [M innermost]·(t_M − 1)·t_N·t_K,   cycles = changes·(2R + C − 2) + f·M
+
+  A weight tile of one fold (``Nt ≤ C``, ``Kt ≤ R·p``) with M innermost therefore changes
+  once: ``f·(2R + C − 2 + M)``, SCALE-Sim's count. Iterating the folds of a larger tile
+  outermost (each fold over all M tiles) changes as rarely but moves what the one-fold tile
+  moves: along N it re-reads the activations per fold exactly as ``Nt = C`` tiles do, along K
+  it needs the partial sums of all ``M`` rows between folds (spilled, as ``Kt = R·p`` tiles
+  spill them); the mapper has those tiles as candidates, so they are not a separate order.
+  IS is the same with A stationary, N streamed and N innermost keeping the input tile:
+  ``changes = f·t_N − [N innermost]·(t_N − 1)·t_M·t_K``, ``f = ⌈K'/R⌉·⌈M/C⌉``.
 - the output-stationary array is the PE tile of ``rtl/pe_tile`` replicated: each fold is one
   tile op of ``⌈K/p⌉`` beats and its cycles come from :func:`accelerator.pe.tile_cycles`, so
   the simulator and the RTL agree cycle for cycle. When a fold's accumulators cannot stay in
@@ -64,7 +79,7 @@ class ArrayCycles:
 
     cycles: np.ndarray
     temporal: np.ndarray  # cycles of skippable units
-    folds: np.ndarray  # array folds (OS: tile ops)
+    folds: np.ndarray  # fold runs the array works through in sequence (OS: tile ops; WS/IS: changes)
     acc_resident: np.ndarray  # OS: accumulators stay across K tiles (WS/IS: True)
     k_folds: np.ndarray  # folds along the reduction (partial sums per output - 1 + 1)
 
@@ -129,18 +144,21 @@ def gemm_cycles(
     last = kb - (cdiv(kb, ktb) - 1) * ktb
     k_folds = (cdiv(kb, ktb) - 1) * cdiv(ktb, R) + cdiv(last, R)
     fill = 2 * R + C - 2
+    t_k = cdiv(kb, ktb)
     if dataflow == WS:
         spatial = k_folds * cdiv(n, C)
-        tm = cdiv(m, mt)
-        cycles = spatial * (tm * fill + m)
-        temporal = spatial * m
-        folds = spatial * tm
+        t_stream, t_other, keeps = cdiv(m, mt), cdiv(n, nt), order == M_INNER
+        streamed = m
     else:
         spatial = k_folds * cdiv(m, C)
-        tn = cdiv(n, nt)
-        cycles = spatial * (tn * fill + n)
-        temporal = cycles
-        folds = spatial * tn
+        t_stream, t_other, keeps = cdiv(n, nt), cdiv(m, mt), order == N_INNER
+        streamed = n
+    # Stationary tiles that stay while the streamed tiles pass (serpentine fold order):
+    # each saves t_stream − 1 changes.
+    changes = spatial * t_stream - np.where(keeps, (t_stream - 1) * t_other * t_k, 0.0)
+    cycles = changes * fill + spatial * streamed
+    temporal = spatial * m if dataflow == WS else cycles
+    folds = changes
     shape = np.broadcast_shapes(np.shape(cycles), np.shape(order))
     return ArrayCycles(
         np.broadcast_to(cycles, shape).astype(np.float64),

@@ -1,4 +1,9 @@
-"""The event model (``fidelity="event"``): simpy processes, one event per buffer tile.
+"""The event model (``fidelity="event"``): simpy processes, one event per tile.
+
+A tile holds an input slot; inside it loads, compute and write-back stream in the units of
+the analytic model (:func:`simulator.cost.overlap.overlap_cycles`, ``OpCosts.units``): a
+double-buffered level hands the array its first fold run before the rest of the tile has
+arrived, so a one-tile op exposes one run's load and write-back, not the whole tile's.
 
 The analytic model (:mod:`simulator.cost.analytic`) fixes the mapping and every op's demands: tiles,
 compute cycles (array + buffer time), DRAM read and write cycles. This module plays them out
@@ -104,19 +109,25 @@ class SharedChannel:
             self.active = still
 
 
-def _tiles(n: float, cap: int) -> list[float]:
-    """Tile weights: how many of the op's ``n`` (equal) tiles each simulated unit stands for.
+def _tiles(n: float, cap: int, units: float = 0.0) -> list[float]:
+    """Weights of the simulated entries of an op of ``n`` (equal) tiles: how many of its units
+    each entry stands for.
 
-    Up to ``cap`` tiles are simulated one by one; beyond, the first and last tile stay single
-    (the pipeline's fill and drain) and the rest form ``cap − 2`` equal groups that stream:
-    a group's compute starts once its first tile is loaded, its write-back once its first tile
-    is computed, exactly as its tiles would one by one when they are equal.
+    A tile is ``max(units, n)/n`` units (``units``: what loads overlap in, ``OpCosts.units``;
+    one per tile unless the level is double-buffered and the array works through more fold
+    runs than tiles). An entry holds an input slot like a tile and streams its units: its
+    compute starts once its first unit is loaded, its write-back once its first unit is
+    computed. Up to ``cap`` tiles are simulated one by one; beyond, the first and last tile
+    stay single (the pipeline's fill and drain) and the rest form ``cap − 2`` equal groups,
+    exactly as their tiles would stream one by one when they are equal.
     """
     count = max(int(round(n)), 1)
+    whole = max(units, n)
+    per = whole / count
     if count <= cap:
-        return [n / count] * count
-    group = (n - 2.0) / (cap - 2)
-    return [1.0] + [group] * (cap - 2) + [1.0]
+        return [per] * count
+    group = (whole - 2.0 * per) / (cap - 2)
+    return [per] + [group] * (cap - 2) + [per]
 
 
 def _run_step(table: OpTable, costs: OpCosts, s: int, max_tiles: int, vector_chunks: int) -> dict[str, np.ndarray]:
@@ -133,7 +144,7 @@ def _run_step(table: OpTable, costs: OpCosts, s: int, max_tiles: int, vector_chu
     plan: list[list[float]] = []
     for i in range(n_ops):
         if gemm[i]:
-            plan.append(_tiles(float(costs.tiles[s, i]), max_tiles))
+            plan.append(_tiles(float(costs.tiles[s, i]), max_tiles, float(costs.units[s, i])))
         else:
             plan.append(_tiles(float(vector_chunks) if rd[i] + wr[i] > 0 else 1.0, vector_chunks))
     chained = table.chain_in.tolist()
@@ -157,7 +168,7 @@ def _run_step(table: OpTable, costs: OpCosts, s: int, max_tiles: int, vector_chu
     def loader() -> Any:
         for i in range(n_ops):
             tiles = plan[i]
-            one = rd[i] / sum(tiles)  # cycles to load one tile
+            one = rd[i] / sum(tiles)  # cycles to load one unit
             for t, weight in enumerate(tiles):
                 if t == 0 and i > 0 and chained[i]:
                     yield compute_done[i - 1]
@@ -186,7 +197,7 @@ def _run_step(table: OpTable, costs: OpCosts, s: int, max_tiles: int, vector_chu
     def array() -> Any:
         for i in range(n_ops):
             tiles = plan[i]
-            one = busy[i] / sum(tiles)  # cycles to compute one tile
+            one = busy[i] / sum(tiles)  # cycles to compute one unit
             for t in range(len(tiles)):
                 t0 = env.now
                 weight, slot, loaded_all = yield loaded.get()
@@ -214,7 +225,7 @@ def _run_step(table: OpTable, costs: OpCosts, s: int, max_tiles: int, vector_chu
     def writer() -> Any:
         for i in range(n_ops):
             tiles = plan[i]
-            one = wr[i] / sum(tiles)  # cycles to write one tile back
+            one = wr[i] / sum(tiles)  # cycles to write one unit back
             for t in range(len(tiles)):
                 weight, out, computed_all = yield computed.get()
                 for part, last in ((weight - 1.0, False), (1.0, True)):

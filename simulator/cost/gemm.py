@@ -17,7 +17,9 @@ M                     A'·t_N                 K·N                    spilled t_
 
 ``A'`` is the activation footprint (``M·K``, or a convolution's input tensor with its halo,
 :func:`conv_input_factor`); a spill writes and reads the partial sums
-at accumulator width. Array-side streaming per dataflow (elements): OS reads
+at accumulator width. The fold order inside a tile (:mod:`simulator.cost.array`) moves nothing extra:
+folds that would stream over several M (N) tiles are the one-fold tiles ``Nt ≤ C`` (``Mt ≤ C``),
+``Kt ≤ R·p``, costed by the table above. Array-side streaming per dataflow (elements): OS reads
 ``A·⌈N/C⌉ + B·⌈M/R⌉``; WS loads B once per M tile and streams ``A·⌈N/C⌉``; IS loads A once
 per N tile and streams ``B·⌈M/C⌉``; partial sums between K folds go to the stream level.
 Attention with ``fused_attention`` is one tiled op (FlashAttention-style, Dao et al.,
@@ -150,6 +152,7 @@ class RowCost:
     level_wr_bytes: tuple[np.ndarray, ...]
     level_cycles: np.ndarray  # slowest level
     n_tiles: np.ndarray
+    n_runs: np.ndarray  # fold runs the array consumes in sequence (overlap sub-tiles)
     legal: np.ndarray
     macs_exec: np.ndarray  # executed (not skipped) MACs
     energy_pj: dict[str, np.ndarray]  # compute, rf, <level names>, dram (no leakage)
@@ -203,7 +206,7 @@ def _part(
     }
 
 
-_ZERO_CYCLES = type("_ZeroCycles", (), {"cycles": 0.0, "temporal": 0.0, "k_folds": 1.0})()
+_ZERO_CYCLES = type("_ZeroCycles", (), {"cycles": 0.0, "temporal": 0.0, "k_folds": 1.0, "folds": 0.0})()
 _NO_PART = _Zero()
 
 
@@ -361,6 +364,7 @@ def gemm_cost(
         level_wr_bytes=tuple(b * x for x in wr),
         level_cycles=b * lv_cyc,
         n_tiles=b * p["tm"] * p["tn"] * p["tk"],
+        n_runs=b * (cyc.folds + if_fused(p2["cyc"].folds)),
         legal=legal,
         macs_exec=b * exec_macs,
         energy_pj=energy,

@@ -27,22 +27,30 @@ def overlap_cycles(
     lv_cyc: np.ndarray,
     n_tiles: np.ndarray,
     has_dram: np.ndarray,
+    n_runs: np.ndarray,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Cycles of an op and its stall breakdown from its compute and memory demands.
 
-    Double-buffered: the first tile's load (after the DRAM latency) and the last tile's
+    Double-buffered: the first unit's load (after the DRAM latency) and the last unit's
     write-back are exposed; in between compute, buffer traffic and DRAM transfers overlap::
 
         cycles = lat + rd/n + max(compute, level, (rd + wr)·(1 − 1/n)) + wr/n
 
+    The units are what the array consumes in sequence: ``n = max(tiles, runs)`` with ``runs``
+    the array's fold runs (:attr:`simulator.cost.array.ArrayCycles.folds`). A double-buffered
+    level fills the next fold's operands while the array works on the current one even when
+    the op is a single buffer tile, so a one-tile op exposes one fold's load, not the whole
+    tile's. Never finer than a fold (rows inside a fold are not modelled as units), never
+    coarser than a buffer tile.
+
     Single-buffered: every tile loads, computes and writes in turn (latency per tile)::
 
-        cycles = n·lat + rd + wr + max(compute, level)
+        cycles = n_tiles·lat + rd + wr + max(compute, level)
     """
-    n = np.maximum(n_tiles, 1.0)
     lat = np.where(has_dram, hw.dram_latency_cycles, 0.0)
     busy = np.maximum(compute, lv_cyc)
     if double_buffered(hw):
+        n = np.maximum(np.maximum(n_tiles, n_runs), 1.0)
         mid = (rd_cyc + wr_cyc) * (1.0 - 1.0 / n)
         steady = np.maximum(busy, mid)
         cycles = lat + rd_cyc / n + steady + wr_cyc / n
@@ -53,6 +61,7 @@ def overlap_cycles(
             "serial": np.zeros_like(cycles),
         }
     else:
+        n = np.maximum(n_tiles, 1.0)
         cycles = n * lat + rd_cyc + wr_cyc + busy
         stalls = {
             "dram": np.zeros_like(cycles),

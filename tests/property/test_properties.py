@@ -1,6 +1,8 @@
 """Properties every design and workload must satisfy (hypothesis).
 
-- more DRAM or SRAM bandwidth, or a bigger buffer, never adds cycles (latency objective);
+- more DRAM or SRAM bandwidth, or a bigger buffer, never adds cycles (latency objective, dense
+  workloads: the mapper minimises the dense op, so on a workload with skipping statistics a
+  bigger design may pick a tile that is faster dense and slower on its sparse steps);
 - energy by component sums to the total, per op and per image;
 - DRAM bytes ≥ the unique footprint of every op (inputs, weights, outputs once);
 - a workload whose sparsity statistics are all zero gives exactly the dense result;
@@ -153,20 +155,20 @@ def _cycles(w: Workload, a: ArchSpec) -> float:
 
 
 @SETTINGS
-@given(workloads(), archs(), st.sampled_from([1.5, 2.0, 8.0]))
+@given(workloads(with_stats=False), archs(), st.sampled_from([1.5, 2.0, 8.0]))
 def test_more_dram_bandwidth_never_adds_cycles(w: Workload, a: ArchSpec, factor: float) -> None:
     assert _cycles(w, _with_dram_bw(a, factor)) <= _cycles(w, a) * (1 + 1e-12)
 
 
 @SETTINGS
-@given(workloads(), archs(), st.sampled_from([2.0, 4.0]))
+@given(workloads(with_stats=False), archs(), st.sampled_from([2.0, 4.0]))
 def test_more_sram_bandwidth_never_adds_cycles(w: Workload, a: ArchSpec, factor: float) -> None:
     faster = _with_glb(a, bandwidth_bytes_per_cycle=_glb(a).bandwidth_bytes_per_cycle * factor)
     assert _cycles(w, faster) <= _cycles(w, a) * (1 + 1e-12)
 
 
 @SETTINGS
-@given(workloads(), archs(), st.sampled_from([2, 4, 64]))
+@given(workloads(with_stats=False), archs(), st.sampled_from([2, 4, 64]))
 def test_bigger_buffer_never_adds_cycles(w: Workload, a: ArchSpec, factor: int) -> None:
     bigger = _with_glb(a, size_bytes=_glb(a).size_bytes * factor)
     try:
@@ -216,7 +218,7 @@ def test_more_sparsity_never_costs_more_energy(w: Workload, a: ArchSpec, name: s
     old = base.get(name, tuple(tuple(0.0 for _ in w.ops) for _ in range(w.steps)))
     base[name] = old
     more = dict(base)
-    more[name] = tuple(tuple(min(1.0, v + bump * (1 - v)) for v in row) for row in old)
+    more[name] = tuple(tuple(min(1.0, (v or 0.0) + bump * (1 - (v or 0.0))) for v in row) for row in old)
     e0 = evaluate(Workload(ops=w.ops, steps=w.steps, stats=base), a).energy_j_per_image
     e1 = evaluate(Workload(ops=w.ops, steps=w.steps, stats=more), a).energy_j_per_image
     assert e1 <= e0 * (1 + 1e-9)

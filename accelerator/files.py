@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from accelerator.errors import PicojouleError
@@ -37,7 +39,38 @@ def _cause(exc: OSError) -> str:
         return "read-only file system"
     if exc.errno == errno.ENOTDIR:
         return "a parent of it is a file, not a folder"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the file name is too long for the file system"
     return exc.strerror or str(exc)
+
+
+def input_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be read as an input file, or ``None`` when it is a regular file.
+
+    Never raises: a missing file, a name too long for the OS, a folder, a device or a named
+    pipe (which would hang or never end) each come back as a short reason for a located error.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return _cause(exc)
+    except ValueError as exc:  # an embedded NUL byte
+        return str(exc)
+    if stat.S_ISDIR(mode):
+        return "is a folder, expected a file"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file (a device, pipe or socket)"
+    return None
+
+
+def input_file_message(what: str, rel: str, folder: Path, problem: str) -> str:
+    """``no such arch file 'x.yaml' (relative to DIR)``, or why the file named there is unreadable
+    (:func:`input_problem`); a very long name is shortened."""
+    shown = rel if len(rel) <= 200 else rel[:200] + "..."
+    where = f"{shown!r} (relative to {folder})"
+    return f"no such {what} file {where}" if problem == "no such file" else f"{what} file {where}: {problem}"
 
 
 def ensure_out_dir(path: str | Path) -> Path:
@@ -46,9 +79,9 @@ def ensure_out_dir(path: str | Path) -> Path:
     Call it before long work, so a bad ``--out`` fails at once instead of after the work.
     """
     p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise OutputError(f"{p}: --out must be a folder, but a file of that name exists")
     try:
+        if p.exists() and not p.is_dir():
+            raise OutputError(f"{p}: --out must be a folder, but a file of that name exists")
         p.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{p}: cannot create the output folder: {_cause(exc)}") from None
@@ -60,9 +93,9 @@ def ensure_out_dir(path: str | Path) -> Path:
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` all at once: the old file stays intact on any failure."""
     p = Path(path)
-    if p.is_dir():
-        raise OutputError(f"{p}: is a folder; expected a file path")
     try:
+        if p.is_dir():
+            raise OutputError(f"{p}: is a folder; expected a file path")
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     except OSError as exc:
@@ -87,6 +120,27 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
             tmp.unlink()
         raise
     return p
+
+
+def write_files_atomic(contents: Mapping[Path, bytes]) -> None:
+    """Write several files as one: every temporary file is written and flushed first, and only
+    then are they renamed into place (renames need no space). A failure while writing leaves
+    every previous file intact, so a full disk can never leave a new file beside an old one."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, data in contents.items():
+            tmp = Path(path).with_name(f".{Path(path).name}.staged")
+            write_bytes_atomic(tmp, data)
+            staged.append((tmp, Path(path)))
+        for tmp, path in staged:
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write: {_cause(exc)}") from None
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

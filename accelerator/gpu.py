@@ -157,7 +157,7 @@ def load_gpu(name_or_path: str | Path) -> GpuSpec:
     text = str(name_or_path)
     builtin = GPU_DIR / f"{text}.yaml"
     if "/" not in text and not text.endswith((".yaml", ".yml")):
-        if not builtin.is_file():
+        if text not in builtin_gpus():
             raise SpecError(
                 f"unknown GPU {text!r}; built-in: {', '.join(builtin_gpus())} (or give a YAML path)",
                 field="gpu",

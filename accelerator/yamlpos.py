@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from accelerator.errors import SpecError
+from accelerator.files import input_problem
 
 MAX_YAML_BYTES = 8 * 1024 * 1024
 """Largest YAML input read (bytes): hand-written specs, scenarios and layer lists are far smaller."""
@@ -139,19 +140,26 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Positions]:
 
 
 def load_yaml(path: str | Path) -> tuple[Any, Positions]:
-    """Read and parse a YAML file; a missing or unreadable file is a :class:`SpecError`."""
+    """Read and parse a YAML file; a missing or unreadable file is a :class:`SpecError`.
+
+    Only regular files are read (a device or a named pipe would never end), at most
+    :data:`MAX_YAML_BYTES` of them."""
     p = Path(path)
+    shown = str(path) if len(str(path)) <= 200 else str(path)[:200] + "..."
+    problem = input_problem(p)
+    if problem is not None:
+        raise SpecError(problem, file=shown)
     try:
-        if p.is_file() and p.stat().st_size > MAX_YAML_BYTES:
-            raise SpecError(
-                f"the file is larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB; not a YAML input of ours",
-                file=str(path),
-            )
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError("no such file", file=str(path)) from None
-    except IsADirectoryError:
-        raise SpecError("is a folder, expected a YAML file", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read the file: {exc}", file=str(path)) from None
+        with p.open("rb") as f:
+            raw = f.read(MAX_YAML_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(f"cannot read the file: {exc.strerror or exc}", file=shown) from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise SpecError(
+            f"the file is larger than {MAX_YAML_BYTES // (1024 * 1024)} MiB; not a YAML input of ours", file=shown
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"not UTF-8 text (byte {exc.start}: {exc.reason})", file=shown) from None
     return parse_yaml(text, str(path))

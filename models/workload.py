@@ -19,12 +19,15 @@ traces need numpy alone.
 from __future__ import annotations
 
 import array
+import errno
 import functools
 import gzip
 import itertools
 import json
 import math
 import operator
+import os
+import stat
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -469,24 +472,31 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number the format allows (statistics are finite or null)")
 
 
-def _read_bounded(p: Path, path: str | Path) -> bytes:
-    """The file's bytes, decompressed if gzipped, refusing more than MAX_DECOMPRESSED_BYTES."""
-    too_big = (
-        f"{path}: more than {MAX_DECOMPRESSED_BYTES:,} bytes of JSON (MAX_DECOMPRESSED_BYTES); "
-        "not a workload this picojoule reads"
-    )
+class TooLargeError(ValueError):
+    """A file holds more bytes (after decompression) than its reader's stated limit."""
+
+
+def read_bounded(p: Path, limit: int) -> bytes:
+    """A regular file's bytes, decompressed if gzipped, refusing more than ``limit`` of them.
+
+    Raises :class:`TooLargeError` past the limit, ``OSError`` (``ENOTSUP`` for a device, a pipe
+    or a socket, which would never end), and the gzip/zlib errors of a damaged file."""
+    if not stat.S_ISREG(os.stat(p).st_mode):
+        if stat.S_ISDIR(os.stat(p).st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(p))
+        raise OSError(errno.ENOTSUP, "not a regular file (a device, pipe or socket)", str(p))
     with p.open("rb") as f:
         if f.read(2) != b"\x1f\x8b":
             f.seek(0)
-            text = f.read(MAX_DECOMPRESSED_BYTES + 1)
+            text = f.read(limit + 1)
         else:
             f.seek(0)
             # GzipFile decompresses as it reads, so a small file that inflates without bound
             # (a gzip bomb) stops at the limit instead of filling memory.
             with gzip.GzipFile(fileobj=f) as gz:
-                text = gz.read(MAX_DECOMPRESSED_BYTES + 1)
-    if len(text) > MAX_DECOMPRESSED_BYTES:
-        raise WorkloadError(too_big)
+                text = gz.read(limit + 1)
+    if len(text) > limit:
+        raise TooLargeError(f"more than {limit:,} bytes after decompression")
     return text
 
 
@@ -494,7 +504,12 @@ def load(path: str | Path) -> Workload:
     """Read a workload file (gzipped or plain JSON); corrupt files raise :class:`WorkloadError`."""
     p = Path(path)
     try:
-        text = _read_bounded(p, path)
+        text = read_bounded(p, MAX_DECOMPRESSED_BYTES)
+    except TooLargeError:
+        raise WorkloadError(
+            f"{path}: more than {MAX_DECOMPRESSED_BYTES:,} bytes of JSON (MAX_DECOMPRESSED_BYTES); "
+            "not a workload this picojoule reads"
+        ) from None
     except FileNotFoundError:
         raise WorkloadError(f"{path}: no such workload file") from None
     except IsADirectoryError:
@@ -502,7 +517,7 @@ def load(path: str | Path) -> Workload:
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise WorkloadError(f"{path}: not a readable workload file (corrupt or truncated): {exc}") from None
     except OSError as exc:
-        raise WorkloadError(f"{path}: cannot read: {exc}") from None
+        raise WorkloadError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
         doc = json.loads(text, parse_constant=_no_constant)
     except RecursionError:

@@ -1,6 +1,6 @@
 """Reports: results.json, report.html (plotly, offline) and the terminal summary.
 
-Both files are written atomically (:mod:`accelerator.files`). The HTML is self-contained: it
+Both files are written together and atomically by the caller (:mod:`accelerator.files`). The HTML is self-contained: it
 inlines plotly.js (:mod:`simulator.plots`), so it works without a network and when copied
 alone; figure ids are fixed so the same results give the same bytes.
 """
@@ -10,10 +10,8 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from accelerator.files import write_text_atomic
 from simulator.plots import axis, figure_div, html_table, page, si
 from simulator.result import DesignResult, design_to_json
 
@@ -41,9 +39,9 @@ def results_doc(
     }
 
 
-def write_json(doc: Mapping[str, Any], path: Path) -> None:
-    """Write ``doc`` as sorted, indented JSON; atomically (a failure leaves the old file intact)."""
-    write_text_atomic(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+def results_json(doc: Mapping[str, Any]) -> str:
+    """``doc`` as the text of results.json: sorted, indented JSON."""
+    return json.dumps(doc, indent=1, sort_keys=True) + "\n"
 
 
 def _fmt_s(x: float) -> str:
@@ -282,10 +280,8 @@ def _top_ops_table(d: DesignResult) -> str:
     return f"<h3>{html.escape(title)}</h3>\n" + html_table(head, rows, numeric=(0, 4, 5, 6, 7, 9))
 
 
-def write_html(
-    doc: Mapping[str, Any], designs: Sequence[DesignResult], out_dir: Path, steps: int, extra: str = ""
-) -> Path:
-    """Write the self-contained ``report.html`` into ``out_dir`` (``extra``: more HTML at the end)."""
+def report_html(doc: Mapping[str, Any], designs: Sequence[DesignResult], steps: int, extra: str = "") -> str:
+    """The self-contained text of ``report.html`` (``extra``: more HTML at the end)."""
     figs = dict(_figures(designs))
     blocks = [figure_div(figs[k], k) for k in ("energy-total", "energy-breakdown", "energy-latency")]
     for i, d in enumerate(designs):
@@ -308,4 +304,4 @@ def write_html(
 {"".join(blocks)}
 {extra}"""
     title = f"picojoule report: {doc['scenario'].get('name', '')}"
-    return write_text_atomic(out_dir / "report.html", page(title, body))
+    return page(title, body)

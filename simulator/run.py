@@ -6,14 +6,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from accelerator.files import ensure_out_dir
+from accelerator.files import ensure_out_dir, write_files_atomic
 from accelerator.gpu import load_gpu
 from simulator.evaluation import evaluate_prepared
 from simulator.gpu.calibrate import load_calibration
 from simulator.gpu.model import evaluate_gpu, gpu_summary
 from simulator.optable import prepare
 from simulator.quality import attach_quality, quality_html, quality_summary
-from simulator.report import gpu_headline, results_doc, summary_table, write_html, write_json
+from simulator.report import gpu_headline, report_html, results_doc, results_json, summary_table
 from simulator.result import DesignResult
 from simulator.scenario import load_designs, load_scenario, load_workload
 
@@ -49,13 +49,13 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
     """Evaluate every design and GPU of the scenario at ``path``; write results into ``out_dir``.
 
     ``out_dir`` is checked (created, writable) once the scenario is read and before anything is
-    evaluated; results.json and report.html are each replaced atomically, so a failure leaves
-    the previous ones intact (:mod:`accelerator.files`).
+    evaluated; results.json and report.html are replaced together and atomically, so a failure
+    leaves the previous pair intact (:mod:`accelerator.files`).
     """
     sc = load_scenario(path)
     archs = load_designs(sc)
     out = ensure_out_dir(out_dir)
-    gpus = [load_gpu(g if not g.endswith((".yaml", ".yml")) else sc.resolve(g)) for g in sc.spec.gpus]
+    gpus = [load_gpu(sc.resolve(g) if g.endswith((".yaml", ".yml")) or "/" in g else g) for g in sc.spec.gpus]
     workload = load_workload(sc.resolve(sc.spec.workload))
     steps = sc.spec.steps or workload.steps
     table = prepare(workload)
@@ -92,9 +92,15 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
     doc = results_doc(info, results, scenario_info)
     if sc.spec.quality is not None:
         attach_quality(doc, sc.spec.quality, archs, sc.spec.gpu_precision)
-    results_path = out / "results.json"
-    write_json(doc, results_path)
-    report_path = write_html(doc, results, out, steps, quality_html(doc))
+    results_path, report_path = out / "results.json", out / "report.html"
+    # One write for both: a disk that fills between them never leaves a new results.json
+    # beside an old report.
+    write_files_atomic(
+        {
+            results_path: results_json(doc).encode("utf-8"),
+            report_path: report_html(doc, results, steps, quality_html(doc)).encode("utf-8"),
+        }
+    )
     summary = summary_table(results, steps)
     if gpu_results:
         summary += "\n" + gpu_headline(gpu_results[0], steps)

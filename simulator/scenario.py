@@ -23,6 +23,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from accelerator.errors import SpecError
+from accelerator.files import input_file_message, input_problem
+from accelerator.gpu import builtin_gpus
 from accelerator.spec import ArchSpec, load_arch, model_from_data
 from accelerator.yamlpos import Positions, load_yaml
 from models.layers import load_layers_yaml, load_scalesim_csv
@@ -101,15 +103,21 @@ def load_scenario(path: str | Path) -> Scenario:
     data, positions = load_yaml(path)
     spec = model_from_data(ScenarioSpec, data, positions, "scenario")
     sc = Scenario(spec=spec, path=Path(path), positions=positions)
-    for i, rel in enumerate(spec.designs):
-        if not sc.resolve(rel).is_file():
-            raise positions.error(f"designs.{i}", f"no such arch file {rel!r} (relative to {sc.path.parent})")
-    if spec.gpu_calibration is not None and not sc.resolve(spec.gpu_calibration).is_file():
-        raise positions.error("gpu_calibration", f"no such calibration file {spec.gpu_calibration!r}")
-    if spec.decoder is not None and not sc.resolve(spec.decoder).is_file():
-        raise positions.error("decoder", f"no such workload file {spec.decoder!r} (relative to {sc.path.parent})")
-    if not sc.resolve(spec.workload).is_file():
-        raise positions.error("workload", f"no such workload file {spec.workload!r} (relative to {sc.path.parent})")
+    files: list[tuple[str, str, str | None]] = [(f"designs.{i}", "arch", rel) for i, rel in enumerate(spec.designs)]
+    files += [("gpu_calibration", "calibration", spec.gpu_calibration), ("decoder", "workload", spec.decoder)]
+    files += [("workload", "workload", spec.workload)]
+    for i, gpu in enumerate(spec.gpus):
+        if gpu.endswith((".yaml", ".yml")) or "/" in gpu:
+            files.append((f"gpus.{i}", "GPU spec", gpu))
+        elif gpu not in builtin_gpus():
+            allowed = ", ".join(builtin_gpus())
+            raise positions.error(f"gpus.{i}", f"unknown GPU {gpu!r}; built-in: {allowed} (or give a YAML path)")
+    for field, what, rel in files:
+        if rel is None:
+            continue
+        problem = input_problem(sc.resolve(rel))
+        if problem is not None:
+            raise positions.error(field, input_file_message(what, rel, sc.path.parent, problem))
     return sc
 
 

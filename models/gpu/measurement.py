@@ -40,11 +40,13 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import zlib
 from pathlib import Path
 from typing import Any
 
 from accelerator.errors import PicojouleError
 from accelerator.files import write_bytes_atomic
+from models.workload import TooLargeError, read_bounded
 
 FORMAT_NAME = "picojoule.gpu_measurement"
 FORMAT_VERSION = 1
@@ -52,6 +54,9 @@ FORMAT_VERSION = 1
 #: ``settings.dtype`` values the harness writes, and ``settings.mode`` values.
 DTYPES = ("bf16", "fp16", "fp32", "fp8")
 MODES = ("eager", "graph")
+MAX_MEASUREMENT_BYTES = 256 * 1024 * 1024
+"""Largest measurement document read (bytes of JSON after decompression); the committed files,
+which embed a traced workload, are under 1 MB."""
 
 
 class MeasurementError(PicojouleError):
@@ -71,14 +76,21 @@ def write_measurement(doc: dict[str, Any], path: str | Path) -> Path:
 def load_measurement(path: str | Path) -> dict[str, Any]:
     """Read and check a measurement file; errors are :class:`MeasurementError`."""
     try:
-        raw = Path(path).read_bytes()
-        doc = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+        doc = json.loads(read_bounded(Path(path), MAX_MEASUREMENT_BYTES))
+    except TooLargeError:
+        raise MeasurementError(
+            f"{path}: more than {MAX_MEASUREMENT_BYTES:,} bytes of JSON (MAX_MEASUREMENT_BYTES); "
+            "not a measurement file this picojoule reads"
+        ) from None
     except FileNotFoundError:
         raise MeasurementError(f"{path}: no such measurement file") from None
     except IsADirectoryError:
         raise MeasurementError(f"{path}: is a folder, not a measurement file") from None
-    except (OSError, EOFError, ValueError) as exc:
-        raise MeasurementError(f"{path}: not a readable measurement file: {exc}") from None
+    except OSError as exc:
+        raise MeasurementError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (EOFError, zlib.error, RecursionError, ValueError) as exc:  # damaged gzip, bad JSON, deep nesting
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise MeasurementError(f"{path}: not a readable measurement file: {reason}") from None
     check_measurement(doc, str(path))
     return doc  # type: ignore[no-any-return]
 

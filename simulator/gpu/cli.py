@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from accelerator.files import OutputError, ensure_out_dir
+from accelerator.files import OutputError, ensure_out_dir, input_problem
 from accelerator.gpu import load_gpu
 from models.gpu.measurement import MeasurementError
 from simulator.gpu.calibrate import calibrate, gpu_for, load_samples, save_calibration
@@ -61,9 +61,12 @@ def report_lines(c: GpuCalibration) -> list[str]:
 def _check_outputs(args: argparse.Namespace) -> None:
     """A bad --out or --report fails before the fit (seconds to minutes), not after it."""
     out = Path(args.out)
-    if out.is_dir():
-        raise OutputError(f"{out}: --out is a folder; give the calibration file's path (e.g. {out}/calibration.json)")
     ensure_out_dir(out.parent)
+    problem = input_problem(out)
+    if problem == "is a folder, expected a file":
+        raise OutputError(f"{out}: --out is a folder; give the calibration file's path (e.g. {out}/calibration.json)")
+    if problem not in (None, "no such file"):
+        raise OutputError(f"{out}: cannot write the calibration there: {problem}")
     if args.report:
         ensure_out_dir(args.report)
 

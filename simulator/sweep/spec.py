@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
+from accelerator.files import input_file_message, input_problem
 from accelerator.spec import ArchSpec, arch_from_data, model_from_data
 from accelerator.yamlpos import Positions, load_yaml
 from models.workload import MAX_STEPS
@@ -260,8 +261,9 @@ def _load_base(spec: SweepFile, path: Path, positions: Positions) -> tuple[dict[
     if isinstance(spec.base, dict):
         return spec.base, arch_from_data(spec.base, positions, "base")
     base_path = path.parent / spec.base
-    if not base_path.is_file():
-        raise positions.error("base", f"no such arch file {spec.base!r} (relative to {path.parent})")
+    problem = input_problem(base_path)
+    if problem is not None:
+        raise positions.error("base", input_file_message("arch", spec.base, path.parent, problem))
     data, base_positions = load_yaml(base_path)
     return data, arch_from_data(data, base_positions)
 
@@ -382,8 +384,9 @@ def load_sweep(path: str | Path) -> Sweep:
     workloads = []
     for i, rel in enumerate(spec.workloads):
         wpath = path.parent / rel
-        if not wpath.is_file():
-            raise positions.error(f"workloads.{i}", f"no such workload file {rel!r} (relative to {path.parent})")
+        problem = input_problem(wpath)
+        if problem is not None:
+            raise positions.error(f"workloads.{i}", input_file_message("workload", rel, path.parent, problem))
         workloads.append(wpath)
     sweep = Sweep(
         spec=spec,

@@ -246,7 +246,7 @@ class ResultStore:
         if keys is None:
             with self._guard("read"):
                 rows = self.conn.execute(query + " ORDER BY rowid").fetchall()
-            yield from (_record(row) for row in rows)
+            yield from (_record(row, self.path) for row in rows)
             return
         keys = list(keys)
         for i in range(0, len(keys), 500):
@@ -254,7 +254,7 @@ class ResultStore:
             with self._guard("read"):
                 cursor = self.conn.execute(f"{query} WHERE key IN ({','.join('?' * len(chunk))})", tuple(chunk))
                 found = {row[0]: row for row in cursor}
-            yield from (_record(found[k]) for k in chunk if k in found)
+            yield from (_record(found[k], self.path) for k in chunk if k in found)
 
 
 def _dumps(x: Mapping[str, Any]) -> str:
@@ -262,19 +262,43 @@ def _dumps(x: Mapping[str, Any]) -> str:
     return json.dumps({k: (None if isinstance(v, float) and v != v else v) for k, v in x.items()}, sort_keys=True)
 
 
-def _record(row: tuple[Any, ...]) -> Record:
-    metrics = json.loads(row[6]) if row[6] else {}
+def _json_object(path: Path, row: tuple[Any, ...], column: str, text: Any, empty_ok: bool) -> dict[str, Any]:
+    """A JSON-object column of a row, or a :class:`StoreError` naming the row and column."""
+    if empty_ok and not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        value = None
+    if not isinstance(value, dict):
+        raise StoreError(
+            f"{path}: row {row[1]!r} ({row[2]}), column {column}: not a JSON object ({str(text)[:60]!r}); "
+            f"the store is damaged: {_ADVICE}"
+        )
+    return value
+
+
+def _record(row: tuple[Any, ...], path: Path) -> Record:
+    """One row as a :class:`Record`; a damaged row is a :class:`StoreError`, never a traceback."""
+    metrics = _json_object(path, row, "metrics", row[6], empty_ok=True)
+    bad = [k for k, v in metrics.items() if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)))]
+    numbers = {"attempts": row[4], "eval_s": row[9] or 0.0}
+    bad += [k for k, v in numbers.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+    if bad:
+        raise StoreError(
+            f"{path}: row {row[1]!r} ({row[2]}): {', '.join(bad)} not a number; the store is damaged: {_ADVICE}"
+        )
     return Record(
         key=row[0],
         point_id=row[1],
         workload=row[2],
         status=row[3],
-        attempts=row[4],
-        params=json.loads(row[5]),
+        attempts=int(row[4]),
+        params=_json_object(path, row, "params", row[5], empty_ok=False),
         metrics={k: (float("nan") if v is None else v) for k, v in metrics.items()},
         feasible=bool(row[7]),
         error=row[8],
-        eval_s=row[9] or 0.0,
+        eval_s=float(numbers["eval_s"]),
         worker=row[10] or "",
-        arch=json.loads(row[11]),
+        arch=_json_object(path, row, "arch", row[11], empty_ok=False),
     )

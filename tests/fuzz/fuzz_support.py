@@ -47,16 +47,10 @@ WARNED: list[str] = []
 
 #: Failures already reported: each is a set of strings that all appear in the escaped traceback or
 #: stderr of such a case. A matching case is counted as "known bug" instead of failing the test,
-#: so the fuzzing goes on past it. Each has a strict-xfail reproducer in ``test_fuzz_known.py``:
-#: once it is fixed that test fails; then delete the entry here and the xfail there.
-KNOWN_BUGS: dict[str, tuple[str, ...]] = {
-    "a path too long for the OS escapes as OSError": ("[Errno 36] File name too long",),
-    "a damaged gzip measurement escapes as zlib.error": ("in load_measurement", "zlib.error"),
-    "a store row whose JSON does not parse escapes (JSONDecodeError)": ("in _record", "JSONDecodeError"),
-    "a store row whose metrics are not a JSON object escapes (AttributeError)": ("in _record", "AttributeError"),
-    "a store row whose eval_s is text escapes while exporting": ("in _csv_text", "Unknown format code"),
-    "validate passes an unknown GPU name; run's error then names no file": ("error: gpu: unknown GPU",),
-}
+#: so the fuzzing goes on past it. Each gets a strict-xfail reproducer in ``test_fuzz_known.py``:
+#: once it is fixed that test fails; then delete the entry here and the xfail there. The seven
+#: found on 2026-12-05 are fixed; their reproducers stay as regression tests.
+KNOWN_BUGS: dict[str, tuple[str, ...]] = {}
 
 #: Cases counted under each of :data:`KNOWN_BUGS`.
 KNOWN_HITS: Counter[str] = Counter()

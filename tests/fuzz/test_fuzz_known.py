@@ -1,7 +1,7 @@
-"""One reproducer for each failure the fuzz suite found and ``fuzz_support.KNOWN_BUGS`` lists,
-each a strict xfail: when a fix lands the test fails (XPASS), and then its xfail and its
-``KNOWN_BUGS`` entry go. The failures of time and memory bounds are in ``test_fuzz_limits.py``,
-of a full disk in ``test_fuzz_disk_full.py``, marked the same way."""
+"""One reproducer for each failure the fuzz suite found, kept as a regression test once fixed
+(all seven found on 2026-12-05 are). A new finding is added here as a strict xfail with an
+entry in ``fuzz_support.KNOWN_BUGS`` until its fix lands. The bounds of time and memory are
+checked in ``test_fuzz_limits.py``, a full disk in ``test_fuzz_disk_full.py``."""
 
 from __future__ import annotations
 
@@ -32,26 +32,15 @@ def _scenario(tmp_path: Path, **change: object) -> Path:
     return path
 
 
-@pytest.mark.xfail(
-    strict=True, reason="OSError ENAMETOOLONG escapes Path.is_file (simulator/scenario.py load_scenario)"
-)
 @pytest.mark.parametrize("field", ["workload", "decoder", "gpu_calibration"])
 def test_scenario_path_too_long(field: str, tmp_path: Path) -> None:
     _clean_error(run_cli(["validate", str(_scenario(tmp_path, **{field: LONG}))]))
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="OSError ENAMETOOLONG escapes (scenario designs: load_designs)"
-)
 def test_design_path_too_long(tmp_path: Path) -> None:
     _clean_error(run_cli(["validate", str(_scenario(tmp_path, designs=[LONG]))]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="OSError ENAMETOOLONG escapes Path.is_file (simulator/sweep/spec.py _load_base)",
-)
 def test_sweep_base_too_long(tmp_path: Path) -> None:
     sweep = yaml.safe_load((SCENARIOS / "sweeps" / "edge-array.yaml").read_text()) | {"base": LONG}
     path = link_scenarios(tmp_path) / "sweeps" / "s.yaml"
@@ -60,18 +49,12 @@ def test_sweep_base_too_long(tmp_path: Path) -> None:
     _clean_error(run_cli(["validate", str(path)]))
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="OSError ENAMETOOLONG escapes Path.exists in the --out checks"
-)
 @pytest.mark.parametrize("command", ["run", "calibrate"])
 def test_out_too_long(command: str, tmp_path: Path) -> None:
     source = SCENARIOS / "quickstart.yaml" if command == "run" else MEASUREMENT
     _clean_error(run_cli([command, str(source), "--out", str(tmp_path / LONG)]))
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="zlib.error escapes models/gpu/measurement.py load_measurement"
-)
 def test_measurement_bad_gzip(tmp_path: Path) -> None:
     raw = bytearray(MEASUREMENT.read_bytes())
     raw[3:11] = bytes(8)  # the gzip header's flags and time: the deflate stream now misreads
@@ -88,7 +71,6 @@ STORE_ROW_BUG = (
 )
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=STORE_ROW_BUG)
 @pytest.mark.parametrize(
     "edit",
     [
@@ -109,9 +91,6 @@ def test_store_bad_row(edit: str, tmp_path: Path) -> None:
     _clean_error(run_cli(argv))
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="validate does not check a scenario's gpus; run fails on them unlocated"
-)
 def test_unknown_gpu(tmp_path: Path) -> None:
     scenario = _scenario(tmp_path, gpus=["no-such-gpu"])
     outcome = run_cli(["validate", str(scenario)])

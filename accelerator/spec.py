@@ -17,52 +17,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from accelerator.numerics import NumericsSpec, numerics_fit_error
+from accelerator.spec_base import MAX_ARRAY_DIM as MAX_ARRAY_DIM
+from accelerator.spec_base import MAX_BANKS as MAX_BANKS
+from accelerator.spec_base import MAX_LEVEL_BYTES as MAX_LEVEL_BYTES
+from accelerator.spec_base import MAX_LEVELS as MAX_LEVELS
+from accelerator.spec_base import MAX_MACS_PER_PE_PER_CYCLE as MAX_MACS_PER_PE_PER_CYCLE
+from accelerator.spec_base import MAX_MAPPER_SAMPLES as MAX_MAPPER_SAMPLES
+from accelerator.spec_base import MAX_METADATA_BITS as MAX_METADATA_BITS
+from accelerator.spec_base import MAX_VECTOR_LANES as MAX_VECTOR_LANES
+from accelerator.spec_base import MAX_WIDTH_BITS as MAX_WIDTH_BITS
+from accelerator.spec_base import Dataflow as Dataflow
+from accelerator.spec_base import DramKind as DramKind
+from accelerator.spec_base import MemoryModel as MemoryModel
+from accelerator.spec_base import Operand as Operand
+from accelerator.spec_base import Precision as Precision
+from accelerator.spec_base import Strict as _Strict
+from accelerator.spec_base import YamlTuple as YamlTuple
 from accelerator.spec_errors import model_from_data as model_from_data
 from accelerator.spec_errors import spec_error_from_validation as spec_error_from_validation
+from accelerator.spec_memory import DramSpec as DramSpec
+from accelerator.spec_memory import MemoryLevel as MemoryLevel
+from accelerator.spec_memory import MemorySpec as MemorySpec
+from accelerator.spec_memory import OperandPartition as OperandPartition
 from accelerator.tech import KNOWN_NODES_NM
 from accelerator.tech import PRECISION_BITS as PRECISION_BITS  # bits per operand, re-exported
 from accelerator.yamlpos import Positions, load_yaml, parse_yaml
-
-Precision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
-Dataflow = Literal["output_stationary", "weight_stationary", "input_stationary"]
-DramKind = Literal["hbm2e", "hbm3", "hbm3e", "lpddr5", "ddr5", "ddr4"]
-
-
-def _tuple_from_list(value: Any) -> Any:
-    """YAML and JSON have lists, not tuples: a list is taken as the tuple it spells."""
-    return tuple(value) if isinstance(value, list) else value
-
-
-#: A tuple field that accepts a list (strict mode alone accepts only a tuple instance); the
-#: items stay strict.
-YamlTuple = BeforeValidator(_tuple_from_list)
-
-#: Upper bounds of count-like fields (generous: no real design comes near them; they catch a
-#: typo before it costs memory or run time).
-MAX_ARRAY_DIM = 4096  # PE rows or columns (the largest published arrays are 256x256, TPU v1)
-MAX_MACS_PER_PE_PER_CYCLE = 1024  # packed MACs per PE per cycle
-MAX_VECTOR_LANES = 1 << 20
-MAX_LEVELS = 16  # on-chip memory levels
-MAX_LEVEL_BYTES = 1 << 40  # 1 TiB per level (wafer-scale chips have ~44 GB of SRAM in all)
-MAX_BANKS = 1 << 16
-MAX_WIDTH_BITS = 1 << 16
-MAX_METADATA_BITS = 1024
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
 
 #: Skip-block shapes (rows, reduction cols) a design may name: the zero-block shapes traces
 #: record (``models.workload.ACT_BLOCK_SHAPES``; this package imports nothing of ours, a unit
@@ -134,7 +116,11 @@ class ComputeSpec(_Strict):
 
     rows: int = Field(..., ge=1, le=MAX_ARRAY_DIM, description="PE rows (R)")
     cols: int = Field(..., ge=1, le=MAX_ARRAY_DIM, description="PE columns (C)")
-    dataflow: Dataflow = Field("output_stationary", description="which operand stays in the PEs")
+    dataflow: Dataflow = Field(
+        "output_stationary",
+        description="which operand stays in the PEs; row_stationary (Eyeriss, Chen et al. JSSC 2017: filter "
+        "rows across PE rows, output rows across columns) needs mapping.memory_model: nest",
+    )
     macs_per_pe_per_cycle: dict[Precision, Annotated[int, Field(ge=1, le=MAX_MACS_PER_PE_PER_CYCLE)]] = Field(
         ...,
         description="supported operand precisions and MACs one PE completes per cycle in each "
@@ -188,111 +174,22 @@ class ComputeSpec(_Strict):
         return v
 
 
-class MemoryLevel(_Strict):
-    """One on-chip buffer level (innermost first)."""
+class MappingSpec(_Strict):
+    """Which memory model costs the GEMM-like ops, and the nest mapper's search."""
 
-    name: str = Field(..., min_length=1, description="level name, e.g. 'rf', 'glb'")
-    size_bytes: int = Field(..., ge=1, le=MAX_LEVEL_BYTES, description="capacity in bytes (per PE if per_pe)")
-    per_pe: bool = Field(False, description="one instance per PE (register files)")
-    banks: int = Field(1, ge=1, le=MAX_BANKS, description="independent banks")
-    width_bits: int = Field(64, ge=8, le=MAX_WIDTH_BITS, description="access width in bits")
-    bandwidth_bytes_per_cycle: float = Field(
-        ..., gt=0, allow_inf_nan=False, description="peak bytes per cycle (all banks)"
+    memory_model: MemoryModel = Field(
+        "one_level",
+        description="one_level: today's model (one tiling level, the closed forms of docs/simulator.md); nest: "
+        "the loop-nest engine (simulator/cost/nest, docs/memory-model.md) with per-PE storage that gives "
+        "reuse; opt-in, what it does not model yet is listed in the result's notes",
     )
-    double_buffered: bool = Field(False, description="half the capacity fills while the other half is used")
-    read_energy_pj: float | None = Field(
-        None,
-        ge=0,
-        allow_inf_nan=False,
-        description="energy per read access of width_bits in pJ at this design's node (used as given); "
-        "default from the accelerator/tech SRAM model. On a per_pe level (register file) the cost "
-        "model charges, per executed MAC, (activation + weight + accumulator bits) / width_bits reads "
-        "and accumulator bits / width_bits writes",
-    )
-    write_energy_pj: float | None = Field(
-        None, ge=0, allow_inf_nan=False, description="energy per write access in pJ; default = read"
-    )
-    leakage_mw: float | None = Field(None, ge=0, description="static power; default from the SRAM model")
-    holds: Annotated[tuple[Literal["act", "weight", "out"], ...], YamlTuple] = Field(
-        ("act", "weight", "out"), description="which operands this level stores"
-    )
-
-
-class DramSpec(_Strict):
-    """Off-chip memory."""
-
-    kind: DramKind = Field(..., description="memory technology; picks the cited energy table row")
-    bandwidth_gb_per_s: float = Field(..., gt=0, description="peak bandwidth in GB/s (1e9 bytes/s)")
-    energy_pj_per_bit: float | None = Field(
-        None, gt=0, description="access energy per bit incl. I/O; default from the cited table"
-    )
-    efficiency: float = Field(0.8, gt=0, le=1, description="sustained / peak bandwidth (row-buffer and refresh losses)")
-    latency_ns: float = Field(100.0, ge=0, description="access latency, paid once per op")
-
-
-class MemorySpec(_Strict):
-    levels: Annotated[tuple[MemoryLevel, ...], YamlTuple] = Field(
-        ..., min_length=1, max_length=MAX_LEVELS, description="on-chip levels, innermost first"
-    )
-    dram: DramSpec
-
-    dma_engines: int = Field(
-        2,
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the nest mapper's random sampling")
+    samples: int = Field(
+        600,
         ge=1,
-        le=64,
-        description="independent DMA engines moving tiles between DRAM and the buffers (event "
-        "mode: with one, a write-back delays the next load)",
+        le=MAX_MAPPER_SAMPLES,
+        description="nest mapper: random temporal factorizations per spatial candidate before local search",
     )
-
-    weight_residency: Literal["per_op", "across_steps"] = Field(
-        "per_op",
-        description="per_op: every denoising step reads its weights from DRAM; across_steps: "
-        "when the model's parameters fit weight_residency_level beside the activation tiles, "
-        "they stay there: read from DRAM and written into the level once per image, read from "
-        "the level on every step (else per_op, with a note in the result)",
-    )
-    weight_residency_level: str | None = Field(
-        None,
-        description="on-chip level (a levels[].name, shared and holding weights) that keeps the "
-        "resident weights; default: the outermost level holding weights (the GLB)",
-    )
-
-    @field_validator("weight_residency_level")
-    @classmethod
-    def _residency_level_known(cls, v: str | None, info: ValidationInfo) -> str | None:
-        levels = info.data.get("levels")
-        if v is None or levels is None:
-            return v
-        names = [lv.name for lv in levels]
-        usable = ", ".join(lv.name for lv in levels if not lv.per_pe and "weight" in lv.holds)
-        if v not in names:
-            where = "DRAM is off chip" if v.lower() == "dram" else "no memory level of that name"
-            raise ValueError(
-                f"{where}; resident weights need a shared on-chip level holding "
-                f"weights: {usable or 'none in this design'}"
-            )
-        lv = levels[names.index(v)]
-        if lv.per_pe:
-            raise ValueError(f"level {v!r} is per-PE (register files) and cannot hold the model")
-        if "weight" not in lv.holds:
-            raise ValueError(f"level {v!r} does not hold weights (its holds: {list(lv.holds)})")
-        return v
-
-    @model_validator(mode="after")
-    def _residency_has_level(self) -> MemorySpec:
-        if self.weight_residency == "across_steps" and not any(
-            not lv.per_pe and "weight" in lv.holds for lv in self.levels
-        ):
-            raise ValueError("weight_residency across_steps needs a shared on-chip level that holds weights")
-        return self
-
-    @model_validator(mode="after")
-    def _unique_names(self) -> MemorySpec:
-        names = [lv.name for lv in self.levels]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"memory level names must be unique, repeated: {sorted(dup)}")
-        return self
 
 
 class ArchSpec(_Strict):
@@ -303,6 +200,10 @@ class ArchSpec(_Strict):
     clock_ghz: float = Field(..., gt=0, le=10, description="core clock in GHz")
     technology_nm: float = Field(
         ..., description="process node in nm; energies scale from the 45 nm tables (see accelerator.tech)"
+    )
+    # mapping comes before compute and memory so that their validators see the memory model
+    mapping: MappingSpec = Field(
+        default_factory=MappingSpec, description="memory model (one_level or nest) and the nest mapper's search"
     )
     compute: ComputeSpec
     memory: MemorySpec
@@ -317,6 +218,31 @@ class ArchSpec(_Strict):
         description="number formats, zero-skip thresholds, temporal deltas (accelerator.numerics); "
         "left-out fields follow compute",
     )
+
+    @field_validator("compute")
+    @classmethod
+    def _dataflow_has_model(cls, v: ComputeSpec, info: ValidationInfo) -> ComputeSpec:
+        mapping = info.data.get("mapping")
+        if v.dataflow == "row_stationary" and mapping is not None and mapping.memory_model != "nest":
+            raise ValueError(
+                "dataflow row_stationary needs mapping.memory_model: nest (the one_level model has closed forms "
+                "for output_, weight_ and input_stationary only)"
+            )
+        return v
+
+    @field_validator("memory")
+    @classmethod
+    def _per_pe_innermost(cls, v: MemorySpec, info: ValidationInfo) -> MemorySpec:
+        mapping = info.data.get("mapping")
+        if mapping is None or mapping.memory_model != "nest":
+            return v
+        kinds = [lv.per_pe for lv in v.levels]
+        if any(not a and b for a, b in zip(kinds, kinds[1:], strict=False)):
+            raise ValueError(
+                "memory_model nest needs the per-PE levels first (levels run innermost first: per-PE storage, "
+                "then the shared buffers), got " + ", ".join(f"{lv.name}{' (per_pe)' * lv.per_pe}" for lv in v.levels)
+            )
+        return v
 
     @model_validator(mode="after")
     def _node_known(self) -> ArchSpec:

@@ -9,6 +9,11 @@ event per buffer tile: overlap across ops, DMA contention, a per-op timeline);
 ``objective`` of the mapper (default: the spec's ``mapping_objective``); ``decoder``, a
 workload run once per image after the sampling steps (e.g. the VAE decoder), whose cost is
 added to the per-image totals and reported apart in ``extras["decoder"]``.
+
+A design with ``mapping.memory_model: nest`` has its GEMM-like ops costed by the loop-nest engine
+(:mod:`simulator.cost.nest_costs`; analytic fidelity only); ``mapper`` shares one seeded
+:class:`~simulator.cost.nest.search.Mapper` (with the design's seed and samples) across calls, so a
+sweep maps each shape once. What that path does not model yet is in the result's ``notes``.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ import numpy as np
 from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec
 from models.workload import Workload
-from simulator.cost import analytic, residency
+from simulator.cost import analytic, nest_costs, residency
 from simulator.cost.analytic import OpCosts
 from simulator.cost.array import LOOP_ORDERS, spatial_utilization
+from simulator.cost.nest.search import Mapper
 from simulator.cost.overlap import total
 from simulator.cost.residency import Residency
 from simulator.optable import OpTable, prepare
@@ -54,10 +60,24 @@ def evaluate(
     fidelity: str = "analytic",
     objective: str | None = None,
     decoder: Workload | None = None,
+    mapper: Mapper | None = None,
 ) -> DesignResult:
     """Evaluate ``workload`` on ``arch``; ``steps`` overrides the sampling steps per image."""
     dec = prepare(decoder) if decoder is not None else None
-    return evaluate_prepared(prepare(workload), arch, steps=steps, fidelity=fidelity, objective=objective, decoder=dec)
+    return evaluate_prepared(
+        prepare(workload), arch, steps=steps, fidelity=fidelity, objective=objective, decoder=dec, mapper=mapper
+    )
+
+
+def _nest_costs(
+    table: OpTable, arch: ArchSpec, fidelity: str, objective: str | None, mapper: Mapper | None
+) -> nest_costs.NestCosts:
+    if fidelity == "event":
+        raise SimulationError(
+            f"{arch.name}: fidelity 'event' replays the one-level model's tiles; with mapping.memory_model nest "
+            "only the analytic fidelity is available so far"
+        )
+    return nest_costs.evaluate_table(table, arch, objective, mapper)
 
 
 def _costs(
@@ -134,6 +154,7 @@ def evaluate_prepared(
     objective: str | None = None,
     decoder: OpTable | None = None,
     weight_residency: bool = True,
+    mapper: Mapper | None = None,
 ) -> DesignResult:
     """``weight_residency=False`` ignores the design's ``memory.weight_residency`` (decoders:
     run once per image, nothing to keep across steps)."""
@@ -143,7 +164,12 @@ def evaluate_prepared(
     step_of = image_step_map(table.steps, image_steps)
     counts = np.bincount(step_of, minlength=table.steps).astype(np.float64)  # per traced step
     weight = counts / image_steps  # mean over the image's steps
-    costs, res = _costs(table, arch, fidelity, objective, counts, weight_residency)
+    nest = None
+    if arch.mapping.memory_model == "nest":
+        nest = _nest_costs(table, arch, fidelity, objective, mapper)
+        costs, res = nest.costs, None
+    else:
+        costs, res = _costs(table, arch, fidelity, objective, counts, weight_residency)
     hw = costs.hw
 
     lat_step = costs.latency_s.sum(axis=1)  # [traced steps]
@@ -169,7 +195,7 @@ def evaluate_prepared(
     op_delta = mean_op(costs.delta_used.astype(float))
     op_dx, op_meta = mean_op(costs.delta_extra_bytes), mean_op(costs.meta_bytes)
     timeline = costs.timeline or None
-    mapping = _mapping_info(table, costs)
+    mapping = nest.mapping if nest is not None else _mapping_info(table, costs)
 
     def rows_of(named: dict[str, np.ndarray]) -> list[dict[str, float]]:
         keys = sorted(named)
@@ -261,7 +287,9 @@ def evaluate_prepared(
         if op_cycles.sum() > 0
         else 0.0,
     }
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = nest.notes if nest is not None else ()
+    if nest is not None:
+        extras["memory_model"] = "nest"
     fill_s_per_step = fill_j_per_step = 0.0  # the weight fill, spread over the image's steps
     if res is not None:
         notes = (res.note,)
@@ -279,7 +307,9 @@ def evaluate_prepared(
             e_image += fill_j
             fill_s_per_step, fill_j_per_step = fill_s / image_steps, fill_j / image_steps
     if decoder is not None:
-        dec = evaluate_prepared(decoder, arch, steps=1, fidelity=fidelity, objective=objective, weight_residency=False)
+        dec = evaluate_prepared(
+            decoder, arch, steps=1, fidelity=fidelity, objective=objective, weight_residency=False, mapper=mapper
+        )
         extras["decoder"] = {
             "latency_s": dec.latency_s_per_image,
             "energy_j": dec.energy_j_per_image,

@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec
 from simulator.cost.gemm import Mode, RowCost, gemm_cost
-from simulator.cost.hardware import Hardware, hardware
+from simulator.cost.hardware import RS, Hardware, hardware
 from simulator.cost.mapping import Mapping, dims_of, map_workload, score, skipped_rows
 from simulator.cost.overlap import double_buffered, overlap_cycles, total
 from simulator.cost.residency import Residency, reserve
@@ -141,6 +142,8 @@ def evaluate_table(
     that is resident, weights stay in its level across steps (:mod:`simulator.cost.residency`:
     the level shrinks by them, steps read them from it; the fill is the caller's)."""
     hw = hardware(arch)
+    if hw.dataflow == RS:
+        raise SimulationError(f"{arch.name}: row_stationary has no one-level closed form; it needs memory_model nest")
     if residency is not None and residency.resident:
         hw = reserve(hw, residency)
     objective = objective or arch.mapping_objective

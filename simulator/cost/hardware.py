@@ -41,9 +41,10 @@ from accelerator.errors import SimulationError
 from accelerator.numerics import FORMAT_BITS, arch_numerics
 from accelerator.spec import PRECISION_BITS, ArchSpec, MemoryLevel
 
-#: Dataflow codes used in vectorised code.
-OS, WS, IS = 0, 1, 2
-DATAFLOW_CODE = {"output_stationary": OS, "weight_stationary": WS, "input_stationary": IS}
+#: Dataflow codes used in vectorised code (row-stationary only through the nest model,
+#: simulator.cost.nest_costs; the spec refuses it with the one-level model).
+OS, WS, IS, RS = 0, 1, 2, 3
+DATAFLOW_CODE = {"output_stationary": OS, "weight_stationary": WS, "input_stationary": IS, "row_stationary": RS}
 #: Operand indices.
 ACT, WGT, OUT = 0, 1, 2
 OPERANDS = ("act", "weight", "out")
@@ -124,8 +125,13 @@ class Hardware:
     resident_level: int = -1
 
 
-def _level_energy(lv: MemoryLevel, node: float) -> tuple[float, float]:
-    """(read, write) pJ per access of ``lv.width_bits``: one bank plus the wire to the array."""
+def level_energy(lv: MemoryLevel, node: float) -> tuple[float, float]:
+    """(read, write) pJ per access of ``lv.width_bits``: one bank plus the wire to the array.
+
+    The spec's ``read_energy_pj`` / ``write_energy_pj`` when given (at the design's node, used as
+    given), else the SRAM fit of :mod:`accelerator.tech` at one bank's size (Horowitz ISSCC 2014,
+    node-scaled by Stillmaker & Baas 2017) plus ``width · fJ/bit/mm · ½·sqrt(level area)``
+    (DARPA 2008 wire energy); writes = reads × the table's ``write_over_read``."""
     if lv.read_energy_pj is not None:
         read = lv.read_energy_pj
     else:
@@ -194,7 +200,7 @@ def hardware(arch: ArchSpec) -> Hardware:
     shared = [lv for lv in mem.levels if not lv.per_pe]
     levels = []
     for lv in shared:
-        read, write = _level_energy(lv, node)
+        read, write = level_energy(lv, node)
         levels.append(
             Level(
                 name=lv.name,
@@ -223,7 +229,7 @@ def hardware(arch: ArchSpec) -> Hardware:
                 f"{arch.name}: per-PE level {rf.name!r} holds {rf.size_bytes} B, less than one "
                 f"activation, one weight and one accumulator ({need:g} B)"
             )
-        read, write = _level_energy(rf.model_copy(update={"banks": 1}), node)
+        read, write = level_energy(rf.model_copy(update={"banks": 1}), node)
         # Per MAC: read both operands, read-modify-write the accumulator (Eyeriss-style RF).
         rf_pj = read / rf.width_bits * (a_bits + w_bits + p_bits) + write / rf.width_bits * p_bits
     org = tech.dram_organisation(mem.dram.kind)

@@ -7,7 +7,8 @@ the issue's accuracy goals.
   fails here with a readable list (regenerate: ``pytest tests/validation --regen-validation``,
   then update the tables in docs/validation.md).
 - The goals of issue 13 (SCALE-Sim compute cycles within 2 %, ZigZag cycles and energy within
-  15 %, Eyeriss latency and DRAM within 25 %, energy within 30 %) are one test per row; rows
+  15 %, Eyeriss latency and DRAM within 25 %, energy within 30 %) are one test per row (ZigZag
+  and Eyeriss rows once per memory model: one_level, and nest with designs named ``*-nest``); rows
   that miss today are ``xfail(strict=True)`` with the measured gap and its cause, so a model
   that closes a gap turns them into failures to update.
 """
@@ -134,6 +135,18 @@ def _known_gap(key: str, ratio: float) -> str:
         else:
             cause = _FILL
         return f"{cause}; measured ratio {ratio:.3f}"
+    if peer == "zigzag" and design.endswith("-nest"):
+        if metric == "energy_pj":
+            return (
+                f"nest engine: inputs bypass the PE (tpu_like has no input register), so every PE row reads one "
+                f"input per MAC from the 2 MB SRAM at 416 pJ per 64 b, multicast across the columns only; ZigZag's "
+                f"input SRAM energy is far lower (systolic input forwarding or its 2048-bit port, not traced); "
+                f"measured ratio {ratio:.3f}"
+            )
+        return (
+            f"nest engine: the 2 MB SRAM is single-buffered in our spec, so its fills and drains add serially "
+            f"(stall 'serial'); ZigZag overlaps them; measured ratio {ratio:.3f}"
+        )
     if peer == "zigzag":
         if metric == "energy_pj":
             return (
@@ -143,6 +156,17 @@ def _known_gap(key: str, ratio: float) -> str:
         return (
             f"our spec's 2 MB SRAM is single-buffered (ZigZag's file declares no double buffering), so every tile "
             f"loads, computes and writes back in turn; measured ratio {ratio:.3f}"
+        )
+    if design.endswith("-nest"):
+        if metric == "chip_energy_mj":
+            return (
+                f"nest engine: our chip energy is MACs (the fp16 stand-in), spads, GLB and leakage; the measured "
+                f"278 mW is the whole chip (clock, control, NoC are not modelled); measured ratio {ratio:.3f}"
+            )
+        return (
+            f"nest engine: no run-length compression of fmaps, fp32 partial sums of the fp16 stand-in (16 b in the "
+            f"paper: the 48 B psum spad holds 12, not 24), perfect factorization only (30-44 % of PEs busy), the "
+            f"single-buffered GLB fills serially over the unconfirmed 0.48 GB/s link; measured ratio {ratio:.3f}"
         )
     return (
         f"row-stationary reuse in 520 B spads is not expressible (weight-stationary stand-in, one tiling "

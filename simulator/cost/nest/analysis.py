@@ -47,6 +47,10 @@ class NestResult:
     compute_cycles: float
     transfer_cycles: dict[str, float]  # per level, per instance
     exposed_cycles: float
+    exposed_cycles_by_level: dict[str, float]  # the fills and drains of each shared level below DRAM
+    traffic_bytes: dict[
+        str, float
+    ]  # per level, all instances: reads + writes (DRAM's final outputs at the output width)
     cycles: float
     utilization: float  # MACs / (PEs × cycles)
 
@@ -106,6 +110,8 @@ def _result(
     compute = float(np.prod(f)) * copies
     pes_above = np.cumprod(np.prod(sp, axis=1)[::-1])[::-1]  # spatial loops at or above each level
     exposed = 0.0
+    exposed_by: dict[str, float] = {}
+    traffic: dict[str, float] = {}
     for i, lv in enumerate(arch.levels):
         rd, wr = acc[i, :, READS], acc[i, :, WRITES]
         e = float(
@@ -114,16 +120,20 @@ def _result(
         if i == nlev - 1:  # final outputs at the output width, not the partial-sum width
             e -= final * (bits[OUT] - arch.output_bits) * lv.write_pj_per_bit[OUT]
         energy[lv.name] = e
+        traffic[lv.name] = float(((rd + wr) * bits).sum()) / 8.0
+        if i == nlev - 1:
+            traffic[lv.name] -= final * (bits[OUT] - arch.output_bits) / 8.0
         inst = float(pes_above[i + 1]) if i + 1 < nlev else 1.0
         transfer[lv.name] = float(((rd + wr) * bits).sum()) / 8.0 / inst / lv.bandwidth_bytes_per_cycle
         if i >= arch.fanout_level and i < nlev - 1:
             bw = min(lv.bandwidth_bytes_per_cycle, arch.levels[i + 1].bandwidth_bytes_per_cycle)
             if lv.double_buffered:
                 tb = tile_bytes(problem, arch, mapping)[i].sum()
-                exposed += float(tb) / bw
+                exposed_by[lv.name] = float(tb) / bw
             else:
                 moved = float(((acc[i, :, FILLS] + acc[i, :, DRAINS]) * bits).sum()) / 8.0
-                exposed += moved / bw
+                exposed_by[lv.name] = moved / bw
+            exposed += exposed_by[lv.name]
     cycles = max(compute, *transfer.values()) + exposed
     pes = arch.rows * arch.cols
     return NestResult(
@@ -136,6 +146,8 @@ def _result(
         compute_cycles=compute,
         transfer_cycles=transfer,
         exposed_cycles=exposed,
+        exposed_cycles_by_level=exposed_by,
+        traffic_bytes=traffic,
         cycles=cycles,
         utilization=problem.macs / (pes * cycles) if cycles > 0 else math.nan,
     )

@@ -12,10 +12,11 @@ capacity to choose): a MAC whose innermost loops do not touch an operand keeps i
 The array fans out under level ``fanout_level`` (the first shared level): the levels below it are
 per PE, one instance per PE of ``rows × cols`` (with none, the array's MACs sit right under it).
 
-:func:`from_spec` builds the shared levels and DRAM from an :class:`accelerator.spec.ArchSpec`
-through :func:`simulator.cost.hardware.hardware` (the same per-access energies as today's model)
-and takes per-PE levels given in Python (:func:`per_pe_level` prices them with the same SRAM
-model), until the YAML spec can say them.
+:func:`from_spec` builds the levels from an :class:`accelerator.spec.ArchSpec`: the per-PE levels
+of its YAML (a level's ``partitions`` give per-operand capacities and energies, priced by
+:func:`per_pe_level` with the project's SRAM model where the spec gives none), the shared levels
+and DRAM through :func:`simulator.cost.hardware.hardware` (the same per-access energies as the
+one-level model).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 
 from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec, MemoryLevel
-from simulator.cost.hardware import _level_energy, hardware
+from simulator.cost.hardware import hardware, level_energy
 from simulator.cost.nest.problem import OPERANDS
 
 Triple = tuple[float, float, float]  # per operand: weights, inputs, outputs
@@ -85,29 +86,31 @@ def per_pe_level(
     operand_bytes: Triple,
     width_bits: int,
     bandwidth_bytes_per_cycle: float,
-    read_energy_pj: Triple | None = None,
-    write_energy_pj: Triple | None = None,
+    read_energy_pj: Sequence[float | None] | None = None,
+    write_energy_pj: Sequence[float | None] | None = None,
 ) -> NestLevel:
-    """A per-PE level partitioned per operand (0 bytes = bypass), priced per partition by the
-    project's SRAM model at ``spec``'s node (``simulator.cost.hardware``: one bank plus the wire)
-    unless per-access energies (pJ per ``width_bits`` access) are given."""
+    """A per-PE level partitioned per operand (weights, inputs, outputs; 0 bytes = bypass). Each
+    part costs its given pJ per ``width_bits`` access, else the project's SRAM model for a one-bank
+    macro of its size at ``spec``'s node (:func:`simulator.cost.hardware.level_energy`: Horowitz
+    ISSCC 2014 fit, node-scaled, plus the wire); a write without its own energy costs the read
+    energy × the SRAM table's write/read ratio, as for any level."""
     reads: list[float] = []
     writes: list[float] = []
     for o, size in enumerate(operand_bytes):
-        if read_energy_pj is not None:
-            rd = read_energy_pj[o]
-            wr = write_energy_pj[o] if write_energy_pj is not None else rd
-        elif size > 0:
+        rd_given = read_energy_pj[o] if read_energy_pj is not None else None
+        wr_given = write_energy_pj[o] if write_energy_pj is not None else None
+        rd = wr = 0.0
+        if size > 0:
             lv = MemoryLevel(
                 name=f"{name}.{OPERANDS[o]}",
                 size_bytes=max(int(size), 1),
                 per_pe=True,
                 width_bits=width_bits,
                 bandwidth_bytes_per_cycle=bandwidth_bytes_per_cycle,
+                read_energy_pj=rd_given,
+                write_energy_pj=wr_given,
             )
-            rd, wr = _level_energy(lv, spec.technology_nm)
-        else:
-            rd = wr = 0.0
+            rd, wr = level_energy(lv, spec.technology_nm)
         reads.append(rd / width_bits)
         writes.append(wr / width_bits)
     return NestLevel(
@@ -121,12 +124,55 @@ def per_pe_level(
     )
 
 
-def from_spec(spec: ArchSpec, per_pe: Sequence[NestLevel] = ()) -> NestArch:
-    """Shared levels and DRAM from ``spec`` (per-access energies as ``hardware`` prices them),
-    below them ``per_pe`` (innermost first). The spec's own per-PE levels are ignored: give
-    them here, with their per-operand partitions."""
+#: The spec's operand names in the nest's operand order (weights, inputs, outputs).
+SPEC_OPERANDS = ("weight", "act", "out")
+
+
+def spec_per_pe_levels(spec: ArchSpec) -> tuple[NestLevel, ...]:
+    """The spec's per-PE levels, innermost first: a level with ``partitions`` has a capacity and
+    per-access energies per operand (:func:`per_pe_level`), one without shares its capacity among
+    the operands of ``holds`` at the level's energy (:func:`simulator.cost.hardware.level_energy`,
+    one bank, as the one-level model prices its register file)."""
+    out = []
+    for lv in spec.memory.levels:
+        if not lv.per_pe:
+            continue
+        if lv.partitions is not None:
+            parts = [lv.partitions.get(x) for x in SPEC_OPERANDS]  # type: ignore[call-overload]
+            out.append(
+                per_pe_level(
+                    spec,
+                    lv.name,
+                    operand_bytes=tuple(float(p.size_bytes) if p else 0.0 for p in parts),  # type: ignore[arg-type]
+                    width_bits=lv.width_bits,
+                    bandwidth_bytes_per_cycle=lv.bandwidth_bytes_per_cycle,
+                    read_energy_pj=[p.read_energy_pj if p else None for p in parts],
+                    write_energy_pj=[p.write_energy_pj if p else None for p in parts],
+                )
+            )
+            continue
+        read, write = level_energy(lv.model_copy(update={"banks": 1}), spec.technology_nm)
+        out.append(
+            NestLevel(
+                name=lv.name,
+                holds=tuple(x in lv.holds for x in SPEC_OPERANDS),  # type: ignore[arg-type]
+                size_bytes=float(lv.size_bytes),
+                read_pj_per_bit=(read / lv.width_bits,) * 3,
+                write_pj_per_bit=(write / lv.width_bits,) * 3,
+                bandwidth_bytes_per_cycle=lv.bandwidth_bytes_per_cycle,
+                double_buffered=lv.double_buffered,
+            )
+        )
+    return tuple(out)
+
+
+def from_spec(spec: ArchSpec, per_pe: Sequence[NestLevel] | None = None) -> NestArch:
+    """The nest's view of ``spec``: its per-PE levels (:func:`spec_per_pe_levels`; ``per_pe``
+    replaces them, innermost first), its shared levels and DRAM at the per-access energies
+    :func:`simulator.cost.hardware.hardware` gives them, its array and operand widths."""
     hw = hardware(spec)
-    levels = list(per_pe)
+    levels = list(spec_per_pe_levels(spec) if per_pe is None else per_pe)
+    fanout = len(levels)
     for lv in hw.levels:
         bits = lv.access_bytes * 8.0
         # hardware's holds are (act, weight, out); the nest's are (weights, inputs, outputs)
@@ -157,7 +203,7 @@ def from_spec(spec: ArchSpec, per_pe: Sequence[NestLevel] = ()) -> NestArch:
         levels=tuple(levels),
         rows=hw.rows,
         cols=hw.cols,
-        fanout_level=len(per_pe),
+        fanout_level=fanout,
         word_bits=(float(hw.w_bits), float(hw.a_bits), float(hw.p_bits)),
         output_bits=float(hw.o_bits),
         mac_pj=hw.mac_pj,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from accelerator.spec import ArchSpec
-from simulator.cost.nest.arch import NestArch, from_spec, per_pe_level
+from simulator.cost.nest.arch import NestArch, from_spec
 from simulator.cost.nest.problem import C, K, N, P, Q, R, S
 
 
@@ -41,31 +41,15 @@ PRESETS = {
 
 
 def eyeriss(spec: ArchSpec) -> NestArch:
-    """Eyeriss (Chen et al., JSSC 2017): ``spec`` (scenarios/validation/eyeriss.yaml: 12×14 PEs,
-    108 kB GLB, DRAM) with the per-PE scratchpads of Sec. V-C: filter 224 × 16 b, ifmap 12 × 16 b,
-    psum 24 × 16 b, each priced by the project's SRAM model at the spec's node; the scratchpads
-    together move the spec's per-PE bandwidth; partial sums are 16 b as in the paper."""
-    spad_bw = next(lv.bandwidth_bytes_per_cycle for lv in spec.memory.levels if lv.per_pe)
-    spad = per_pe_level(
-        spec, "spad", operand_bytes=(224 * 2, 12 * 2, 24 * 2), width_bits=16, bandwidth_bytes_per_cycle=spad_bw
-    )
-    # Partial sums are 16 b in Eyeriss (the psum spad is 24 × 16 b), not the spec's default
-    # accumulator format.
-    return replace(from_spec(spec, [spad]), word_bits=(16.0, 16.0, 16.0))
+    """Eyeriss (Chen et al., JSSC 2017) as the standalone tables of docs/memory-model.md have it:
+    ``spec`` (scenarios/validation/eyeriss.yaml: 12×14 PEs, the spads of Sec. V-C as the per-PE
+    level's partitions, 108 kB GLB, DRAM) with 16-bit partial sums as in the paper (the spec's
+    fp16 stand-in accumulates in fp32, which ``simulator.evaluate`` keeps)."""
+    return replace(from_spec(spec), word_bits=(16.0, 16.0, 16.0))
 
 
 def zigzag_tpu_like(spec: ArchSpec) -> NestArch:
     """ZigZag's tpu_like (tests/validation/peers/zigzag/tpu_like.yaml): ``spec``
-    (scenarios/validation/zigzag-tpu-like.yaml) with its per-PE storage as ZigZag has it: a
-    128 B weight register file (0.095 pJ per 8-bit access) and a 2 B output register (0.021 pJ
-    per 16-bit access); inputs bypass the PE."""
-    rf = per_pe_level(
-        spec,
-        "rf",
-        operand_bytes=(128, 0, 2),
-        width_bits=8,
-        bandwidth_bytes_per_cycle=3.0,
-        read_energy_pj=(0.095, 0.0, 0.021 / 2),
-        write_energy_pj=(0.095, 0.0, 0.021 / 2),
-    )
-    return from_spec(spec, [rf])
+    (scenarios/validation/zigzag-tpu-like.yaml), whose per-PE level has ZigZag's 128 B weight
+    register file and 2 B output register as partitions; inputs bypass the PE."""
+    return from_spec(spec)

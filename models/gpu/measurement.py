@@ -178,6 +178,21 @@ def check_measurement(doc: Any, source: str = "<measurement>") -> None:
         c.number(energy, "span_s", "energy.span_s", positive=True)
         c.integer(energy, "images", "energy.images", 1)
     _check_per_op(doc, c)
+    _check_every_number(doc, c, "")
+
+
+def _check_every_number(x: Any, c: _Checker, where: str) -> None:
+    """Every number a measurement holds is a finite quantity >= 0 (times, powers, energies,
+    counts, clocks, sizes; the committed files hold no other): a negative or non-finite value
+    in a field the fit does not read is still a damaged file, never accepted silently."""
+    if isinstance(x, dict):
+        for k, v in x.items():
+            _check_every_number(v, c, f"{where}.{k}" if where else str(k))
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            _check_every_number(v, c, f"{where}[{i}]")
+    elif isinstance(x, (int, float)) and not isinstance(x, bool) and not (math.isfinite(x) and x >= 0):
+        raise c.fail(where, "a finite number >= 0", x)
 
 
 def _check_per_op(doc: dict[str, Any], c: _Checker) -> None:

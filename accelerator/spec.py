@@ -31,6 +31,8 @@ from accelerator.spec_base import MAX_VECTOR_LANES as MAX_VECTOR_LANES
 from accelerator.spec_base import MAX_WIDTH_BITS as MAX_WIDTH_BITS
 from accelerator.spec_base import Dataflow as Dataflow
 from accelerator.spec_base import DramKind as DramKind
+from accelerator.spec_base import LevelTechnology as LevelTechnology
+from accelerator.spec_base import LocatedError
 from accelerator.spec_base import MemoryModel as MemoryModel
 from accelerator.spec_base import Operand as Operand
 from accelerator.spec_base import Precision as Precision
@@ -41,9 +43,11 @@ from accelerator.spec_errors import spec_error_from_validation as spec_error_fro
 from accelerator.spec_memory import DramSpec as DramSpec
 from accelerator.spec_memory import MemoryLevel as MemoryLevel
 from accelerator.spec_memory import MemorySpec as MemorySpec
+from accelerator.spec_memory import NvmUse as NvmUse
 from accelerator.spec_memory import OperandPartition as OperandPartition
 from accelerator.tech import KNOWN_NODES_NM
 from accelerator.tech import PRECISION_BITS as PRECISION_BITS  # bits per operand, re-exported
+from accelerator.tech.memory import memory_technology
 from accelerator.yamlpos import Positions, load_yaml, parse_yaml
 
 #: Skip-block shapes (rows, reduction cols) a design may name: the zero-block shapes traces
@@ -251,6 +255,21 @@ class ArchSpec(_Strict):
                 f"technology_nm {self.technology_nm:g} has no scaling factors; "
                 f"allowed: {', '.join(f'{n:g}' for n in KNOWN_NODES_NM)}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _memory_technology_nodes(self) -> ArchSpec:
+        for i, lv in enumerate(self.memory.levels):
+            if lv.technology is None or lv.stacking != "none":
+                continue
+            row = memory_technology(lv.technology)
+            if not row.stacked and row.min_node_nm is not None and self.technology_nm < row.min_node_nm:
+                raise LocatedError(
+                    ("memory", "levels", i, "technology"),
+                    f"{lv.technology} is offered on a logic die down to {row.min_node_nm:g} nm "
+                    f"(accelerator/tech/memory_tech.yaml), this design is {self.technology_nm:g} nm: "
+                    "put the level on a die of its own (stacking: hybrid_bond) or use a larger node",
+                )
         return self
 
     @model_validator(mode="after")

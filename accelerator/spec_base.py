@@ -14,6 +14,10 @@ Dataflow = Literal["output_stationary", "weight_stationary", "input_stationary",
 Operand = Literal["act", "weight", "out"]
 MemoryModel = Literal["one_level", "nest"]
 DramKind = Literal["hbm2e", "hbm3", "hbm3e", "lpddr5", "ddr5", "ddr4"]
+#: Rows of accelerator/tech/memory_tech.yaml (a unit test keeps these names equal to the table's).
+LevelTechnology = Literal["sram", "edram", "dram_stacked", "rram", "stt_mram", "sot_mram"]
+OffChipTechnology = Literal["hbm2e", "hbm3", "hbm3e", "lpddr5", "ddr5", "ddr4", "lpddr5x"]
+Stacking = Literal["none", "hybrid_bond", "tsv"]
 
 
 def _tuple_from_list(value: Any) -> Any:
@@ -36,6 +40,16 @@ MAX_BANKS = 1 << 16
 MAX_WIDTH_BITS = 1 << 16
 MAX_METADATA_BITS = 1024
 MAX_MAPPER_SAMPLES = 100_000  # random factorizations per spatial candidate (the nest mapper)
+
+
+class LocatedError(ValueError):
+    """A validator's error about a field below the model that raises it: ``loc`` is appended to
+    the error's location (``accelerator.spec_errors`` reads it), so a combination check at the
+    memory level can point at ``memory.levels.2.technology``."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 class Strict(BaseModel):

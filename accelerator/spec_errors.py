@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from accelerator.errors import SpecError
+from accelerator.spec_base import LocatedError
 from accelerator.yamlpos import Positions
 
 
@@ -58,6 +59,9 @@ def spec_error_from_validation(exc: ValidationError, positions: Positions, root:
     """The first pydantic error as a located :class:`SpecError` (one paragraph)."""
     err = exc.errors(include_url=False)[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, LocatedError):  # a combination check that names the field it is about
+        loc = loc + cause.loc
     is_key = bool(loc) and loc[-1] == "[key]"
     loc = loc[:-1] if is_key else loc
     dotted = ".".join(p for p in (root, _dotted(loc)) if p)

@@ -15,10 +15,15 @@ from accelerator.spec_base import (
     MAX_LEVELS,
     MAX_WIDTH_BITS,
     DramKind,
+    LevelTechnology,
+    LocatedError,
+    OffChipTechnology,
     Operand,
+    Stacking,
     YamlTuple,
 )
 from accelerator.spec_base import Strict as _Strict
+from accelerator.tech.memory import memory_technology, off_chip_technology
 
 
 class OperandPartition(_Strict):
@@ -67,7 +72,28 @@ class MemoryLevel(_Strict):
     write_energy_pj: float | None = Field(
         None, ge=0, allow_inf_nan=False, description="energy per write access in pJ; default = read"
     )
-    leakage_mw: float | None = Field(None, ge=0, description="static power; default from the SRAM model")
+    leakage_mw: float | None = Field(
+        None,
+        ge=0,
+        description="static power incl. refresh, mW; default: the SRAM leakage model x the technology's "
+        "standby_over_sram (accelerator/tech/memory_tech.yaml)",
+    )
+    technology: LevelTechnology | None = Field(
+        None,
+        description="what the level is made of, a row of accelerator/tech/memory_tech.yaml (docs/memory-tech.md): "
+        "its read/write pJ per bit (else the SRAM model), density (area) and standby/refresh power come "
+        "from the table, read_energy_pj / write_energy_pj / leakage_mw still override; default: the SRAM "
+        "model (today's behaviour). An NVM (rram, stt_mram, sot_mram) holds weights only and must keep "
+        "them across steps within its endurance (memory.nvm_use); a DRAM-class one (edram, dram_stacked) "
+        "needs refresh power (the table's or leakage_mw); an on-die technology needs technology_nm at or "
+        "above the smallest node the table's source offers it at",
+    )
+    stacking: Stacking = Field(
+        "none",
+        description="the level sits on a die of its own bonded on the logic die: every bit read or written "
+        "also pays the interface's pJ/bit (memory_tech.yaml interfaces: hybrid_bond, tsv) and the on-die "
+        "node limit does not apply; none: on the logic die",
+    )
     holds: Annotated[tuple[Operand, ...], YamlTuple] = Field(
         ("act", "weight", "out"),
         description="which operands this level stores (the others bypass it: in the nest model they go "
@@ -80,6 +106,31 @@ class MemoryLevel(_Strict):
         "holds. Used by mapping.memory_model nest; the one_level model charges the level per MAC at its "
         "own energy",
     )
+
+    @model_validator(mode="after")
+    def _technology_fits(self) -> MemoryLevel:
+        if self.technology is None:
+            return self
+        row = memory_technology(self.technology)
+        if self.per_pe and row.cls != "sram":
+            raise LocatedError(("technology",), f"{self.technology} on a per-PE level: register files are sram")
+        if row.cls == "nvm" and tuple(self.holds) != ("weight",):
+            raise LocatedError(
+                ("holds",),
+                f"an NVM level ({self.technology}) may hold weights only (write energy and endurance rule out "
+                f"activations and partial sums), got {list(self.holds)}; allowed: [weight]",
+            )
+        if row.cls == "dram" and row.standby_over_sram is None and self.leakage_mw is None:
+            raise LocatedError(
+                ("technology",),
+                f"{self.technology} is DRAM-class and the table has no refresh power for it: give this level's "
+                "leakage_mw (refresh + standby, mW)",
+            )
+        if row.stacked and self.stacking != "none":
+            raise LocatedError(
+                ("stacking",), f"{self.technology} is a stacked die whose energy includes its interface; allowed: none"
+            )
+        return self
 
     @field_validator("partitions")
     @classmethod
@@ -104,13 +155,108 @@ class MemoryLevel(_Strict):
 class DramSpec(_Strict):
     """Off-chip memory."""
 
-    kind: DramKind = Field(..., description="memory technology; picks the cited energy table row")
+    kind: DramKind | None = Field(
+        None,
+        description="DRAM kind: picks the cited energy row and the JEDEC organisation (burst, page, row miss) "
+        "of accelerator/tech/energy_45nm.yaml; required unless technology is given",
+    )
+    technology: OffChipTechnology | None = Field(
+        None,
+        description="off-chip memory technology, a row of accelerator/tech/memory_tech.yaml off_chip (lpddr5x, "
+        "...) or an energy_45nm.yaml DRAM kind: its pJ/bit incl. I/O and its organisation; kind, when also "
+        "given, must be the row's organisation",
+    )
     bandwidth_gb_per_s: float = Field(..., gt=0, description="peak bandwidth in GB/s (1e9 bytes/s)")
     energy_pj_per_bit: float | None = Field(
         None, gt=0, description="access energy per bit incl. I/O; default from the cited table"
     )
     efficiency: float = Field(0.8, gt=0, le=1, description="sustained / peak bandwidth (row-buffer and refresh losses)")
     latency_ns: float = Field(100.0, ge=0, description="access latency, paid once per op")
+
+    @model_validator(mode="after")
+    def _kind_or_technology(self) -> DramSpec:
+        if self.technology is None:
+            if self.kind is None:
+                raise ValueError("give kind (a DRAM kind) or technology (a memory_tech.yaml off-chip row)")
+            return self
+        org = off_chip_technology(self.technology).dram_kind
+        if self.kind is not None and self.kind != org:
+            raise LocatedError(
+                ("kind",), f"technology {self.technology} has the {org} organisation; allowed: {org} or leave it out"
+            )
+        return self
+
+    @property
+    def organisation_kind(self) -> str:
+        """The energy_45nm.yaml ``dram_kinds`` row of this memory (burst, page, row miss)."""
+        if self.technology is not None:
+            return off_chip_technology(self.technology).dram_kind
+        assert self.kind is not None  # the validator requires one of the two
+        return self.kind
+
+
+#: Days per year in the endurance arithmetic.
+_DAYS_PER_YEAR = 365.0
+
+
+class NvmUse(_Strict):
+    """The use an NVM level's endurance is checked against (docs/memory-tech.md, "Endurance").
+
+    Defaults are stated assumptions, not measurements: a 5-year service life and 1,000 images a
+    day (one accelerator serving a steady stream), weights rewritten once per image (what the cost
+    model charges with weight_residency across_steps: one fill per image)."""
+
+    weight_writes: Literal["per_image", "per_model"] = Field(
+        "per_image",
+        description="per_image: every cell is rewritten once per image (the fill the cost model charges); "
+        "per_model: the weights are programmed once per model version, model_updates times in the "
+        "service life (the energy result still charges one fill per image: an upper bound)",
+    )
+    images_per_day: float = Field(1000.0, ge=0, le=1e9, allow_inf_nan=False, description="images a day (assumption)")
+    lifetime_years: float = Field(5.0, gt=0, le=100, allow_inf_nan=False, description="service life in years")
+    model_updates: int = Field(
+        100, ge=1, le=10**9, description="per_model: times the weights are reprogrammed in the service life"
+    )
+
+    def writes_per_cell(self) -> float:
+        """Writes each cell of a resident-weight NVM level takes over the service life."""
+        if self.weight_writes == "per_model":
+            return float(self.model_updates)
+        return self.images_per_day * _DAYS_PER_YEAR * self.lifetime_years
+
+
+def nvm_problem(
+    levels: tuple[MemoryLevel, ...], residency: str, residency_level: str | None, use: NvmUse
+) -> tuple[tuple[str | int, ...], str] | None:
+    """(location below ``memory``, message) of the first NVM level whose weights would be rewritten
+    more often than resident weights are, or wear out within ``use``; None when all fit."""
+    holders = [lv.name for lv in levels if not lv.per_pe and "weight" in lv.holds]
+    home = residency_level if residency_level is not None else (holders[-1] if holders else None)
+    for i, lv in enumerate(levels):
+        if lv.technology is None:
+            continue
+        row = memory_technology(lv.technology)
+        if row.cls != "nvm":
+            continue
+        where = ("levels", i, "technology")
+        if residency != "across_steps" or lv.name != home:
+            return where, (
+                f"{lv.technology} level {lv.name!r} would take weight tiles on every denoising step: an NVM level "
+                "must keep the weights across steps (memory.weight_residency: across_steps, "
+                f"weight_residency_level: {lv.name})"
+            )
+        writes = use.writes_per_cell()
+        if row.endurance_writes is not None and writes > row.endurance_writes:
+            if use.weight_writes == "per_image":
+                how = f"{use.images_per_day:g} images/day x 365 x {use.lifetime_years:g} years, one rewrite per image"
+            else:
+                how = f"{use.model_updates} model updates"
+            return where, (
+                f"{lv.technology} endures {row.endurance_writes:.3g} writes per cell "
+                f"(accelerator/tech/memory_tech.yaml) but memory.nvm_use asks {writes:.3g} ({how}); "
+                "lower the use, set nvm_use.weight_writes: per_model, or pick a technology with more endurance"
+            )
+    return None
 
 
 class MemorySpec(_Strict):
@@ -140,6 +286,12 @@ class MemorySpec(_Strict):
         "resident weights; default: the outermost level holding weights (the GLB)",
     )
 
+    nvm_use: NvmUse = Field(
+        default_factory=NvmUse,
+        description="the use an NVM level's endurance is checked against (images per day, service life, "
+        "how often the weights are rewritten)",
+    )
+
     @field_validator("weight_residency_level")
     @classmethod
     def _residency_level_known(cls, v: str | None, info: ValidationInfo) -> str | None:
@@ -167,6 +319,13 @@ class MemorySpec(_Strict):
             not lv.per_pe and "weight" in lv.holds for lv in self.levels
         ):
             raise ValueError("weight_residency across_steps needs a shared on-chip level that holds weights")
+        return self
+
+    @model_validator(mode="after")
+    def _nvm_endurance(self) -> MemorySpec:
+        problem = nvm_problem(self.levels, self.weight_residency, self.weight_residency_level, self.nvm_use)
+        if problem is not None:
+            raise LocatedError(*problem)
         return self
 
     @model_validator(mode="after")

@@ -3,7 +3,10 @@
 :func:`hardware` resolves everything that does not depend on the workload: operand widths
 (from the design's numerics: ``accelerator.numerics.arch_numerics``), MACs per PE per cycle
 and energy per MAC of the run precision, every memory level's access energy, bandwidth and
-leakage, the DRAM's bandwidth, organisation and energy, and the chip's area.
+leakage, the DRAM's bandwidth, organisation and energy, and the chip's area. A level or the DRAM
+may name a memory technology (``accelerator/tech/memory_tech.yaml``, docs/memory-tech.md): its
+energies, density and standby power then come from that table (:func:`level_energy`,
+:func:`level_leakage_mw`, :func:`level_area_mm2`); without one, the SRAM model below, unchanged.
 
 Energy per MAC is the spec's ``compute.mac_energy_pj`` of the run precision when given (pJ at
 the design's node, used as given), else the cited 45 nm tables (Horowitz ISSCC 2014, multiply +
@@ -40,6 +43,8 @@ from accelerator import tech
 from accelerator.errors import SimulationError
 from accelerator.numerics import FORMAT_BITS, arch_numerics
 from accelerator.spec import PRECISION_BITS, ArchSpec, MemoryLevel
+from accelerator.tech import memory as tech_memory
+from accelerator.tech.memory import memory_technology
 
 #: Dataflow codes used in vectorised code (row-stationary only through the nest model,
 #: simulator.cost.nest_costs; the spec refuses it with the one-level model).
@@ -126,27 +131,69 @@ class Hardware:
 
 
 def level_energy(lv: MemoryLevel, node: float) -> tuple[float, float]:
-    """(read, write) pJ per access of ``lv.width_bits``: one bank plus the wire to the array.
+    """(read, write) pJ per access of ``lv.width_bits``.
 
     The spec's ``read_energy_pj`` / ``write_energy_pj`` when given (at the design's node, used as
-    given), else the SRAM fit of :mod:`accelerator.tech` at one bank's size (Horowitz ISSCC 2014,
-    node-scaled by Stillmaker & Baas 2017) plus ``width · fJ/bit/mm · ½·sqrt(level area)``
-    (DARPA 2008 wire energy); writes = reads × the table's ``write_over_read``."""
+    given). Else the level's technology (``accelerator/tech/memory_tech.yaml``, docs/memory-tech.md):
+    a row with ``read_pj_per_bit`` costs ``width · pJ/bit`` (used as given, interface included where
+    its source says so); without one, the SRAM fit of :mod:`accelerator.tech` at one bank's size
+    (Horowitz ISSCC 2014, node-scaled by Stillmaker & Baas 2017) plus ``width · fJ/bit/mm ·
+    ½·sqrt(level area)`` (DARPA 2008 wire energy), × the row's ``read_over_sram_model``. Writes:
+    the row's ``write_pj_per_bit`` × width, else reads × the SRAM table's ``write_over_read``. A
+    stacked level (``stacking``) adds the interface's pJ/bit × width to both. No technology is
+    today's SRAM model, unchanged."""
+    row = memory_technology(lv.technology) if lv.technology is not None else None
+    link = tech_memory.interface_pj_per_bit(lv.stacking) * lv.width_bits
     if lv.read_energy_pj is not None:
         read = lv.read_energy_pj
+    elif row is not None and row.read_pj_per_bit is not None:
+        read = row.read_pj_per_bit * lv.width_bits + link
     else:
         bank = max(lv.size_bytes / lv.banks, 1)
         area = tech.sram_area_mm2(lv.size_bytes, node)
         wire = lv.width_bits * tech.wire_energy_pj_per_bit_mm() * 0.5 * math.sqrt(area)
-        read = tech.sram_access_energy_pj(int(bank), lv.width_bits, node) + wire
-    ratio = float(tech.energy_table()["sram"]["write_over_read"]["value"])
-    write = lv.write_energy_pj if lv.write_energy_pj is not None else read * ratio
+        sram = tech.sram_access_energy_pj(int(bank), lv.width_bits, node) + wire
+        read = sram * (row.read_over_sram_model if row is not None else 1.0) + link
+    if lv.write_energy_pj is not None:
+        write = lv.write_energy_pj
+    elif row is not None and row.write_pj_per_bit is not None:
+        write = row.write_pj_per_bit * lv.width_bits + link
+    else:
+        ratio = float(tech.energy_table()["sram"]["write_over_read"]["value"])
+        given = lv.read_energy_pj is not None  # used as given: no interface to take out
+        write = read * ratio if given else (read - link) * ratio + link
     return read, write
 
 
+def level_leakage_mw(lv: MemoryLevel, node: float) -> float:
+    """Static power of one instance of ``lv`` incl. refresh, mW: the spec's ``leakage_mw``, else the
+    SRAM leakage model × the technology's ``standby_over_sram`` (eDRAM 0.2, NVM 0; the spec refuses a
+    technology without one and without ``leakage_mw``)."""
+    if lv.leakage_mw is not None:
+        return lv.leakage_mw
+    sram = tech.sram_leakage_mw(lv.size_bytes, node)
+    if lv.technology is None:
+        return sram
+    factor = memory_technology(lv.technology).standby_over_sram
+    if factor is None:
+        raise SimulationError(f"level {lv.name!r}: {lv.technology} has no standby power in the table; give leakage_mw")
+    return sram * factor
+
+
+def level_area_mm2(lv: MemoryLevel, node: float) -> float:
+    """Silicon area of one instance of ``lv``, mm²: ``size · 8 / density`` for a technology with a
+    density in the table, else the SRAM area model; a stacked die without a published density
+    (dram_stacked) counts 0 (docs/memory-tech.md). Stacked dies count as silicon, not footprint."""
+    row = memory_technology(lv.technology) if lv.technology is not None else None
+    if row is not None and row.density_bits_per_mm2 is not None:
+        return lv.size_bytes * 8.0 / row.density_bits_per_mm2
+    if row is not None and row.cls != "sram":
+        return 0.0
+    return tech.sram_area_mm2(lv.size_bytes, node)
+
+
 def _leakage_mw(lv: MemoryLevel, node: float, pes: int) -> float:
-    per = lv.leakage_mw if lv.leakage_mw is not None else tech.sram_leakage_mw(lv.size_bytes, node)
-    return per * (pes if lv.per_pe else 1)
+    return level_leakage_mw(lv, node) * (pes if lv.per_pe else 1)
 
 
 def _run_precision(arch: ArchSpec, a_fmt: str, w_fmt: str) -> str:
@@ -180,8 +227,17 @@ def area_mm2(arch: ArchSpec) -> float:
     vfmt = "fp16" if c.precision.startswith("int") else c.precision
     lanes = c.vector_lanes or c.cols
     vec = lanes * (tech.unit_area_um2("mult", vfmt, node) + tech.unit_area_um2("add", vfmt, node))
-    sram = sum(tech.sram_area_mm2(lv.size_bytes, node) * (pes if lv.per_pe else 1) for lv in arch.memory.levels)
+    sram = sum(level_area_mm2(lv, node) * (pes if lv.per_pe else 1) for lv in arch.memory.levels)
     return (mac * pes + vec) * 1e-6 + sram
+
+
+def dram_pj_per_bit(arch: ArchSpec) -> float:
+    """Off-chip energy per bit incl. I/O from the cited tables: the ``technology`` row
+    (``memory_tech.yaml`` off_chip or an ``energy_45nm.yaml`` kind), else the ``kind`` row."""
+    d = arch.memory.dram
+    if d.technology is not None:
+        return tech_memory.off_chip_technology(d.technology).pj_per_bit
+    return tech.dram_energy_pj_per_bit(d.organisation_kind)
 
 
 def hardware(arch: ArchSpec) -> Hardware:
@@ -232,7 +288,7 @@ def hardware(arch: ArchSpec) -> Hardware:
         read, write = level_energy(rf.model_copy(update={"banks": 1}), node)
         # Per MAC: read both operands, read-modify-write the accumulator (Eyeriss-style RF).
         rf_pj = read / rf.width_bits * (a_bits + w_bits + p_bits) + write / rf.width_bits * p_bits
-    org = tech.dram_organisation(mem.dram.kind)
+    org = tech.dram_organisation(mem.dram.organisation_kind)
     sp = c.sparsity
     zs = num.zero_skip
     return Hardware(
@@ -257,7 +313,7 @@ def hardware(arch: ArchSpec) -> Hardware:
         clock_hz=arch.clock_ghz * 1e9,
         dram_latency_cycles=mem.dram.latency_ns * arch.clock_ghz,
         dram_bytes_per_cycle=mem.dram.bandwidth_gb_per_s * mem.dram.efficiency / arch.clock_ghz,
-        dram_pj_per_bit=mem.dram.energy_pj_per_bit or tech.dram_energy_pj_per_bit(mem.dram.kind),
+        dram_pj_per_bit=mem.dram.energy_pj_per_bit or dram_pj_per_bit(arch),
         dram_burst_bytes=org["burst_bytes"],
         dram_page_bytes=org["page_bytes"],
         dram_miss_bytes=org["row_miss_bytes"],

@@ -16,7 +16,8 @@ per PE, one instance per PE of ``rows × cols`` (with none, the array's MACs sit
 of its YAML (a level's ``partitions`` give per-operand capacities and energies, priced by
 :func:`per_pe_level` with the project's SRAM model where the spec gives none), the shared levels
 and DRAM through :func:`simulator.cost.hardware.hardware` (the same per-access energies as the
-one-level model).
+one-level model, so a level's ``technology`` / ``stacking`` and the DRAM's ``technology`` reach the
+nest through :func:`simulator.cost.hardware.level_energy`: docs/memory-tech.md).
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ Options: ``fidelity`` ``"analytic"`` (closed forms, for sweeps) or ``"event"`` (
 event per buffer tile: overlap across ops, DMA contention, a per-op timeline);
 ``objective`` of the mapper (default: the spec's ``mapping_objective``); ``decoder``, a
 workload run once per image after the sampling steps (e.g. the VAE decoder), whose cost is
-added to the per-image totals and reported apart in ``extras["decoder"]``.
+added to the per-image totals and reported apart in ``extras["decoder"]``; ``batch``, images
+evaluated at once (:func:`simulator.optable.with_batch`: weights shared, activations scaled; the
+mapper sees the batched shapes), whose result is per image
+(:func:`simulator.result.per_image`: energies / B, latency of the batch).
 
 A design with ``mapping.memory_model: nest`` has its GEMM-like ops costed by the loop-nest engine
 (:mod:`simulator.cost.nest_costs`; analytic fidelity only); ``mapper`` shares one seeded
@@ -32,7 +35,7 @@ from simulator.cost.nest.search import Mapper
 from simulator.cost.overlap import total
 from simulator.cost.residency import Residency
 from simulator.optable import OpTable, prepare
-from simulator.result import DesignResult, OpResult
+from simulator.result import DesignResult, OpResult, per_image
 
 FIDELITIES = ("analytic", "event")
 _DATAFLOWS = ("output_stationary", "weight_stationary", "input_stationary")
@@ -61,11 +64,19 @@ def evaluate(
     objective: str | None = None,
     decoder: Workload | None = None,
     mapper: Mapper | None = None,
+    batch: int = 1,
 ) -> DesignResult:
-    """Evaluate ``workload`` on ``arch``; ``steps`` overrides the sampling steps per image."""
-    dec = prepare(decoder) if decoder is not None else None
+    """Evaluate ``workload`` on ``arch``; ``steps`` overrides the sampling steps per image;
+    ``batch`` images run at once (the result is per image, its latency the batch's)."""
+    dec = prepare(decoder, batch=batch) if decoder is not None else None
     return evaluate_prepared(
-        prepare(workload), arch, steps=steps, fidelity=fidelity, objective=objective, decoder=dec, mapper=mapper
+        prepare(workload, batch=batch),
+        arch,
+        steps=steps,
+        fidelity=fidelity,
+        objective=objective,
+        decoder=dec,
+        mapper=mapper,
     )
 
 
@@ -157,7 +168,36 @@ def evaluate_prepared(
     mapper: Mapper | None = None,
 ) -> DesignResult:
     """``weight_residency=False`` ignores the design's ``memory.weight_residency`` (decoders:
-    run once per image, nothing to keep across steps)."""
+    run once per image, nothing to keep across steps). A table prepared at ``batch`` B gives
+    per-image energies and the batch's latency (:func:`simulator.result.per_image`); its
+    weights resident across steps are filled once per batch."""
+    if decoder is not None and decoder.batch != table.batch:
+        raise SimulationError(f"the decoder is prepared at batch {decoder.batch}, the workload at {table.batch}")
+    batch_result = _evaluate_batch(
+        table,
+        arch,
+        steps=steps,
+        fidelity=fidelity,
+        objective=objective,
+        decoder=decoder,
+        weight_residency=weight_residency,
+        mapper=mapper,
+    )
+    return per_image(batch_result, table.batch)
+
+
+def _evaluate_batch(
+    table: OpTable,
+    arch: ArchSpec,
+    *,
+    steps: int | None,
+    fidelity: str,
+    objective: str | None,
+    decoder: OpTable | None,
+    weight_residency: bool,
+    mapper: Mapper | None,
+) -> DesignResult:
+    """:func:`evaluate_prepared` for the whole batch the table holds (per batch, not per image)."""
     if fidelity not in FIDELITIES:
         raise SimulationError(f"unknown fidelity {fidelity!r}; allowed: {', '.join(FIDELITIES)}")
     image_steps = steps if steps is not None else table.steps
@@ -307,8 +347,15 @@ def evaluate_prepared(
             e_image += fill_j
             fill_s_per_step, fill_j_per_step = fill_s / image_steps, fill_j / image_steps
     if decoder is not None:
-        dec = evaluate_prepared(
-            decoder, arch, steps=1, fidelity=fidelity, objective=objective, weight_residency=False, mapper=mapper
+        dec = _evaluate_batch(
+            decoder,
+            arch,
+            steps=1,
+            fidelity=fidelity,
+            objective=objective,
+            decoder=None,
+            weight_residency=False,
+            mapper=mapper,
         )
         extras["decoder"] = {
             "latency_s": dec.latency_s_per_image,

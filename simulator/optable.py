@@ -12,13 +12,18 @@ table (``u_*``), so the mapper searches each distinct shape once.
 Convolutions keep their geometry so that DRAM traffic counts the input tensor (with the halo
 a tile of output rows needs), not the im2col matrix ``M×K``, which repeats each input pixel up
 to R·S times.
+
+``prepare(workload, batch=B)`` costs B images at once (:func:`with_batch`): the table's ops are
+those of one step of the batch, and :func:`simulator.evaluation.evaluate_prepared` reports its
+energies per image (``table.batch``).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -108,6 +113,7 @@ class OpTable:
     chain_in: np.ndarray  # [n_ops] bool: one input is the previous op's output
     # per-step statistics [steps, n_ops], NaN where not recorded
     stats: dict[str, np.ndarray]
+    batch: int = 1  # images per step (with_batch): results are per image = per batch / batch
 
     @property
     def steps(self) -> int:
@@ -186,8 +192,90 @@ def _chained(prev: Op | None, op: Op) -> bool:
     return n > 0 and any(math.prod(s) == n for s in op.input_shapes if s)
 
 
-def prepare(workload: Workload) -> OpTable:
-    """Build the :class:`OpTable` of ``workload``."""
+#: Most images per batch (:func:`with_batch`): a scenario's ``batch`` is bounded by it.
+MAX_BATCH = 256
+
+
+def _param_inputs(op: Op) -> frozenset[int]:
+    """Indices of ``op``'s inputs that are parameters: the subset whose bytes (at the op's dtype)
+    add up to ``weight_bytes`` (traces record parameter bytes apart, not which input they are).
+    Where several subsets match (an ``x`` as large as its weight), a parametrised GEMM's
+    activation operand (input 1 of ``addmm``, else input 0) is not a parameter."""
+    if op.weight_bytes == 0 or not op.input_shapes:
+        return frozenset()
+    size = _DTYPE_BYTES.get(op.dtype.removeprefix("torch."), 4)
+    nbytes = [math.prod(s) * size for s in op.input_shapes]
+    act = 1 if "addmm" in op.name else 0
+    n = len(nbytes)
+    found = [
+        frozenset(c)
+        for r in range(1, min(n, 6) + 1)
+        for c in itertools.combinations(range(n), r)
+        if sum(nbytes[i] for i in c) == op.weight_bytes
+    ]
+    if not found:
+        return frozenset()
+    return next((c for c in found if act not in c), found[0]) if op.weight_is_param else found[-1]
+
+
+def batch_op(op: Op, batch: int) -> Op:
+    """``op`` run on ``batch`` times as many images: parameters shared, activations scaled.
+
+    A GEMM with a trained weight (convolutions, linear layers) gets ``M × batch`` (weights
+    unchanged); a GEMM of two activations and attention get their ``batch`` (batch·heads) ×
+    ``batch``; every op's MACs, FLOPs, activation and output bytes scale, parameter bytes do
+    not; shapes scale along their leading (image) dimension, parameters' excepted."""
+    params = dict(op.params)
+    gemm = op.gemm
+    if gemm is not None:
+        b, m, n, k = gemm
+        gemm = (b, m * batch, n, k) if op.weight_is_param else (b * batch, m, n, k)
+        if op.kind == "attention":
+            g2 = params.get("gemm2")
+            if g2 is not None:
+                params["gemm2"] = [int(g2[0]) * batch, *(int(v) for v in g2[1:])]
+            if "softmax_elements" in params:
+                params["softmax_elements"] = int(params["softmax_elements"]) * batch
+    fixed = _param_inputs(op)
+    shapes = tuple(s if (i in fixed or not s) else (s[0] * batch, *s[1:]) for i, s in enumerate(op.input_shapes))
+    out = (op.output_shape[0] * batch, *op.output_shape[1:]) if op.output_shape else op.output_shape
+    return replace(
+        op,
+        gemm=gemm,
+        input_shapes=shapes,
+        output_shape=out,
+        macs=op.macs * batch,
+        flops=op.flops * batch,
+        act_bytes=op.act_bytes * batch,
+        out_bytes=op.out_bytes * batch,
+        params=params,
+    )
+
+
+def with_batch(workload: Workload, batch: int) -> Workload:
+    """``workload`` with every step run on ``batch`` images at once (:func:`batch_op`).
+
+    Traced statistics are fractions and stay as they are. A trace that already runs several
+    images per call (classifier-free guidance: 2 per image, provenance ``cfg``) keeps that
+    factor: ``batch`` images make ``batch`` times the traced call. ``batch == 1`` returns
+    ``workload`` itself. Raises :class:`~models.workload.WorkloadError` when the batched step
+    passes the format's limits (``MAX_MACS_PER_STEP``)."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH:
+        raise ValueError(f"batch must be an integer in [1, {MAX_BATCH}], got {batch!r}")
+    if batch == 1:
+        return workload
+    traced = workload.provenance.get("batch", 1)
+    return replace(
+        workload,
+        ops=tuple(batch_op(op, batch) for op in workload.ops),
+        provenance={**workload.provenance, "batch": traced * batch if isinstance(traced, int) else traced,
+                    "images_per_batch": batch},
+    )  # fmt: skip
+
+
+def prepare(workload: Workload, *, batch: int = 1) -> OpTable:
+    """Build the :class:`OpTable` of ``workload`` run on ``batch`` images per step."""
+    workload = with_batch(workload, batch)
     ops = workload.ops
     n = len(ops)
     kind = np.array([op.kind for op in ops], dtype=object)
@@ -271,4 +359,5 @@ def prepare(workload: Workload) -> OpTable:
         vector_ops=vec,
         chain_in=chain,
         stats=stats,
+        batch=batch,
     )

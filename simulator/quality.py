@@ -2,8 +2,11 @@
 
 ``attach_quality`` adds ``"quality": {"psnr_db", "ssim", "fd", "model", "images", ...}`` to
 each design's entry of the results document (``null`` for a design whose quality was not
-measured). The emulation lives in :mod:`models.numerics.session`, which imports torch only when it runs a
-model, so this module stays torch-free.
+measured). A scenario whose ``quality.steps_from`` chose its step count also gets
+``"quality_steps"``: the steps chosen, the bound, and what the sweep measured there (PSNR/SSIM
+against the many-step fp32 reference, Fréchet distance to data). The emulation lives in
+:mod:`models.numerics.session`, which imports torch only when it runs a model, so this module
+stays torch-free.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ def attach_quality(doc: dict[str, Any], spec: QualitySpec, archs: Sequence[ArchS
         seed=spec.seed,
         calibration_images=spec.calibration_images,
     )
+    if spec.steps_choice is not None:
+        doc["quality_steps"] = spec.steps_choice.to_json()
     gpu_numerics = resolve_numerics(NumericsSpec(), gpu_precision, 32)
     for i, entry in enumerate(doc["designs"]):
         if i < len(archs):
@@ -45,8 +50,30 @@ def attach_quality(doc: dict[str, Any], spec: QualitySpec, archs: Sequence[ArchS
         entry["quality"] = quality_objective(numerics, session=session)
 
 
+def steps_line(doc: Mapping[str, Any]) -> str:
+    """How ``quality.steps_from`` chose the step count, and what was measured there ("" if it did not)."""
+    b = doc.get("quality_steps")
+    if not b:
+        return ""
+    m = b["measured"]
+    measured = [f"PSNR {fmt_psnr(m)} dB", f"SSIM {fmt_value(m.get('ssim'), '.4f')}"]
+    if m.get("fd_data") is not None:
+        measured.append(f"FD to data {m['fd_data']:.4g}")
+    return (
+        f"steps: {b['steps']}, the fewest in {b['from']} (series {b['series']}) with {b['bound']}; measured there "
+        f"against fp32 at {b['reference_steps']} steps from the same noise: {', '.join(measured)} "
+        f"({b['model']}, {b['images']} images, seed {b['seed']})"
+    )
+
+
 def quality_summary(doc: Mapping[str, Any]) -> str:
-    """A fixed-width table: energy per image beside PSNR, SSIM and Fréchet distance."""
+    """The steps binding (if any), then a fixed-width table: energy per image beside PSNR, SSIM and FD."""
+    binding = steps_line(doc)
+    table = _quality_table(doc)
+    return "\n".join(t for t in (binding, table) if t)
+
+
+def _quality_table(doc: Mapping[str, Any]) -> str:
     rows = [["design", "E/image J", "PSNR dB", "SSIM", "FD", "act zeros", "delta zeros", "numerics"]]
     for d in doc["designs"]:
         q = d.get("quality")

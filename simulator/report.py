@@ -59,12 +59,32 @@ def _fmt_j(x: float) -> str:
 
 
 def reference_gpu(designs: Sequence[DesignResult]) -> DesignResult | None:
+    """The GPU row ratios are against: the first GPU row (the scenario's mode and precision at batch 1)."""
     return next((d for d in designs if d.kind == "gpu"), None)
 
 
-def gpu_headline(ref: DesignResult, steps: int) -> str:
-    """The GPU's energy per image, labelled measured or modelled (with the model's error)."""
-    text = f"{ref.name} energy per image: {_fmt_j(ref.energy_j_per_image)} (modelled"
+def best_gpu(designs: Sequence[DesignResult]) -> DesignResult | None:
+    """The GPU's best point (``gpu_baseline: best``), if the run searched for one."""
+    return next((d for d in designs if d.kind == "gpu" and d.extras.get("gpu_point", {}).get("role") == "best"), None)
+
+
+def gpu_point_text(d: DesignResult) -> str:
+    """``eager bf16 batch 1``: the operating point of a GPU row."""
+    x = d.extras
+    fp8 = " (torch fp8 path)" if "fp8" in x.get("gpu_point", {}) else ""
+    return f"{x.get('mode', 'eager')} {x.get('precision', '?')}{fp8} batch {d.batch}"
+
+
+def _basis(d: DesignResult) -> str:
+    return f"{d.label}, " + ("calibrated" if d.extras.get("mape") else "uncalibrated roofline")
+
+
+def gpu_headline(ref: DesignResult, steps: int, *, designs: Sequence[DesignResult] = ()) -> str:
+    """The GPU's energy per image at its operating point, labelled measured or modelled (with the
+    model's error); with ``designs``, the lowest-energy accelerator's ratio to it and, where the run
+    searched for it, to the GPU's best point. Every ratio names the GPU point it is against."""
+    text = f"{ref.extras.get('gpu', ref.name)} energy per image: {_fmt_j(ref.energy_j_per_image)} at "
+    text += f"{gpu_point_text(ref)} (modelled"
     mape = ref.extras.get("mape")
     if mape:
         text += f", calibrated, MAPE {mape.get('energy_image', float('nan')):.0f}%"
@@ -84,43 +104,83 @@ def gpu_headline(ref: DesignResult, steps: int) -> str:
             + (", denoiser only: the decoder is modelled" if "decoder" in ref.extras else "")
             + ")"
         )
+    accel = [d for d in designs if d.kind != "gpu" and d.energy_j_per_image > 0]
+    if not accel:
+        return text
+    top = min(accel, key=lambda d: d.energy_j_per_image)
+    gpu_name = ref.extras.get("gpu", ref.name)
+    text += (
+        f"\n{top.name}: {_fmt_j(top.energy_j_per_image)} per image, "
+        f"{_ratio(ref.energy_j_per_image / top.energy_j_per_image)} less than the {gpu_name} at "
+        f"{gpu_point_text(ref)} ({_basis(ref)})"
+    )
+    best = best_gpu(designs)
+    if best is not None:
+        per_s = best.extras.get("batch", {}).get("images_per_s")
+        rate = f", {per_s:.3g} images/s" if per_s else ""
+        text += (
+            f"\n{top.name}: {_ratio(best.energy_j_per_image / top.energy_j_per_image)} less than the "
+            f"{gpu_name}'s best {best.label} point: {gpu_point_text(best)} ({_basis(best)}; "
+            f"{_fmt_j(best.energy_j_per_image)} per image, {_fmt_s(best.latency_s_per_image)} per batch{rate})"
+        )
     return text
 
 
 def summary_table(designs: Sequence[DesignResult], steps: int) -> str:
-    """A fixed-width table: latency and energy per step and per image, ratio to the first GPU."""
-    ref = reference_gpu(designs)
+    """A fixed-width table: latency and energy per step and per image, ratio to the reference GPU
+    point (and to the GPU's best point, where searched)."""
+    ref, best = reference_gpu(designs), best_gpu(designs)
+    batched = any(d.batch != 1 for d in designs)
     head = ["design", "kind", "lat/step", "lat/image", "E/step", "E/image", "E vs GPU", "area mm²", "top energy"]
+    if best is not None:
+        head.insert(7, "E vs best")
+    if batched:
+        head.insert(4, "img/s")
     rows = []
     for d in designs:
         parts = sorted(d.energy_breakdown_j.items(), key=lambda kv: -kv[1])
         total = sum(v for _, v in parts) or 1.0
         top = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in parts[:3])
-        if ref is None or d.energy_j_per_image <= 0:
-            ratio = "-"
-        elif d is ref:
-            ratio = "1x"
-        else:
-            ratio = f"{_ratio(ref.energy_j_per_image / d.energy_j_per_image)} less"
         kind = d.kind if d.label == "modelled" else f"{d.kind} ({d.label})"
-        rows.append(
-            [
-                d.name,
-                kind,
-                _fmt_s(d.latency_s_per_step),
-                _fmt_s(d.latency_s_per_image),
-                _fmt_j(d.energy_j_per_step),
-                _fmt_j(d.energy_j_per_image),
-                ratio,
-                "-" if d.area_mm2 is None else f"{d.area_mm2:.2f}",
-                top,
-            ]
-        )
+        row = [
+            d.name,
+            kind,
+            _fmt_s(d.latency_s_per_step),
+            _fmt_s(d.latency_s_per_image),
+            _fmt_j(d.energy_j_per_step),
+            _fmt_j(d.energy_j_per_image),
+            _vs(d, ref),
+            "-" if d.area_mm2 is None else f"{d.area_mm2:.2f}",
+            top,
+        ]
+        if best is not None:
+            row.insert(7, _vs(d, best))
+        if batched:
+            row.insert(4, f"{d.batch / d.latency_s_per_image:.3g}" if d.latency_s_per_image > 0 else "-")
+        rows.append(row)
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()  # noqa: E731
-    out = [f"per image = {steps} sampling steps", line(head), line(["-" * w for w in widths])]
+    out = [f"per image = {steps} sampling steps"]
+    if batched:
+        out.append(
+            "name @bB: B images at once; energies per image (the batch's / B), lat/step and lat/image "
+            "the batch's (time to finish it), img/s = B / lat/image"
+        )
+    if ref is not None:
+        out.append(f"E vs GPU: against {ref.extras.get('gpu', ref.name)} at {gpu_point_text(ref)} ({_basis(ref)})")
+    if best is not None:
+        out.append(f"E vs best: against the GPU's best {best.label} point, {gpu_point_text(best)} ({_basis(best)})")
+    out += [line(head), line(["-" * w for w in widths])]
     out += [line(r) for r in rows]
     return "\n".join(out)
+
+
+def _vs(d: DesignResult, ref: DesignResult | None) -> str:
+    if ref is None or d.energy_j_per_image <= 0:
+        return "-"
+    if d is ref:
+        return "1x"
+    return f"{_ratio(ref.energy_j_per_image / d.energy_j_per_image)} less"
 
 
 def _ratio(x: float) -> str:
@@ -289,7 +349,10 @@ def report_html(doc: Mapping[str, Any], designs: Sequence[DesignResult], steps: 
             blocks += [figure_div(figs[f"per-op-{i}"], f"per-op-{i}"), _top_ops_table(d)]
     wl = doc["workload"]
     ref = reference_gpu(designs)
-    head = "" if ref is None else f"<p class='headline'>{html.escape(gpu_headline(ref, steps))}</p>"
+    head = ""
+    if ref is not None:
+        lines = html.escape(gpu_headline(ref, steps, designs=designs)).replace("\n", "<br>")
+        head = f"<p class='headline'>{lines}</p>"
     weights = str(wl.get("weights", "unknown"))
     warn = ""
     if "random" in weights:

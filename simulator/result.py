@@ -3,7 +3,7 @@
 The contract (tests and scripts rely on it; extend, never rename)::
 
     {"picojoule_version", "workload": {...provenance, "steps"},
-     "designs": [{"name", "kind": "accelerator"|"gpu", "latency_s_per_step",
+     "designs": [{"name", "kind": "accelerator"|"gpu", "batch", "latency_s_per_step",
                   "latency_s_per_image", "energy_j_per_step", "energy_j_per_image",
                   "energy_breakdown_j": {component: J per image}, "area_mm2" (null for GPUs),
                   "per_step": [{"step", "traced_step", "latency_s", "energy_j"}]
@@ -11,7 +11,10 @@ The contract (tests and scripts rely on it; extend, never rename)::
                   "per_op": [{"index", "name", "kind", "macs", "cycles", "latency_s",
                               "energy_j", ...}]}]}
 
-Per-op numbers are per denoising step, averaged over the workload's steps. Floats are written
+Per-op numbers are per denoising step, averaged over the workload's steps. At ``batch`` B > 1
+(images evaluated at once, :func:`per_image`) energies, bytes and the ``*_per_image`` extras are
+per image (the batch's / B); latencies are the batch's (an image is done when its batch is), and
+``per_op`` describes one step of the whole batch. Floats are written
 to 9 significant digits; magnitudes below :data:`NEGLIGIBLE` (1e-30) as 0; NaN and infinities
 as null.
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -90,11 +93,73 @@ class DesignResult:
     label: str = "modelled"  # "modelled" | "measured"
     notes: tuple[str, ...] = ()
     extras: Mapping[str, Any] = field(default_factory=dict)
+    batch: int = 1  # images evaluated at once; see the module docstring
 
     @property
     def edp_j_s(self) -> float:
         """Energy-delay product per image (J·s)."""
         return self.energy_j_per_image * self.latency_s_per_image
+
+
+#: ``extras`` entries that count per image (divided by the batch in :func:`per_image`); times are
+#: the batch's and stay.
+_PER_IMAGE_EXTRAS = (
+    "sparsity_gating_saved_j_per_image",
+    "sparsity_skipped_cycles_per_image",
+    "sparsity_skipped_s_per_image",
+    "stall_cycles_per_image",
+    "traffic_bytes_per_image",
+    "sparsity",
+)
+
+
+def _div(x: Any, b: int) -> Any:
+    if isinstance(x, Mapping):
+        return {k: _div(v, b) for k, v in x.items()}
+    return x / b if isinstance(x, (int, float)) and not isinstance(x, bool) else x
+
+
+def per_image(d: DesignResult, batch: int) -> DesignResult:
+    """``d``, the cost of one batch of ``batch`` images, as per-image numbers.
+
+    Energies (totals, breakdown, per step, decoder, weight fill) and the per-image counts of
+    ``extras`` are divided by ``batch``; latencies stay the batch's. ``per_op`` stays the batched
+    step's. ``extras["batch"]`` gives the batch's own numbers: ``images``,
+    ``latency_s_per_batch`` (time to finish the batch), ``energy_j_per_batch`` and throughput
+    ``images_per_s``. ``batch == 1`` returns ``d`` unchanged."""
+    if batch == 1:
+        return d
+    extras = dict(d.extras)
+    for key in _PER_IMAGE_EXTRAS:
+        if key in extras:
+            extras[key] = _div(extras[key], batch)
+    if "decoder" in extras:
+        dec = dict(extras["decoder"])
+        for key in ("energy_j", "energy_breakdown_j"):
+            if key in dec:
+                dec[key] = _div(dec[key], batch)
+        extras["decoder"] = dec
+    if "fill_energy_j" in extras.get("weight_residency", {}):
+        extras["weight_residency"] = {
+            **extras["weight_residency"],
+            "fill_energy_j": extras["weight_residency"]["fill_energy_j"] / batch,
+        }
+    lat = d.latency_s_per_image
+    extras["batch"] = {
+        "images": batch,
+        "latency_s_per_batch": lat,
+        "energy_j_per_batch": d.energy_j_per_image,
+        "images_per_s": batch / lat if lat > 0 else math.inf,
+    }
+    return replace(
+        d,
+        energy_j_per_step=d.energy_j_per_step / batch,
+        energy_j_per_image=d.energy_j_per_image / batch,
+        energy_breakdown_j=_div(d.energy_breakdown_j, batch),
+        per_step=tuple({**s, "energy_j": s["energy_j"] / batch} for s in d.per_step),
+        extras=extras,
+        batch=batch,
+    )
 
 
 #: Magnitudes below this are written as 0. Every quantity in results.json is in J, s, cycles,
@@ -153,6 +218,7 @@ def design_to_json(d: DesignResult) -> dict[str, Any]:
         {
             "name": d.name,
             "kind": d.kind,
+            "batch": d.batch,
             "label": d.label,
             "latency_s_per_step": d.latency_s_per_step,
             "latency_s_per_image": d.latency_s_per_image,

@@ -2,6 +2,12 @@
 
     picojoule quality --arch scenarios/arch/quality-int8.yaml [--arch ...] --model digits-ddpm \\
         [--images 16] [--steps 20] [--seed 0] [--calibration-images 4] --out quality.json
+    picojoule quality --model digits-ddpm --steps-sweep 1,2,4,5,10,20,50 [--reference-steps 50] \\
+        [--arch ARCH.yaml ...] [--images 32] [--seed 0] [--threads 1] --out steps.json
+
+``--steps-sweep`` judges each step count against the model's own fp32 output at the reference
+count from the same noise, fp32 and under each ``--arch``'s numerics
+(:mod:`models.numerics.steps_run`); the file is what a scenario's ``quality.steps_from`` reads.
 
 Each design's numerics (``numerics:`` in its arch YAML, left-out fields following ``compute``)
 run the model's whole sampling loop from the same seed and noise as the fp32 reference; the
@@ -30,12 +36,15 @@ from typing import Any, TypeVar
 import numpy as np
 from tqdm import tqdm
 
+from accelerator.errors import SpecError
 from accelerator.files import ensure_out_dir, write_text_atomic
-from accelerator.numerics import NumericsSpec
+from accelerator.numerics import NumericsSpec, arch_numerics
 from accelerator.spec import load_arch
 from models.numerics.metrics import fmt_psnr, fmt_value
+from models.numerics.onnx_emulate import OnnxTerrain
 from models.numerics.quality_model import EmulatedImages, QualityModel
-from models.numerics.session import TorchSampler, UNetCall, make_session, quality_objective
+from models.numerics.session import TorchSampler, UNetCall, load_quality_model, make_session, quality_objective
+from models.numerics.steps_run import SweepDesign, parse_steps, run_steps_sweep, steps_table, versions
 
 T = TypeVar("T")
 
@@ -51,9 +60,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--arch",
         action="append",
-        required=True,
+        default=[],
         metavar="ARCH.yaml",
-        help="arch file (repeat for several designs)",
+        help="arch file (repeat for several designs); required unless --steps-sweep",
     )
     p.add_argument(
         "--model",
@@ -62,6 +71,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--images", type=int, default=16, help="images judged (default 16)")
     p.add_argument("--steps", type=int, default=20, help="sampling steps (default 20)")
+    p.add_argument(
+        "--steps-sweep",
+        metavar="N,N,...",
+        help="judge these step counts against the model's own fp32 run at --reference-steps "
+        "(fp32, and each --arch's numerics); writes a steps-sweep file",
+    )
+    p.add_argument(
+        "--reference-steps", type=int, metavar="N", help="steps of the sweep's reference (default: the largest)"
+    )
+    p.add_argument(
+        "--threads", type=int, default=1, metavar="T", help="torch / onnxruntime threads of a sweep (default 1)"
+    )
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     p.add_argument(
         "--calibration-images",
@@ -80,15 +101,18 @@ class _Progress:
     """``model`` as it is, moving ``bar`` by one unit per model call of its sampling runs.
 
     A torch model's calls are counted one by one (its ``call`` is wrapped); a model without
-    that seam (the ONNX terrain model) moves the bar by ``steps`` when a run ends.
+    that seam (the ONNX terrain model) moves the bar by the run's steps when it ends.
     """
 
-    def __init__(self, model: QualityModel, bar: Any, steps: int) -> None:
+    def __init__(self, model: QualityModel, bar: Any) -> None:
         self.name, self.data_range, self.weights = model.name, model.data_range, model.weights
         self.bar = bar
-        self.steps = steps
         self.calibrations = 0
         self.inner = replace(model, call=self._counted(model.call)) if isinstance(model, TorchSampler) else model
+
+    @property
+    def sampler(self) -> str:
+        return self.inner.sampler
 
     def _counted(self, call: UNetCall) -> UNetCall:
         def counted(x: Any, t: Any, i: int) -> Any:
@@ -98,31 +122,35 @@ class _Progress:
 
         return counted
 
-    def _run(self, phase: str, run: Callable[[], T]) -> T:
+    def _run(self, phase: str, steps: int, run: Callable[[], T]) -> T:
         self.bar.set_postfix_str(phase)
-        end = self.bar.n + self.steps
+        end = self.bar.n + steps
         result = run()
         self.bar.update(max(end - self.bar.n, 0))
         return result
 
     def reference(self, n: int, steps: int, seed: int) -> np.ndarray:
-        return self._run("fp32 reference", lambda: self.inner.reference(n, steps, seed))
+        return self._run("fp32 reference", steps, lambda: self.inner.reference(n, steps, seed))
 
     def calibrate(self, numerics: NumericsSpec, n: int, steps: int, seed: int) -> dict[str, float]:
         self.calibrations += 1
-        return self._run("calibration", lambda: self.inner.calibrate(numerics, n, steps, seed))
+        return self._run("calibration", steps, lambda: self.inner.calibrate(numerics, n, steps, seed))
 
     def emulate(self, numerics: NumericsSpec, amax: dict[str, float], n: int, steps: int, seed: int) -> EmulatedImages:
-        return self._run("emulated numerics", lambda: self.inner.emulate(numerics, amax, n, steps, seed))
+        return self._run("emulated numerics", steps, lambda: self.inner.emulate(numerics, amax, n, steps, seed))
 
     def frechet(self, a: np.ndarray, b: np.ndarray) -> float | None:
         return self.inner.frechet(a, b)
 
-    def data_images(self, n: int) -> np.ndarray | None:
+    def data_images(self, n: int | None) -> np.ndarray | None:
         return self.inner.data_images(n)
 
 
 def _cmd_quality(args: argparse.Namespace) -> int:
+    if args.steps_sweep is not None:
+        return _cmd_steps_sweep(args)
+    if not args.arch:
+        raise SpecError("quality: give at least one --arch (or --steps-sweep N,N,... for fp32 alone)")
     archs = [load_arch(a) for a in args.arch]
     ensure_out_dir(Path(args.out).parent)  # a bad --out fails now, not after minutes of sampling
     session = make_session(
@@ -141,7 +169,7 @@ def _cmd_quality(args: argparse.Namespace) -> int:
         disable=True if args.quiet else None,  # None: off when stderr is not a terminal
         leave=False,
     )
-    progress = _Progress(session.model, bar, args.steps)
+    progress = _Progress(session.model, bar)
     session = replace(session, model=progress)
     designs = []
     with bar:
@@ -173,3 +201,57 @@ def _line(name: str, q: dict[str, Any]) -> str:
         f"{name:32s} PSNR {psnr:>6s} dB  SSIM {fmt_value(q['ssim'], '.4f')}  "
         f"FD {fmt_value(q['fd'], '.3g')}  [{q['numerics']}]"
     )
+
+
+def _sweep_command(args: argparse.Namespace, steps: tuple[int, ...]) -> str:
+    """The command that writes this sweep, in canonical form (recorded in the file)."""
+    parts = ["picojoule quality", f"--model {args.model}", f"--steps-sweep {','.join(map(str, steps))}"]
+    if args.reference_steps is not None:
+        parts.append(f"--reference-steps {args.reference_steps}")
+    parts += [f"--arch {a}" for a in args.arch]
+    parts += [f"--images {args.images}", f"--seed {args.seed}", f"--threads {args.threads}"]
+    if args.arch:
+        parts.append(f"--calibration-images {args.calibration_images}")
+    return " ".join([*parts, f"--out {args.out}"])
+
+
+def _cmd_steps_sweep(args: argparse.Namespace) -> int:
+    steps = parse_steps(args.steps_sweep)
+    if not 1 <= args.threads <= 256:
+        raise SpecError(f"--threads must be in [1, 256], got {args.threads}")
+    archs = [load_arch(a) for a in args.arch]
+    designs = [SweepDesign(a.name, arch_numerics(a), str(p)) for p, a in zip(args.arch, archs, strict=True)]
+    ensure_out_dir(Path(args.out).parent)
+    model = load_quality_model(args.model)
+    _set_threads(model, args.threads)
+    ref = args.reference_steps if args.reference_steps is not None else steps[-1]
+    calls = (0 if ref in steps else ref) + sum(steps) * (1 + 2 * len(designs))
+    bar = tqdm(total=calls, unit="call", file=sys.stderr, disable=True if args.quiet else None, leave=False)
+    with bar:
+        bar.set_description_str(f"steps sweep {args.model}")
+        doc = run_steps_sweep(
+            _Progress(model, bar),
+            steps,
+            images=args.images,
+            seed=args.seed,
+            reference_steps=args.reference_steps,
+            designs=designs,
+            calibration_images=args.calibration_images,
+        )
+    doc["command"] = _sweep_command(args, steps)
+    doc["threads"] = args.threads
+    doc["versions"] = versions()
+    print(steps_table(doc))
+    out = write_text_atomic(args.out, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+def _set_threads(model: QualityModel, threads: int) -> None:
+    """Fix the thread count: it changes floating-point reduction order, so it is part of the result."""
+    if isinstance(model, TorchSampler):
+        import torch  # lazy: torch; this command module loads without the trace extra
+
+        torch.set_num_threads(threads)
+    elif isinstance(model, OnnxTerrain):
+        model.threads = threads

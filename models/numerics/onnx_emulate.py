@@ -32,6 +32,7 @@ class OnnxTerrain:
     name: str = "terrain"
     data_range: float = 2.0
     weights: str = "trained: adaptive-terrain-diffusion 0.4.2 (ONNX, MIT)"
+    sampler: str = "multistep consistency sampling (Song et al. 2023, Alg. 1), Karras sigmas rho 7, 80 to 0.002"
     resolution_px: int = 128
     threads: int = 2
     _proto: Any = None
@@ -144,7 +145,7 @@ class OnnxTerrain:
     def frechet(self, a: np.ndarray, b: np.ndarray) -> float | None:
         return None  # no terrain feature extractor: quality is PSNR / SSIM against the reference
 
-    def data_images(self, n: int) -> np.ndarray | None:
+    def data_images(self, n: int | None) -> np.ndarray | None:
         return None
 
 

@@ -29,6 +29,10 @@ class QualityModel(Protocol):
     data_range: float  # peak-to-peak range of its output images (for PSNR/SSIM)
     weights: str  # provenance of its weights
 
+    @property
+    def sampler(self) -> str:
+        """Its sampling loop, in words."""
+
     def reference(self, n: int, steps: int, seed: int) -> np.ndarray: ...
 
     def calibrate(self, numerics: NumericsSpec, n: int, steps: int, seed: int) -> dict[str, float]: ...
@@ -39,4 +43,5 @@ class QualityModel(Protocol):
 
     def frechet(self, a: np.ndarray, b: np.ndarray) -> float | None: ...
 
-    def data_images(self, n: int) -> np.ndarray | None: ...
+    def data_images(self, n: int | None) -> np.ndarray | None:
+        """``n`` real images (all of them for ``None``), or ``None`` for a model without a data set."""

@@ -44,6 +44,12 @@ CALIBRATION_SEED_OFFSET = 1000
 
 QUALITY_MODELS = ("digits-ddpm", "digits-random", "terrain")
 
+SAMPLERS = {
+    "ddim": "DDIM, eta 0, trailing timestep spacing (diffusers DDIMScheduler)",
+    "ddpm": "DDPM ancestral, trailing timestep spacing (diffusers DDPMScheduler)",
+}
+"""The digits samplers in words (``models.zoo.digits.sample_digits``)."""
+
 
 UNetCall = Callable[["torch.Tensor", "torch.Tensor", int], "torch.Tensor"]
 
@@ -59,6 +65,7 @@ class TorchSampler:
     data_range: float = 2.0
     weights: str = "unknown"
     trained_digits: bool = False  # images are 16x16 digits: Fréchet distance applies
+    sampler: str = "unknown"  # the sampling loop, in words (steps-sweep files record it)
 
     def _run(self, state: Any, n: int, steps: int, seed: int) -> torch.Tensor:
         from models.numerics.emulate import NumericsMode  # lazy: torch; session loads without the trace extra
@@ -95,12 +102,14 @@ class TorchSampler:
             return None
         return digits_frechet(a, b)
 
-    def data_images(self, n: int) -> np.ndarray | None:
+    def data_images(self, n: int | None) -> np.ndarray | None:
         if not self.trained_digits:
             return None
         from models.zoo.digits import load_digits_images  # lazy: torch + diffusers; session loads without them
 
         data = load_digits_images().numpy()
+        if n is None:
+            return data  # all 1,797
         pick = np.sort(np.random.default_rng(0).permutation(len(data))[:n])
         out: np.ndarray = data[pick]
         return out
@@ -153,7 +162,7 @@ def unet_sampler(
             unet_fn=fn,
         )
 
-    return TorchSampler(name, model, call, sample, 2.0, weights, trained_digits)
+    return TorchSampler(name, model, call, sample, 2.0, weights, trained_digits, SAMPLERS.get(scheduler, scheduler))
 
 
 def load_quality_model(name: str, scheduler: str = "ddim") -> QualityModel:

@@ -41,7 +41,8 @@ from typing import Any
 
 from accelerator.gpu import PRECISION_BYTES, GpuSpec
 from models.workload import Op, Workload
-from simulator.result import DesignResult, OpResult
+from simulator.optable import with_batch
+from simulator.result import DesignResult, OpResult, per_image
 
 #: Op kinds run on tensor cores (their MACs), each with its own efficiency curve.
 TENSOR_KINDS = ("conv", "gemm", "attention")
@@ -294,16 +295,21 @@ def evaluate_gpu(
     calibration: GpuCalibration | None = None,
     steps: int | None = None,
     mode: str = "eager",
+    batch: int = 1,
 ) -> DesignResult:
     """Predict ``workload`` on ``gpu_spec``: per-op latency/energy per step, totals per image.
 
     ``steps`` overrides ``workload.steps`` for per-image totals (per image = per step × steps).
     ``mode`` is how the GPU runs it: ``"eager"`` PyTorch (the host/GPU queue) or ``"graph"``
     (CUDA-graph replay, no host time per op).
+    ``batch`` images run at once (:func:`simulator.optable.with_batch`); the result is per image
+    (energy / batch) with the batch's latency (:func:`simulator.result.per_image`).
     With ``calibration`` the fitted parameters are used and its MAPE goes into ``extras``
-    (and, where the calibration holds a measurement of the same model, that too).
+    (and, where the calibration holds a measurement of the same model, batch, mode and
+    precision, that too).
     """
     gpu_spec.peak_flops_per_s(precision)  # unknown precision on this GPU → SpecError
+    workload = with_batch(workload, batch)
     params = calibration.params if calibration is not None else default_params(gpu_spec, precision)
     params = for_mode(params, mode)
     n_steps = workload.steps if steps is None else steps
@@ -354,12 +360,15 @@ def evaluate_gpu(
         extras["calibration"] = dict(calibration.provenance)
         extras["mape"] = dict(calibration.mape)
         model = str(workload.provenance.get("model", ""))
-        point = model if mode == "eager" else f"{model}[{mode}]"
-        if model and point in calibration.points:  # the mean of repeated runs
+        point = model if batch == 1 else f"{model}@b{batch}"  # keys of simulator.gpu.samples
+        point = point if mode == "eager" else f"{point}[{mode}]"
+        if not model or calibration.precision != precision:
+            pass  # measured at another precision: nothing to set beside this prediction
+        elif point in calibration.points:  # the mean of repeated runs
             extras["measured"] = dict(calibration.points[point])
-        elif model and point in calibration.measured:
+        elif point in calibration.measured:
             extras["measured"] = dict(calibration.measured[point])
-    return DesignResult(
+    result = DesignResult(
         name=gpu_spec.name,
         kind="gpu",
         latency_s_per_step=latency_step,
@@ -373,12 +382,16 @@ def evaluate_gpu(
         notes=tuple(notes),
         extras=extras,
     )
+    return per_image(result, batch)
 
 
 def gpu_summary(result: DesignResult) -> str:
     """One line for a report or the CLI: the prediction with its error next to it."""
+    point = str(result.extras.get("precision", "?"))
+    point += "" if result.extras.get("mode", "eager") == "eager" else f", {result.extras['mode']}"
+    point += "" if result.batch == 1 else f", batch {result.batch}: latency of the batch"
     line = (
-        f"{result.name} ({result.label}, {result.extras.get('precision', '?')}): "
+        f"{result.name} ({result.label}, {point}): "
         f"{result.latency_s_per_step * 1e3:.3f} ms/step, {result.energy_j_per_image:.3g} J/image"
     )
     mape = result.extras.get("mape")

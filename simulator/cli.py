@@ -35,6 +35,7 @@ PLUGINS = (
     "simulator.bench.cli",
     "models.numerics.cli",
     "simulator.validation.cli",
+    "simulator.explain.cli",
 )
 
 #: Optional dependencies, by the extra of ``pyproject.toml`` that installs them.

@@ -87,3 +87,13 @@ def test_a_report_without_plotly_says_so(tmp_path: Path) -> None:
     assert 'class="plot-container plotly"' not in dom
     note = re.search(r'<p class="error" id="pj-no-plotly"([^>]*)>', dom)
     assert note is not None and "hidden" not in note.group(1)
+
+
+@needs_browser
+def test_explain_report_renders_its_waterfalls(tmp_path: Path) -> None:
+    """picojoule explain's report: the ladder's waterfall and floor figures draw offline."""
+    from simulator.explain.api import run_explain
+
+    run_explain(ROOT / "scenarios/thousandfold.yaml", tmp_path / "e", sensitivity=False)
+    dom = _assert_every_figure_drawn(tmp_path / "e" / "report.html")
+    assert 'id="waterfall-0"' in dom

@@ -1,0 +1,249 @@
+"""The explainer's outputs: the terminal ladder, ``explain.json`` and a self-contained ``report.html``.
+
+The waterfall draws, per workload on a log energy axis, the GPU point and then each built rung as
+a bar from the previous rung's energy to its own: bar heights in log space add up, because the
+factors multiply to the total. Pending rungs are named under the figure, not drawn. The page is
+built with :mod:`simulator.plots` (plotly.js inlined, fixed figure ids, SI axes), so the same
+results give the same bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from simulator.explain.ladder import LadderResult, RungRow, WorkloadLadder
+from simulator.explain.sensitivity import Sensitivity
+from simulator.plots import axis, figure_div, html_table, page, si
+from simulator.report import picojoule_version
+
+LADDER_HEAD = ("rung", "technique", "J/image", "latency", "area", "factor", "vs GPU", "vs floor", "quality")
+
+
+def _x(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:,.0f}x" if v >= 100 else f"{v:.3g}x"
+
+
+def ladder_rows(wl: WorkloadLadder) -> list[list[str]]:
+    rows = []
+    for r in wl.rows:
+        res = r.result
+        if res is None:
+            rows.append([r.rung.spec.name, r.rung.spec.technique, "pending", "", "", "", "", "", ""])
+            continue
+        rows.append(
+            [
+                r.rung.spec.name,
+                r.rung.spec.technique,
+                si(res.energy_j_per_image, "J"),
+                si(res.latency_s_per_image, "s"),
+                "-" if res.area_mm2 is None else f"{res.area_mm2:.1f} mm²",
+                _x(r.factor),
+                _x(r.vs_gpu),
+                _x(r.floor_ratio),
+                r.quality,
+            ]
+        )
+    return rows
+
+
+def _table(head: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x[i])) for x in [list(head), *rows]) for i in range(len(head))]
+    fmt = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()  # noqa: E731
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)])
+
+
+def sensitivity_rows(rows: tuple[Sensitivity, ...]) -> list[list[str]]:
+    return [[s.what, _x(s.ratio_half), _x(s.ratio), _x(s.ratio_double), f"{s.swing:.3g}"] for s in rows]
+
+
+SENS_HEAD = ("assumption (x0.5 / x2)", "ratio x0.5", "ratio", "ratio x2", "swing")
+
+
+def floor_line(wl: WorkloadLadder) -> str:
+    f = wl.built[-1].floor
+    assert f is not None
+    return (
+        f"floor of {wl.built[-1].rung.spec.name}: {si(f.energy_j, 'J')} = {si(f.macs_per_image)} MACs x "
+        f"{f.mac_pj:.3g} pJ ({f.precision}, {f.node_nm:g} nm) + {si(f.weight_bytes, 'B')} of weights x "
+        f"{f.weight_pj_per_bit:.3g} pJ/bit from {f.weight_memory}; GPU point / floor = "
+        f"{_x(wl.gpu.energy_j_per_image / f.energy_j)}"
+    )
+
+
+def text_summary(result: LadderResult, sens: dict[str, tuple[Sensitivity, ...]]) -> str:
+    out = [f"ladder {result.ladder.spec.name}: GPU point {result.gpu_point.label}"]
+    for wl in result.workloads:
+        steps = wl.workload.entry.steps
+        out += ["", f"== {wl.name} (GPU point {si(wl.gpu.energy_j_per_image, 'J')} per image at {steps} steps)"]
+        if wl.workload.entry.note:
+            out.append(f"   {wl.workload.entry.note}")
+        out.append(_table(LADDER_HEAD, ladder_rows(wl)))
+        prod = wl.total_factor
+        out.append(f"factors multiply to {_x(prod)}; final vs GPU point {_x(wl.final_vs_gpu)}")
+        out.append(floor_line(wl))
+        for r in wl.built[1:]:
+            out.append(f"  {r.rung.spec.name} ({_x(r.factor)}): " + "; ".join(r.changes + r.evidence))
+        if wl.name in sens:
+            out += [f"sensitivity of the final ratio ({wl.name}):", _table(SENS_HEAD, sensitivity_rows(sens[wl.name]))]
+    if result.pending:
+        out += ["", "pending rungs (not evaluated):"]
+        out += [f"  {r.spec.name}: {r.spec.technique} - {r.spec.pending}" for r in result.pending]
+    findings = result.findings()
+    if findings:
+        out += ["", "findings (the model contradicts the ladder's premise):", *(f"  {f}" for f in findings)]
+    return "\n".join(out)
+
+
+def _row_doc(r: RungRow) -> dict[str, Any]:
+    d: dict[str, Any] = {"rung": r.rung.spec.name, "technique": r.rung.spec.technique, "pending": r.rung.spec.pending}
+    if r.result is not None and r.floor is not None:
+        d.update(
+            energy_j_per_image=r.result.energy_j_per_image,
+            latency_s_per_image=r.result.latency_s_per_image,
+            area_mm2=r.result.area_mm2,
+            factor=r.factor,
+            vs_gpu=r.vs_gpu,
+            vs_gpu_same_steps=r.vs_gpu_same_steps,
+            floor_j=r.floor.energy_j,
+            floor_ratio=r.floor_ratio,
+            quality=r.quality,
+            changes=list(r.changes),
+            evidence=list(r.evidence),
+            energy_breakdown_j=dict(r.result.energy_breakdown_j),
+        )
+    return d
+
+
+def result_doc(result: LadderResult, sens: dict[str, tuple[Sensitivity, ...]]) -> dict[str, Any]:
+    """``explain.json``: the ladder per workload, the GPU point, floors, sensitivity, findings."""
+    wls = []
+    for wl in result.workloads:
+        rows = [_row_doc(r) for r in wl.rows]
+        for row, r in zip(rows, wl.rows, strict=True):
+            if r.result is not None:
+                row["steps"] = r.rung.steps[wl.name]
+        f = wl.built[-1].floor
+        assert f is not None
+        wls.append(
+            {
+                "name": wl.name,
+                "note": wl.workload.entry.note,
+                "gpu_energy_j_per_image": wl.gpu.energy_j_per_image,
+                "gpu_latency_s_per_image": wl.gpu.latency_s_per_image,
+                "total_factor": wl.total_factor,
+                "final_vs_gpu": wl.final_vs_gpu,
+                "floor": {
+                    "energy_j": f.energy_j,
+                    "macs_per_image": f.macs_per_image,
+                    "mac_pj": f.mac_pj,
+                    "precision": f.precision,
+                    "node_nm": f.node_nm,
+                    "weight_bytes": f.weight_bytes,
+                    "weight_pj_per_bit": f.weight_pj_per_bit,
+                    "weight_memory": f.weight_memory,
+                    "weight_source": f.weight_source,
+                },
+                "rungs": rows,
+                "sensitivity": [
+                    {
+                        "key": s.key,
+                        "what": s.what,
+                        "ratio_half": s.ratio_half,
+                        "ratio": s.ratio,
+                        "ratio_double": s.ratio_double,
+                        "swing": s.swing,
+                    }
+                    for s in sens.get(wl.name, ())
+                ],  # fmt: skip
+            }
+        )
+    return {
+        "picojoule_version": picojoule_version(),
+        "ladder": result.ladder.spec.name,
+        "gpu_point": result.gpu_point.label,
+        "workloads": wls,
+        "pending": [
+            {"rung": r.spec.name, "technique": r.spec.technique, "why": r.spec.pending} for r in result.pending
+        ],
+        "findings": list(result.findings()),
+    }
+
+
+def doc_json(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=1, sort_keys=True, allow_nan=False, default=str) + "\n"
+
+
+def waterfall(wl: WorkloadLadder) -> Any:
+    """Bars from each rung's predecessor (the GPU point first) to its energy, log axis."""
+    import plotly.graph_objects as go
+
+    names = [f"GPU ({wl.gpu.name})"]
+    bases, tops, texts, colours = [0.0], [wl.gpu.energy_j_per_image], [si(wl.gpu.energy_j_per_image, "J")], ["#c44"]
+    prev = wl.gpu.energy_j_per_image
+    for r in wl.built:
+        e = r.energy_j
+        assert e is not None
+        names.append(r.rung.spec.name)
+        bases.append(min(prev, e))
+        tops.append(max(prev, e))
+        step = "" if r.factor is None else f" ({_x(r.factor)})"
+        texts.append(f"{si(e, 'J')}{step}<br>{_x(r.vs_gpu)} below GPU")
+        colours.append("#46a" if r.factor is None or r.factor >= 1 else "#d80")
+        prev = e
+    floor = wl.built[-1].floor
+    values = [v for v in tops if v > 0] + ([floor.energy_j] if floor is not None else [])
+    bases[0] = min(values) / 3  # the GPU bar rises from below the lowest value (a log axis has no 0)
+    fig = go.Figure()
+    fig.add_bar(
+        x=names,
+        y=[t - b for t, b in zip(tops, bases, strict=True)],
+        base=bases,
+        text=texts,
+        textposition="outside",
+        cliponaxis=False,
+        hoverinfo="x+text",
+        marker_color=colours,
+    )
+    if floor is not None:
+        fig.add_hline(y=floor.energy_j, line_dash="dot", annotation_text=f"floor {si(floor.energy_j, 'J')}")
+    fig.update_layout(
+        title=f"{wl.name}: energy per image, rung by rung (orange: a rung that raises energy)",
+        yaxis=axis("energy per image", [*values, bases[0]], "J", log=True),
+        height=480,
+        margin={"t": 70},
+        showlegend=False,
+    )
+    return fig
+
+
+def report_html(result: LadderResult, sens: dict[str, tuple[Sensitivity, ...]]) -> str:
+    """The self-contained text of ``report.html``."""
+    blocks = [f"<p>GPU point: {html.escape(result.gpu_point.label)}. picojoule {html.escape(picojoule_version())}.</p>"]
+    for i, wl in enumerate(result.workloads):
+        blocks.append(f"<h2>{html.escape(wl.name)}</h2>")
+        if wl.workload.entry.note:
+            blocks.append(f"<p class=warn>{html.escape(wl.workload.entry.note)}</p>")
+        blocks.append(html_table(list(LADDER_HEAD), ladder_rows(wl), numeric=(2, 3, 4, 5, 6, 7)))
+        blocks.append(figure_div(waterfall(wl), f"waterfall-{i}"))
+        blocks.append(f"<p>{html.escape(floor_line(wl))}</p>")
+        trace = [[r.rung.spec.name, _x(r.factor), "; ".join(r.changes), "; ".join(r.evidence)] for r in wl.built[1:]]
+        blocks.append(html_table(["rung", "factor", "spec fields changed", "trace statistics and energy"], trace))
+        if wl.name in sens:
+            blocks.append(f"<h3>Sensitivity of the final ratio ({html.escape(wl.name)})</h3>")
+            blocks.append(html_table(list(SENS_HEAD), sensitivity_rows(sens[wl.name]), numeric=(1, 2, 3, 4)))
+    if result.pending:
+        items = "".join(
+            f"<li><b>{html.escape(r.spec.name)}</b>: {html.escape(r.spec.technique)} - "
+            f"{html.escape(r.spec.pending or '')}</li>"
+            for r in result.pending
+        )
+        blocks.append(f"<h2>Pending rungs (not evaluated)</h2><ul>{items}</ul>")
+    findings = result.findings()
+    if findings:
+        items = "".join(f"<li>{html.escape(f)}</li>" for f in findings)
+        blocks.append(f"<h2>Findings</h2><ul>{items}</ul>")
+    return page(f"picojoule explain: {result.ladder.spec.name}", "\n".join(blocks))

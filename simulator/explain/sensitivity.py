@@ -1,0 +1,159 @@
+"""Which assumption moves the final ratio most if it is 2x off.
+
+For one workload, the last built rung and the GPU point are re-evaluated with one assumption
+scaled by x0.5 and x2 (everything else as cited), and the ratio E_GPU / E_design recomputed.
+What is scaled, and how (each a spec override or a parameter of the GPU model, never a table):
+
+- ``dram``: the design's DRAM energy per bit (``memory.dram.energy_pj_per_bit`` = the cited
+  table's value x k); the GPU's fitted HBM energy is not this assumption and stays.
+- ``sram``: read and write energy per access of every shared on-chip level (``read_energy_pj``,
+  ``write_energy_pj`` = the SRAM model's value x k, :func:`simulator.cost.hardware.level_energy`).
+- ``rf``: the same for the per-PE register file.
+- ``mac``: energy per MAC of every supported precision (``compute.mac_energy_pj`` = the cited
+  table's value x k, :func:`simulator.cost.hardware.mac_energy_pj`).
+- ``leakage``: every level's ``leakage_mw`` (the unverified SRAM leakage default x k) and the
+  logic's ``static_power_mw``.
+- ``sparsity``: every zero-fraction statistic of the trace (``*_zero_frac``), x k clipped to
+  [0, 1]; a trace without statistics cannot move.
+- ``gpu_idle``: the GPU's idle power (the calibration's ``idle_w``; the spec's when uncalibrated).
+- ``gpu_host``: the host's issue time per op in eager mode (``host_issue_s``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from accelerator.spec import ArchSpec
+from accelerator.tech import sram_leakage_mw
+from models.workload import Workload
+from simulator.cost.hardware import hardware, level_energy, mac_energy_pj
+from simulator.evaluation import evaluate_prepared
+from simulator.explain.ladder import GpuPoint, LadderResult, WorkloadLadder
+from simulator.explain.spec import LadderWorkload
+from simulator.gpu.model import GpuCalibration, GpuModelParams, default_params
+from simulator.optable import prepare
+
+SCALES = (0.5, 2.0)
+
+ASSUMPTIONS: dict[str, str] = {
+    "dram": "DRAM energy per bit (design)",
+    "sram": "SRAM energy per access (shared levels)",
+    "rf": "register-file energy per access",
+    "mac": "MAC energy (every precision)",
+    "leakage": "SRAM leakage and static power",
+    "sparsity": "zero fractions of the trace",
+    "gpu_idle": "GPU idle power",
+    "gpu_host": "GPU host issue time per op (eager)",
+}
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """The final ratio with one assumption at x0.5, x1 and x2."""
+
+    key: str
+    what: str
+    ratio_half: float
+    ratio: float
+    ratio_double: float
+
+    @property
+    def swing(self) -> float:
+        """max / min of the three ratios: how far a 2x error can move the headline."""
+        lo = min(self.ratio_half, self.ratio, self.ratio_double)
+        return max(self.ratio_half, self.ratio, self.ratio_double) / lo if lo > 0 else float("inf")
+
+
+def _scale_levels(arch: ArchSpec, k: float, per_pe: bool) -> ArchSpec:
+    node = arch.technology_nm
+    levels = []
+    for lv in arch.memory.levels:
+        if lv.per_pe == per_pe:
+            read, write = level_energy(lv.model_copy(update={"banks": 1}) if per_pe else lv, node)
+            lv = lv.model_copy(update={"read_energy_pj": read * k, "write_energy_pj": write * k})
+        levels.append(lv)
+    return arch.model_copy(update={"memory": arch.memory.model_copy(update={"levels": tuple(levels)})})
+
+
+def scaled_arch(arch: ArchSpec, key: str, k: float) -> ArchSpec:
+    """``arch`` with assumption ``key`` scaled by ``k`` (design-side keys; others return it as is)."""
+    if key == "dram":
+        hw = hardware(arch)
+        dram = arch.memory.dram.model_copy(update={"energy_pj_per_bit": hw.dram_pj_per_bit * k})
+        return arch.model_copy(update={"memory": arch.memory.model_copy(update={"dram": dram})})
+    if key in ("sram", "rf"):
+        return _scale_levels(arch, k, per_pe=key == "rf")
+    if key == "mac":
+        hw = hardware(arch)
+        mpc = arch.compute.macs_per_pe_per_cycle
+        pj = {p: mac_energy_pj(arch, p, hw.p_bits, n) * k for p, n in mpc.items()}
+        return arch.model_copy(update={"compute": arch.compute.model_copy(update={"mac_energy_pj": pj})})
+    if key == "leakage":
+        node = arch.technology_nm
+        levels = tuple(
+            lv.model_copy(
+                update={
+                    "leakage_mw": (lv.leakage_mw if lv.leakage_mw is not None else sram_leakage_mw(lv.size_bytes, node))
+                    * k
+                }
+            )
+            for lv in arch.memory.levels
+        )
+        mem = arch.memory.model_copy(update={"levels": levels})
+        return arch.model_copy(update={"memory": mem, "static_power_mw": arch.static_power_mw * k})
+    return arch
+
+
+def scaled_workload(workload: Workload, k: float) -> Workload:
+    """``workload`` with every ``*_zero_frac`` statistic x ``k``, clipped to [0, 1]."""
+    stats = {
+        name: tuple(tuple(None if v is None else min(1.0, v * k) for v in row) for row in table)
+        if name.endswith("_zero_frac")
+        else table
+        for name, table in workload.stats.items()
+    }
+    return dataclasses.replace(workload, stats=stats)
+
+
+def scaled_gpu(point: GpuPoint, key: str, k: float) -> GpuPoint:
+    cal = point.calibration
+    if cal is None:
+        cal = GpuCalibration(gpu=point.gpu.name, params=default_params(point.gpu, point.precision))
+    if key == "gpu_idle":
+        return dataclasses.replace(point, calibration=dataclasses.replace(cal, params=_p(cal, idle_w=k)))
+    if key == "gpu_host":
+        return dataclasses.replace(point, calibration=dataclasses.replace(cal, params=_p(cal, host_issue_s=k)))
+    return point
+
+
+def _p(cal: GpuCalibration, **scale: float) -> GpuModelParams:
+    return dataclasses.replace(cal.params, **{n: getattr(cal.params, n) * k for n, k in scale.items()})
+
+
+def _ratio(wl: WorkloadLadder, point: GpuPoint, fidelity: str, key: str, k: float) -> float:
+    last = wl.built[-1].rung
+    assert last.arch is not None
+    lw: LadderWorkload = wl.workload
+    steps = last.steps[wl.name]
+    if key.startswith("gpu_"):
+        gpu = scaled_gpu(point, key, k).evaluate(lw, lw.entry.steps)
+        return gpu.energy_j_per_image / wl.built[-1].energy_j  # type: ignore[operator]
+    workload = scaled_workload(lw.workload, k) if key == "sparsity" else lw.workload
+    dec = prepare(lw.decoder) if lw.decoder is not None else None
+    r = evaluate_prepared(
+        prepare(workload), scaled_arch(last.arch, key, k), steps=steps, fidelity=fidelity, decoder=dec
+    )
+    return wl.gpu.energy_j_per_image / r.energy_j_per_image
+
+
+def sensitivity(result: LadderResult, workload: str) -> tuple[Sensitivity, ...]:
+    """The sensitivity table of ``workload``'s final ratio, largest swing first."""
+    wl = next(w for w in result.workloads if w.name == workload)
+    fid = result.ladder.spec.fidelity
+    rows = []
+    calc: Callable[[str, float], float] = lambda key, k: _ratio(wl, result.gpu_point, fid, key, k)  # noqa: E731
+    for key, what in ASSUMPTIONS.items():
+        rows.append(Sensitivity(key, what, calc(key, SCALES[0]), wl.final_vs_gpu, calc(key, SCALES[1])))
+    return tuple(sorted(rows, key=lambda s: (-s.swing, s.key)))

@@ -264,6 +264,7 @@ def validate_op(op: Op, i: int) -> int:
         value = getattr(op, name)
         if not _is_int(value) or not 0 <= value <= MAX_COUNT:
             raise _fail(f"{where}.{name}", f"expected an integer in [0, {MAX_COUNT:,}] (MAX_COUNT), got {value!r}")
+    _check_quantities(f"{where}.params", op.params)
     for j, shape in enumerate(op.input_shapes):
         _check_dims(f"{where}.input_shapes.{j}", shape, 0)
     _check_dims(f"{where}.output_shape", op.output_shape, 0)
@@ -276,6 +277,21 @@ def validate_op(op: Op, i: int) -> int:
     if op.flops < 2 * op.macs:
         raise _fail(f"{where}.flops", f"expected at least 2·macs = {2 * op.macs:,} (1 MAC = 2 FLOPs), got {op.flops:,}")
     return op.macs
+
+
+def _check_quantities(where: str, value: Any) -> None:
+    """Every number under ``value`` (an op's params, the provenance) is a finite quantity in
+    [0, MAX_COUNT]: kernel sizes, strides, lengths, counts, seeds and resolutions are never
+    negative, and no committed trace holds another kind of number there."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _check_quantities(f"{where}.{k}", v)
+    elif isinstance(value, (list, tuple)):
+        for j, v in enumerate(value):
+            _check_quantities(f"{where}.{j}", v)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not (math.isfinite(value) and 0 <= value <= MAX_COUNT):
+            raise _fail(where, f"expected a finite number in [0, {MAX_COUNT:,}] (MAX_COUNT), got {value!r}")
 
 
 def _bad_stat_value(name: str, table: Sequence[Sequence[Any]]) -> str | None:
@@ -320,6 +336,7 @@ def _check_stats(name: str, table: Any, steps: int, n_ops: int) -> None:
 def validate(w: Workload) -> None:
     """Check internal consistency; raises :class:`WorkloadError` naming the bad field."""
     _check_int("steps", w.steps, 1, MAX_STEPS, "MAX_STEPS")
+    _check_quantities("provenance", w.provenance)
     if not w.ops:
         raise _fail("ops", "the workload has no ops; a workload needs at least one")
     macs = 0

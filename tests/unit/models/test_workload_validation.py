@@ -170,3 +170,27 @@ def test_committed_traces_still_load_with_the_same_values() -> None:
         w = wl.load(path)
         assert w.ops and w.steps >= 1
         assert wl.dumps(w) == path.read_bytes(), path  # nothing was coerced on the way in
+
+
+def _set_kernel(doc: dict[str, Any]) -> str:
+    doc["ops"][0]["params"] = {"kernel": [-3, 3]}
+    return "ops.0 (mm).params.kernel.0"
+
+
+def _set_kv_len(doc: dict[str, Any]) -> str:
+    doc["ops"][0]["params"] = {"kv_len": 1e400}
+    return "ops.0 (mm).params.kv_len"
+
+
+def _set_batch(doc: dict[str, Any]) -> str:
+    doc["provenance"] = {"batch": -1}
+    return "provenance.batch"
+
+
+@pytest.mark.parametrize("mutate", [_set_kernel, _set_kv_len, _set_batch])
+def test_negative_or_infinite_quantities_in_params_and_provenance_are_refused(mutate: Any) -> None:
+    doc = _doc()
+    where = mutate(doc)
+    with pytest.raises(WorkloadError, match="expected a finite number in") as info:
+        wl.from_json(doc, "t.json")
+    assert where in str(info.value)

@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--gpu-baseline",
         choices=("eager", "graph", "best"),
         default=None,
-        help="the GPU point (default: the ladder's gpu_baseline); best is pending (issue 15)",
+        help="the GPU point (default: the ladder's gpu_baseline): eager or graph at batch 1, or best "
+        "(batch-1 eager and the best of gpu_modes x gpu_precisions x gpu_batches, both reported)",
     )
     p.add_argument("--no-sensitivity", action="store_true", help="skip the sensitivity tables")
     p.set_defaults(func=_cmd_explain)

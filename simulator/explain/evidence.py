@@ -61,6 +61,11 @@ def spec_changes(prev: Rung, rung: Rung, workload: str) -> tuple[str, ...]:
     ]
     if prev.steps[workload] != rung.steps[workload]:
         out.append(f"steps: {prev.steps[workload]} -> {rung.steps[workload]}")
+    choice = rung.steps_choice.get(workload)
+    if choice is not None and choice != prev.steps_choice.get(workload):
+        out.append(f"steps chosen by {choice.file} (series {choice.series}): the fewest meeting {choice.bound.label()}")
+    if prev.batch != rung.batch:
+        out.append(f"batch: {prev.batch} -> {rung.batch} images per pass (energies per image)")
     return tuple(out)
 
 

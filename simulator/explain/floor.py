@@ -3,7 +3,8 @@ precision can go below without doing less arithmetic or reading fewer weights.
 
 ``floor = MACs per image × e_MAC + weight bytes × 8 × e_bit``:
 
-- ``MACs per image``: the trace's MACs per step × sampling steps, plus the decoder's once. Dense:
+- ``MACs per image``: the trace's MACs per step × sampling steps, plus the decoder's once (a table
+  prepared at batch B holds B images: its MACs are divided by B). Dense:
   a design that skips zero work can in principle go below it (a finding when it does).
 - ``e_MAC``: the best cited MAC energy at the design's node and run precision: one multiply at
   the precision plus one add at the product's width (``accelerator.tech.PRODUCT_FORMAT``), the
@@ -73,10 +74,10 @@ def floor_mac_pj(precision: str, node_nm: float) -> float:
 def physical_floor(arch: ArchSpec, table: OpTable, steps: int, decoder: OpTable | None = None) -> Floor:
     """The floor of ``arch`` on a workload (``table``, ``steps`` per image, ``decoder`` once)."""
     hw = hardware(arch)
-    macs = float(table.workload.macs_per_step) * steps
+    macs = float(table.workload.macs_per_step) * steps / table.batch
     weights = param_bytes(table, hw)
     if decoder is not None:
-        macs += float(decoder.workload.macs_per_step)
+        macs += float(decoder.workload.macs_per_step) / decoder.batch
         weights += param_bytes(decoder, hw)
     best = (hw.dram_pj_per_bit, f"dram:{arch.memory.dram.kind}", _dram_source(arch))
     for lv in hw.levels:

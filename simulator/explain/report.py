@@ -18,7 +18,9 @@ from simulator.explain.sensitivity import Sensitivity
 from simulator.plots import axis, figure_div, html_table, page, si
 from simulator.report import picojoule_version
 
-LADDER_HEAD = ("rung", "technique", "J/image", "latency", "area", "factor", "vs GPU", "vs floor", "quality")
+LADDER_HEAD = (
+    "rung", "technique", "J/image", "latency", "area", "factor", "vs GPU b1", "vs GPU best", "vs floor", "quality"
+)  # fmt: skip
 
 
 def _x(v: float | None) -> str:
@@ -32,7 +34,7 @@ def ladder_rows(wl: WorkloadLadder) -> list[list[str]]:
     for r in wl.rows:
         res = r.result
         if res is None:
-            rows.append([r.rung.spec.name, r.rung.spec.technique, "pending", "", "", "", "", "", ""])
+            rows.append([r.rung.spec.name, r.rung.spec.technique, "pending", "", "", "", "", "", "", ""])
             continue
         rows.append(
             [
@@ -43,6 +45,7 @@ def ladder_rows(wl: WorkloadLadder) -> list[list[str]]:
                 "-" if res.area_mm2 is None else f"{res.area_mm2:.1f} mm²",
                 _x(r.factor),
                 _x(r.vs_gpu),
+                _x(r.vs_best),
                 _x(r.floor_ratio),
                 r.quality,
             ]
@@ -74,16 +77,36 @@ def floor_line(wl: WorkloadLadder) -> str:
     )
 
 
+def best_text(wl: WorkloadLadder) -> str:
+    """The best GPU point in words: ``graph bf16 batch 16, 4.62 J per image``."""
+    b = wl.gpu_best
+    if b is None:
+        return "-"
+    p = b.extras["gpu_point"]
+    return f"{p['mode']} {p['precision']} batch {p['batch']}, {si(b.energy_j_per_image, 'J')} per image"
+
+
+def point_lines(result: LadderResult) -> list[str]:
+    out = [f"GPU reference point: {result.gpu_point.label}"]
+    if result.gpu_point.best:
+        out.append(f"GPU best point: the lowest J/image of {result.gpu_point.search_label}")
+    return out
+
+
 def text_summary(result: LadderResult, sens: dict[str, tuple[Sensitivity, ...]]) -> str:
-    out = [f"ladder {result.ladder.spec.name}: GPU point {result.gpu_point.label}"]
+    out = [f"ladder {result.ladder.spec.name}", *point_lines(result)]
     for wl in result.workloads:
         steps = wl.workload.entry.steps
-        out += ["", f"== {wl.name} (GPU point {si(wl.gpu.energy_j_per_image, 'J')} per image at {steps} steps)"]
+        head = f"== {wl.name} (GPU b1 {si(wl.gpu.energy_j_per_image, 'J')} per image at {steps} steps"
+        out += ["", head + (f"; GPU best: {best_text(wl)})" if wl.gpu_best is not None else ")")]
         if wl.workload.entry.note:
             out.append(f"   {wl.workload.entry.note}")
         out.append(_table(LADDER_HEAD, ladder_rows(wl)))
         prod = wl.total_factor
-        out.append(f"factors multiply to {_x(prod)}; final vs GPU point {_x(wl.final_vs_gpu)}")
+        line = f"factors multiply to {_x(prod)}; final vs GPU b1 {_x(wl.final_vs_gpu)}"
+        if wl.final_vs_best is not None:
+            line += f", vs GPU best ({best_text(wl)}) {_x(wl.final_vs_best)}"
+        out.append(line)
         out.append(floor_line(wl))
         for r in wl.built[1:]:
             out.append(f"  {r.rung.spec.name} ({_x(r.factor)}): " + "; ".join(r.changes + r.evidence))
@@ -107,6 +130,9 @@ def _row_doc(r: RungRow) -> dict[str, Any]:
             area_mm2=r.result.area_mm2,
             factor=r.factor,
             vs_gpu=r.vs_gpu,
+            vs_gpu_best=r.vs_best,
+            batch=r.rung.batch,
+            steps_chosen=None if not r.rung.steps_choice else {w: c.to_json() for w, c in r.rung.steps_choice.items()},
             vs_gpu_same_steps=r.vs_gpu_same_steps,
             floor_j=r.floor.energy_j,
             floor_ratio=r.floor_ratio,
@@ -136,6 +162,15 @@ def result_doc(result: LadderResult, sens: dict[str, tuple[Sensitivity, ...]]) -
                 "gpu_latency_s_per_image": wl.gpu.latency_s_per_image,
                 "total_factor": wl.total_factor,
                 "final_vs_gpu": wl.final_vs_gpu,
+                "gpu_best": None
+                if wl.gpu_best is None
+                else {
+                    "name": wl.gpu_best.name,
+                    "energy_j_per_image": wl.gpu_best.energy_j_per_image,
+                    "latency_s_per_image": wl.gpu_best.latency_s_per_image,
+                    "point": wl.gpu_best.extras["gpu_point"],
+                },
+                "final_vs_gpu_best": wl.final_vs_best,
                 "floor": {
                     "energy_j": f.energy_j,
                     "macs_per_image": f.macs_per_image,
@@ -165,6 +200,7 @@ def result_doc(result: LadderResult, sens: dict[str, tuple[Sensitivity, ...]]) -
         "picojoule_version": picojoule_version(),
         "ladder": result.ladder.spec.name,
         "gpu_point": result.gpu_point.label,
+        "gpu_best_search": result.gpu_point.search_label if result.gpu_point.best else None,
         "workloads": wls,
         "pending": [
             {"rung": r.spec.name, "technique": r.spec.technique, "why": r.spec.pending} for r in result.pending
@@ -196,6 +232,7 @@ def waterfall(wl: WorkloadLadder) -> Any:
         prev = e
     floor = wl.built[-1].floor
     values = [v for v in tops if v > 0] + ([floor.energy_j] if floor is not None else [])
+    values += [wl.gpu_best.energy_j_per_image] if wl.gpu_best is not None else []
     bases[0] = min(values) / 3  # the GPU bar rises from below the lowest value (a log axis has no 0)
     fig = go.Figure()
     fig.add_bar(
@@ -210,6 +247,8 @@ def waterfall(wl: WorkloadLadder) -> Any:
     )
     if floor is not None:
         fig.add_hline(y=floor.energy_j, line_dash="dot", annotation_text=f"floor {si(floor.energy_j, 'J')}")
+    if wl.gpu_best is not None:
+        fig.add_hline(y=wl.gpu_best.energy_j_per_image, line_dash="dash", annotation_text=f"GPU best: {best_text(wl)}")
     fig.update_layout(
         title=f"{wl.name}: energy per image, rung by rung (orange: a rung that raises energy)",
         yaxis=axis("energy per image", [*values, bases[0]], "J", log=True),
@@ -222,12 +261,15 @@ def waterfall(wl: WorkloadLadder) -> Any:
 
 def report_html(result: LadderResult, sens: dict[str, tuple[Sensitivity, ...]]) -> str:
     """The self-contained text of ``report.html``."""
-    blocks = [f"<p>GPU point: {html.escape(result.gpu_point.label)}. picojoule {html.escape(picojoule_version())}.</p>"]
+    points = ". ".join(html.escape(t) for t in point_lines(result))
+    blocks = [f"<p>{points}. picojoule {html.escape(picojoule_version())}.</p>"]
     for i, wl in enumerate(result.workloads):
         blocks.append(f"<h2>{html.escape(wl.name)}</h2>")
         if wl.workload.entry.note:
             blocks.append(f"<p class=warn>{html.escape(wl.workload.entry.note)}</p>")
-        blocks.append(html_table(list(LADDER_HEAD), ladder_rows(wl), numeric=(2, 3, 4, 5, 6, 7)))
+        if wl.gpu_best is not None:
+            blocks.append(f"<p>GPU best point: {html.escape(best_text(wl))}.</p>")
+        blocks.append(html_table(list(LADDER_HEAD), ladder_rows(wl), numeric=(2, 3, 4, 5, 6, 7, 8)))
         blocks.append(figure_div(waterfall(wl), f"waterfall-{i}"))
         blocks.append(f"<p>{html.escape(floor_line(wl))}</p>")
         trace = [[r.rung.spec.name, _x(r.factor), "; ".join(r.changes), "; ".join(r.evidence)] for r in wl.built[1:]]

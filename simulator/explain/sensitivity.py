@@ -1,6 +1,7 @@
 """Which assumption moves the final ratio most if it is 2x off.
 
-For one workload, the last built rung and the GPU point are re-evaluated with one assumption
+For one workload, the last built rung (at its batch) and the GPU reference point (batch 1; the
+best point's search is not redone) are re-evaluated with one assumption
 scaled by x0.5 and x2 (everything else as cited), and the ratio E_GPU / E_design recomputed.
 What is scaled, and how (each a spec override or a parameter of the GPU model, never a table):
 
@@ -141,9 +142,9 @@ def _ratio(wl: WorkloadLadder, point: GpuPoint, fidelity: str, key: str, k: floa
         gpu = scaled_gpu(point, key, k).evaluate(lw, lw.entry.steps)
         return gpu.energy_j_per_image / wl.built[-1].energy_j  # type: ignore[operator]
     workload = scaled_workload(lw.workload, k) if key == "sparsity" else lw.workload
-    dec = prepare(lw.decoder) if lw.decoder is not None else None
+    dec = prepare(lw.decoder, batch=last.batch) if lw.decoder is not None else None
     r = evaluate_prepared(
-        prepare(workload), scaled_arch(last.arch, key, k), steps=steps, fidelity=fidelity, decoder=dec
+        prepare(workload, batch=last.batch), scaled_arch(last.arch, key, k), steps=steps, fidelity=fidelity, decoder=dec
     )
     return wl.gpu.energy_j_per_image / r.energy_j_per_image
 

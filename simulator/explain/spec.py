@@ -6,23 +6,30 @@ A ladder is a sequence of rungs, each adding ONE technique to the rung before it
     gpu: h100-sxm                      # the GPU whose point the ladder is measured against
     gpu_precision: bf16
     gpu_calibration: gpu/h100-sxm-calibration.json
-    gpu_baseline: eager                # eager | graph (best: pending, issue 15)
+    gpu_baseline: best                 # eager | graph: batch 1 at that mode; best: also the GPU's best point
+    gpu_batches: [1, 4, 16]            # the best point's search: gpu_modes x gpu_precisions x batches
     workloads:
       - {name: ddpm-cifar10, workload: workloads/ddpm-cifar10.workload.json.gz, steps: 50}
     rungs:
       - {name: dense-fp16, technique: dense fp16 baseline, arch: thousandfold/00-dense-fp16.yaml}
-      - {name: fewer-steps, technique: ..., steps: {ddpm-cifar10: 20}, source: "..."}
-      - {name: batch, technique: ..., pending: "needs `batch:` in scenarios (issue 15)"}
+      - {name: batch, technique: ..., batch: 16}
+      - name: fewer-steps
+        technique: ...
+        steps: {ddpm-cifar10: 20}      # a what-if: quality not measured
+        steps_from: {digits-ddpm: {sweep: quality/digits-ddim-steps.json, max_fd_data: reference}}
+      - {name: stacked-dram, technique: ..., pending: "needs ..."}
 
-A rung has exactly one of ``arch`` (a new design), ``steps`` (the previous design with fewer
-sampling steps per image for the named workloads; a what-if until quality is bound to steps)
-or ``pending`` (a technique the simulator cannot express yet: listed, never evaluated).
-Paths are relative to the ladder file; errors name ``file:line field``.
+A rung has exactly one kind: ``arch`` (a new design), ``steps``/``steps_from`` (the previous
+design with fewer sampling steps per image for the named workloads: ``steps`` a what-if,
+``steps_from`` the fewest steps of a ``picojoule quality --steps-sweep`` file meeting a bound,
+:func:`models.numerics.steps.choose_steps`), ``batch`` (the previous design and steps on B images
+per pass; energies per image) or ``pending`` (a technique the simulator cannot express yet:
+listed, never evaluated). Paths are relative to the ladder file; errors name ``file:line field``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -32,13 +39,31 @@ from accelerator.errors import SpecError
 from accelerator.files import input_file_message, input_problem
 from accelerator.spec import ArchSpec, load_arch, model_from_data
 from accelerator.yamlpos import Positions, load_yaml
+from models.numerics.steps import StepsBound, StepsChoice, choose_steps, load_sweep
 from models.workload import MAX_STEPS, Workload
+from simulator.optable import MAX_BATCH
 from simulator.scenario import load_workload
 
-#: GPU points a ladder can be measured against. ``best`` (the GPU's best batch and mode) waits
-#: for ``gpu_baseline: best`` in scenarios (issue 15); until then it is refused with that reason.
-GPU_BASELINES = ("eager", "graph")
-PENDING_BASELINES = {"best": "the GPU's best point needs `batch:` and `gpu_baseline: best` in scenarios (issue 15)"}
+#: GPU points a ladder can be measured against: batch 1 eager or graph, or ``best`` (batch 1 eager
+#: as the reference *and* the lowest J/image over gpu_modes x gpu_precisions x gpu_batches, the
+#: search of ``picojoule run``'s ``gpu_baseline: best``, :func:`simulator.run.best_gpu_point`).
+GPU_BASELINES = ("eager", "graph", "best")
+#: Baselines named but not yet expressible (with the reason); none since issue 15 landed.
+PENDING_BASELINES: dict[str, str] = {}
+
+
+class StepsFrom(BaseModel):
+    """Bind a workload's steps to a steps sweep: the fewest steps of ``series`` meeting every bound."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sweep: str = Field(..., min_length=1, description="steps-sweep JSON (`picojoule quality --steps-sweep`)")
+    series: str = Field("fp32", min_length=1, description="the sweep's series: fp32 or a design's")
+    max_fd_data: float | Literal["reference"] | None = Field(
+        None, description="bound on the FD to real data; `reference` = the sweep's many-step reference's own FD"
+    )
+    min_psnr_db: float | None = Field(None, description="bound on PSNR against the reference, dB")
+    min_ssim: float | None = None
 
 
 class WorkloadEntry(BaseModel):
@@ -66,7 +91,13 @@ class RungSpec(BaseModel):
     name: str = Field(..., min_length=1)
     technique: str = Field(..., min_length=1, description="the one technique this rung adds")
     arch: str | None = Field(None, description="arch YAML of this rung's design")
-    steps: dict[str, StrictInt] | None = Field(None, description="workload name -> sampling steps from this rung on")
+    steps: dict[str, StrictInt] | None = Field(
+        None, description="workload name -> sampling steps from this rung on (a what-if: quality not measured)"
+    )
+    steps_from: dict[str, StepsFrom] | None = Field(
+        None, description="workload name -> a steps sweep and a bound that choose its steps from this rung on"
+    )
+    batch: StrictInt | None = Field(None, ge=1, le=MAX_BATCH, description="images per pass from this rung on")
     pending: str | None = Field(None, description="why the rung cannot be built yet (what it waits for)")
     source: str = Field("", description="where the rung's numbers or claims come from")
 
@@ -80,7 +111,16 @@ class LadderSpec(BaseModel):
     gpu_precision: Literal["fp32", "fp16", "bf16", "fp8", "int8"] = "bf16"
     gpu_calibration: str | None = None
     gpu_baseline: Literal["eager", "graph", "best"] = Field(
-        "eager", description="the GPU point: eager (batch-1 PyTorch), graph (CUDA-graph replay); best: pending"
+        "eager",
+        description="the GPU point: eager (batch-1 PyTorch), graph (CUDA-graph replay), best (batch-1 eager as "
+        "the reference and the lowest J/image over gpu_modes x gpu_precisions x gpu_batches beside it)",
+    )
+    gpu_modes: tuple[Literal["eager", "graph"], ...] = Field(("eager", "graph"), min_length=1, max_length=2)
+    gpu_precisions: tuple[Literal["fp32", "fp16", "bf16", "fp8"], ...] = Field(
+        ("bf16", "fp8"), min_length=1, max_length=4, description="searched for the best point; fp8 = torch fp8 path"
+    )
+    gpu_batches: tuple[StrictInt, ...] = Field(
+        (1,), min_length=1, max_length=8, description="batches searched for the best point (plus every rung's batch)"
     )
     fidelity: Literal["analytic", "event"] = "analytic"
     workloads: tuple[WorkloadEntry, ...] = Field(..., min_length=1)
@@ -89,13 +129,17 @@ class LadderSpec(BaseModel):
 
 @dataclass(frozen=True)
 class Rung:
-    """A rung resolved: ``arch`` is the design in force (the previous one for a steps rung),
-    ``steps`` the sampling steps per workload in force; ``pending`` rungs carry neither."""
+    """A rung resolved: ``arch`` is the design in force (the previous one for a steps or batch
+    rung), ``steps`` the sampling steps per workload in force, ``steps_choice`` the sweep choices
+    behind them (workloads whose steps a sweep chose), ``batch`` the images per pass in force;
+    ``pending`` rungs carry none of them."""
 
     spec: RungSpec
     index: int
     arch: ArchSpec | None
     steps: dict[str, int]
+    batch: int = 1
+    steps_choice: dict[str, StepsChoice] = field(default_factory=dict)
 
     @property
     def built(self) -> bool:
@@ -133,11 +177,21 @@ def _check_rungs(spec: LadderSpec, positions: Positions) -> None:
         raise positions.error("workloads", f"workload names must be unique, got {names}")
     seen: set[str] = set()
     for i, r in enumerate(spec.rungs):
-        given = [k for k in ("arch", "steps", "pending") if getattr(r, k) is not None]
+        kinds = {"arch": r.arch, "steps": r.steps or r.steps_from, "batch": r.batch, "pending": r.pending}
+        given = [k for k, v in kinds.items() if v is not None]
         if len(given) != 1:
             raise positions.error(
-                f"rungs.{i}", f"a rung has exactly one of arch, steps, pending; got {', '.join(given) or 'none'}"
+                f"rungs.{i}",
+                "a rung has exactly one of arch, steps (or steps_from), batch, pending; "
+                f"got {', '.join(given) or 'none'}",
             )
+        for w in set(r.steps or {}) & set(r.steps_from or {}):
+            raise positions.error(f"rungs.{i}.steps_from.{w}", f"{w!r} has both steps and steps_from")
+        for w in r.steps_from or {}:
+            if w not in names:
+                raise positions.error(
+                    f"rungs.{i}.steps_from.{w}", f"unknown workload {w!r}; workloads: {', '.join(names)}"
+                )
         if r.name in seen:
             raise positions.error(f"rungs.{i}.name", f"rung names must be unique, got {r.name!r} twice")
         seen.add(r.name)
@@ -176,6 +230,8 @@ def load_ladder(path: str | Path) -> Ladder:
     rungs: list[Rung] = []
     arch: ArchSpec | None = None
     steps = {w.name: w.steps for w in spec.workloads}
+    chosen: dict[str, StepsChoice] = {}
+    batch = 1
     for i, r in enumerate(spec.rungs):
         if r.pending is not None:
             rungs.append(Rung(r, i, None, {}))
@@ -185,6 +241,31 @@ def load_ladder(path: str | Path) -> Ladder:
                 arch = load_arch(existing(f"rungs.{i}.arch", "arch", r.arch))
             except SpecError as exc:
                 raise positions.error(f"rungs.{i}.arch", f"{r.arch}: {exc}") from None
-        steps = {**steps, **(r.steps or {})}
-        rungs.append(Rung(r, i, arch, dict(steps)))
+        for name, sf in (r.steps_from or {}).items():
+            where = f"rungs.{i}.steps_from.{name}"
+            chosen[name] = _choose(existing(f"{where}.sweep", "steps sweep", sf.sweep), sf, positions, where)
+            steps[name] = chosen[name].steps
+        for name, n in (r.steps or {}).items():
+            steps[name] = n
+            chosen.pop(name, None)
+        batch = r.batch or batch
+        rungs.append(Rung(r, i, arch, dict(steps), batch, dict(chosen)))
     return Ladder(spec, path, positions, tuple(workloads), tuple(rungs))
+
+
+def _choose(path: Path, sf: StepsFrom, positions: Positions, where: str) -> StepsChoice:
+    """The sweep's fewest steps meeting ``sf``'s bounds (``max_fd_data: reference`` = the reference's FD)."""
+    try:
+        doc = load_sweep(path)
+        fd: float | None = None
+        if sf.max_fd_data == "reference":
+            ref_fd = doc["reference"].get("fd_data")
+            if not isinstance(ref_fd, (int, float)):
+                raise SpecError(f"{path}: the reference has no fd_data to bound by")
+            fd = float(ref_fd)
+        elif isinstance(sf.max_fd_data, float):
+            fd = sf.max_fd_data
+        bound = StepsBound(min_psnr_db=sf.min_psnr_db, min_ssim=sf.min_ssim, max_fd_data=fd)
+        return choose_steps(doc, bound, series=sf.series, file=sf.sweep)
+    except SpecError as exc:
+        raise positions.error(where, str(exc)) from None

@@ -14,17 +14,9 @@ from typing import Any
 
 from simulator.plots import axis, figure_div, html_table, page, si
 from simulator.result import DesignResult, design_to_json
+from simulator.version import picojoule_version
 
 COMPONENT_ORDER = ("compute", "vector", "rf", "glb", "dram", "leakage", "static", "gpu")
-
-
-def picojoule_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("picojoule")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def results_doc(

@@ -16,7 +16,7 @@ from typing import Any
 from simulator.explain.ladder import LadderResult, RungRow, WorkloadLadder
 from simulator.explain.sensitivity import Sensitivity
 from simulator.plots import axis, figure_div, html_table, page, si
-from simulator.report import picojoule_version
+from simulator.version import picojoule_version
 
 LADDER_HEAD = (
     "rung", "technique", "J/image", "latency", "area", "factor", "vs GPU b1", "vs GPU best", "vs floor", "quality"

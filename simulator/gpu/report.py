@@ -22,7 +22,7 @@ from typing import Any
 from accelerator.files import ensure_out_dir, write_text_atomic
 from simulator.gpu.model import GpuCalibration
 from simulator.plots import axis, figure_div, page
-from simulator.report import picojoule_version
+from simulator.version import picojoule_version
 
 #: The issue's targets: latency per step within 10%, energy per image within 15%.
 TARGET_PCT = {"latency": 10.0, "energy": 15.0}

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from accelerator.files import ensure_out_dir
-from simulator.report import picojoule_version
 from simulator.sweep.executors import Executor, open_executor
 from simulator.sweep.export import export
 from simulator.sweep.points import (
@@ -33,6 +32,7 @@ from simulator.sweep.points import (
 from simulator.sweep.spec import Nsga2Strategy, Sweep, load_sweep
 from simulator.sweep.store import Record, ResultStore
 from simulator.sweep.worker import Outcome, Task, WorkerSetup
+from simulator.version import simulator_version
 
 #: Why a (design point, workload) did not count: its evaluation ``failed``; the design point was
 #: ``rejected`` before evaluation (a constraint on axis values, an invalid spec); it was evaluated
@@ -136,7 +136,7 @@ class _Driver:
         self.store = store
         self.retry_failed = retry_failed
         self.on_outcome = on_outcome
-        self.wl_ids = workload_ids(sweep, picojoule_version())
+        self.wl_ids = workload_ids(sweep, simulator_version())
         self.labels = workload_labels(sweep)
         self.keys: dict[str, tuple[DesignPoint, int]] = {}  # every task of the sweep, in order
         # metrics of feasible done points (None: failed or infeasible), which NSGA-II is told

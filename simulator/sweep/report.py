@@ -20,9 +20,9 @@ import numpy as np
 
 from accelerator.files import write_text_atomic
 from simulator.plots import axis, column_unit, figure_div, page, si, tick_labels, tick_values
-from simulator.report import picojoule_version
 from simulator.sweep.spec import Objective, Sweep
 from simulator.sweep.store import Record
+from simulator.version import picojoule_version
 
 _MAX_PAIRS = 3  # objective pairs drawn as Pareto scatter plots per workload
 

@@ -39,7 +39,8 @@ T = TypeVar("T", int, float)
 class _Strict(BaseModel):
     # strict: a bool or a string is not a number, a float is not an integer (``sm_count``);
     # an integer where a float is expected is fine (see accelerator.spec)
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # allow_inf_nan=False: a NaN passes every `<= 0` check, an infinite peak makes time 0
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Cited(_Strict, Generic[T]):

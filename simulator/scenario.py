@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, field
 
 from accelerator.errors import SpecError
 from accelerator.files import input_file_message, input_problem
-from accelerator.gpu import builtin_gpus
+from accelerator.gpu import GpuSpec, builtin_gpus, load_gpu
 from accelerator.spec import ArchSpec, load_arch, model_from_data
 from accelerator.spec_base import LocatedError
 from accelerator.yamlpos import Positions, load_yaml
@@ -247,6 +247,11 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def load_designs(sc: Scenario) -> list[ArchSpec]:
     return [load_arch(sc.resolve(rel)) for rel in sc.spec.designs]
+
+
+def load_gpus(sc: Scenario) -> list[GpuSpec]:
+    """The scenario's GPUs: built-in names, or spec YAML paths relative to the scenario."""
+    return [load_gpu(sc.resolve(g) if g.endswith((".yaml", ".yml")) or "/" in g else g) for g in sc.spec.gpus]
 
 
 def load_workload(path: str | Path) -> Workload:

@@ -17,7 +17,8 @@ from accelerator.gpu import load_gpu
 from accelerator.spec import ArchSpec, arch_from_data, spec_error_from_validation
 from accelerator.yamlpos import Positions, load_yaml
 from models.layers import LayerList, load_layers_yaml, load_scalesim_csv
-from simulator.scenario import ScenarioSpec, load_designs, load_scenario, load_workload
+from simulator.gpu.calibration_file import load_calibration
+from simulator.scenario import ScenarioSpec, load_designs, load_gpus, load_scenario, load_workload
 from simulator.sweep.spec import SweepFile, load_sweep
 
 _WORKLOAD_SUFFIXES = (".json", ".json.gz", ".gz")
@@ -82,6 +83,9 @@ def validate_file(path: Path) -> str:
         _schema_check(ScenarioSpec, data, positions)
         scenario = load_scenario(path)
         load_designs(scenario)
+        load_gpus(scenario)
+        if scenario.spec.gpu_calibration is not None:
+            load_calibration(scenario.resolve(scenario.spec.gpu_calibration))
         for rel in (scenario.spec.workload, scenario.spec.decoder):
             if rel is not None:
                 load_workload(scenario.resolve(rel))
@@ -94,7 +98,7 @@ def validate_file(path: Path) -> str:
         _schema_check(SweepFile, data, positions)
         load_sweep(path)
         return "sweep"
-    if "peak_tflops" in data or "hbm_bandwidth_gb_per_s" in data:
+    if "peak_tflops_dense" in data or "hbm_bandwidth_gb_per_s" in data:
         load_gpu(path)
         return "gpu"
     raise positions.error(

@@ -40,6 +40,7 @@ import numpy as np
 from accelerator.errors import PicojouleError
 from accelerator.files import write_text_atomic
 from accelerator.gpu import GpuSpec
+from simulator.gpu.calibration_file import FORMAT_NAME, FORMAT_VERSION, load_calibration
 from simulator.gpu.model import (
     TENSOR_KINDS,
     GpuCalibration,
@@ -62,9 +63,6 @@ __all__ = ["CalibrationError", "calibrate", "gpu_for", "load_calibration", "load
 class CalibrationError(PicojouleError):
     """The measurements cannot be fitted (nothing to fit, a degenerate fit)."""
 
-
-FORMAT_NAME = "picojoule.gpu_calibration"
-FORMAT_VERSION = 1
 
 #: Measurements that calibrate kernels only (single ops, no framework code around them): kept
 #: out of the host-time fit and of the end-to-end error.
@@ -408,24 +406,3 @@ def calibration_text(c: GpuCalibration) -> str:
 def save_calibration(c: GpuCalibration, path: str | Path) -> Path:
     """Write the calibration file atomically (the old file stays whole on any failure)."""
     return write_text_atomic(path, calibration_text(c))
-
-
-def load_calibration(path: str | Path) -> GpuCalibration:
-    """Read a calibration file; errors are :class:`PicojouleError` naming the file."""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PicojouleError(f"{path}: no such calibration file") from None
-    except (OSError, ValueError) as exc:
-        raise PicojouleError(f"{path}: not a readable calibration file: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
-        raise PicojouleError(f"{path}: format is not {FORMAT_NAME!r}")
-    if doc.get("version") != FORMAT_VERSION:
-        raise PicojouleError(f"{path}: version {doc.get('version')!r}, expected {FORMAT_VERSION}")
-    try:
-        params = GpuModelParams.from_json(doc["params"])
-        return GpuCalibration(gpu=doc["gpu"], params=params, precision=doc["precision"],
-                              mape=doc.get("mape", {}), provenance=doc.get("provenance", {}),
-                              measured=doc.get("measured", {}), points=doc.get("points", {}))  # fmt: skip
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PicojouleError(f"{path}: malformed calibration: {exc}") from None

@@ -30,7 +30,7 @@ from simulator.sweep.points import (
     workload_ids,
 )
 from simulator.sweep.spec import Nsga2Strategy, Sweep, load_sweep
-from simulator.sweep.store import Record, ResultStore
+from simulator.sweep.store import Record, ResultStore, exclusive_store
 from simulator.sweep.worker import Outcome, Task, WorkerSetup
 from simulator.version import simulator_version
 
@@ -266,29 +266,31 @@ def run_sweep(
         quality=sweep.quality,
     )
     ex = sweep.spec.execution
-    with ResultStore(out / "results.sqlite") as store:
-        driver = _Driver(sweep, store, retry_failed, progress, on_outcome)
-        runner = open_executor(
-            executor,
-            setup,
-            workers=workers,
-            max_attempts=ex.max_attempts,
-            batch_size=ex.batch_size,
-            point_timeout_s=ex.point_timeout_s,
-            jobqueue=ex.jobqueue,
-        )
-        try:
-            if on_executor is not None:
-                on_executor(runner)
-            if isinstance(sweep.spec.strategy, Nsga2Strategy):
-                driver.search(runner)
-            else:
-                driver.grid(runner)
-        finally:
-            runner.close()
-            driver.bar.close()
-        records = list(store.records(driver.keys))
-    pareto_n, table = export(sweep, records, driver.labels, out, report)
+    # one driver per --out: a second one is refused before it opens the store
+    with exclusive_store(out):
+        with ResultStore(out / "results.sqlite") as store:
+            driver = _Driver(sweep, store, retry_failed, progress, on_outcome)
+            runner = open_executor(
+                executor,
+                setup,
+                workers=workers,
+                max_attempts=ex.max_attempts,
+                batch_size=ex.batch_size,
+                point_timeout_s=ex.point_timeout_s,
+                jobqueue=ex.jobqueue,
+            )
+            try:
+                if on_executor is not None:
+                    on_executor(runner)
+                if isinstance(sweep.spec.strategy, Nsga2Strategy):
+                    driver.search(runner)
+                else:
+                    driver.grid(runner)
+            finally:
+                runner.close()
+                driver.bar.close()
+            records = list(store.records(driver.keys))
+        pareto_n, table = export(sweep, records, driver.labels, out, report)
     failed = sum(1 for r in records if r.status == "failed")
     return SweepSummary(
         points=len(driver.keys),

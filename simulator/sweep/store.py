@@ -14,12 +14,18 @@ existed carry only ``schema_version`` and still open), the schema version this p
 writes, the expected ``results`` columns, and an intact file (``PRAGMA quick_check``). Anything
 else, and any SQLite failure later (a disk full, a file corrupted mid-run), is a
 :class:`StoreError` naming the file and what to do.
+
+One driver at a time: :func:`exclusive_store` holds an exclusive ``flock`` on the output folder
+for the whole sweep (store and exports), so a second driver on the same ``--out`` is refused at
+once instead of evaluating every point again and racing the first one's ``results.csv``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -100,6 +106,35 @@ def _check_file(path: Path) -> None:
     if head and head != _SQLITE_MAGIC:
         # an empty file is an empty SQLite database (what a crash right after creating it leaves)
         raise StoreError(f"{path}: not a picojoule results store (not a SQLite file); {_ADVICE}")
+
+
+@contextlib.contextmanager
+def exclusive_store(out: Path) -> Iterator[None]:
+    """Hold the output folder ``out`` for one sweep driver; a second one gets a :class:`StoreError`.
+
+    The lock is an ``flock`` on the folder itself: nothing is written into ``out``, and the OS
+    drops it when the process ends however it ends (no stale lock to clean up). Where the file
+    system cannot lock (``flock`` unsupported), the sweep runs unlocked, as before."""
+    try:
+        import fcntl  # POSIX only; elsewhere there is no lock (the driver ran unlocked before)
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                yield  # the file system cannot lock (some network mounts): run unlocked
+                return
+            raise StoreError(
+                f"{out / 'results.sqlite'}: another sweep is running on this store (its --out folder {out} is "
+                "locked); wait for it to finish, or pick another --out folder"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 class ResultStore:

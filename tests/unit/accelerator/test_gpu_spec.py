@@ -61,3 +61,20 @@ def test_idle_must_be_below_tdp() -> None:
     text = H100.read_text(encoding="utf-8").replace("idle_w: {value: 128.0", "idle_w: {value: 900.0")
     with pytest.raises(SpecError, match="idle_w"):
         parse_gpu(text, "x.yaml")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("boost_clock_ghz: {value: 1.83", "boost_clock_ghz: {value: .nan", "boost_clock_ghz.value"),
+        ("tf32: {value: 494.7", "tf32: {value: .inf", "peak_tflops_dense.tf32.value"),
+        ("l2_bandwidth_gb_per_s: {value: 5500.0", "l2_bandwidth_gb_per_s: {value: .inf", "l2_bandwidth_gb_per_s.value"),
+    ],
+)
+def test_nan_and_infinity_are_refused(old: str, new: str, field: str) -> None:
+    """Found by tests/fuzz/test_fuzz_gpu.py: a NaN passed every positivity check."""
+    text = H100.read_text(encoding="utf-8")
+    assert old in text
+    with pytest.raises(SpecError) as err:
+        parse_gpu(text.replace(old, new), "x.yaml")
+    assert err.value.field == field

@@ -165,7 +165,7 @@ def _known_gap(key: str, ratio: float) -> str:
             )
         return (
             f"nest engine: no run-length compression of fmaps, fp32 partial sums of the fp16 stand-in (16 b in the "
-            f"paper: the 48 B psum spad holds 12, not 24), perfect factorization only (30-44 % of PEs busy), the "
+            f"paper: the 48 B psum spad holds 12, not 24), 39-46 % of PEs busy (the mapper's search), the "
             f"single-buffered GLB fills serially over the unconfirmed 0.48 GB/s link; measured ratio {ratio:.3f}"
         )
     return (

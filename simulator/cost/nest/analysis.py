@@ -8,7 +8,8 @@ earlier spills at the partial-sum width. The datapath's operand registers cost n
 Cycles (state of the model):
 
 - compute = the product of all temporal factors (one MAC per PE per cycle; idle PEs of a
-  partly used array count as time, not work);
+  partly used array count as time, not work), summed over the passes of an imperfect mapping
+  (a remainder nest's partial loops run only their iterations);
 - each level's transfer time = its bytes (reads + writes) per instance / its bandwidth per
   instance; with double buffering these overlap compute, so the op takes at least the largest;
 - a shared level that is not double-buffered cannot fill while it is in use: the bytes between
@@ -28,7 +29,7 @@ import numpy as np
 
 from accelerator.errors import SimulationError
 from simulator.cost.nest.arch import NestArch
-from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, access_counts, axis_coefs, tile_words
+from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, axis_coefs, peeled_counts, tile_words
 from simulator.cost.nest.mapping import Mapping, check
 from simulator.cost.nest.problem import OUT, Problem
 
@@ -93,12 +94,20 @@ def evaluate(problem: Problem, arch: NestArch, mapping: Mapping, *, check_mappin
         if errors:
             raise SimulationError(f"mapping of {problem.name!r} on {arch.name}: " + "; ".join(errors))
     b, coef, f, o, sp, holds = nest_arrays(problem, arch, mapping)
-    acc, final = access_counts(b, coef, f, o, sp, holds)
-    return _result(problem, arch, mapping, acc, final, f, sp)
+    acc, final, compute, valid = peeled_counts(b, coef, f, o, sp, holds)
+    if not valid:
+        raise SimulationError(f"mapping of {problem.name!r} on {arch.name}: factors do not cover the bounds")
+    return _result(problem, arch, mapping, acc, final, compute, sp)
 
 
 def _result(
-    problem: Problem, arch: NestArch, mapping: Mapping, acc: np.ndarray, final: float, f: np.ndarray, sp: np.ndarray
+    problem: Problem,
+    arch: NestArch,
+    mapping: Mapping,
+    acc: np.ndarray,
+    final: float,
+    compute_one: float,
+    sp: np.ndarray,
 ) -> NestResult:
     copies = problem.copies
     acc = acc[1:] * copies  # the datapath registers cost nothing
@@ -107,7 +116,7 @@ def _result(
     nlev = len(arch.levels)
     energy: dict[str, float] = {"mac": problem.macs * arch.mac_pj}
     transfer: dict[str, float] = {}
-    compute = float(np.prod(f)) * copies
+    compute = float(compute_one) * copies
     pes_above = np.cumprod(np.prod(sp, axis=1)[::-1])[::-1]  # spatial loops at or above each level
     exposed = 0.0
     exposed_by: dict[str, float] = {}

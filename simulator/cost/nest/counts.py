@@ -124,11 +124,13 @@ def _union(ldim, lbound, lspat, weight, lo_loop, hi_loop, dims, coefs, start, st
 
 @numba.njit(cache=True)
 def access_counts(  # type: ignore[no-untyped-def]
-    bounds, coef, factors, orders, spatial, holds
+    bounds, coef, factors, orders, spatial, holds, revisit=False
 ):
     """Per level (index 0: the datapath registers, then the levels) and operand, words of one
     copy: reads, writes, fills (written from the parent, part of writes) and drains (read to
-    write the parent, part of reads); and the words of final outputs the top level receives."""
+    write the parent, part of reads); and the words of final outputs the top level receives.
+    ``revisit``: the outputs already hold partial sums (a remainder pass of C, R or S), so every
+    output tile loaded is read back from the parent."""
     nlev = factors.shape[0]
     ldim, lbound, lspat, weight, first = _flatten(factors, orders, spatial)
     nloop = ldim.shape[0]
@@ -187,7 +189,7 @@ def access_counts(  # type: ignore[no-untyped-def]
                     step_s = weight[rel] * (coef[o, a, 0] if ldim[rel] == dims[0] else coef[o, a, 1])
             if o == OUT:
                 events = outer * (steps + 1.0)
-                reloads = events - distinct
+                reloads = events if revisit else events - distinct
                 acc[parent + 1, o, 0] += groups * reloads * uni
                 acc[parent + 1, o, 1] += groups * events * uni
                 acc[child + 1, o, 1] += groups * reloads * uni
@@ -217,13 +219,16 @@ def access_counts(  # type: ignore[no-untyped-def]
 
 @numba.njit(cache=True)
 def tile_words(bounds, coef, factors, spatial, holds):  # type: ignore[no-untyped-def]
-    """Words of each operand's tile in one instance of each level (0 where it bypasses)."""
+    """Words of each operand's largest tile in one instance of each level (0 where it bypasses;
+    extents capped at the bounds, so an imperfect outer loop does not inflate them)."""
     nlev = factors.shape[0]
     out = np.zeros((nlev, 3), np.float64)
     tile = np.ones(7, np.int64)
+    ext = np.ones(7, np.int64)
     for lv in range(nlev):
         for d in range(7):
             tile[d] *= factors[lv, d] * spatial[lv, d]
+            ext[d] = min(tile[d], bounds[d])  # an imperfect outer loop: the tile is at most the bound
         for o in range(3):
             if holds[lv, o]:
                 vol = 1.0
@@ -232,7 +237,128 @@ def tile_words(bounds, coef, factors, spatial, holds):  # type: ignore[no-untype
                     for k in range(2):
                         dd = AXIS_DIMS[o, a, k]
                         if dd >= 0:
-                            box += (tile[dd] - 1) * coef[o, a, k]
+                            box += (ext[dd] - 1) * coef[o, a, k]
                     vol *= box
                 out[lv, o] = vol
     return out
+
+
+@numba.njit(cache=True)
+def _dim_passes(bound, factors, spatial, d, fanout):  # type: ignore[no-untyped-def]
+    """The passes of dimension ``d`` (loop peeling): per pass, the temporal factor per level and
+    the spatial factor, ``(passes, levels + 1)`` with the spatial factor last; empty when the
+    outermost ``d`` loop is not ``ceil(bound / the loops inside it)``.
+
+    The ``d`` loops, outermost first, are each level's temporal loop (DRAM first) with the
+    spatial loop right after the fan-out level's. The outermost has ``n = ceil(D / t)``
+    iterations (``t``: the product of the loops inside it); when ``n·t > D`` it runs as a main
+    nest of ``n − 1`` full iterations followed by a remainder nest of extent ``r = D − (n−1)·t``,
+    in which the next loop inward is split the same way (``ceil(r / t')`` iterations), and so on.
+    """
+    nlev = factors.shape[0]
+    nslot = nlev + 1
+    # slots outermost first: (level, is spatial)
+    sb = np.empty(nslot, np.int64)
+    sidx = np.empty(nslot, np.int64)
+    k = 0
+    for lv in range(nlev - 1, -1, -1):
+        sb[k] = factors[lv, d]
+        sidx[k] = lv
+        k += 1
+        if lv == fanout:
+            sb[k] = spatial[lv, d]
+            sidx[k] = nlev
+            k += 1
+    inner = np.ones(nslot + 1, np.int64)  # inner[j]: product of the slots after j
+    for j in range(nslot - 1, -1, -1):
+        inner[j] = inner[j + 1] * sb[j + 1] if j + 1 < nslot else 1
+    out = np.ones((nslot + 1, nslot), np.int64)
+    first = 0
+    while first < nslot and sb[first] == 1:
+        first += 1
+    if first == nslot:
+        if bound != 1:
+            return out[:0]
+        return out[:1]
+    if sb[first] != (bound + inner[first] - 1) // inner[first]:
+        return out[:0]
+    cur = sb.copy()
+    ext = bound
+    n = 0
+    for j in range(first, nslot):
+        t = inner[j]
+        q = (ext + t - 1) // t
+        if q * t == ext:
+            cur[j] = q
+            for m in range(nslot):
+                out[n, sidx[m]] = cur[m]
+            n += 1
+            break
+        if q > 1:
+            cur[j] = q - 1
+            for m in range(nslot):
+                out[n, sidx[m]] = cur[m]
+            n += 1
+        cur[j] = 1
+        ext -= (q - 1) * t
+    return out[:n]
+
+
+@numba.njit(cache=True)
+def peeled_counts(  # type: ignore[no-untyped-def]
+    bounds, coef, factors, orders, spatial, holds
+):
+    """:func:`access_counts` of a mapping whose factors may be imperfect, summed over its passes
+    (every combination of the dimensions' passes, :func:`_dim_passes`), and the compute cycles
+    (the passes' products of temporal factors). ``valid`` is False when an outermost loop is not
+    the ceiling of its dimension over the loops inside it (then the counts are zero). A later
+    pass of C, R or S finds its outputs' partial sums in the parent and reads them back."""
+    nlev = factors.shape[0]
+    fanout = 0
+    for lv in range(nlev):
+        for d in range(7):
+            if spatial[lv, d] > 1:
+                fanout = lv
+    plist = []
+    counts = np.empty(7, np.int64)
+    for d in range(7):
+        p = _dim_passes(bounds[d], factors, spatial, d, fanout)
+        counts[d] = p.shape[0]
+        plist.append(p)
+    acc = np.zeros((nlev + 1, 3, 4), np.float64)
+    final = 0.0
+    compute = 0.0
+    for d in range(7):
+        if counts[d] == 0:
+            return acc, final, compute, False
+    total = 1
+    for d in range(7):
+        total *= counts[d]
+    f = factors.copy()
+    sp = spatial.copy()
+    b = bounds.copy()
+    for idx in range(total):
+        rest = idx
+        revisit = False
+        for d in range(7):
+            j = rest % counts[d]
+            rest //= counts[d]
+            if j > 0 and not RELEVANT_ARR[OUT, d]:
+                revisit = True
+            row = plist[d][j]
+            ext = 1
+            for lv in range(nlev):
+                f[lv, d] = row[lv]
+                ext *= row[lv]
+            sp[fanout, d] = row[nlev]
+            b[d] = ext * row[nlev]
+        a, fo = access_counts(b, coef, f, orders, sp, holds, revisit)
+        acc += a
+        if not revisit:  # the final outputs are counted once, with the first pass
+            final += fo
+        c = 1.0
+        for lv in range(nlev):
+            for d in range(7):
+                c *= f[lv, d]
+        compute += c
+    return acc, final, compute, True

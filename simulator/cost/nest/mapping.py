@@ -13,12 +13,16 @@ The loop nest a mapping describes, outermost first::
                   MAC
 
 A level's tile is what the loops at and below it touch (its own temporal loops, the array if it
-sits above it, and everything further in). Factorization is perfect: per dimension, temporal
-factors of all levels times the spatial factors equal the bound (no padded iterations).
+sits above it, and everything further in). Factorization may be imperfect: per dimension, the
+outermost loop (bound > 1) has ``ceil(D / t)`` iterations, ``t`` the product of the dimension's
+loops inside it, and the last is partial. The analysis runs such a loop as a main nest of the full
+iterations followed by a remainder nest (loop peeling, ``counts.peeled_counts``); with perfect
+factors there is one pass and nothing changes.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,9 +70,20 @@ class Mapping:
         return " | ".join(parts)
 
 
+def outer_to_inner(mapping: Mapping, arch: NestArch, d: int) -> list[int]:
+    """The bounds of dimension ``d``'s loops, outermost first: each level's temporal factor (DRAM
+    first), the spatial factor right after the fan-out level's."""
+    out = []
+    for lv in range(len(arch.levels) - 1, -1, -1):
+        out.append(mapping.factors[lv][d])
+        if lv == arch.fanout_level:
+            out.append(mapping.spatial()[d])
+    return out
+
+
 def check(mapping: Mapping, problem: Problem, arch: NestArch) -> list[str]:
     """What makes ``mapping`` invalid for ``problem`` on ``arch`` apart from capacity (empty when
-    valid): shapes, permutations, perfect factorization, array extents."""
+    valid): shapes, permutations, factors that cover each bound, array extents."""
     errors = []
     n = len(arch.levels)
     if len(mapping.factors) != n or len(mapping.orders) != n:
@@ -76,13 +91,15 @@ def check(mapping: Mapping, problem: Problem, arch: NestArch) -> list[str]:
     for i, order in enumerate(mapping.orders):
         if sorted(order) != list(range(7)):
             errors.append(f"level {arch.levels[i].name}: order {order} is not a permutation of 0..6")
-    sp = mapping.spatial()
     for d in range(7):
-        prod = sp[d]
-        for row in mapping.factors:
-            prod *= row[d]
-        if prod != problem.bounds[d]:
-            errors.append(f"{DIMS[d]}: factors multiply to {prod}, bound is {problem.bounds[d]}")
+        loops = [b for b in outer_to_inner(mapping, arch, d) if b > 1]
+        bound = problem.bounds[d]
+        inner = math.prod(loops[1:])
+        if (not loops and bound != 1) or (loops and loops[0] != -(-bound // inner)):
+            errors.append(
+                f"{DIMS[d]}: loops {loops or [1]} (outermost first) do not cover {bound}: the outermost must be "
+                f"ceil({bound}/{inner}) = {-(-bound // inner)}"
+            )
     rows = int(np.prod(mapping.spatial_rows))
     cols = int(np.prod(mapping.spatial_cols))
     if rows > arch.rows or cols > arch.cols:

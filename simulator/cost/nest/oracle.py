@@ -13,12 +13,16 @@ simulates is the one the analysis assumes, stated here without its formulas:
 - the parent reads, per change, the union of what the instances under it receive (multicast);
 - an output tile drains to its parent at every change and at the end (partial sums of the
   instances under one parent summed on the way), and a tile the parent has seen before is read
-  back from it (one instance receives each element; the others start at zero).
+  back from it (one instance receives each element; the others start at zero);
+- an imperfect mapping (an outermost loop of ``ceil(D / t)`` iterations, the last partial) runs
+  as a main nest of the full iterations and then a remainder nest (loop peeling), nothing kept
+  across the seam; each is enumerated as above.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -77,10 +81,71 @@ def _instances(spatial_above: list[int], loops: list[Loop]) -> Iterator[tuple[in
     return itertools.product(*(range(loops[i][2]) for i in spatial_above))
 
 
+def _peel(bound: int, loops: list[int]) -> list[list[int]]:
+    """The loop bounds (outermost first) of each pass covering ``bound`` points with ``loops``:
+    the outermost loop with a bound above 1 runs its full iterations, then the remainder (its
+    partial last iteration) is covered by the loops inside it, recursively."""
+    if not loops:
+        assert bound == 1
+        return [[]]
+    head, rest = loops[0], loops[1:]
+    tile = math.prod(rest)
+    full, left = divmod(bound, tile)
+    out = [[full, *r] for r in _peel(tile, rest)] if full else []
+    if left:
+        out += [[1, *r] for r in _peel(left, rest)]
+    assert full + (1 if left else 0) <= head
+    return out
+
+
+def _passes(problem: Problem, arch: NestArch, mapping: Mapping) -> list[tuple[Problem, Mapping, bool]]:
+    """The perfect nests an imperfect mapping runs, one after the other (every combination of the
+    dimensions' passes), each with whether it revisits outputs (a later pass of a dimension the
+    outputs do not depend on: C, R or S)."""
+    slots = [(lv, False) for lv in range(len(arch.levels) - 1, arch.fanout_level - 1, -1)]
+    slots += [(arch.fanout_level, True)] + [(lv, False) for lv in range(arch.fanout_level - 1, -1, -1)]
+    spatial = mapping.spatial()
+    per_dim = []
+    for d in range(7):
+        loops = [spatial[d] if sp else mapping.factors[lv][d] for lv, sp in slots]
+        per_dim.append(_peel(problem.bounds[d], loops))
+    out = []
+    for which in itertools.product(*(range(len(p)) for p in per_dim)):
+        combo = [per_dim[d][j] for d, j in enumerate(which)]
+        revisit = any(j > 0 and not RELEVANT[OUT][d] for d, j in enumerate(which))
+        factors = [[1] * 7 for _ in arch.levels]
+        rows, cols = list(mapping.spatial_rows), list(mapping.spatial_cols)
+        for d, bounds in enumerate(combo):
+            for (lv, sp), b in zip(slots, bounds, strict=True):
+                if not sp:
+                    factors[lv][d] = b
+                elif b != spatial[d]:  # a remainder uses part of the array: keep it on one axis
+                    rows[d], cols[d] = (b, 1) if mapping.spatial_rows[d] > 1 else (1, b)
+        pm = Mapping(tuple(map(tuple, factors)), mapping.orders, tuple(rows), tuple(cols))  # type: ignore[arg-type]
+        pb = tuple(math.prod(b) for b in combo)
+        out.append((Problem(problem.name, pb, problem.stride, problem.dilation), pm, revisit))  # type: ignore[arg-type]
+    return out
+
+
 def simulate(problem: Problem, arch: NestArch, mapping: Mapping) -> tuple[np.ndarray, float]:
     """Per level (index 0: datapath registers) and operand, words of one copy counted by
     enumeration (reads, writes, fills, drains as in ``counts.access_counts``); and the distinct
-    output words written to the top level."""
+    output words written to the top level. An imperfect mapping runs as its passes (a main nest
+    of the full iterations, then the remainder), each enumerated on its own."""
+    acc = np.zeros((len(arch.levels) + 1, 3, 4))
+    final = 0.0
+    for prob, m, revisit in _passes(problem, arch, mapping):
+        a, f = _simulate_perfect(prob, arch, m, revisit)
+        acc += a
+        final += 0.0 if revisit else f
+    return acc, final
+
+
+def _simulate_perfect(
+    problem: Problem, arch: NestArch, mapping: Mapping, revisit: bool = False
+) -> tuple[np.ndarray, float]:
+    """One perfect nest; ``revisit``: its outputs hold partial sums of an earlier pass (a
+    remainder of a reduction dimension), so every output tile it loads is read back."""
     loops = _loops(mapping, arch)
     nlev = len(arch.levels)
     temporal = [i for i, lp in enumerate(loops) if not lp[3]]
@@ -131,9 +196,12 @@ def simulate(problem: Problem, arch: NestArch, mapping: Mapping) -> tuple[np.nda
                         acc[parent + 1, o, 0] += len(frozenset().union(*(x for _, _, x in members)))
                         continue
                     seen = written.setdefault(g, set())
+                    new_all = frozenset().union(*(new for _, new, _ in members))
                     top = final if parent == nlev - 1 else None
                     _drain(acc, child, parent, [old for old, _, _ in members if old], seen, top)
-                    back = len(frozenset().union(*(new for _, new, _ in members)) & seen)
+                    back = len(
+                        frozenset().union(*(new for _, new, _ in members)) & (seen | (new_all if revisit else set()))
+                    )
                     acc[parent + 1, o, 0] += back
                     acc[child + 1, o, 1] += back
                     acc[child + 1, o, 2] += back

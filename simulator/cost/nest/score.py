@@ -1,7 +1,8 @@
 """Energy and cycles of many candidate mappings at once (numba), the mapper's inner loop.
 
 The same equations as :mod:`simulator.cost.nest.analysis` (tests hold them equal), over arrays
-of candidates ``(n, levels, 7)``; a candidate whose tiles overflow a level scores ``inf``.
+of candidates ``(n, levels, 7)``; a candidate whose tiles overflow a level, or whose factors do
+not cover the bounds, scores ``inf``.
 Energy and cycles are of one copy of the nest.
 """
 
@@ -14,7 +15,7 @@ import numba
 import numpy as np
 
 from simulator.cost.nest.arch import NestArch
-from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, access_counts, tile_words
+from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, peeled_counts, tile_words
 
 
 @dataclass(frozen=True)
@@ -93,12 +94,10 @@ def _score(  # type: ignore[no-untyped-def]
                 ok = False
         if not ok:
             continue
-        acc, final = access_counts(bounds, coef, factors[j], orders[j], spatial[j], holds)
+        acc, final, compute, valid = peeled_counts(bounds, coef, factors[j], orders[j], spatial[j], holds)
+        if not valid:
+            continue
         e = macs * mac_pj + final * final_adj
-        compute = 1.0
-        for lv in range(nlev):
-            for d in range(7):
-                compute *= factors[j, lv, d]
         worst = compute
         exposed = 0.0
         for lv in range(nlev):

@@ -2,15 +2,20 @@
 
 For a problem, a design and a spatial preset:
 
-1. spatial candidates: every choice of divisors of the preset's row dimensions (product at most
-   the rows) and column dimensions (at most the columns); the ``spatial_keep`` that use the most
-   PEs go on (ties: the preset's order of preference);
+1. spatial candidates: every choice of factors of the preset's row dimensions (product at most
+   the rows) and column dimensions (at most the columns), a factor being a divisor of the bound
+   or a balanced imperfect tile ``ceil(D / n)`` (``n`` iterations, the last partial); the
+   ``spatial_keep`` perfect ones and the ``spatial_keep`` imperfect ones that keep the most PEs
+   busy on average go on (ties: the preset's order of preference);
 2. random-pruned sampling (Timeloop style): per candidate, ``samples`` random temporal
-   factorizations (every prime factor of what is left of a dimension goes to a random level),
+   factorizations (every prime factor of ``ceil(D / spatial)`` goes to a random level, then
+   the outermost loop of each dimension is set to ``ceil(D / the loops inside it)``),
    each level's loop order one of the three stationary orders (the loops an operand ignores
    innermost, so it stays put) or a random permutation; candidates whose tiles overflow a level
    are pruned by the scorer;
-3. local search from the best few: move one prime factor of one dimension between two levels,
+3. local search from the best perfect and the best imperfect sample (the better result wins,
+   ties to the perfect one, so adding imperfect candidates never loses what a perfect-only
+   search finds): move one prime factor of one dimension between two levels,
    or swap two adjacent loops of one level; repeat while it improves.
 
 Scores: ``energy`` (pJ), ``latency`` (cycles) or ``edp`` (their product), ties to the first
@@ -21,6 +26,7 @@ the results per (problem shape, design, preset, objective) so a sweep maps each 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -52,9 +58,18 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
+def _tiles(bound: int, extent: int) -> list[int]:
+    """Spatial factors of ``bound`` on an axis of ``extent`` PEs: its divisors, and for every
+    iteration count ``n`` the balanced imperfect tile ``ceil(bound / n)`` (the last of the ``n``
+    iterations partial) that fits."""
+    out = {d for d in _divisors(bound) if d <= extent}
+    out |= {-(-bound // n) for n in range(1, bound + 1) if -(-bound // n) <= extent}
+    return sorted(out)
+
+
 def _axis_choices(dims: tuple[int, ...], bounds: list[int], extent: int) -> list[dict[int, int]]:
     out = []
-    for combo in itertools.product(*(_divisors(bounds[d]) for d in dims)):
+    for combo in itertools.product(*(_tiles(bounds[d], extent) for d in dims)):
         if int(np.prod(combo)) <= extent:
             out.append(dict(zip(dims, combo, strict=True)))
     return out
@@ -63,17 +78,25 @@ def _axis_choices(dims: tuple[int, ...], bounds: list[int], extent: int) -> list
 def spatial_candidates(
     problem: Problem, arch: NestArch, preset: SpatialPreset, keep: int
 ) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-    """The ``keep`` (rows, cols) spatial factor 7-tuples using the most PEs."""
+    """(rows, cols) spatial factor 7-tuples: the ``keep`` perfect ones (divisors) keeping the most
+    PEs busy, then the ``keep`` imperfect ones keeping the most busy on average (a factor ``s`` of
+    a bound ``D`` keeps ``D / ceil(D / s)`` busy: the last iteration is partial). The perfect ones
+    come first so that the sampling draws for them are those of a perfect-only search."""
     bounds = list(problem.bounds)
-    found: list[tuple[int, int, tuple[int, ...], tuple[int, ...]]] = []
+    perfect: list[tuple[float, int, tuple[int, ...], tuple[int, ...]]] = []
+    imperfect: list[tuple[float, int, tuple[int, ...], tuple[int, ...]]] = []
     for rows in _axis_choices(preset.rows, bounds, arch.rows):
-        left = [b // rows.get(d, 1) for d, b in enumerate(bounds)]
+        left = [-(-b // rows.get(d, 1)) for d, b in enumerate(bounds)]
         for cols in _axis_choices(preset.cols, left, arch.cols):
             r = tuple(rows.get(d, 1) for d in range(7))
             c = tuple(cols.get(d, 1) for d in range(7))
-            found.append((-int(np.prod(r)) * int(np.prod(c)), len(found), r, c))
-    found.sort()
-    return [(r, c) for _, _, r, c in found[:keep]]
+            busy = math.prod(b / -(-b // (r[d] * c[d])) for d, b in enumerate(bounds))
+            exact = all(b % (r[d] * c[d]) == 0 for d, b in enumerate(bounds))
+            found = perfect if exact else imperfect
+            found.append((-busy, len(found), r, c))
+    perfect.sort()
+    imperfect.sort()
+    return [(r, c) for _, _, r, c in perfect[:keep] + imperfect[:keep]]
 
 
 def _stationary_orders() -> np.ndarray:
@@ -90,6 +113,7 @@ class Mapper:
 
     samples: int = 600
     spatial_keep: int = 3
+    imperfect: bool = True  # also propose imperfect spatial factors (False: divisors only)
     local_rounds: int = 30
     seed: int = 0
     cache: dict[tuple[object, ...], Mapping] = field(default_factory=dict)
@@ -110,10 +134,12 @@ class Mapper:
         stationary = _stationary_orders()
         pool_f, pool_o, pool_s = [], [], []
         unrollings = spatial_candidates(problem, arch, preset, self.spatial_keep)
+        if not self.imperfect:
+            unrollings = [(r, k) for r, k in unrollings if all(b % (r[d] * k[d]) == 0 for d, b in enumerate(bounds))]
         for rows, cols in unrollings:
             sp = np.ones((nlev, 7), np.int64)
             sp[arch.fanout_level] = np.multiply(rows, cols)
-            left = [int(b) // int(s) for b, s in zip(bounds, sp[arch.fanout_level], strict=True)]
+            left = [-(-int(b) // int(s)) for b, s in zip(bounds, sp[arch.fanout_level], strict=True)]
             f = np.ones((self.samples, nlev, 7), np.int64)
             for d in range(7):
                 for p in _primes(left[d]):
@@ -121,6 +147,7 @@ class Mapper:
                     f[np.arange(self.samples), lv, d] *= p
             f[0, :, :] = 1  # everything at DRAM: always fits
             f[0, nlev - 1, :] = left
+            _cover(f, bounds, sp[arch.fanout_level], arch.fanout_level)
             o = np.empty((self.samples, nlev, 7), np.int64)
             pick = rng.integers(0, 4, (self.samples, nlev))
             perms = rng.permuted(np.tile(np.arange(7), (self.samples, nlev, 1)), axis=2)
@@ -134,18 +161,18 @@ class Mapper:
             raise SimulationError(f"{problem.name!r}: no spatial unrolling of {preset.name} fits {arch.name}")
         factors, orders, spatial = np.concatenate(pool_f), np.concatenate(pool_o), np.concatenate(pool_s)
         cost = self._cost(aa, bounds, coef, factors, orders, spatial, objective)
-        best = int(np.argmin(cost))
-        rows, cols = unrollings[best // self.samples]
-        f, o, s, c = factors[best], orders[best], spatial[best], cost[best]
-        for _ in range(self.local_rounds):
-            nf, no, ns = _neighbours(f, o, s)
-            if len(nf) == 0:
-                break
-            nc = self._cost(aa, bounds, coef, nf, no, ns, objective)
-            j = int(np.argmin(nc))
-            if not nc[j] < c:
-                break
-            f, o, s, c = nf[j], no[j], ns[j], nc[j]
+        # local search from the best perfect and the best imperfect sample; the better wins
+        # (ties: the perfect one, which is what a perfect-only search finds)
+        exact = np.array([all(int(b) % (r[d] * k[d]) == 0 for d, b in enumerate(bounds)) for r, k in unrollings])
+        per = np.repeat(exact, self.samples)
+        c = np.inf
+        for sel in (per, ~per):
+            if not sel.any():
+                continue
+            start = int(np.flatnonzero(sel)[np.argmin(cost[sel])])
+            got = self._local(aa, bounds, coef, factors[start], orders[start], spatial[start], cost[start], objective)
+            if got[3] < c:
+                (f, o, _, c), (rows, cols) = got, unrollings[start // self.samples]
         if not np.isfinite(c):
             raise SimulationError(f"{problem.name!r}: no mapping fits {arch.name}")
         return Mapping(
@@ -154,6 +181,30 @@ class Mapper:
             spatial_rows=rows,  # type: ignore[arg-type]
             spatial_cols=cols,  # type: ignore[arg-type]
         )
+
+    def _local(
+        self,
+        aa: ArchArrays,
+        bounds: np.ndarray,
+        coef: np.ndarray,
+        f: np.ndarray,
+        o: np.ndarray,
+        s: np.ndarray,
+        c: float,
+        objective: Objective,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Local search from ``(f, o, s)`` of cost ``c``: the best neighbour while it improves."""
+        for _ in range(self.local_rounds):
+            nf, no, ns = _neighbours(f, o, s)
+            if len(nf) == 0:
+                break
+            _cover(nf, bounds, s[aa.fanout], aa.fanout)
+            nc = self._cost(aa, bounds, coef, nf, no, ns, objective)
+            j = int(np.argmin(nc))
+            if not nc[j] < c:
+                break
+            f, o, s, c = nf[j], no[j], ns[j], float(nc[j])
+        return f, o, s, c
 
     @staticmethod
     def _cost(
@@ -171,6 +222,33 @@ class Mapper:
         if objective == "latency":
             return c + e * 1e-12  # energy breaks latency ties
         return e * c
+
+
+def _cover(f: np.ndarray, bounds: np.ndarray, spatial: np.ndarray, fanout: int) -> None:
+    """Set, in place, each dimension's outermost temporal loop of every candidate ``(n, levels,
+    7)`` to ``ceil(D / the loops inside it)`` (so an imperfect factor above the array covers
+    exactly ``D``, no wholly idle iteration); a candidate whose outermost loop is the spatial one
+    is left as is (the scorer rejects it if it does not cover ``D``)."""
+    nlev = f.shape[1]
+    for d in range(7):
+        if bounds[d] == 1:
+            continue
+        # slots outermost first: temporal levels DRAM..fanout, the array, fanout-1..0
+        cols = [f[:, lv, d] for lv in range(nlev - 1, fanout - 1, -1)]
+        cols.append(np.full(f.shape[0], spatial[d]))
+        cols += [f[:, lv, d] for lv in range(fanout - 1, -1, -1)]
+        slots = np.stack(cols, axis=1)
+        levels = [*range(nlev - 1, fanout - 1, -1), -1, *range(fanout - 1, -1, -1)]
+        inner = np.ones_like(slots)
+        for j in range(slots.shape[1] - 2, -1, -1):
+            inner[:, j] = inner[:, j + 1] * slots[:, j + 1]
+        first = np.argmax(slots > 1, axis=1)
+        rows = np.arange(f.shape[0])
+        want = -(-int(bounds[d]) // inner[rows, first])
+        for j, lv in enumerate(levels):
+            if lv >= 0:
+                sel = first == j
+                f[sel, lv, d] = want[sel]
 
 
 def _neighbours(f: np.ndarray, o: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -77,7 +77,7 @@ def test_spatial_multicast_and_reduction() -> None:
 def test_invalid_mappings_name_the_reason() -> None:
     prob = gemm("g", 6, 4, 5)
     bad = Mapping(((1,) * 7, (1, 4, 5, 3, 1, 1, 1)), (IDENT, IDENT), (1,) * 7, (1,) * 7)  # type: ignore[arg-type]
-    with pytest.raises(SimulationError, match="P: factors multiply to 3, bound is 6"):
+    with pytest.raises(SimulationError, match=r"P: loops \[3\] \(outermost first\) do not cover 6"):
         evaluate(prob, _arch(), bad)
     full = Mapping((prob.bounds, (1,) * 7), (IDENT, IDENT), (1,) * 7, (1,) * 7)  # type: ignore[arg-type]
     with pytest.raises(SimulationError, match="glb: tiles"):
@@ -98,3 +98,34 @@ def test_validation_designs_build_from_the_specs() -> None:
     assert zz.levels[1].read_pj_per_bit[0] == pytest.approx(416.16 / 64)
     prob = conv_from_input("c", n=1, k=8, c=3, h=7, w=7, r=3, s=3, padding=1)
     assert prob.bounds == (1, 8, 3, 7, 7, 3, 3)
+
+
+def test_imperfect_spatial_factor_runs_a_partial_last_iteration() -> None:
+    prob = gemm("g", 7, 1, 1)  # P = 7 on 4 columns: 2 iterations, the last uses 3 columns
+    m = Mapping(((1,) * 7, (1, 1, 1, 2, 1, 1, 1)), (IDENT, IDENT), (1,) * 7, (1, 1, 1, 4, 1, 1, 1))  # type: ignore[arg-type]
+    res = evaluate(prob, _arch(), m)
+    assert res.compute_cycles == 2
+    assert res.reads_words[-1, INP] == 7
+    assert res.writes_words[-1, OUT] == 7
+    # the remainder runs as its own nest: the weight (irrelevant to P) is fetched once per pass
+    assert res.reads_words[-1, WGT] == 2
+    assert res.utilization == pytest.approx(7 / (16 * res.cycles))
+
+
+def test_imperfect_reduction_reads_back_the_main_pass_partial_sums() -> None:
+    prob = gemm("g", 1, 1, 5)  # C = 5: DRAM C3 over the buffer's C2, the last DRAM step has C1
+    m = Mapping(((1, 1, 2, 1, 1, 1, 1), (1, 1, 3, 1, 1, 1, 1)), (IDENT, IDENT), (1,) * 7, (1,) * 7)  # type: ignore[arg-type]
+    res = evaluate(prob, _arch(), m)
+    assert res.compute_cycles == 5
+    assert res.reads_words[-1, WGT] == res.reads_words[-1, INP] == 5
+    # main pass: the output stays in the buffer over C4 and drains once; the remainder reads it
+    # back, adds the last product and writes it again
+    assert res.writes_words[-1, OUT] == 2
+    assert res.reads_words[-1, OUT] == 1
+
+
+def test_an_outermost_loop_must_be_the_ceiling() -> None:
+    prob = gemm("g", 1, 1, 5)
+    m = Mapping(((1, 1, 2, 1, 1, 1, 1), (1, 1, 4, 1, 1, 1, 1)), (IDENT, IDENT), (1,) * 7, (1,) * 7)  # type: ignore[arg-type]
+    with pytest.raises(SimulationError, match=r"C: loops \[4, 2\] .* must be ceil\(5/2\) = 3"):
+        evaluate(prob, _arch(), m)

@@ -13,7 +13,7 @@ from simulator.cost.nest.mapping import single_level
 from simulator.cost.nest.presets import PRESETS, eyeriss, zigzag_tpu_like
 from simulator.cost.nest.problem import INP, OUT, WGT, conv_from_input, gemm
 from simulator.cost.nest.score import arch_arrays, score
-from simulator.cost.nest.search import Mapper
+from simulator.cost.nest.search import Mapper, spatial_candidates
 
 ROOT = Path(__file__).resolve().parents[5]
 
@@ -49,3 +49,15 @@ def test_batch_scores_equal_evaluate(objective: str) -> None:
     assert e[0] * prob.copies == pytest.approx(res.energy_pj, rel=1e-12)
     assert c[0] * prob.copies == pytest.approx(res.cycles, rel=1e-12)
     assert np.prod(res.mapping.spatial_rows) <= arch.rows and np.prod(res.mapping.spatial_cols) <= arch.cols
+
+
+def test_imperfect_candidates_never_lose_and_fill_awkward_dims(eyeriss_arch) -> None:  # type: ignore[no-untyped-def]
+    # CONV1: P = Q = 55 on 14 columns (divisors 5 and 11 leave columns idle)
+    prob = conv_from_input("CONV1", n=4, c=3, h=227, w=227, k=96, r=11, s=11, stride=4)
+    rs = PRESETS["row_stationary"]
+    cands = spatial_candidates(prob, eyeriss_arch, rs, 3)
+    assert any(c[3] == 14 for _, c in cands)  # P on all 14 columns, 4 iterations, the last of 13
+    both = Mapper(seed=0).best(prob, eyeriss_arch, rs, "edp")
+    perfect = Mapper(seed=0, imperfect=False).best(prob, eyeriss_arch, rs, "edp")
+    assert both.energy_pj * both.cycles <= perfect.energy_pj * perfect.cycles
+    assert both.writes_words[-1, OUT] >= prob.footprint(OUT)

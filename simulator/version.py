@@ -17,7 +17,7 @@ from pathlib import Path
 #: Where the evaluation's behaviour lives, relative to the folder holding the packages.
 MODEL_SOURCES = (
     "accelerator",
-    "models/workload.py",
+    "models/workload",
     "models/layers.py",
     "simulator/optable.py",
     "simulator/evaluation.py",

@@ -19,6 +19,7 @@ from accelerator.spec import ArchSpec, arch_from_data, model_from_data
 from accelerator.yamlpos import Positions, load_yaml
 from models.workload import MAX_STEPS
 from simulator.evaluation import FIDELITIES
+from simulator.sweep.axes import AxisSpec, Finite, axis_values
 from simulator.sweep.design import Axis, Constraint, Derived, DesignPoint, design_point
 from simulator.sweep.expressions import Expr, ExprError, parse_expr
 from simulator.sweep.paths import resolve_path, set_path
@@ -35,55 +36,15 @@ BUILTIN_NAMES = {
 #: Metric columns constraints and objectives may read.
 METRICS = {*METRIC_COLUMNS, *QUALITY_COLUMNS}
 
-MAX_AXIS_VALUES = 100_000
-"""Most values one axis may have (a range or log_range is counted before it is enumerated)."""
 MAX_GRID_POINTS = 1_000_000
 """Most design points a grid sweep may visit, and most samples or trials of a random or NSGA-II
 search; a larger space needs ``strategy: {kind: random, samples: ...}`` or ``nsga2``."""
 MAX_SEARCH_SPACE = 2**62
 """Most points (the product of the axis sizes) a random or NSGA-II search draws from."""
 
-#: A finite number (``.inf`` and ``.nan`` are refused).
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RangeSpec(_Strict):
-    """Evenly spaced values start, start+step, ... up to and including stop."""
-
-    start: Finite
-    stop: Finite
-    step: Finite = Field(..., gt=0)
-
-
-class LogRangeSpec(_Strict):
-    """Geometric values from start to stop: ``num`` of them, or multiplying by ``factor``."""
-
-    start: Finite = Field(..., gt=0)
-    stop: Finite = Field(..., gt=0)
-    num: StrictInt | None = Field(default=None, ge=2, le=MAX_AXIS_VALUES)
-    factor: Finite | None = Field(default=None, gt=1)
-
-    @model_validator(mode="after")
-    def _one_of(self) -> LogRangeSpec:
-        if (self.num is None) == (self.factor is None):
-            raise ValueError("give exactly one of num (how many values) or factor (ratio of neighbours)")
-        return self
-
-
-class AxisSpec(_Strict):
-    values: tuple[Any, ...] | None = Field(default=None, min_length=1)
-    range: RangeSpec | None = None
-    log_range: LogRangeSpec | None = None
-
-    @model_validator(mode="after")
-    def _one_of(self) -> AxisSpec:
-        if sum(x is not None for x in (self.values, self.range, self.log_range)) != 1:
-            raise ValueError("an axis is a list of values, or a mapping with one of values, range, log_range")
-        return self
 
 
 class GridStrategy(_Strict):
@@ -200,61 +161,6 @@ class Sweep:
     @property
     def grid_size(self) -> int:
         return math.prod(len(a.values) for a in self.axes)
-
-
-def _num(x: float) -> float:
-    return float(f"{x:.12g}")
-
-
-def _count(span: float, step: float, what: str) -> int:
-    """How many values ``0, step, 2·step, ...`` fit in ``span`` (rounding error forgiven); raises
-    ValueError above :data:`MAX_AXIS_VALUES`."""
-    quotient = span / step
-    if not math.isfinite(quotient) or quotient >= MAX_AXIS_VALUES:
-        many = f"{math.floor(quotient) + 1:,}" if math.isfinite(quotient) else "too many"
-        raise ValueError(
-            f"the {what} has {many} values, more than the limit of {MAX_AXIS_VALUES:,} (MAX_AXIS_VALUES);"
-            " use a larger step or factor, or a shorter span"
-        )
-    return max(math.floor(quotient + 1e-9) + 1, 0)
-
-
-def axis_values(spec: tuple[Any, ...] | AxisSpec) -> tuple[Any, ...]:
-    """The values of one axis, in order; ranges of integers stay integers.
-
-    Raises ValueError when a range or log_range would have more than :data:`MAX_AXIS_VALUES`
-    values; the count is computed before any value is.
-    """
-    if isinstance(spec, tuple):
-        values = spec
-    elif spec.values is not None:
-        values = spec.values
-    elif spec.range is not None:
-        r = spec.range
-        n = _count(r.stop - r.start, r.step, "range")
-        as_int = all(float(v).is_integer() for v in (r.start, r.stop, r.step))
-        vals = [r.start + i * r.step for i in range(n)]
-        return tuple(int(round(v)) if as_int else _num(v) for v in vals)
-    else:
-        return _log_values(spec)
-    if len(values) > MAX_AXIS_VALUES:
-        raise ValueError(f"the axis has {len(values):,} values, more than the limit of {MAX_AXIS_VALUES:,}")
-    return values
-
-
-def _log_values(spec: AxisSpec) -> tuple[Any, ...]:
-    lr = spec.log_range
-    assert lr is not None  # AxisSpec checks that one is given
-    as_int = float(lr.start).is_integer() and float(lr.stop).is_integer()
-    if lr.num is not None:
-        raw = [lr.start * (lr.stop / lr.start) ** (i / (lr.num - 1)) for i in range(lr.num)]
-    else:
-        assert lr.factor is not None
-        n = _count(math.log(lr.stop / lr.start), math.log(lr.factor), f"log_range (factor {lr.factor!r})")
-        raw = [lr.start * lr.factor**i for i in range(n)]
-        as_int = as_int and float(lr.factor).is_integer()
-    out = [int(round(v)) if as_int else _num(v) for v in raw]
-    return tuple(dict.fromkeys(out))  # rounding can repeat a value
 
 
 def _load_base(spec: SweepFile, path: Path, positions: Positions) -> tuple[dict[str, Any], ArchSpec]:

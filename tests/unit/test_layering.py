@@ -31,8 +31,25 @@ def test_accelerator_imports_nothing_of_ours(path: Path) -> None:
     assert not _imports(path) & HEAVY
 
 
-def test_workload_format_is_standalone() -> None:
-    assert not _imports(ROOT / "models" / "workload.py") & ({"accelerator", "models", "simulator"} | HEAVY)
+def _modules(path: Path) -> set[str]:
+    """Full dotted names of the modules ``path`` imports (functions included)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "models" / "workload").glob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_workload_format_is_standalone(path: Path) -> None:
+    """The trace format imports only itself of ours, and nothing heavy."""
+    assert not _imports(path) & ({"accelerator", "simulator"} | HEAVY)
+    ours = {m for m in _modules(path) if m.split(".")[0] == "models"}
+    assert all(m == "models.workload" or m.startswith("models.workload.") for m in ours), ours
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "simulator").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))

@@ -134,7 +134,7 @@ def test_macs_per_step_cannot_overflow_the_simulator() -> None:
 
 
 def test_a_gzip_bomb_stops_at_the_stated_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(wl, "MAX_DECOMPRESSED_BYTES", 1 << 20)
+    monkeypatch.setattr(wl.schema, "MAX_DECOMPRESSED_BYTES", 1 << 20)
     p = tmp_path / "bomb.json.gz"
     p.write_bytes(gzip.compress(b"[" + b" " * (8 << 20) + b"]"))  # 8 MiB of JSON in a few KiB
     assert p.stat().st_size < 64 * 1024

@@ -1,0 +1,174 @@
+"""Consistency checks of a workload: types, limits, MACs against each op's shape, statistics in
+range. Every failure is a :class:`WorkloadError` naming the field (``ops.12 (name).macs: ...``)."""
+
+from __future__ import annotations
+
+import array
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from models.workload.schema import (
+    _COUNT_FIELDS,
+    MAX_COUNT,
+    MAX_DIM,
+    MAX_MACS_PER_STEP,
+    MAX_STEPS,
+    OP_KINDS,
+    STAT_FIELDS,
+    STAT_RANGES,
+    WorkloadError,
+    _not_none,
+)
+
+if TYPE_CHECKING:  # only for annotations: core imports this module to validate on construction
+    from models.workload.core import Op, Workload
+
+
+def _fail(where: str, message: str) -> WorkloadError:
+    return WorkloadError(f"{where}: {message}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_int(where: str, value: Any, low: int, high: int, limit: str) -> None:
+    if not _is_int(value) or not low <= value <= high:
+        raise _fail(where, f"expected an integer in [{low:,}, {high:,}] ({limit}), got {value!r}")
+
+
+def _check_dims(where: str, dims: Any, low: int, count: int | None = None) -> int:
+    """Check a shape (``count`` None) or a GEMM view; returns the product of the dims."""
+    what = f"{count} integers" if count is not None else "a list of integers"
+    if (
+        not isinstance(dims, (tuple, list))
+        or (count is not None and len(dims) != count)
+        or not all(map(_is_int, dims))
+        or (dims and not (min(dims) >= low and max(dims) <= MAX_DIM))
+    ):
+        raise _fail(where, f"expected {what} in [{low}, {MAX_DIM:,}], got {dims!r}")
+    product = math.prod(dims)
+    if product > MAX_COUNT:
+        raise _fail(where, f"{product:,} elements is more than the limit of {MAX_COUNT:,} (MAX_COUNT)")
+    return product
+
+
+def _expected_macs(op: Op, where: str) -> int:
+    """The MACs the GEMM view implies: b·m·n·k, and for attention both products (QKᵀ and A·V)."""
+    if op.gemm is None:
+        return 0
+    qk = _check_dims(f"{where}.gemm", op.gemm, 1, 4)
+    if op.kind != "attention":
+        return qk
+    gemm2 = op.params.get("gemm2")
+    if gemm2 is None:  # A·V has QKᵀ's product when the value and head dims agree (layer lists)
+        return 2 * qk
+    return qk + _check_dims(f"{where}.params.gemm2", gemm2, 1, 4)
+
+
+def validate_op(op: Op, i: int) -> int:
+    """Check op number ``i`` (types, limits, MACs against its GEMM view); returns its MACs."""
+    where = f"ops.{i}"
+    if not isinstance(op.name, str) or not op.name:
+        raise _fail(f"{where}.name", f"expected a non-empty string, got {op.name!r}")
+    where = f"ops.{i} ({op.name})"
+    if op.kind not in OP_KINDS:
+        raise _fail(f"{where}.kind", f"unknown op kind {op.kind!r}; allowed: {', '.join(OP_KINDS)}")
+    for name in ("module", "dtype"):
+        if not isinstance(getattr(op, name), str):
+            raise _fail(f"{where}.{name}", f"expected a string, got {getattr(op, name)!r}")
+    if not isinstance(op.weight_is_param, bool):
+        raise _fail(f"{where}.weight_is_param", f"expected true or false, got {op.weight_is_param!r}")
+    if not isinstance(op.params, Mapping):
+        raise _fail(f"{where}.params", f"expected an object, got {op.params!r}")
+    for name in _COUNT_FIELDS:
+        value = getattr(op, name)
+        if not _is_int(value) or not 0 <= value <= MAX_COUNT:
+            raise _fail(f"{where}.{name}", f"expected an integer in [0, {MAX_COUNT:,}] (MAX_COUNT), got {value!r}")
+    _check_quantities(f"{where}.params", op.params)
+    for j, shape in enumerate(op.input_shapes):
+        _check_dims(f"{where}.input_shapes.{j}", shape, 0)
+    _check_dims(f"{where}.output_shape", op.output_shape, 0)
+    expected = _expected_macs(op, where)
+    if op.macs != expected:
+        rule = "0 without a GEMM view" if op.gemm is None else "the GEMM view's batch·m·n·k"
+        if op.kind == "attention" and op.gemm is not None:
+            rule = "QKᵀ's plus A·V's batch·m·n·k (gemm, params.gemm2)"
+        raise _fail(f"{where}.macs", f"{op.macs:,} does not match the shape: expected {rule} = {expected:,}")
+    if op.flops < 2 * op.macs:
+        raise _fail(f"{where}.flops", f"expected at least 2·macs = {2 * op.macs:,} (1 MAC = 2 FLOPs), got {op.flops:,}")
+    return op.macs
+
+
+def _check_quantities(where: str, value: Any) -> None:
+    """Every number under ``value`` (an op's params, the provenance) is a finite quantity in
+    [0, MAX_COUNT]: kernel sizes, strides, lengths, counts, seeds and resolutions are never
+    negative, and no committed trace holds another kind of number there."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _check_quantities(f"{where}.{k}", v)
+    elif isinstance(value, (list, tuple)):
+        for j, v in enumerate(value):
+            _check_quantities(f"{where}.{j}", v)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not (math.isfinite(value) and 0 <= value <= MAX_COUNT):
+            raise _fail(where, f"expected a finite number in [0, {MAX_COUNT:,}] (MAX_COUNT), got {value!r}")
+
+
+def _bad_stat_value(name: str, table: Sequence[Sequence[Any]]) -> str | None:
+    """Where the first value of ``table`` of the wrong type or outside its range is, or None."""
+    low, high = STAT_RANGES[name]
+    for s, row in enumerate(table):
+        for j, v in enumerate(row):
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                return f"stats.{name}.{s}.{j}: expected a number or null, got {v!r}"
+            if not (math.isfinite(v) and low <= v <= high):
+                return f"stats.{name}.{s}.{j}: expected a finite number in [{low}, {high}] or null, got {v!r}"
+    return None
+
+
+def _check_stats(name: str, table: Any, steps: int, n_ops: int) -> None:
+    if name not in STAT_FIELDS:
+        raise _fail(f"stats.{name}", f"unknown statistic; allowed: {', '.join(STAT_FIELDS)}")
+    if not isinstance(table, (tuple, list)) or len(table) != steps:
+        got = len(table) if isinstance(table, (tuple, list)) else repr(table)
+        raise _fail(f"stats.{name}", f"expected {steps} steps of values, got {got}")
+    for s, row in enumerate(table):
+        if not isinstance(row, (tuple, list)) or len(row) != n_ops:
+            got = len(row) if isinstance(row, (tuple, list)) else repr(row)
+            raise _fail(f"stats.{name}.{s}", f"expected {n_ops} values (one per op), got {got}")
+    # Fast path at C speed (a 50-step trace holds millions of values); the slow walk of
+    # _bad_stat_value runs only to name a bad value.
+    low, high = STAT_RANGES[name]
+    try:  # float.__float__ refuses anything but a float: ints, bools and strings take the slow walk
+        floats = map(float.__float__, filter(_not_none, itertools.chain.from_iterable(table)))
+        values = np.frombuffer(array.array("d", floats))
+    except TypeError:
+        values = np.array([np.nan])
+    if values.size == 0 or (np.isfinite(values).all() and values.min() >= low and values.max() <= high):
+        return
+    bad = _bad_stat_value(name, table)
+    if bad is not None:
+        raise WorkloadError(bad)
+
+
+def validate(w: Workload) -> None:
+    """Check internal consistency; raises :class:`WorkloadError` naming the bad field."""
+    _check_int("steps", w.steps, 1, MAX_STEPS, "MAX_STEPS")
+    _check_quantities("provenance", w.provenance)
+    if not w.ops:
+        raise _fail("ops", "the workload has no ops; a workload needs at least one")
+    macs = 0
+    for i, op in enumerate(w.ops):
+        macs += validate_op(op, i)
+    if macs > MAX_MACS_PER_STEP:
+        limit = f"{MAX_MACS_PER_STEP:,} (MAX_MACS_PER_STEP)"
+        raise _fail("ops", f"{macs:,} MACs per step is more than the limit of {limit}")
+    for name, table in w.stats.items():
+        _check_stats(name, table, w.steps, len(w.ops))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib.util
 import os
 import stat
 import tempfile
@@ -26,6 +27,10 @@ from accelerator.errors import PicojouleError
 
 class OutputError(PicojouleError):
     """An output file or folder cannot be written (not a folder, no permission, disk full)."""
+
+
+class PackagedInputError(PicojouleError):
+    """A committed input that ships with the package is missing (an incomplete install)."""
 
 
 def _cause(exc: OSError) -> str:
@@ -146,3 +151,31 @@ def write_files_atomic(contents: Mapping[Path, bytes]) -> None:
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """:func:`write_bytes_atomic` of ``text`` encoded as UTF-8."""
     return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+SCENARIOS_PACKAGE = "scenarios"
+"""The package that ships the committed inputs (``scenarios/`` of the checkout)."""
+
+
+def packaged_scenario(relative: str | Path = "") -> Path:
+    """The committed input ``scenarios/<relative>``, from the installed package or the checkout.
+
+    ``scenarios/`` is a package of the wheel, so a default input (the bench's designs, the
+    validation specs, the thousandfold ladder) resolves the same way from ``pip install .``
+    outside a checkout as from an editable install. Raises :class:`PackagedInputError` naming the path
+    when the file is not there (an incomplete install), never returns a missing path.
+    """
+    spec = importlib.util.find_spec(SCENARIOS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise PackagedInputError(
+            f"the package {SCENARIOS_PACKAGE!r} with picojoule's committed inputs is not installed: "
+            "reinstall picojoule (pip install .) or run from a checkout"
+        )
+    root = Path(next(iter(spec.submodule_search_locations)))
+    path = root / relative
+    if not path.exists():
+        raise PackagedInputError(
+            f"{SCENARIOS_PACKAGE}/{relative}: not in the installed package ({root}); the install is incomplete "
+            "or the name is wrong: reinstall picojoule, or give the file's path"
+        )
+    return path

@@ -60,3 +60,13 @@ def test_unwritable_out_dir(tmp_path: Path) -> None:
     d.mkdir(mode=0o500)
     with pytest.raises(OutputError, match="permission denied"):
         ensure_out_dir(d)
+
+
+def test_packaged_scenario_finds_committed_inputs_and_names_missing_ones() -> None:
+    from accelerator.files import PackagedInputError, packaged_scenario
+
+    ladder = packaged_scenario("thousandfold.yaml")
+    assert ladder.is_file() and ladder.read_bytes().startswith(b"#")
+    assert packaged_scenario("arch").is_dir()
+    with pytest.raises(PackagedInputError, match=r"scenarios/no-such\.yaml: not in the installed package"):
+        packaged_scenario("no-such.yaml")

@@ -14,8 +14,9 @@ workload always gives the same bytes. See ``docs/workload-format.md``.
 
 The package's modules: ``schema`` (op kinds, statistics, limits, the error), ``core`` (``Op``,
 ``Workload``), ``checks`` (consistency checks, run on construction), ``files`` (JSON and gzip,
-the bounded reader). It imports nothing of ours but itself and never torch: users who only
-sweep designs over saved traces need numpy alone.
+the bounded reader), ``graph`` (producer→consumer edges from the ops' tensor ids). It imports
+nothing of ours but itself and never torch: users who only sweep designs over saved traces
+need numpy alone.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 from models.workload.checks import validate, validate_op
 from models.workload.core import Op, Workload, stats_table
 from models.workload.files import TooLargeError, dumps, from_json, load, read_bounded, save, to_json
+from models.workload.graph import Edge, consumers, edges, step_inputs
 from models.workload.schema import (
     ACT_BLOCK_SHAPES,
     FORMAT_NAME,
@@ -32,7 +34,9 @@ from models.workload.schema import (
     MAX_DIM,
     MAX_MACS_PER_STEP,
     MAX_STEPS,
+    MAX_TENSOR_ID,
     OP_KINDS,
+    READ_VERSIONS,
     STAT_FIELDS,
     STAT_RANGES,
     WorkloadError,
@@ -41,6 +45,7 @@ from models.workload.schema import (
 
 __all__ = [
     "ACT_BLOCK_SHAPES",
+    "Edge",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "MAX_COUNT",
@@ -48,7 +53,9 @@ __all__ = [
     "MAX_DIM",
     "MAX_MACS_PER_STEP",
     "MAX_STEPS",
+    "MAX_TENSOR_ID",
     "OP_KINDS",
+    "READ_VERSIONS",
     "STAT_FIELDS",
     "STAT_RANGES",
     "Op",
@@ -56,12 +63,15 @@ __all__ = [
     "Workload",
     "WorkloadError",
     "block_stat_name",
+    "consumers",
     "dumps",
+    "edges",
     "from_json",
     "load",
     "read_bounded",
     "save",
     "stats_table",
+    "step_inputs",
     "to_json",
     "validate",
     "validate_op",

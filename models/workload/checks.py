@@ -13,11 +13,14 @@ import numpy as np
 
 from models.workload.schema import (
     _COUNT_FIELDS,
+    _ID_FIELDS,
     MAX_COUNT,
     MAX_DIM,
     MAX_MACS_PER_STEP,
     MAX_STEPS,
+    MAX_TENSOR_ID,
     OP_KINDS,
+    READ_VERSIONS,
     STAT_FIELDS,
     STAT_RANGES,
     WorkloadError,
@@ -90,6 +93,11 @@ def validate_op(op: Op, i: int) -> int:
         if not _is_int(value) or not 0 <= value <= MAX_COUNT:
             raise _fail(f"{where}.{name}", f"expected an integer in [0, {MAX_COUNT:,}] (MAX_COUNT), got {value!r}")
     _check_quantities(f"{where}.params", op.params)
+    for name in _ID_FIELDS:
+        ids = getattr(op, name)
+        if not isinstance(ids, (tuple, list)) or not all(_is_int(t) and 0 <= t <= MAX_TENSOR_ID for t in ids):
+            allowed = f"integers in [0, {MAX_TENSOR_ID:,}] (MAX_TENSOR_ID)"
+            raise _fail(f"{where}.{name}", f"expected a list of tensor ids, {allowed}, got {ids!r}")
     for j, shape in enumerate(op.input_shapes):
         _check_dims(f"{where}.input_shapes.{j}", shape, 0)
     _check_dims(f"{where}.output_shape", op.output_shape, 0)
@@ -158,6 +166,30 @@ def _check_stats(name: str, table: Any, steps: int, n_ops: int) -> None:
         raise WorkloadError(bad)
 
 
+def _check_tensor_ids(ops: Sequence[Op]) -> None:
+    """Each tensor is written once, and read only after the op that writes it (a tensor no op
+    writes is a step input). Called after :func:`validate_op` checked every id's type."""
+    writer: dict[int, int] = {}
+    for i, op in enumerate(ops):
+        for j, t in enumerate(op.writes):
+            if t in writer:
+                raise _fail(
+                    f"ops.{i} ({op.name}).writes.{j}",
+                    f"tensor {t} is already written by op {writer[t]}; each tensor id is written once"
+                    " (an in-place op writes a new id)",
+                )
+            writer[t] = i
+    for i, op in enumerate(ops):
+        for j, t in enumerate(op.reads):
+            w = writer.get(t, -1)
+            if w >= i:
+                raise _fail(
+                    f"ops.{i} ({op.name}).reads.{j}",
+                    f"tensor {t} is written by op {w}, not before this op; a read must follow the op that writes"
+                    " its tensor, or name a step input that no op writes",
+                )
+
+
 def validate(w: Workload) -> None:
     """Check internal consistency; raises :class:`WorkloadError` naming the bad field."""
     _check_int("steps", w.steps, 1, MAX_STEPS, "MAX_STEPS")
@@ -167,6 +199,12 @@ def validate(w: Workload) -> None:
     macs = 0
     for i, op in enumerate(w.ops):
         macs += validate_op(op, i)
+    if w.format_version not in READ_VERSIONS:
+        raise _fail("version", f"expected one of {', '.join(map(str, READ_VERSIONS))}, got {w.format_version!r}")
+    if w.format_version < 2 and w.has_tensor_ids:
+        version = w.format_version
+        raise _fail("ops", f"a version-{version} workload has no tensor ids (reads, writes came with version 2)")
+    _check_tensor_ids(w.ops)
     if macs > MAX_MACS_PER_STEP:
         limit = f"{MAX_MACS_PER_STEP:,} (MAX_MACS_PER_STEP)"
         raise _fail("ops", f"{macs:,} MACs per step is more than the limit of {limit}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from models.workload.checks import validate
-from models.workload.schema import STAT_FIELDS
+from models.workload.schema import FORMAT_VERSION, STAT_FIELDS
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,12 @@ class Op:
     a ``k×n`` weight (or second-operand) matrix. For convolutions ``m`` = N·P·Q output pixels,
     ``n`` = output channels per group, ``k`` = C/groups·R·S, ``batch`` = groups. For attention
     ``gemm`` is the QKᵀ product; ``macs`` counts both products.
+
+    ``reads`` and ``writes`` (format version 2) are tensor ids, unique within one step: the
+    op's activation inputs in input order (trained parameters have no id) and its outputs.
+    A read id is written by an earlier op of the step or by none (a step input: the latent,
+    the timestep, the text embedding); ``models.workload.graph`` turns them into edges.
+    Empty in a version-1 file and in hand-written workloads.
     """
 
     name: str  # e.g. "aten.convolution.default" or an ONNX op type "Conv"
@@ -36,6 +42,8 @@ class Op:
     out_bytes: int = 0  # bytes of outputs written once
     weight_is_param: bool = False  # second GEMM operand is a trained parameter (not an activation)
     params: Mapping[str, Any] = field(default_factory=dict)  # stride, padding, groups, ...
+    reads: tuple[int, ...] = ()  # tensor ids of the activation inputs, in input order
+    writes: tuple[int, ...] = ()  # tensor ids of the outputs, first output first
 
     @property
     def elements_out(self) -> int:
@@ -51,9 +59,16 @@ class Workload:
     provenance: Mapping[str, Any] = field(default_factory=dict)
     stats: Mapping[str, tuple[tuple[float | None, ...], ...]] = field(default_factory=dict)
     unsupported: tuple[Mapping[str, Any], ...] = ()  # ops the frontend could not cost
+    format_version: int = FORMAT_VERSION  # of the file it was read from; a file is always written at FORMAT_VERSION
 
     def __post_init__(self) -> None:
         validate(self)
+
+    @property
+    def has_tensor_ids(self) -> bool:
+        """Whether the ops say which tensors they read and write (a version-2 trace); without
+        them producer→consumer edges are unknown (a version-1 file, a hand-written workload)."""
+        return any(op.reads or op.writes for op in self.ops)
 
     @property
     def macs_per_step(self) -> int:

@@ -18,9 +18,11 @@ from models.workload import schema
 from models.workload.checks import _fail
 from models.workload.core import Op, Workload
 from models.workload.schema import (
+    _ID_FIELDS,
     FORMAT_NAME,
     FORMAT_VERSION,
     MAX_STEPS,
+    READ_VERSIONS,
     WorkloadError,
 )
 
@@ -37,6 +39,8 @@ def _op_to_json(op: Op) -> dict[str, Any]:
     d["output_shape"] = list(op.output_shape)
     d["gemm"] = list(op.gemm) if op.gemm is not None else None
     d["params"] = dict(op.params)
+    d["reads"] = list(op.reads)
+    d["writes"] = list(op.writes)
     return d
 
 
@@ -61,18 +65,20 @@ def _tuple_shape(value: Any, where: str) -> tuple[Any, ...]:
 
 
 _OP_FIELDS = frozenset(Op.__dataclass_fields__)
+_OP_FIELDS_V1 = _OP_FIELDS - set(_ID_FIELDS)
 _TOP_FIELDS = ("format", "version", "provenance", "steps", "ops", "stats", "unsupported")
 
 
-def _op_from_json(d: Any, i: int) -> Op:
+def _op_from_json(d: Any, i: int, version: int) -> Op:
     where = f"ops.{i}"
     if not isinstance(d, dict):
         raise _fail(where, f"expected an object, got {type(d).__name__}")
     if isinstance(d.get("name"), str) and d["name"]:
         where = f"ops.{i} ({d['name']})"
-    unknown = set(d) - _OP_FIELDS
+    allowed = _OP_FIELDS if version >= 2 else _OP_FIELDS_V1
+    unknown = set(d) - allowed
     if unknown:
-        raise _fail(where, f"unknown fields {sorted(unknown)}; allowed: {sorted(_OP_FIELDS)}")
+        raise _fail(where, f"unknown fields {sorted(unknown)}; allowed in version {version}: {sorted(allowed)}")
     if "name" not in d or "kind" not in d:
         raise _fail(where, "every op needs 'name' and 'kind'")
     kw = dict(d)
@@ -87,6 +93,11 @@ def _op_from_json(d: Any, i: int) -> Op:
     if not isinstance(params, dict):
         raise _fail(f"{where}.params", f"expected an object, got {params!r}")
     kw["params"] = params
+    for name in _ID_FIELDS:
+        ids = d.get(name, [])
+        if not isinstance(ids, list):
+            raise _fail(f"{where}.{name}", f"expected a list of tensor ids, got {ids!r}")
+        kw[name] = tuple(ids)
     return Op(**kw)
 
 
@@ -112,10 +123,12 @@ def from_json(doc: Any, source: str = "<workload>") -> Workload:
             raise _fail("(top)", "expected a JSON object")
         if doc.get("format") != FORMAT_NAME:
             raise _fail("format", f"expected {FORMAT_NAME!r}, got {doc.get('format')!r}")
-        if doc.get("version") != FORMAT_VERSION:
+        version = doc.get("version")
+        if isinstance(version, bool) or version not in READ_VERSIONS:
+            readable = " and ".join(map(str, READ_VERSIONS))
             raise _fail(
                 "version",
-                f"this picojoule reads version {FORMAT_VERSION}, the file is version {doc.get('version')!r};"
+                f"this picojoule reads versions {readable}, the file is version {version!r};"
                 " re-trace it with this version",
             )
         unknown = sorted(set(doc) - set(_TOP_FIELDS))
@@ -123,7 +136,7 @@ def from_json(doc: Any, source: str = "<workload>") -> Workload:
             raise _fail(unknown[0], f"unknown field; allowed: {', '.join(_TOP_FIELDS)}")
         if "steps" not in doc:
             raise _fail("steps", f"required field is missing (an integer in [1, {MAX_STEPS:,}])")
-        ops = tuple(_op_from_json(o, i) for i, o in enumerate(_field(doc, "ops", list, [])))
+        ops = tuple(_op_from_json(o, i, version) for i, o in enumerate(_field(doc, "ops", list, [])))
         stats = {k: _table(t) for k, t in _field(doc, "stats", dict, {}).items()}
         unsupported = _field(doc, "unsupported", list, [])
         for i, u in enumerate(unsupported):
@@ -135,6 +148,7 @@ def from_json(doc: Any, source: str = "<workload>") -> Workload:
             provenance=_field(doc, "provenance", dict, {}),
             stats=stats,
             unsupported=tuple(unsupported),
+            format_version=version,
         )
     except WorkloadError as exc:
         raise WorkloadError(f"{source}: {exc}") from None

@@ -8,7 +8,10 @@ import math
 import operator
 
 FORMAT_NAME = "picojoule.workload"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version 2 added tensor identities (``Op.reads``, ``Op.writes``); see ``docs/workload-format.md``."""
+READ_VERSIONS = (1, 2)
+"""Versions this reader accepts: a version-1 file loads with no tensor identities."""
 
 #: Op kinds the simulator knows. ``gemm`` is a batched matmul/linear, ``conv`` a convolution,
 #: ``attention`` a fused scaled-dot-product attention (both of its GEMMs).
@@ -99,11 +102,14 @@ MAX_COUNT = 10**15
 """Largest FLOP or byte count of one op, and most elements of one tensor shape."""
 MAX_DIM = 2**31 - 1
 """Largest extent of one shape or GEMM dimension."""
+MAX_TENSOR_ID = MAX_DIM
+"""Largest tensor id of ``Op.reads``/``Op.writes`` (ids fit an int32 array)."""
 MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024
 """Largest workload document read (bytes of JSON after decompression): a 50-step trace of a
 1,352-op model with every statistic is 10 MB."""
 
 _COUNT_FIELDS = ("macs", "flops", "act_bytes", "weight_bytes", "out_bytes")
+_ID_FIELDS = ("reads", "writes")  # op fields added by version 2
 _not_none = functools.partial(operator.is_not, None)
 
 

@@ -5,6 +5,12 @@ Conv/ConvTranspose/Gemm/MatMul/Einsum (bias not counted), per-element costs else
 torch views, ``Reshape``/``Squeeze``/``Unsqueeze``/``Flatten``/``Identity``/``Split`` are
 skipped, and so are nodes whose outputs are not floating point (shape arithmetic). Nodes of
 any other type are kind ``other`` and are listed in ``unsupported``: never silently zero.
+
+Tensor ids (``Op.reads``, ``Op.writes``) come from the graph's value names: each value gets an
+id when it is first written or first read (graph inputs, and values of the skipped shape
+arithmetic, are read without a producer: step inputs). A skipped view's outputs are names for
+its input's value, so the consumer of a ``Reshape`` reads its producer's tensor. Initializers
+(trained parameters) have no id.
 """
 
 from __future__ import annotations
@@ -165,6 +171,32 @@ def _mac_cost(
     return None
 
 
+class _ValueIds:
+    """Tensor ids of the graph's value names, in order of first appearance (module docstring)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._alias: dict[str, str] = {}
+
+    def _name(self, name: str) -> str:
+        return self._alias.get(name, name)
+
+    def alias(self, outputs: Sequence[str], source: str) -> None:
+        """``outputs`` of a skipped view are names for the value ``source``."""
+        for o in outputs:
+            self._alias[o] = self._name(source)
+
+    def read(self, name: str) -> int:
+        return self._ids.setdefault(self._name(name), len(self._ids))
+
+    def write(self, outputs: Sequence[str]) -> tuple[int, ...]:
+        for o in outputs:
+            if o in self._ids:
+                raise TraceError(f"ONNX value {o!r} is written twice or read before it is written")
+            self._ids[o] = len(self._ids)
+        return tuple(self._ids[o] for o in outputs)
+
+
 def _module_of(node: onnx.NodeProto, initializers: set[str]) -> str:
     for name in node.input:
         if name in initializers and "." in name:
@@ -182,6 +214,7 @@ def analyse(model: onnx.ModelProto, shapes: Mapping[str, ValueInfo]) -> OnnxGrap
     unsupported: Counter[str] = Counter()
     reasons: dict[str, str] = {}
     views = shape_nodes = 0
+    ids = _ValueIds()
 
     def info(name: str) -> ValueInfo | None:
         if name in inits:
@@ -210,6 +243,7 @@ def analyse(model: onnx.ModelProto, shapes: Mapping[str, ValueInfo]) -> OnnxGrap
             continue
         if node.op_type in VIEW_TYPES:
             views += 1
+            ids.alias(node.output, node.input[0])
             continue
         first_out = out_info[0]
         if first_out is None or first_out.shape is None:
@@ -278,6 +312,8 @@ def analyse(model: onnx.ModelProto, shapes: Mapping[str, ValueInfo]) -> OnnxGrap
                 out_bytes=nbytes(node.output[0]),
                 weight_is_param=bool(gemm is not None and weight_b),
                 params={**op_params, "onnx_node": node.name},
+                reads=tuple(ids.read(n) for n in in_names if n not in inits),
+                writes=ids.write([o for o in node.output if o]),
             )
         )
         where.append(GraphOp(index, acts, weights, mac_operand))

@@ -6,7 +6,8 @@ scheduler arithmetic between calls is not part of the workload. Per call it
 
 - counts every dispatched aten op (``aten_ops``, views included: the number docs/tracing.md quotes);
 - skips view ops (no data moves) and records the rest as :class:`~models.workload.Op`
-  (kind, GEMM view, MACs, FLOPs, bytes, module path) on the first call;
+  (kind, GEMM view, MACs, FLOPs, bytes, module path, and the ids of the tensors it reads and
+  writes, :mod:`models.trace.tensor_ids`) on the first call;
 - on later calls checks that the op sequence is the same (ops are matched across steps by
   sequence index) and, with statistics on, records per-op value statistics.
 
@@ -18,6 +19,7 @@ overwrite them; the values kept for the next step's delta are copies (subsampled
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -27,6 +29,7 @@ from torch.utils._pytree import tree_flatten
 from accelerator.errors import TraceError
 from models.trace.ops import classify, cost, is_view, packet_name
 from models.trace.stats import MacOperand, StatsCollector, StatsConfig
+from models.trace.tensor_ids import TensorIds
 from models.workload import Op
 
 MAC_KINDS = ("conv", "gemm", "attention")
@@ -103,6 +106,7 @@ class Recorder(TorchDispatchMode):
         self.unsupported: Counter[str] = Counter()
         self.stat_rows: list[list[dict[str, float | None]]] = []  # [call][op]
         self.collector = StatsCollector(stats) if stats is not None else None
+        self.tensor_ids = TensorIds()
         self._call = -1
         self._index = 0
 
@@ -111,6 +115,7 @@ class Recorder(TorchDispatchMode):
     def begin_call(self) -> None:
         self._call += 1
         self._index = 0
+        self.tensor_ids = TensorIds()  # ids are per step
         self.aten_ops.append(0)
         if self.stats_config is not None:
             self.stat_rows.append([])
@@ -152,9 +157,13 @@ class Recorder(TorchDispatchMode):
         inputs = _tensors((args, kwargs))
         if self._call == 0:
             in_numels = [t.numel() for t in inputs]
+            params_in = [self._is_param(t) for t in inputs]
+            # before the op runs: an in-place op reads the old version and writes a new id
+            reads = tuple(self.tensor_ids.read(t) for t, p in zip(inputs, params_in, strict=True) if not p)
             row = self._stats(func, args, inputs, index) if self.stats_config else None
             out = func(*args, **kwargs)
-            self.ops.append(self._make_op(func, args, kwargs, inputs, in_numels, out))
+            op = self._make_op(func, args, kwargs, inputs, params_in, in_numels, out)
+            self.ops.append(replace(op, reads=reads, writes=self.tensor_ids.writes(_tensors(out))))
         else:
             expected = self.ops[index].name if index < len(self.ops) else None
             if expected != str(func):
@@ -174,6 +183,7 @@ class Recorder(TorchDispatchMode):
         args: Any,
         kwargs: dict[str, Any],
         inputs: list[torch.Tensor],
+        params_in: list[bool],
         in_numels: list[int],
         out: Any,
     ) -> Op:
@@ -181,7 +191,6 @@ class Recorder(TorchDispatchMode):
         first = outputs[0] if outputs else None
         out_shape = tuple(int(d) for d in first.shape) if first is not None else ()
         c = cost(func, args, kwargs, in_numels, out_shape)
-        params_in = [self._is_param(t) for t in inputs]
         act_bytes = sum(_nbytes(t) for t, p in zip(inputs, params_in, strict=True) if not p)
         weight_bytes = sum(_nbytes(t) for t, p in zip(inputs, params_in, strict=True) if p)
         weight_is_param = c.gemm is not None and c.kind != "attention" and any(params_in)

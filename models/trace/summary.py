@@ -117,6 +117,18 @@ def _default_steps(model: Any) -> int | None:
     return registry_by_name()[model].default_steps
 
 
+def tensor_ids_note(w: Workload) -> str | None:
+    """Why a workload has no producer→consumer edges, or ``None`` when it has tensor ids."""
+    if w.has_tensor_ids:
+        return None
+    if w.format_version < 2:
+        return (
+            f"version {w.format_version} file: no tensor identities, producer→consumer edges unknown;"
+            " re-trace to get them (or python -m models.trace.migrate FILE)"
+        )
+    return "no tensor identities (a hand-written workload): producer→consumer edges unknown"
+
+
 def summary_text(w: Workload, source: str = "") -> str:
     """A readable summary of a workload."""
     p = w.provenance
@@ -133,6 +145,9 @@ def summary_text(w: Workload, source: str = "") -> str:
             "  NOTE: random-init weights give true shapes, FLOPs and op mix but NOT the sparsity of a trained model"
         )
     lines.extend(f"  {line}" for line in steps_lines(w))
+    note = tensor_ids_note(w)
+    if note:
+        lines.append(f"  NOTE: {note}")
     counts = Counter(op.kind for op in w.ops)
     total = max(w.flops_per_step, 1)
     lines.append("  kind          ops     GFLOPs   share")

@@ -14,9 +14,10 @@ from typing import Any
 
 from simulator.plots import axis, figure_div, html_table, page, si
 from simulator.result import DesignResult, design_to_json
+from simulator.system.report import system_html
 from simulator.version import picojoule_version
 
-COMPONENT_ORDER = ("compute", "vector", "rf", "glb", "dram", "leakage", "static", "gpu")
+COMPONENT_ORDER = ("compute", "vector", "rf", "glb", "dram", "noc", "d2d", "leakage", "static", "gpu")
 
 
 def results_doc(
@@ -357,6 +358,7 @@ def report_html(doc: Mapping[str, Any], designs: Sequence[DesignResult], steps: 
 {head}{warn}
 <pre>{html.escape(summary_table(designs, steps))}</pre>
 {"".join(blocks)}
+{system_html(designs)}
 {extra}"""
     title = f"picojoule report: {doc['scenario'].get('name', '')}"
     return page(title, body)

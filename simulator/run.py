@@ -1,4 +1,4 @@
-"""``picojoule run``: evaluate a scenario's workload on its designs and GPUs, write the report."""
+"""``picojoule run``: evaluate a scenario's workload on its designs, systems and GPUs, write the report."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from simulator.optable import OpTable, prepare
 from simulator.quality import attach_quality, quality_html, quality_summary
 from simulator.report import gpu_headline, report_html, results_doc, results_json, summary_table
 from simulator.result import DesignResult
-from simulator.scenario import Scenario, load_designs, load_scenario, load_workload
+from simulator.scenario import Scenario, load_designs, load_scenario, load_systems, load_workload
+from simulator.system import evaluate_system
+from simulator.system.report import system_summary
 
 
 def with_decoder(result: DesignResult, dec: DesignResult) -> DesignResult:
@@ -143,6 +145,7 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
     """
     sc = load_scenario(path)
     archs = load_designs(sc)
+    systems = load_systems(sc)
     out = ensure_out_dir(out_dir)
     gpus = [load_gpu(sc.resolve(g) if g.endswith((".yaml", ".yml")) or "/" in g else g) for g in sc.spec.gpus]
     workload = load_workload(sc.resolve(sc.spec.workload))
@@ -160,6 +163,16 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
         )
         for arch in archs
         for b, (table, dec_table) in tables.items()
+    ]
+    results += [
+        _tag(
+            evaluate_system(workload, system, steps=steps, decoder=decoder, batch=b, fused=mode == "fused").as_design(),
+            b,
+            tagged,
+        )
+        for system in systems
+        for b in sc.spec.batch
+        for mode in sc.spec.system_fusion
     ]
     calibration = None
     if sc.spec.gpu_calibration is not None:
@@ -194,6 +207,8 @@ def run_scenario(path: str | Path, out_dir: str | Path) -> RunOutput:
         }
     )
     summary = summary_table(results, steps)
+    if systems:
+        summary += "\n\n" + "\n".join(system_summary(r) for r in results if "system" in r.extras)
     if gpu_results:
         summary += "\n" + gpu_headline(gpu_results[0], steps, designs=results)
     if gpu_results:

@@ -6,6 +6,8 @@ A scenario is YAML (see ``scenarios/quickstart.yaml``)::
     workload: workloads/ddpm-cifar10.workload.json.gz   # a trace, a layer-list YAML, or a SCALE-Sim CSV
     steps: 50                 # sampling steps per image (default: the trace's)
     designs: [arch/edge-os-int8.yaml, arch/dc-os-int8-sparse.yaml]
+    systems: [multicore/one-die.yaml]   # multi-core designs (docs/multicore.md)
+    system_fusion: [layer_by_layer, fused]  # each system both ways
     gpus: [h100-sxm]          # GPU spec names or YAML paths
     gpu_precision: bf16
     gpu_mode: eager           # eager PyTorch (host-bound at batch 1) or graph (CUDA-graph replay)
@@ -27,6 +29,7 @@ from accelerator.files import input_file_message, input_problem
 from accelerator.gpu import GpuSpec, builtin_gpus, load_gpu
 from accelerator.spec import ArchSpec, load_arch, model_from_data
 from accelerator.spec_base import LocatedError
+from accelerator.system import SystemSpec, load_system
 from accelerator.yamlpos import Positions, load_yaml
 from models.layers import load_layers_yaml, load_scalesim_csv
 from models.numerics.steps import StepsBound, StepsChoice, choose_steps, load_sweep
@@ -149,6 +152,15 @@ class ScenarioSpec(BaseModel):
         None, description="what the mapper minimises; default: each arch's mapping_objective"
     )
     designs: tuple[str, ...] = Field(..., min_length=1, description="arch YAML paths")
+    systems: tuple[str, ...] = Field(
+        (), max_length=32, description="multi-core system YAML paths (accelerator.system, docs/multicore.md)"
+    )
+    system_fusion: tuple[Literal["layer_by_layer", "fused"], ...] = Field(
+        ("layer_by_layer", "fused"),
+        min_length=1,
+        max_length=2,
+        description="each system is evaluated layer by layer and/or with layer fusion (the depth searched)",
+    )
     gpus: tuple[str, ...] = Field((), description="GPU spec names (e.g. h100-sxm) or YAML paths")
     gpu_precision: Literal["fp32", "fp16", "bf16", "fp8", "int8"] = "bf16"
     gpu_mode: Literal["eager", "graph"] = Field(
@@ -226,6 +238,7 @@ def load_scenario(path: str | Path) -> Scenario:
     spec = model_from_data(ScenarioSpec, data, positions, "scenario")
     sc = Scenario(spec=spec, path=Path(path), positions=positions)
     files: list[tuple[str, str, str | None]] = [(f"designs.{i}", "arch", rel) for i, rel in enumerate(spec.designs)]
+    files += [(f"systems.{i}", "system", rel) for i, rel in enumerate(spec.systems)]
     files += [("gpu_calibration", "calibration", spec.gpu_calibration), ("decoder", "workload", spec.decoder)]
     files += [("workload", "workload", spec.workload)]
     for i, gpu in enumerate(spec.gpus):
@@ -247,6 +260,10 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def load_designs(sc: Scenario) -> list[ArchSpec]:
     return [load_arch(sc.resolve(rel)) for rel in sc.spec.designs]
+
+
+def load_systems(sc: Scenario) -> list[SystemSpec]:
+    return [load_system(sc.resolve(rel)) for rel in sc.spec.systems]
 
 
 def load_gpus(sc: Scenario) -> list[GpuSpec]:

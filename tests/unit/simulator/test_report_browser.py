@@ -97,3 +97,15 @@ def test_explain_report_renders_its_waterfalls(tmp_path: Path) -> None:
     run_explain(ROOT / "scenarios/thousandfold.yaml", tmp_path / "e", sensitivity=False)
     dom = _assert_every_figure_drawn(tmp_path / "e" / "report.html")
     assert 'id="waterfall-0"' in dom
+
+
+@needs_browser
+def test_system_report_draws_its_gantt(tmp_path: Path) -> None:
+    scenario = tmp_path / "mc.yaml"
+    scenario.write_text(
+        f"name: mc\nworkload: {ROOT}/scenarios/workloads/tiny-unet.workload.json.gz\nsteps: 2\n"
+        f"designs: [{ROOT}/scenarios/arch/edge-os-int8.yaml]\nsystems: [{ROOT}/scenarios/multicore/hetero.yaml]\n"
+    )
+    out = run_scenario(scenario, tmp_path / "o")
+    dom = _assert_every_figure_drawn(out.report_path)
+    assert "schedule of one denoising step" in dom

@@ -74,11 +74,13 @@ class CoreSpec(Strict):
     runs: Annotated[tuple[OpKind, ...] | None, YamlTuple] = Field(
         None, description="op kinds this core may run (workload format kinds); default: all"
     )
-    parallelism: Literal["split", "pipeline"] = Field(
+    parallelism: Literal["split", "pipeline", "data", "auto"] = Field(
         "split",
         description="how the instances share this core's ops: split (every op divided over all instances, "
-        "output channels apart, the input multicast to each) or pipeline (consecutive ops in stages, one "
-        "instance per stage, each holding its stage's weights)",
+        "output channels apart, the input multicast to each), pipeline (consecutive ops in stages, one "
+        "instance per stage, each holding its stage's weights), data (each instance runs every op on its "
+        "share of the batch: classifier-free guidance's two passes, or several images; weights read by "
+        "each) or auto (the scheduler picks one of the three by the objective)",
     )
 
     def runs_kind(self, kind: str) -> bool:
@@ -198,17 +200,19 @@ def _arch(value: Any, positions: Positions, root: str, folder: Path) -> Any:
     raise positions.error(root, f"expected a path to an arch YAML file or an inline arch mapping, got {value!r}")
 
 
-def system_from_data(data: Any, positions: Positions, folder: Path) -> SystemSpec:
-    """Validate parsed YAML as a :class:`SystemSpec`; core archs are loaded first."""
+def system_from_data(data: Any, positions: Positions, folder: Path, root: str = "") -> SystemSpec:
+    """Validate parsed YAML as a :class:`SystemSpec`; core archs are loaded first. ``root``: where
+    the system sits in its file (``system`` when inline in a sweep), for error locations."""
+    at = f"{root}." if root else ""
     if isinstance(data, dict) and isinstance(data.get("cores"), list):
         cores = [
-            {**c, "arch": _arch(c["arch"], positions, f"cores.{i}.arch", folder)}
+            {**c, "arch": _arch(c["arch"], positions, f"{at}cores.{i}.arch", folder)}
             if isinstance(c, dict) and "arch" in c
             else c
             for i, c in enumerate(data["cores"])
         ]
         data = {**data, "cores": cores}
-    return model_from_data(SystemSpec, data, positions, "system")
+    return model_from_data(SystemSpec, data, positions, "system", root)
 
 
 def load_system(path: str | Path) -> SystemSpec:

@@ -1,5 +1,5 @@
 """One design of a sweep from its axis values: derived values, then the constraints that need
-no evaluation, then the validated arch and its identity.
+no evaluation, then the validated design (an arch, or a multi-core system) and its identity.
 
 Kept apart from ``spec.py`` (which checks a sweep file) and ``points.py`` (which enumerates
 points) so that both can build designs: ``load_sweep`` tries the base design and the axis
@@ -17,9 +17,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from accelerator.spec import ArchSpec
+from accelerator.system import SystemSpec
 from simulator.cost.hardware import area_mm2
 from simulator.sweep.expressions import Expr, ExprError
 from simulator.sweep.paths import get_path, resolve_path, set_path
+
+#: What a sweep's design points are: single-core archs, or multi-core systems.
+DesignSpec = ArchSpec | SystemSpec
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,8 @@ class Constraint:
 @dataclass(frozen=True)
 class DesignPoint:
     params: dict[str, Any]  # axis values and derived values, by name
-    arch: dict[str, Any] = field(default_factory=dict)  # validated arch data (every default filled in)
-    point_id: str = ""  # hash of the arch; "" when infeasible
+    arch: dict[str, Any] = field(default_factory=dict)  # validated arch (or system) data, every default filled in
+    point_id: str = ""  # hash of the arch (or system); "" when infeasible
     infeasible: str | None = None  # why the point is not evaluated
     failed: str | None = None  # the derived value or constraint (``derived.x``, ``constraints.0``) that
     # could not be evaluated, or "" for an invalid design; None when nothing failed
@@ -60,35 +64,52 @@ def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-class _Resolver:
-    """Looks names up for expressions: derived values, builtins, then arch fields."""
+def _archs(spec: DesignSpec) -> list[tuple[ArchSpec, int]]:
+    """The archs of a design with their instance counts (an arch alone: itself, once)."""
+    if isinstance(spec, SystemSpec):
+        return [(c.arch, c.count) for c in spec.cores]
+    return [(spec, 1)]
 
-    def __init__(self, base_full: dict[str, Any], data: dict[str, Any]) -> None:
+
+def builtin(name: str, spec: DesignSpec) -> float:
+    """A builtin name's value (``pes``, ``sram_bytes``, ``area_mm2``), summed over a system's instances."""
+    total = 0.0
+    for a, count in _archs(spec):
+        pes = a.compute.rows * a.compute.cols
+        if name == "pes":
+            value: float = pes
+        elif name == "sram_bytes":
+            value = sum(lv.size_bytes * (pes if lv.per_pe else 1) for lv in a.memory.levels)
+        else:
+            value = area_mm2(a)
+        total += count * value
+    return int(total) if name != "area_mm2" else total
+
+
+class _Resolver:
+    """Looks names up for expressions: derived values, builtins, then design fields."""
+
+    def __init__(self, base_full: dict[str, Any], data: dict[str, Any], model: type[DesignSpec]) -> None:
         self.base_full = base_full
         self.data = data
+        self.model = model
         self.named: dict[str, Any] = {}
-        self._arch: ArchSpec | None = None
+        self._spec: DesignSpec | None = None
 
-    def arch(self) -> ArchSpec:
-        if self._arch is None:
-            self._arch = ArchSpec.model_validate(self.data)
-        return self._arch
+    def spec(self) -> DesignSpec:
+        if self._spec is None:
+            self._spec = self.model.model_validate(self.data)
+        return self._spec
 
     def set_field(self, path: tuple[str | int, ...], value: Any) -> None:
         self.data = set_path(self.data, path, value)
-        self._arch = None
+        self._spec = None
 
     def __call__(self, name: str) -> Any:
         if name in self.named:
             return self.named[name]
-        if name == "pes":
-            return self.arch().compute.rows * self.arch().compute.cols
-        if name == "sram_bytes":
-            a = self.arch()
-            pes = a.compute.rows * a.compute.cols
-            return sum(lv.size_bytes * (pes if lv.per_pe else 1) for lv in a.memory.levels)
-        if name == "area_mm2":
-            return area_mm2(self.arch())
+        if name in ("pes", "sram_bytes", "area_mm2"):
+            return builtin(name, self.spec())
         path = resolve_path(self.base_full, name)
         missing = object()
         value = get_path(self.data, path, missing)
@@ -101,13 +122,14 @@ def design_point(
     settings: Sequence[tuple[Axis, Any]],
     derived: Sequence[Derived],
     constraints: Sequence[Constraint],
+    model: type[DesignSpec] = ArchSpec,
 ) -> DesignPoint:
     """The design with each axis of ``settings`` at its value (the base design when empty)."""
     params: dict[str, Any] = {a.name: v for a, v in settings}
     data = base_data
     for axis, value in settings:
         data = set_path(data, axis.path, value)
-    res = _Resolver(base_full, data)
+    res = _Resolver(base_full, data, model)
     where = ""
     try:
         for d in derived:
@@ -119,7 +141,7 @@ def design_point(
             else:
                 res.set_field(d.path, value)
         where = ""
-        arch = res.arch()
+        spec = res.spec()
         for i, c in enumerate(constraints):
             where = f"constraints.{i}"
             if not c.after_evaluation and not c.expr.evaluate(res):
@@ -130,5 +152,5 @@ def design_point(
         return DesignPoint(params, infeasible=f"invalid design: {loc}: {err['msg']}", failed=where)
     except ExprError as exc:
         return DesignPoint(params, infeasible=str(exc), failed=where)
-    dump = arch.model_dump(mode="json")
+    dump = spec.model_dump(mode="json")
     return DesignPoint(params, arch=dump, point_id=digest(canonical_json(dump)))

@@ -264,6 +264,7 @@ def run_sweep(
         steps=sweep.spec.steps,
         fidelity=sweep.spec.fidelity,
         quality=sweep.quality,
+        system=sweep.kind == "system",
     )
     ex = sweep.spec.execution
     # one driver per --out: a second one is refused before it opens the store

@@ -1,7 +1,8 @@
-"""Design points of a sweep: axis values → arch data → derived values → constraints → key.
+"""Design points of a sweep: axis values → arch (or system) data → derived values → constraints → key.
 
-A point's identity is the SHA-256 of its validated arch (canonical JSON, every default filled
-in), so two axis settings that build the same design are one point. The store key of an
+A point's identity is the SHA-256 of its validated arch or system (canonical JSON, every default
+filled in: a system's every core arch, network, links and schedule), so two axis settings that
+build the same design are one point. The store key of an
 evaluation adds the workload's content hash, the evaluation options and the simulator version.
 Strategies: the full grid, a seeded random sample of it, and optuna's NSGA-II (ask/tell).
 """
@@ -38,7 +39,7 @@ __all__ = [
 def build_point(sweep: Sweep, values: Sequence[Any]) -> DesignPoint:
     """The design point of one choice of axis values (in the order of ``sweep.axes``)."""
     settings = tuple(zip(sweep.axes, values, strict=True))
-    return design_point(sweep.base_data, sweep.base_full, settings, sweep.derived, sweep.constraints)
+    return design_point(sweep.base_data, sweep.base_full, settings, sweep.derived, sweep.constraints, sweep.model)
 
 
 def meets_post_constraints(sweep: Sweep, point: DesignPoint, metrics: dict[str, float]) -> str | None:

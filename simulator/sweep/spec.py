@@ -1,5 +1,5 @@
-"""Sweep files: a base architecture, axes over its fields, derived values, constraints,
-workloads, objectives and a search strategy (the format is in docs/sweeps.md).
+"""Sweep files: a base architecture (or a base multi-core system), axes over its fields, derived
+values, constraints, workloads, objectives and a search strategy (the format is in docs/sweeps.md).
 
 ``load_sweep(path)`` validates everything a sweep can get wrong before any design is
 evaluated, and every error names ``file:line dotted.field``, the bad value and what is allowed.
@@ -15,17 +15,25 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from accelerator.files import input_file_message, input_problem
-from accelerator.spec import ArchSpec, arch_from_data, model_from_data
+from accelerator.spec import arch_from_data, model_from_data
+from accelerator.system import SystemSpec, system_from_data
 from accelerator.yamlpos import Positions, load_yaml
 from models.workload import MAX_STEPS
 from simulator.evaluation import FIDELITIES
 from simulator.sweep.axes import AxisSpec, Finite, axis_values
-from simulator.sweep.design import Axis, Constraint, Derived, DesignPoint, design_point
+from simulator.sweep.design import Axis, Constraint, Derived, DesignPoint, DesignSpec, design_point
 from simulator.sweep.expressions import Expr, ExprError, parse_expr
 from simulator.sweep.paths import resolve_path, set_path
-from simulator.sweep.worker import BUILTIN_OBJECTIVES, METRIC_COLUMNS, QUALITY_COLUMNS, QualitySetup
+from simulator.sweep.worker import (
+    BUILTIN_OBJECTIVES,
+    METRIC_COLUMNS,
+    QUALITY_COLUMNS,
+    SYSTEM_COLUMNS,
+    QualitySetup,
+)
 
-#: Values an expression can use besides spec fields, computed from each design point.
+#: Values an expression can use besides spec fields, computed from each design point (of a
+#: system: summed over every core instance).
 BUILTIN_NAMES = {
     "pes": "PEs in the array (compute.rows x compute.cols)",
     "sram_bytes": "on-chip SRAM in bytes, all levels (per-PE levels times the PEs)",
@@ -33,8 +41,8 @@ BUILTIN_NAMES = {
 }
 
 
-#: Metric columns constraints and objectives may read.
-METRICS = {*METRIC_COLUMNS, *QUALITY_COLUMNS}
+#: Metric columns constraints and objectives may read (those of systems in sweeps over systems).
+METRICS = {*METRIC_COLUMNS, *QUALITY_COLUMNS, *SYSTEM_COLUMNS}
 
 MAX_GRID_POINTS = 1_000_000
 """Most design points a grid sweep may visit, and most samples or trials of a random or NSGA-II
@@ -107,7 +115,12 @@ class QualitySpec(_Strict):
 class SweepFile(_Strict):
     name: str = Field(..., min_length=1)
     description: str = ""
-    base: str | dict[str, Any] = Field(..., description="arch YAML path (relative to the sweep) or an inline arch")
+    base: str | dict[str, Any] | None = Field(
+        default=None, description="arch YAML path (relative to the sweep) or an inline arch"
+    )
+    system: str | dict[str, Any] | None = Field(
+        default=None, description="instead of base: a system YAML path (relative to the sweep) or an inline system"
+    )
     workloads: tuple[str, ...] = Field(..., min_length=1, description="workload files, relative to the sweep")
     steps: StrictInt | None = Field(
         default=None,
@@ -131,6 +144,15 @@ class SweepFile(_Strict):
             return {**data, "workloads": [data["workloads"]]}
         return data
 
+    @model_validator(mode="after")
+    def _one_base(self) -> SweepFile:
+        if (self.base is None) == (self.system is None):
+            raise ValueError(
+                "give exactly one of base (an arch: a YAML path or an inline mapping) or system "
+                "(a multi-core system, docs/multicore.md)"
+            )
+        return self
+
 
 @dataclass(frozen=True)
 class Objective:
@@ -144,8 +166,9 @@ class Sweep:
     spec: SweepFile
     path: Path
     positions: Positions
-    base_data: dict[str, Any]  # the base arch as written (defaults left out)
+    base_data: dict[str, Any]  # the base as written (defaults left out; a system's core archs loaded)
     base_full: dict[str, Any]  # the validated base with every default filled in
+    model: type[DesignSpec]  # ArchSpec, or SystemSpec for a sweep over systems
     axes: tuple[Axis, ...]
     derived: tuple[Derived, ...]
     constraints: tuple[Constraint, ...]
@@ -159,19 +182,36 @@ class Sweep:
         return QualitySetup(**self.spec.quality.model_dump()) if used & set(QUALITY_COLUMNS) else None
 
     @property
+    def kind(self) -> str:
+        """What a design point is: ``arch`` or ``system``."""
+        return "system" if self.model is SystemSpec else "arch"
+
+    @property
     def grid_size(self) -> int:
         return math.prod(len(a.values) for a in self.axes)
 
 
-def _load_base(spec: SweepFile, path: Path, positions: Positions) -> tuple[dict[str, Any], ArchSpec]:
-    if isinstance(spec.base, dict):
-        return spec.base, arch_from_data(spec.base, positions, "base")
-    base_path = path.parent / spec.base
-    problem = input_problem(base_path)
-    if problem is not None:
-        raise positions.error("base", input_file_message("arch", spec.base, path.parent, problem))
-    data, base_positions = load_yaml(base_path)
-    return data, arch_from_data(data, base_positions)
+def _load_base(spec: SweepFile, path: Path, positions: Positions) -> tuple[dict[str, Any], DesignSpec]:
+    """The base as written and validated: an arch, or a system whose core archs are loaded."""
+    root, value = ("base", spec.base) if spec.base is not None else ("system", spec.system)
+    if isinstance(value, dict):
+        data, where, folder = value, positions, path.parent
+    else:
+        assert value is not None  # SweepFile checks that one of them is given
+        base_path = path.parent / value
+        problem = input_problem(base_path)
+        if problem is not None:
+            what = "arch" if root == "base" else "system"
+            raise positions.error(root, input_file_message(what, value, path.parent, problem))
+        (data, where), folder, root = load_yaml(base_path), base_path.parent, ""
+    if spec.base is not None:
+        return data, arch_from_data(data, where, root)
+    system = system_from_data(data, where, folder, root)
+    # axes set fields of the cores' archs, so a core's `arch: file.yaml` becomes that file's data
+    cores = [
+        {**c, "arch": core.arch.model_dump(mode="json")} for c, core in zip(data["cores"], system.cores, strict=True)
+    ]
+    return {**data, "cores": cores}, system
 
 
 def _check_axis(
@@ -179,6 +219,7 @@ def _check_axis(
     values: tuple[Any, ...],
     path: tuple[str | int, ...],
     base: dict[str, Any],
+    model: type[DesignSpec],
     positions: Positions,
 ) -> None:
     """Reject a value that is wrong for its field whatever the other axes are."""
@@ -186,7 +227,7 @@ def _check_axis(
         raise positions.error(f"axes.{name}", "the axis has no values (check start, stop and step)")
     for i, value in enumerate(values):
         try:
-            ArchSpec.model_validate(set_path(base, path, value))
+            model.model_validate(set_path(base, path, value))
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
             if tuple(err["loc"])[: len(path)] == path:
@@ -221,20 +262,27 @@ def load_sweep(path: str | Path) -> Sweep:
     spec = model_from_data(SweepFile, data, positions, "sweep")
     if spec.fidelity not in FIDELITIES:
         raise positions.error("fidelity", f"unknown fidelity {spec.fidelity!r}; allowed: {', '.join(FIDELITIES)}")
-    base_data, base_arch = _load_base(spec, path, positions)
-    full = base_arch.model_dump(mode="json")
+    base_data, base_spec = _load_base(spec, path, positions)
+    full = base_spec.model_dump(mode="json")
+    model = type(base_spec)
+    what = "system" if model is SystemSpec else "arch"
+    if what == "system" and spec.fidelity != "analytic":
+        raise positions.error(
+            "fidelity", f"a sweep over systems is analytic (fidelity {spec.fidelity!r}): systems cost each op "
+            "with the analytic single-core model (docs/multicore.md)"
+        )  # fmt: skip
 
     axes = []
     for name, axis_spec in spec.axes.items():
         try:
             apath = resolve_path(full, name)
         except KeyError as exc:
-            raise positions.error(f"axes.{name}", f"not a field of the base arch: {exc.args[0]}") from None
+            raise positions.error(f"axes.{name}", f"not a field of the base {what}: {exc.args[0]}") from None
         try:
             values = axis_values(axis_spec)
         except ValueError as exc:
             raise positions.error(f"axes.{name}", str(exc)) from None
-        _check_axis(name, values, apath, base_data, positions)
+        _check_axis(name, values, apath, base_data, model, positions)
         axes.append(Axis(name=name, path=apath, values=values))
 
     derived: list[Derived] = []
@@ -249,7 +297,7 @@ def load_sweep(path: str | Path) -> Sweep:
             if not name.isidentifier() or name in BUILTIN_NAMES or name in METRICS:
                 raise positions.error(
                     where,
-                    "a derived name is either a field of the base arch (to set "
+                    f"a derived name is either a field of the base {what} (to set "
                     "it) or a new plain name (letters, digits, _) that is not a builtin "
                     f"({', '.join(BUILTIN_NAMES)}) or a metric",
                 ) from None
@@ -257,7 +305,7 @@ def load_sweep(path: str | Path) -> Sweep:
         if unknown is not None:
             raise positions.error(
                 where,
-                f"unknown name {unknown!r}: use fields of the base arch, derived "
+                f"unknown name {unknown!r}: use fields of the base {what}, derived "
                 f"names defined above, or {', '.join(BUILTIN_NAMES)}",
             )
         derived.append(Derived(name=name, expr=expr, path=dpath))
@@ -272,7 +320,7 @@ def load_sweep(path: str | Path) -> Sweep:
             raise positions.error(
                 f"constraints.{i}",
                 f"unknown name {unknown!r}: use fields of the base "
-                f"arch, derived names, {', '.join(BUILTIN_NAMES)}, or metrics "
+                f"{what}, derived names, {', '.join(BUILTIN_NAMES)}, or metrics "
                 f"({', '.join(sorted(METRICS))})",
             )
         constraints.append(Constraint(expr=expr, after_evaluation=bool(expr.names & METRICS)))
@@ -281,7 +329,7 @@ def load_sweep(path: str | Path) -> Sweep:
     for name, direction in spec.objectives.items():
         column = BUILTIN_OBJECTIVES.get(name) or (name if name in METRICS else None)
         if column is None:
-            allowed = [*BUILTIN_OBJECTIVES, *METRIC_COLUMNS, *QUALITY_COLUMNS]
+            allowed = [*BUILTIN_OBJECTIVES, *METRIC_COLUMNS, *SYSTEM_COLUMNS, *QUALITY_COLUMNS]
             raise positions.error(f"objectives.{name}", f"unknown objective {name!r}; allowed: {', '.join(allowed)}")
         objectives.append(
             Objective(name=name, column=column, direction="min" if direction.startswith("min") else "max")
@@ -300,12 +348,21 @@ def load_sweep(path: str | Path) -> Sweep:
         positions=positions,
         base_data=base_data,
         base_full=full,
+        model=model,
         axes=tuple(axes),
         derived=tuple(derived),
         constraints=tuple(constraints),
         objectives=tuple(objectives),
         workloads=tuple(workloads),
     )
+    used = {o.column for o in sweep.objectives}.union(*(c.expr.names for c in sweep.constraints))
+    if sweep.kind == "arch" and used & set(SYSTEM_COLUMNS):
+        names = ", ".join(sorted(used & set(SYSTEM_COLUMNS)))
+        raise positions.error("objectives", f"{names}: metrics of systems (use system: as the base)")
+    if sweep.kind == "system" and sweep.quality is not None:
+        raise positions.error(
+            "objectives", "quality metrics are not measured for systems (each core has its own numerics)"
+        )
     _check_size(sweep)
     _check_designs(sweep)
     return sweep
@@ -334,7 +391,8 @@ def _check_designs(sweep: Sweep) -> None:
     likelihood, and is reported at its line instead of rejecting each design at run time."""
     corners = [()] + [tuple((a, a.values[i]) for a in sweep.axes) for i in (0, -1)]
     points: list[DesignPoint] = [
-        design_point(sweep.base_data, sweep.base_full, c, sweep.derived, sweep.constraints) for c in corners
+        design_point(sweep.base_data, sweep.base_full, c, sweep.derived, sweep.constraints, sweep.model)
+        for c in corners
     ]
     failed = [p for p in points if p.failed is not None]
     if len(failed) < len(points):

@@ -4,11 +4,16 @@ A worker gets a :class:`WorkerSetup` once, loads and prepares every workload onc
 (:class:`WorkerState`), then turns :class:`Task` s into :class:`Outcome` s. The executors
 (serial, local pool, Dask) only move these records around; they do not know what a design is.
 
+A point is an arch (:func:`simulator.evaluation.evaluate_prepared`) or, in a sweep over systems,
+a multi-core system (:func:`simulator.system.evaluate_system`, layer fusion searched up to the
+system's ``schedule.max_fusion_depth``: 1 runs layer by layer).
+
 Metrics are the numbers a point is judged by: the columns of :data:`METRIC_COLUMNS`, which
-every evaluation has, and, when a sweep asks for them, the image-quality columns of
-:data:`QUALITY_COLUMNS` from :func:`models.numerics.session.quality_objective` (it runs the real model
-with the design's numerics, so it needs torch: the ``trace`` extra). Quality depends on the
-numerics alone, so a worker computes it once per distinct numerics and reuses it.
+every evaluation has (a system adds :data:`SYSTEM_COLUMNS`), and, when a sweep asks for them,
+the image-quality columns of :data:`QUALITY_COLUMNS` from
+:func:`models.numerics.session.quality_objective` (it runs the real model with the design's
+numerics, so it needs torch: the ``trace`` extra). Quality depends on the numerics alone, so a
+worker computes it once per distinct numerics and reuses it.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ from pydantic import ValidationError
 from accelerator.errors import PicojouleError
 from accelerator.numerics import arch_numerics
 from accelerator.spec import ArchSpec
+from accelerator.system import SystemSpec
 from models.numerics import session as numerics  # torch only when it runs a model
 from models.workload import WorkloadError
 from simulator.evaluation import evaluate_prepared
 from simulator.optable import OpTable, prepare
 from simulator.result import DesignResult
 from simulator.scenario import load_workload
+from simulator.system import SystemResult, evaluate_system
 
 #: Metric columns every evaluated point has (unit in the name).
 METRIC_COLUMNS = (
@@ -43,6 +50,9 @@ METRIC_COLUMNS = (
     "latency_s_per_step",
     "mean_utilization",
 )
+
+#: Metric columns of a system's evaluation besides :data:`METRIC_COLUMNS` (per image).
+SYSTEM_COLUMNS = ("dram_bytes_per_image", "noc_byte_hops_per_image", "d2d_bytes_per_image", "fusion_depth")
 
 #: Image-quality metric columns and the field of quality_objective's record each one holds.
 QUALITY_COLUMNS = {"quality_psnr_db": "psnr_db", "quality_ssim": "ssim", "quality_fd": "fd"}
@@ -74,7 +84,7 @@ class Task:
 
     key: str  # store key: hash of (design point, workload, simulator version)
     workload: int  # index into WorkerSetup.workloads
-    arch: Mapping[str, Any]  # arch data, validated again by the worker
+    arch: Mapping[str, Any]  # arch (or system: WorkerSetup.system) data, validated again by the worker
 
 
 @dataclass(frozen=True)
@@ -92,16 +102,21 @@ def evaluate_task(state: WorkerState, task: Task) -> Outcome:
     """Evaluate one task; user errors and bugs alike become a failed :class:`Outcome`."""
     t0 = time.perf_counter()
     try:
-        arch = ArchSpec.model_validate(task.arch)
-        result = evaluate_prepared(
-            state.tables[task.workload],
-            arch,
-            steps=state.setup.steps,
-            fidelity=state.setup.fidelity,
-        )
-        metrics = design_metrics(result)
-        if state.setup.quality is not None:
-            metrics.update(state.quality(arch))
+        if state.setup.system:
+            system = SystemSpec.model_validate(task.arch)
+            res = evaluate_system(state.workloads[task.workload], system, steps=state.setup.steps, fused=True)
+            metrics = system_metrics(res)
+        else:
+            arch = ArchSpec.model_validate(task.arch)
+            result = evaluate_prepared(
+                state.tables[task.workload],
+                arch,
+                steps=state.setup.steps,
+                fidelity=state.setup.fidelity,
+            )
+            metrics = design_metrics(result)
+            if state.setup.quality is not None:
+                metrics.update(state.quality(arch))
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in err["loc"])
@@ -140,6 +155,7 @@ class WorkerSetup:
     steps: int | None = None
     fidelity: str = "analytic"
     quality: QualitySetup | None = None  # when the sweep reads quality metrics
+    system: bool = False  # tasks are multi-core systems, not archs
     #: The function that evaluates a task (picklable by reference). Tests swap it to inject faults.
     evaluator: Callable[[WorkerState, Task], Outcome] = evaluate_task
 
@@ -190,4 +206,21 @@ def design_metrics(r: DesignResult) -> dict[str, float]:
         "latency_s_per_step": r.latency_s_per_step,
         "mean_utilization": float(r.extras.get("mean_utilization", float("nan"))),
         **{f"energy_{k}_j": v for k, v in sorted(r.energy_breakdown_j.items())},
+    }
+
+
+def system_metrics(r: SystemResult) -> dict[str, float]:
+    """The metric columns of one system's evaluation: :func:`design_metrics` of its row (the
+    energy breakdown has ``noc`` and ``d2d``), the mean utilisation over its instances, its
+    traffic and the fusion depth the search chose for the denoising step."""
+    metrics = design_metrics(r.as_design())
+    busy = [c.utilization for c in r.cores]
+    traffic = r.traffic_bytes_per_image
+    return {
+        **metrics,
+        "mean_utilization": sum(busy) / len(busy),
+        "dram_bytes_per_image": float(traffic["dram"]),
+        "noc_byte_hops_per_image": float(traffic["noc"]),
+        "d2d_bytes_per_image": float(traffic["d2d"]),
+        "fusion_depth": float(r.fusion_plan["step"]["depth"]),
     }

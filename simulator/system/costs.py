@@ -5,11 +5,14 @@
    probe: the whole workload on that core's arch (:func:`simulator.evaluation.evaluate_prepared`,
    once per core). Ties go to the core listed first.
 2. **Instances**: a ``split`` core runs each of its ops on all its instances at once (output
-   channels apart): the op's latency / count, its energy unchanged, a GEMM-like op's input
+   channels apart): the op's latency times the busiest instance's share of the divided dimension
+   (``ceil(n / count) / n``: :func:`split_share`), its energy unchanged, a GEMM-like op's input
    multicast to every instance (:mod:`simulator.system.schedule`). A ``pipeline`` core cuts its
    ops, in order, into ``count`` stages of about equal probe latency (of about equal weight bytes
    when the core keeps weights across steps: each stage's weights must fit its store), one
-   instance each.
+   instance each. A ``data`` core runs its ops on ``replicas`` instances, each on its share of
+   the batch (:mod:`simulator.system.data`): an op's latency is its share's, its energy and DRAM
+   bytes ``replicas`` times the share's.
 3. **Costs**: each group (a core's ops, or one stage's) is evaluated as a workload of its own ops
    on the core's arch, so a stage's weight residency sees only its weights. A one-core system is
    one group of the whole workload: exactly :func:`simulator.evaluation.evaluate_prepared`.
@@ -18,14 +21,16 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from accelerator.system import CoreSpec, SystemSpec
-from models.workload import Workload
+from models.workload import Op, Workload
 from simulator.cost.hardware import Hardware, hardware
 from simulator.evaluation import evaluate_prepared
 from simulator.optable import prepare
-from simulator.result import DesignResult, OpResult
+from simulator.result import DesignResult, OpResult, per_image
+from simulator.system.data import items_per_call, replicas, share
 from simulator.system.noc import Network
 
 #: Kinds whose output-channel split needs the whole input on every instance.
@@ -40,16 +45,14 @@ class Group:
     stage: int  # pipeline stage (0 for a split core)
     instances: tuple[int, ...]
     ops: tuple[int, ...]  # op indices in the phase's workload
-    result: DesignResult  # the group's ops as one workload on the core's arch (per image)
+    result: DesignResult  # the group's ops as one workload on the core's arch (per image; data: one replica's)
     hw: Hardware
+    replicas: int = 1  # data parallelism: copies of the step, one per instance, each on its share
 
     @property
     def label(self) -> str:
-        return (
-            self.core.name
-            if self.core.parallelism == "split" or self.core.count == 1
-            else f"{self.core.name}.{self.stage}"
-        )
+        pipelined = self.core.parallelism == "pipeline" and self.core.count > 1
+        return f"{self.core.name}.{self.stage}" if pipelined else self.core.name
 
     @property
     def leakage_w(self) -> float:
@@ -62,10 +65,10 @@ class OpCost:
     """One op on its group, per step (mean over the image's steps)."""
 
     group: int
-    op: OpResult  # the single-core model's record on the group's arch
+    op: OpResult  # the single-core model's record on the group's arch (data: one replica's share)
     latency_s: float  # on the group's instances (split: / count)
-    energy_j: float
-    dram_bytes: float
+    energy_j: float  # all replicas together
+    dram_bytes: float  # all replicas together
     dram_j_per_byte: float
     dram_bytes_per_s: float
     clock_hz: float
@@ -75,6 +78,7 @@ class OpCost:
     weights_resident: bool  # kept on chip across steps (nothing to re-fetch per tile)
     input_resident: bool  # the single-core model already kept the input on chip
     output_kept: bool  # ... and the output
+    replicas: int = 1  # data parallelism: instances each running the op on its share
 
 
 @dataclass(frozen=True)
@@ -106,15 +110,19 @@ class Evaluator:
     batch: int
     steps: int
     weight_residency: bool
-    cache: dict[tuple[str, tuple[int, ...]], DesignResult] = dataclasses.field(default_factory=dict)
+    cache: dict[tuple[str, tuple[int, ...], int], DesignResult] = dataclasses.field(default_factory=dict)
 
-    def __call__(self, core: CoreSpec, ops: tuple[int, ...]) -> DesignResult:
-        key = (core.name, ops)
+    def __call__(self, core: CoreSpec, ops: tuple[int, ...], n_replicas: int = 1) -> DesignResult:
+        """``ops`` on ``core`` (per image); with ``n_replicas`` > 1, one replica's share of the batch
+        (per image of the batch: the replicas together cost ``n_replicas`` times this)."""
+        key = (core.name, ops, n_replicas)
         if key not in self.cache:
-            table = prepare(sub_workload(self.workload, ops), batch=self.batch)
-            self.cache[key] = evaluate_prepared(
-                table, core.arch, steps=self.steps, weight_residency=self.weight_residency
-            )
+            if n_replicas == 1:
+                table = prepare(sub_workload(self.workload, ops), batch=self.batch)
+            else:
+                table = prepare(sub_workload(share(self.workload, self.batch, n_replicas), ops))
+            r = evaluate_prepared(table, core.arch, steps=self.steps, weight_residency=self.weight_residency)
+            self.cache[key] = r if n_replicas == 1 else per_image(r, self.batch)
         return self.cache[key]
 
 
@@ -138,7 +146,7 @@ def _score(system: SystemSpec, ev: Evaluator, everything: tuple[int, ...], c: in
     core = system.cores[c]
     if system.schedule.objective == "energy":
         return r.energy_j
-    return r.latency_s / (core.count if core.parallelism == "split" else 1)
+    return r.latency_s / (core.count if core.parallelism in ("split", "data") else 1)
 
 
 def _stages(ops: tuple[int, ...], load: list[float], count: int) -> list[tuple[int, ...]]:
@@ -167,6 +175,10 @@ def plan(system: SystemSpec, network: Network, ev: Evaluator) -> Plan:
         if core.parallelism == "split" or core.count == 1:
             groups.append(Group(core, 0, insts, ops, ev(core, ops), hw))
             continue
+        if core.parallelism == "data":
+            n = replicas(core.count, items_per_call(ev.workload, ev.batch))
+            groups.append(Group(core, 0, insts[:n], ops, ev(core, ops, n), hw, n))
+            continue
         if core.arch.memory.weight_residency == "across_steps":  # each stage's weights must fit its store
             load = [float(ev.workload.ops[i].weight_bytes) for i in ops]
         else:
@@ -176,11 +188,21 @@ def plan(system: SystemSpec, network: Network, ev: Evaluator) -> Plan:
             groups.append(Group(core, k, (insts[k],), stage, ev(core, stage), hw))
     costs: dict[int, OpCost] = {}
     for g, group in enumerate(groups):
-        costs.update(_op_costs(g, group, ev.workload))
+        costs.update(_op_costs(g, group, ev.workload, ev.batch))
     return Plan(tuple(groups), tuple(costs[i] for i in range(len(ev.workload.ops))))
 
 
-def _op_costs(g: int, group: Group, workload: Workload) -> dict[int, OpCost]:
+def split_share(op: Op, count: int, batch: int) -> float:
+    """The busiest of ``count`` instances' share of ``op`` split apart: ``ceil(n / count) / n`` of
+    the divided dimension ``n``: a weight GEMM's or convolution's output channels, another GEMM's
+    or attention's batch x heads; ``1 / count`` for vector ops (their elements are many)."""
+    if op.gemm is None:
+        return 1.0 / count
+    n = op.gemm[2] if op.weight_is_param else op.gemm[0] * batch
+    return math.ceil(n / count) / n if n > 0 else 1.0 / count
+
+
+def _op_costs(g: int, group: Group, workload: Workload, batch: int) -> dict[int, OpCost]:
     hw, arch = group.hw, group.core.arch
     dram = arch.memory.dram
     act_levels = [lv.size_bytes for lv in hw.levels if lv.holds[0]]
@@ -188,6 +210,7 @@ def _op_costs(g: int, group: Group, workload: Workload) -> dict[int, OpCost]:
     res = group.result.extras.get("weight_residency", {})
     resident = bool(res.get("resident", False))
     split = len(group.instances) if group.core.parallelism == "split" else 1
+    n = group.replicas
     out: dict[int, OpCost] = {}
     for j, i in enumerate(group.ops):
         r = group.result.per_op[j]
@@ -196,9 +219,9 @@ def _op_costs(g: int, group: Group, workload: Workload) -> dict[int, OpCost]:
         out[i] = OpCost(
             group=g,
             op=r,
-            latency_s=r.latency_s / split,
-            energy_j=r.energy_j,
-            dram_bytes=float(r.traffic_bytes.get("dram", 0.0)),
+            latency_s=r.latency_s * split_share(op, split, batch) if split > 1 else r.latency_s,
+            energy_j=n * r.energy_j,
+            dram_bytes=n * float(r.traffic_bytes.get("dram", 0.0)),
             dram_j_per_byte=hw.dram_pj_per_bit * 8e-12,
             dram_bytes_per_s=dram.bandwidth_gb_per_s * dram.efficiency * 1e9,
             clock_hz=hw.clock_hz,
@@ -208,6 +231,7 @@ def _op_costs(g: int, group: Group, workload: Workload) -> dict[int, OpCost]:
             weights_resident=resident,
             input_resident=bool(r.mapping.get("input_resident", False)),
             output_kept=bool(r.mapping.get("output_kept", False)),
+            replicas=n,
         )
     return out
 

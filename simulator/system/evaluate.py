@@ -14,7 +14,14 @@ the image's steps), run ``steps`` times, and the decoder once. Per image:
 With ``fused=True`` the fusion depth is searched over 1, 2, 4, ... ``schedule.max_fusion_depth``
 (and that depth itself), the system's objective deciding (energy, then latency; or the reverse);
 ties go to the shallower depth. Depth 1 is layer by layer, so fused is never worse in the
-objective.
+objective. Cores with ``parallelism: auto`` are tried as ``split``, ``pipeline`` and ``data``
+(all such cores alike, per phase), each with its depth search; the objective picks, ties going
+to the earlier of the three.
+
+A phase's schedule covers one call of the batched step (``batch`` images); its network energy,
+idle leakage and fusion savings are divided by ``batch`` to be per image, like the groups' own
+results (:func:`simulator.result.per_image`). A data-parallel group's result is one replica's:
+it counts ``replicas`` times.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from simulator.system.schedule import Schedule, fused_latency, schedule
 class Phase:
     name: str
     runs: int  # times per image (steps, or 1 for the decoder)
+    system: SystemSpec  # with every ``auto`` core resolved
     plan: Plan
     fusion: Fusion
     sched: Schedule
@@ -63,20 +71,35 @@ def _depths(max_depth: int) -> list[int]:
     return out + ([max_depth] if max_depth not in out else [])
 
 
+def resolutions(system: SystemSpec) -> list[SystemSpec]:
+    """``system`` with its ``auto`` cores set to split, pipeline and data in turn (the system
+    alone when no core is ``auto``)."""
+    if not any(c.parallelism == "auto" for c in system.cores):
+        return [system]
+    out = []
+    for mode in ("split", "pipeline", "data"):
+        cores = tuple(
+            c.model_copy(update={"parallelism": mode}) if c.parallelism == "auto" else c for c in system.cores
+        )
+        out.append(system.model_copy(update={"cores": cores}))
+    return out
+
+
 def _phase(name: str, runs: int, system: SystemSpec, net: Network, ev: Evaluator, fused: bool) -> Phase:
     graph = op_edges(ev.workload)
-    pl = plan(system, net, ev)
     leak = {c.name: hardware(c.arch).leakage_mw * 1e-3 for c in system.cores}  # W per instance
     best: Phase | None = None
-    for depth in _depths(system.schedule.max_fusion_depth) if fused else [1]:
-        f = fuse(ev.workload, pl.costs, graph.edges, depth) if depth > 1 else layer_by_layer(len(pl.costs))
-        s = schedule(system, net, ev.workload, pl, graph.edges, f)
-        noc, d2d = net.energy_j(s.ledger)
-        span = s.makespan_s
-        idle = sum(leak[x.core] * max(0.0, span - s.busy_s.get(x.index, 0.0)) for x in net.instances)
-        ph = Phase(name, runs, pl, f, s, noc, d2d, idle, graph.inferred)
-        if best is None or _key(ph, system) < _key(best, system):
-            best = ph
+    for resolved in resolutions(system):
+        pl = plan(resolved, net, ev)
+        for depth in _depths(system.schedule.max_fusion_depth) if fused else [1]:
+            f = fuse(ev.workload, pl.costs, graph.edges, depth) if depth > 1 else layer_by_layer(len(pl.costs))
+            s = schedule(resolved, net, ev.workload, pl, graph.edges, f)
+            noc, d2d = net.energy_j(s.ledger)
+            span = s.makespan_s
+            idle = sum(leak[x.core] * max(0.0, span - s.busy_s.get(x.index, 0.0)) for x in net.instances)
+            ph = Phase(name, runs, resolved, pl, f, s, noc, d2d, idle, graph.inferred)
+            if best is None or _key(ph, system) < _key(best, system):
+                best = ph
     assert best is not None
     return best
 
@@ -134,18 +157,19 @@ def _assemble(system: SystemSpec, net: Network, phases: list[Phase], fused: bool
         for g in ph.plan.groups:
             r = g.result
             group_results[f"{ph.name}/{g.label}"] = r
-            energy += r.energy_j_per_image
+            energy += g.replicas * r.energy_j_per_image
             for k, v in r.energy_breakdown_j.items():
-                breakdown[k] = breakdown.get(k, 0.0) + v
-            traffic["dram"] += float(r.extras.get("traffic_bytes_per_image", {}).get("dram", 0.0))
+                breakdown[k] = breakdown.get(k, 0.0) + g.replicas * v
+            traffic["dram"] += g.replicas * float(r.extras.get("traffic_bytes_per_image", {}).get("dram", 0.0))
             fills.append(float(r.extras.get("weight_residency", {}).get("fill_latency_s", 0.0)))
         saved_bytes = sum(ph.fusion.dram_saved)
+        per_image = ph.runs / batch  # a run is one call of the batched step
         for k, v in (("dram", -ph.saved_j), ("noc", ph.noc_j), ("d2d", ph.d2d_j), ("leakage", ph.idle_j)):
-            breakdown[k] = breakdown.get(k, 0.0) + ph.runs * v
-            energy += ph.runs * v
-        traffic["dram"] -= ph.runs * saved_bytes
-        traffic["noc"] += ph.runs * ph.sched.ledger.noc_bit_hops / 8.0
-        traffic["d2d"] += ph.runs * ph.sched.ledger.d2d_bits / 8.0
+            breakdown[k] = breakdown.get(k, 0.0) + per_image * v
+            energy += per_image * v
+        traffic["dram"] -= per_image * saved_bytes
+        traffic["noc"] += per_image * ph.sched.ledger.noc_bit_hops / 8.0
+        traffic["d2d"] += per_image * ph.sched.ledger.d2d_bits / 8.0
         if _serial(ph, system):  # the group's own latency: its ops back to back, its weight fill
             latency += ph.plan.groups[0].result.latency_s_per_image
             fills.pop()
@@ -153,8 +177,8 @@ def _assemble(system: SystemSpec, net: Network, phases: list[Phase], fused: bool
             latency += ph.runs * ph.sched.makespan_s
         for name, use in ph.sched.ledger.links.items():
             row = links.setdefault(name, [use.kind, 0.0, 0.0])
-            row[1] = float(row[1]) + ph.runs * use.bytes_sent
-            row[2] = float(row[2]) + ph.runs * use.bytes_received
+            row[1] = float(row[1]) + per_image * use.bytes_sent
+            row[2] = float(row[2]) + per_image * use.bytes_received
         for x, b in ph.sched.busy_s.items():
             busy[x] = busy.get(x, 0.0) + ph.runs * b
         for s in ph.sched.slots:
@@ -198,7 +222,7 @@ def _assemble(system: SystemSpec, net: Network, phases: list[Phase], fused: bool
         objective=system.schedule.objective,
         latency_s_per_step=step.sched.makespan_s,
         latency_s_per_image=latency,
-        energy_j_per_step=step.energy_j,
+        energy_j_per_step=step.energy_j / batch,
         energy_j_per_image=energy,
         energy_breakdown_j=dict(sorted(breakdown.items())),
         traffic_bytes_per_image=traffic,
@@ -212,6 +236,8 @@ def _assemble(system: SystemSpec, net: Network, phases: list[Phase], fused: bool
                 "fused_ops": sum(1 for g in ph.fusion.group_of if g >= 0),
                 "max_tiles": max(ph.fusion.tiles),
                 "dram_saved_bytes_per_run": sum(ph.fusion.dram_saved),
+                "parallelism": {g.core.name: g.core.parallelism for g in ph.plan.groups},
+                "replicas": max(g.replicas for g in ph.plan.groups),
             }
             for ph in phases
         },

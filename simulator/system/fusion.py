@@ -7,10 +7,11 @@ A fused group is a run of ``depth`` consecutive ops (the last may be shorter). I
   does not write it (unless its output was already kept). Bytes are at the arch's activation
   width; an op's savings are capped at its own DRAM bytes.
 - **Tiles**: the group runs in ``T`` tiles, enough that half the smallest activation buffer of the
-  group's cores holds a tile of its largest internal tensor. Consecutive ops on different
-  instances overlap as a pipeline over the tiles (:mod:`simulator.system.schedule`).
+  group's cores holds a tile of its largest internal tensor (a data-parallel replica's share of
+  it). Consecutive ops on different instances overlap as a pipeline over the tiles
+  (:mod:`simulator.system.schedule`).
 - **Weights re-fetched**: with ``T > 1`` an op whose weights are neither resident across steps nor
-  fit half its buffer reads them once per tile: ``(T - 1) x weight bytes`` more DRAM.
+  fit half its buffer reads them once per tile: ``(T - 1) x weight bytes`` more DRAM (per replica).
 - **Admission**: a group is fused only when it saves DRAM bytes in all (saved > re-fetched);
   otherwise its ops run layer by layer. So fusion never adds DRAM traffic.
 """
@@ -67,13 +68,13 @@ def fuse(workload: Workload, costs: tuple[OpCost, ...], edges: tuple[Edge, ...],
         if not inside:
             continue
         buffer = min(costs[j].buffer_bytes for j in ops)
-        biggest = max(edge_bytes(e, workload, costs) for e in inside)
+        biggest = max(edge_bytes(e, workload, costs) / costs[e.consumer].replicas for e in inside)
         t = min(MAX_TILES, max(1, math.ceil(biggest / (buffer / 2)))) if buffer > 0 else MAX_TILES
         net = {j: _saved(j, start, ops.stop, in_edges, out_edges, workload, costs) for j in ops}
         for j in ops:
             c = costs[j]
             if t > 1 and not c.weights_resident and c.weight_bytes > c.buffer_bytes / 2:
-                net[j] -= (t - 1) * c.weight_bytes
+                net[j] -= (t - 1) * c.weight_bytes * c.replicas
         if sum(net.values()) <= 0:
             continue
         for j in ops:

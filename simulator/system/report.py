@@ -44,7 +44,10 @@ def system_summary(d: DesignResult) -> str:
         if sysx["fusion"] == "fused"
         else ""
     )
-    return f"{d.name}: {energy} per image{fused}\n  utilisation per core instance: {util}"
+    modes = plan.get("parallelism", {})
+    data = f" x{plan.get('replicas', 1)}" if "data" in modes.values() else ""
+    chosen = "; ".join(f"{g} {m}" for g, m in modes.items()) + data
+    return f"{d.name}: {energy} per image{fused}\n  utilisation per core instance: {util} (step: {chosen})"
 
 
 def _gantt(d: DesignResult, div_id: str) -> str:

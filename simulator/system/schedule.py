@@ -14,8 +14,9 @@ Edges: layer by layer, a consumer waits for its producer's end (the tensor goes 
 costed by the single-core model; crossing dies it also crosses the die-to-die links). Fused, the
 tensor goes core to core: the consumer starts once the first of ``T`` tiles has arrived and ends
 no earlier than its last tile, ``1/T`` of its time after the producer's end (a pipeline over
-tiles); on one instance it stays in the buffer, over a split core's instances it is all-gathered.
-A split core's GEMM or convolution gets its non-fused input multicast from its first instance.
+tiles); on one instance it stays in the buffer (on a data core's replicas, each keeps its share),
+over a split core's instances it is all-gathered. A split core's GEMM or convolution gets its
+non-fused input multicast from its first instance.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def fused_latency(c: OpCost, saved_bytes: float) -> float:
     base = max(comp, mem)
     if base <= 0 or saved_bytes == 0:
         return c.latency_s
-    mem_after = max(0.0, mem - saved_bytes / c.dram_bytes_per_s * c.clock_hz)
+    mem_after = max(0.0, mem - saved_bytes / c.replicas / c.dram_bytes_per_s * c.clock_hz)  # per replica
     return c.latency_s * max(comp, mem_after) / base
 
 
@@ -106,7 +107,8 @@ def schedule(
                 fused_in += b
                 t = fusion.tiles[i]
                 first = start[p] + (end[p] - start[p]) / t
-                arrive = first if src == insts and len(src) == 1 else _deliver(net, ledger, src, insts, b, first)
+                stays = src == insts and (len(src) == 1 or c.replicas > 1)  # data: each replica has its share
+                arrive = first if stays else _deliver(net, ledger, src, insts, b, first)
                 ready = max(ready, first + (arrive - first) / t)
                 min_end = max(min_end, max(end[p], arrive) + lat / t)
             else:
@@ -116,7 +118,7 @@ def schedule(
                     arrive = net.send(ledger, s.index, d.index, b, end[p])
                 ready = max(ready, arrive)
         op = workload.ops[i]
-        if len(insts) > 1 and op.kind in MULTICAST_KINDS:
+        if len(insts) > 1 and c.replicas == 1 and op.kind in MULTICAST_KINDS:
             whole = op.act_bytes / elem_bytes(op) * c.act_bytes_per_elem
             rest = max(0.0, whole - fused_in)
             if rest > 0:

@@ -126,6 +126,6 @@ def test_op_kinds_match_the_workload_format() -> None:
 
 
 def test_scenario_systems_load() -> None:
-    for name in ("one-die", "four-chiplets", "hetero"):
+    for name in ("one-die", "four-chiplets", "hetero", "cfg-pair"):
         s = load_system(ROOT / "scenarios" / "multicore" / f"{name}.yaml")
         assert s.name == name

@@ -15,10 +15,11 @@ from pydantic import BaseModel, ValidationError
 from accelerator.errors import SpecError
 from accelerator.gpu import load_gpu
 from accelerator.spec import ArchSpec, arch_from_data, spec_error_from_validation
+from accelerator.system import load_system
 from accelerator.yamlpos import Positions, load_yaml
 from models.layers import LayerList, load_layers_yaml, load_scalesim_csv
 from simulator.gpu.calibration_file import load_calibration
-from simulator.scenario import ScenarioSpec, load_designs, load_gpus, load_scenario, load_workload
+from simulator.scenario import ScenarioSpec, load_designs, load_gpus, load_scenario, load_systems, load_workload
 from simulator.sweep.spec import SweepFile, load_sweep
 
 _WORKLOAD_SUFFIXES = (".json", ".json.gz", ".gz")
@@ -83,6 +84,7 @@ def validate_file(path: Path) -> str:
         _schema_check(ScenarioSpec, data, positions)
         scenario = load_scenario(path)
         load_designs(scenario)
+        load_systems(scenario)
         load_gpus(scenario)
         if scenario.spec.gpu_calibration is not None:
             load_calibration(scenario.resolve(scenario.spec.gpu_calibration))
@@ -94,7 +96,10 @@ def validate_file(path: Path) -> str:
         _schema_check(LayerList, data, positions)
         load_layers_yaml(path)
         return "layer list"
-    if "axes" in data or "base" in data:
+    if "cores" in data:
+        load_system(path)
+        return "system"
+    if "axes" in data or "base" in data or "system" in data:
         _schema_check(SweepFile, data, positions)
         load_sweep(path)
         return "sweep"
@@ -104,5 +109,5 @@ def validate_file(path: Path) -> str:
     raise positions.error(
         "",
         "cannot tell what this file is: an arch has 'compute' and 'memory', a scenario "
-        "'workload' and 'designs', a layer list 'layers', a sweep 'base' and 'axes'",
+        "'workload' and 'designs', a layer list 'layers', a system 'cores', a sweep 'base' or 'system' and 'axes'",
     )

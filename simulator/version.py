@@ -23,6 +23,7 @@ MODEL_SOURCES = (
     "simulator/evaluation.py",
     "simulator/result.py",
     "simulator/cost",
+    "simulator/system",
     "simulator/gpu/model.py",
     "simulator/sweep/design.py",
     "simulator/sweep/worker.py",

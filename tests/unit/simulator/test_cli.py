@@ -38,6 +38,17 @@ def test_validate_accepts_committed_inputs(capsys: pytest.CaptureFixture[str]) -
     assert "ok (arch)" in capsys.readouterr().out
 
 
+def test_validate_knows_systems_and_system_sweeps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = [ROOT / "scenarios/multicore/one-die.yaml", ROOT / "scenarios/sweeps/multicore-cores.yaml"]
+    assert main(["validate", *map(str, files)]) == 0
+    out = capsys.readouterr().out
+    assert "one-die.yaml: ok (system)" in out and "multicore-cores.yaml: ok (sweep)" in out
+    bad = tmp_path / "sys.yaml"
+    bad.write_text(f"name: s\ncores:\n  - name: a\n    arch: {ARCH / 'edge-os-int8.yaml'}\n    count: 0\n")
+    assert main(["validate", str(bad)]) == 2
+    assert "sys.yaml:5 cores.0.count" in capsys.readouterr().err
+
+
 def test_validate_rejects_with_line_and_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text((ARCH / "edge-os-int8.yaml").read_text().replace("  rows: 32", "  rows: many"))

@@ -20,6 +20,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from accelerator.errors import SpecError
+from accelerator.spec_base import BOUND_REASONS, MAX_CLOCK_GHZ, MIN_CLOCK_GHZ, LocatedError
 from accelerator.spec_errors import model_from_data
 from accelerator.yamlpos import Positions, load_yaml, parse_yaml
 
@@ -34,6 +35,28 @@ PRECISION_BYTES: dict[str, int] = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "
 GPU_DIR = Path(__file__).parent / "gpus"
 
 T = TypeVar("T", int, float)
+
+#: Physical-plausibility bounds of a GPU spec's values, in one place: field -> (lowest, highest,
+#: why). Generous, so that no real GPU is refused; there so that a typo or a unit slip (W for mW,
+#: GB/s for MB/s) is a located error, not an absurd comparison. ``peak_tflops_dense`` applies to
+#: every precision.
+GPU_BOUNDS: dict[str, tuple[float, float, str]] = {
+    "peak_tflops_dense": (
+        0.01,
+        20_000.0,
+        "the largest dense peak published is ~4,500 TFLOP/s (B200 fp8/int8, NVIDIA Blackwell datasheet 2024)",
+    ),
+    "sparse_factor": (1.0, 4.0, "2:4 structured sparsity doubles the tensor rate (NVIDIA A100 whitepaper, 2020)"),
+    "hbm_bandwidth_gb_per_s": (1.0, 1e5, "the fastest HBM3e package is ~8,000 GB/s (B200)"),
+    "hbm_capacity_gb": (0.1, 1e4, "the largest GPU memory published is 288 GB (B300)"),
+    "l2_bytes": (1, 2**34, "L2 caches are tens of MB (H100: 50 MB, NVIDIA H100 whitepaper)"),
+    "l2_bandwidth_gb_per_s": (1.0, 1e6, "sustained L2 bandwidth is ~5-10 TB/s on an H100 (microbenchmarks)"),
+    "sm_count": (1, 4096, "an H100 SXM has 132 SMs, a B200 148"),
+    "boost_clock_ghz": (MIN_CLOCK_GHZ, MAX_CLOCK_GHZ, BOUND_REASONS["MAX_CLOCK_GHZ"]),
+    "base_clock_ghz": (MIN_CLOCK_GHZ, MAX_CLOCK_GHZ, BOUND_REASONS["MAX_CLOCK_GHZ"]),
+    "tdp_w": (1.0, 2000.0, "the largest accelerator module TDP published is ~1.2-1.4 kW (B200/B300 class)"),
+    "idle_w": (0.0, 2000.0, "below the board power (tdp_w)"),
+}
 
 
 class _Strict(BaseModel):
@@ -80,27 +103,29 @@ class GpuSpec(_Strict):
     idle_w: Cited[float] = Field(..., description="board power when idle with a context open, W")
 
     @model_validator(mode="after")
+    def _plausible(self) -> GpuSpec:
+        """Every value within :data:`GPU_BOUNDS`; the error names the field, the value, the bound and why."""
+        values: list[tuple[tuple[str, ...], str, float]] = [
+            (("peak_tflops_dense", prec), "peak_tflops_dense", c.value) for prec, c in self.peak_tflops_dense.items()
+        ]
+        values += [((name,), name, getattr(self, name).value) for name in GPU_BOUNDS if name != "peak_tflops_dense"]
+        for loc, name, value in values:
+            low, high, why = GPU_BOUNDS[name]
+            if not low <= value <= high:
+                raise LocatedError((*loc, "value"), f"expected a value in [{low:g}, {high:g}] ({why}), got {value:g}")
+        return self
+
+    @model_validator(mode="after")
     def _check(self) -> GpuSpec:
-        for prec, c in self.peak_tflops_dense.items():
-            if c.value <= 0:
-                raise ValueError(f"peak_tflops_dense.{prec} must be positive, got {c.value}")
-        positive = (
-            "hbm_bandwidth_gb_per_s",
-            "hbm_capacity_gb",
-            "l2_bytes",
-            "l2_bandwidth_gb_per_s",
-            "sm_count",
-            "boost_clock_ghz",
-            "base_clock_ghz",
-            "tdp_w",
-        )
-        for name in positive:
-            if getattr(self, name).value <= 0:
-                raise ValueError(f"{name}.value must be positive, got {getattr(self, name).value}")
-        if self.sparse_factor.value < 1:
-            raise ValueError(f"sparse_factor.value must be >= 1, got {self.sparse_factor.value}")
-        if not 0 <= self.idle_w.value < self.tdp_w.value:
-            raise ValueError(f"idle_w.value must be in [0, tdp_w), got {self.idle_w.value}")
+        if self.idle_w.value >= self.tdp_w.value:
+            raise LocatedError(
+                ("idle_w", "value"), f"must be below tdp_w ({self.tdp_w.value:g} W), got {self.idle_w.value:g}"
+            )
+        if self.base_clock_ghz.value > self.boost_clock_ghz.value:
+            raise LocatedError(
+                ("base_clock_ghz", "value"),
+                f"must be at most boost_clock_ghz ({self.boost_clock_ghz.value:g}), got {self.base_clock_ghz.value:g}",
+            )
         if "fp32" not in self.peak_tflops_dense:
             raise ValueError("peak_tflops_dense needs 'fp32' (the CUDA-core rate used for non-GEMM ops)")
         return self

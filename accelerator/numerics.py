@@ -81,8 +81,17 @@ FP8_EMAX: dict[str, int] = {"fp8_e4m3": 8, "fp8_e5m2": 15}
 """Exponent of the largest normal of each element type (OCP MX spec v1.0, 2023, table 1)."""
 
 
+#: Largest absolute zero-skip or delta threshold, in tensor units: 65504, the largest finite fp16
+#: value. A threshold above it sets every fp16 tensor, and every activation of the traced models
+#: (|x| stays below ~10^4), to zero: a typo or a unit slip, not a design (docs/numerics.md).
+MAX_ABS_THRESHOLD = 65504.0
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    # strict as accelerator.spec: a bool is not a number (``block_size: true``), a string is not
+    # a number; allow_inf_nan=False: a NaN passes every bound check, an infinite threshold zeroes
+    # every tensor
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class TensorFormat(_Strict):
@@ -142,9 +151,13 @@ class ZeroSkipSpec(_Strict):
     changes nothing numerically.
     """
 
-    act_threshold: float = Field(0.0, ge=0, description="absolute activation threshold, tensor units")
+    act_threshold: float = Field(
+        0.0, ge=0, le=MAX_ABS_THRESHOLD, description="absolute activation threshold, tensor units"
+    )
     act_threshold_rel: float = Field(0.0, ge=0, lt=1, description="activation threshold / max|x| of the tensor")
-    weight_threshold: float = Field(0.0, ge=0, description="absolute weight threshold, tensor units")
+    weight_threshold: float = Field(
+        0.0, ge=0, le=MAX_ABS_THRESHOLD, description="absolute weight threshold, tensor units"
+    )
     weight_threshold_rel: float = Field(0.0, ge=0, lt=1, description="weight threshold / max|w| of the tensor")
 
     @property
@@ -170,7 +183,7 @@ class TemporalDeltaSpec(_Strict):
     """
 
     enabled: bool | None = Field(None, description="default: compute.sparsity.temporal_delta")
-    threshold: float = Field(0.0, ge=0, description="absolute delta threshold, tensor units")
+    threshold: float = Field(0.0, ge=0, le=MAX_ABS_THRESHOLD, description="absolute delta threshold, tensor units")
     threshold_rel: float = Field(0.0, ge=0, lt=1, description="delta threshold / max|x| of the step's input")
 
 

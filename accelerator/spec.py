@@ -8,8 +8,10 @@ An :class:`ArchSpec` says what the hardware is; energy and area come from the ci
 Types are strict (pydantic strict mode): a bool is not a number, a string is not a number, a
 float is not an integer (``rows: 16.0`` is an error, as is ``rows: true``); only an integer
 where a float is expected is accepted, and a YAML list where a tuple is expected. Counts and
-sizes whose memory or run time grows with them have declared upper bounds (``le=``) far above
-any real design, so a typo (an extra zero or three) is an error, not an hour of simulation.
+sizes whose memory or run time grows with them, and every rate, energy and power, have declared
+physical-plausibility bounds (``ge=``/``le=``, the constants of ``accelerator.spec_base`` with
+their reasons in ``BOUND_REASONS``) far from any real design, so a typo (an extra zero or three,
+a unit slip) is an error, not an hour of simulation or an absurd result.
 """
 
 from __future__ import annotations
@@ -20,15 +22,20 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from accelerator.numerics import NumericsSpec, numerics_fit_error
+from accelerator.spec_base import BOUND_REASONS as BOUND_REASONS
 from accelerator.spec_base import MAX_ARRAY_DIM as MAX_ARRAY_DIM
 from accelerator.spec_base import MAX_BANKS as MAX_BANKS
+from accelerator.spec_base import MAX_CLOCK_GHZ as MAX_CLOCK_GHZ
 from accelerator.spec_base import MAX_LEVEL_BYTES as MAX_LEVEL_BYTES
 from accelerator.spec_base import MAX_LEVELS as MAX_LEVELS
+from accelerator.spec_base import MAX_MAC_ENERGY_PJ as MAX_MAC_ENERGY_PJ
 from accelerator.spec_base import MAX_MACS_PER_PE_PER_CYCLE as MAX_MACS_PER_PE_PER_CYCLE
 from accelerator.spec_base import MAX_MAPPER_SAMPLES as MAX_MAPPER_SAMPLES
 from accelerator.spec_base import MAX_METADATA_BITS as MAX_METADATA_BITS
+from accelerator.spec_base import MAX_POWER_MW as MAX_POWER_MW
 from accelerator.spec_base import MAX_VECTOR_LANES as MAX_VECTOR_LANES
 from accelerator.spec_base import MAX_WIDTH_BITS as MAX_WIDTH_BITS
+from accelerator.spec_base import MIN_CLOCK_GHZ as MIN_CLOCK_GHZ
 from accelerator.spec_base import Dataflow as Dataflow
 from accelerator.spec_base import DramKind as DramKind
 from accelerator.spec_base import LevelTechnology as LevelTechnology
@@ -139,7 +146,7 @@ class ComputeSpec(_Strict):
         description="lanes of the vector unit for non-GEMM ops (norms, softmax, ...); 0 = cols",
     )
     sparsity: SparsitySpec = Field(default_factory=SparsitySpec)
-    mac_energy_pj: dict[Precision, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
+    mac_energy_pj: dict[Precision, Annotated[float, Field(ge=0, le=MAX_MAC_ENERGY_PJ, allow_inf_nan=False)]] = Field(
         default_factory=dict,
         description="energy of one MAC in pJ per precision at this design's node (used as given, "
         "not node-scaled): the multiply plus the PE's share of its adder tree and accumulate "
@@ -201,7 +208,7 @@ class ArchSpec(_Strict):
 
     name: str = Field(..., min_length=1)
     description: str = ""
-    clock_ghz: float = Field(..., gt=0, le=10, description="core clock in GHz")
+    clock_ghz: float = Field(..., ge=MIN_CLOCK_GHZ, le=MAX_CLOCK_GHZ, description="core clock in GHz")
     technology_nm: float = Field(
         ..., description="process node in nm; energies scale from the 45 nm tables (see accelerator.tech)"
     )
@@ -211,7 +218,9 @@ class ArchSpec(_Strict):
     )
     compute: ComputeSpec
     memory: MemorySpec
-    static_power_mw: float = Field(0.0, ge=0, description="leakage of logic outside the buffers, mW")
+    static_power_mw: float = Field(
+        0.0, ge=0, le=MAX_POWER_MW, allow_inf_nan=False, description="leakage of logic outside the buffers, mW"
+    )
     mapping_objective: Literal["edp", "energy", "latency"] = Field(
         "edp",
         description="what the mapper minimises per op when it picks tiles, loop order and "

@@ -11,6 +11,8 @@ import annotated_types as at
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from accelerator import spec_base
+from accelerator.numerics import MAX_ABS_THRESHOLD
 from accelerator.spec import ArchSpec
 
 INTRO = """# The accelerator spec (`scenarios/arch/*.yaml`)
@@ -96,7 +98,28 @@ def render() -> str:
             desc = (f.description or "").replace("|", "\\|").replace("\n", " ")
             out.append(f"| `{name}` | `{ann.replace('|', '∣')}` | {default} | {desc} |")
         out.append("")
+    out.extend(_bounds_table())
     return "\n".join(out)
+
+
+def _bounds_table() -> list[str]:
+    """The plausibility bounds the field types above cite, each with its reason."""
+    out = [
+        "## Plausibility bounds\n",
+        "The numeric bounds in the types above are physical-plausibility limits, declared in",
+        "`accelerator/spec_base.py` (`BOUND_REASONS`) and `accelerator/numerics.py`: generous, so that no",
+        "real design is refused, and there so that a typo or a unit slip is a located error, not an",
+        "absurd result. A value outside one reads `file:line field: must be at most BOUND ..., got VALUE`.\n",
+        "| bound | value | why |",
+        "|---|---|---|",
+    ]
+    rows = [(name, getattr(spec_base, name), why) for name, why in spec_base.BOUND_REASONS.items()]
+    rows.append(("MAX_ABS_THRESHOLD", MAX_ABS_THRESHOLD, "numerics thresholds: the largest finite fp16 value"))
+    for name, value, why in rows:
+        shown = f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+        out.append(f"| `{name}` | {shown} | {why} |")
+    out.append("")
+    return out
 
 
 if __name__ == "__main__":

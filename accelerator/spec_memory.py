@@ -10,10 +10,17 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from accelerator.spec_base import (
+    MAX_ACCESS_ENERGY_PJ,
     MAX_BANKS,
+    MAX_BYTES_PER_CYCLE,
+    MAX_DRAM_GB_PER_S,
+    MAX_DRAM_LATENCY_NS,
+    MAX_DRAM_PJ_PER_BIT,
     MAX_LEVEL_BYTES,
     MAX_LEVELS,
+    MAX_POWER_MW,
     MAX_WIDTH_BITS,
+    MIN_DRAM_GB_PER_S,
     DramKind,
     LevelTechnology,
     LocatedError,
@@ -33,6 +40,7 @@ class OperandPartition(_Strict):
     read_energy_pj: float | None = Field(
         None,
         ge=0,
+        le=MAX_ACCESS_ENERGY_PJ,
         allow_inf_nan=False,
         description="energy per read access of the level's width_bits in pJ at this design's node (used as "
         "given); default: the project's SRAM model for a one-bank macro of size_bytes (accelerator.tech: "
@@ -42,6 +50,7 @@ class OperandPartition(_Strict):
     write_energy_pj: float | None = Field(
         None,
         ge=0,
+        le=MAX_ACCESS_ENERGY_PJ,
         allow_inf_nan=False,
         description="energy per write access in pJ; default: the read energy x the SRAM table's write/read "
         "ratio (accelerator/tech/energy_45nm.yaml)",
@@ -57,12 +66,13 @@ class MemoryLevel(_Strict):
     banks: int = Field(1, ge=1, le=MAX_BANKS, description="independent banks")
     width_bits: int = Field(64, ge=8, le=MAX_WIDTH_BITS, description="access width in bits")
     bandwidth_bytes_per_cycle: float = Field(
-        ..., gt=0, allow_inf_nan=False, description="peak bytes per cycle (all banks)"
+        ..., gt=0, le=MAX_BYTES_PER_CYCLE, allow_inf_nan=False, description="peak bytes per cycle (all banks)"
     )
     double_buffered: bool = Field(False, description="half the capacity fills while the other half is used")
     read_energy_pj: float | None = Field(
         None,
         ge=0,
+        le=MAX_ACCESS_ENERGY_PJ,
         allow_inf_nan=False,
         description="energy per read access of width_bits in pJ at this design's node (used as given); "
         "default from the accelerator/tech SRAM model. On a per_pe level (register file) the cost "
@@ -70,11 +80,17 @@ class MemoryLevel(_Strict):
         "and accumulator bits / width_bits writes",
     )
     write_energy_pj: float | None = Field(
-        None, ge=0, allow_inf_nan=False, description="energy per write access in pJ; default = read"
+        None,
+        ge=0,
+        le=MAX_ACCESS_ENERGY_PJ,
+        allow_inf_nan=False,
+        description="energy per write access in pJ; default = read",
     )
     leakage_mw: float | None = Field(
         None,
         ge=0,
+        le=MAX_POWER_MW,
+        allow_inf_nan=False,
         description="static power incl. refresh, mW; default: the SRAM leakage model x the technology's "
         "standby_over_sram (accelerator/tech/memory_tech.yaml)",
     )
@@ -166,12 +182,14 @@ class DramSpec(_Strict):
         "...) or an energy_45nm.yaml DRAM kind: its pJ/bit incl. I/O and its organisation; kind, when also "
         "given, must be the row's organisation",
     )
-    bandwidth_gb_per_s: float = Field(..., gt=0, description="peak bandwidth in GB/s (1e9 bytes/s)")
+    bandwidth_gb_per_s: float = Field(
+        ..., ge=MIN_DRAM_GB_PER_S, le=MAX_DRAM_GB_PER_S, description="peak bandwidth in GB/s (1e9 bytes/s)"
+    )
     energy_pj_per_bit: float | None = Field(
-        None, gt=0, description="access energy per bit incl. I/O; default from the cited table"
+        None, gt=0, le=MAX_DRAM_PJ_PER_BIT, description="access energy per bit incl. I/O; default from the cited table"
     )
     efficiency: float = Field(0.8, gt=0, le=1, description="sustained / peak bandwidth (row-buffer and refresh losses)")
-    latency_ns: float = Field(100.0, ge=0, description="access latency, paid once per op")
+    latency_ns: float = Field(100.0, ge=0, le=MAX_DRAM_LATENCY_NS, description="access latency, paid once per op")
 
     @model_validator(mode="after")
     def _kind_or_technology(self) -> DramSpec:

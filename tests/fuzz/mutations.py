@@ -23,8 +23,10 @@ BAD_VALUES: tuple[Any, ...] = (
     None, True, False, -1, 0, -0.5, 1e308, -1e308, math.nan, math.inf, -math.inf, "64KB", "", "null",
     [], {}, [1, 2], {"a": 1}, 10**30, -(10**30), 2**63, LONG, "é\u202e\x00",
 )  # fmt: skip
-#: Bad values that are numbers out of any sane range (an exit 0 with one of these is suspicious).
-_SURELY_BAD = (-1, -0.5, 1e308, -1e308, 10**30, -(10**30), 2**63)
+#: Bad values that are numbers out of any sane range (an exit 0 with one of these is suspicious):
+#: the tree mutations' extremes, and the number mutations' astronomical ones (2^53 + 1, 10^18,
+#: 1e300: above every declared plausibility bound, docs/spec.md and docs/reliability.md).
+_SURELY_BAD = (-1, -0.5, 1e308, -1e308, 10**30, -(10**30), 2**63, 2**53 + 1, 10**18, 1e300)
 
 
 def is_surely_bad(value: Any) -> bool:

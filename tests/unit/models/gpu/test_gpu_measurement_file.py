@@ -91,8 +91,21 @@ BAD: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     ),
     "unknown mode": (_set("settings.mode", "turbo"), 'settings.mode: expected one of eager, graph, got "turbo"'),
     "device kind": (_set("device.kind", "tpu"), 'device.kind: expected one of cuda, cpu, got "tpu"'),
-    "device name": (_set("device.name", 5), "device.name: expected a string or null, got 5"),
-    "no model": (_set("model", ""), 'model: expected the model\'s name (a non-empty string), got ""'),
+    "device name": (
+        _set("device.name", 5),
+        "device.name: expected a string of at most 1000 characters, or null, got 5",
+    ),
+    "no model": (_set("model", ""), 'model: expected a non-empty string of at most 1000 characters, got ""'),
+    "notes a number": (_set("notes", 10**30), "notes: expected a list of strings of at most 1000 characters"),
+    "created_utc a list": (_set("created_utc", [1]), "created_utc: expected a non-empty string"),
+    "step 5e-324 s": (_set("latency.s_per_step", 5e-324), "latency.s_per_step: expected a number in [1e-07, 3600]"),
+    "batch 2^63": (_set("settings.batch", 2**63), "settings.batch: expected an integer at most 65,536"),
+    "images 2^63": (_set("energy.images", 2**63), "energy.images: expected an integer at most 1,000,000,000"),
+    "idle 1 MW": (_set("energy.idle_w", 1e6), "energy.idle_w: expected a number in [0, 2000]"),
+    "clock 2^63": (
+        _set("device.sm_clock_max_mhz", 2**63),
+        "device.sm_clock_max_mhz: expected a finite number in [0, 2^53]",
+    ),
     "per_op not a list": (
         _set("per_op", {"0": 1}),
         'per_op: expected a list of {"i": op index, "time_s": seconds}, got {"0": 1}',

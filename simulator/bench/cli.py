@@ -7,8 +7,9 @@ docstring) and prints a table, or with ``--json`` the document::
      "designs_per_s_per_core": {workload: n}, ...}
 
 ``--skip-sweep`` leaves out the sweep executors' throughput ratios (they take minutes). The
-designs and traces are the package's copies of ``scenarios/`` (:mod:`simulator.bench.inputs`),
-so the command works from a wheel; ``--scenarios DIR`` benches another folder of that layout.
+designs and traces are the committed ``scenarios/``, a package of the wheel
+(:mod:`simulator.bench.inputs`), so the command works from a wheel; ``--scenarios DIR`` benches
+another folder of that layout.
 A progress bar with an ETA goes to stderr when it is a terminal (``--quiet``: none); stdout
 holds only the table or the JSON.
 """
@@ -107,7 +108,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--scenarios",
         metavar="DIR",
         help="bench the designs DIR/arch/*.yaml and traces DIR/workloads/*.workload.json.gz, e.g. a checkout's "
-        "scenarios/ (default: the copies of those shipped with picojoule)",
+        "scenarios/ (default: the committed ones shipped with picojoule)",
     )
     p.add_argument(
         "-q", "--quiet", "--no-progress", dest="quiet", action="store_true", help="no progress bar on stderr"

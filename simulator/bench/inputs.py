@@ -1,11 +1,10 @@
 """Where ``picojoule bench`` finds its designs and traces.
 
-The bench ships its inputs inside the package (``simulator/bench/data/``, package data of the
-wheel), so ``pip install . && picojoule bench`` works without a checkout: ``data/arch/`` holds
-copies of ``scenarios/arch/*.yaml`` and ``data/workloads/`` copies of the committed traces
-``scenarios/workloads/*.workload.json.gz`` (1.2 MB; a unit test checks they equal the
-originals byte for byte). ``picojoule bench --scenarios DIR`` benches another folder of the
-same layout instead, such as a checkout's ``scenarios/``.
+By default the committed ``scenarios/arch/*.yaml`` and ``scenarios/workloads/*.workload.json.gz``,
+resolved by :func:`accelerator.files.packaged_scenario`: ``scenarios/`` is a package of the wheel,
+so ``pip install . && picojoule bench`` reads the same files outside a checkout as an editable
+install reads in one. ``picojoule bench --scenarios DIR`` benches another folder of the same
+layout instead.
 """
 
 from __future__ import annotations
@@ -14,9 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accelerator.errors import SpecError
-
-PACKAGED_DIR = Path(__file__).resolve().parent / "data"
-"""The inputs shipped with the package (same layout as ``scenarios/``)."""
+from accelerator.files import packaged_scenario
 
 WORKLOAD_GLOB = "*.workload.json.gz"
 SWEEP_BASE_ARCH = "edge-os-int8.yaml"
@@ -49,12 +46,16 @@ class BenchInputs:
 
 
 def bench_inputs(scenarios: str | Path | None = None) -> BenchInputs:
-    """The packaged inputs, or the folder ``scenarios`` (checked: it must hold at least one design).
+    """The committed inputs (packaged ``scenarios/``), or the folder ``scenarios`` (checked: it
+    must hold at least one design).
 
-    Raises :class:`SpecError` naming the folder when it has no ``arch/*.yaml``.
+    Raises :class:`SpecError` naming the folder when it has no ``arch/*.yaml``, and
+    :class:`accelerator.files.PackagedInputError` when the packaged inputs are missing.
     """
     if scenarios is None:
-        inputs = BenchInputs(PACKAGED_DIR)
+        # both folders resolved: a missing one is an incomplete install, named by packaged_scenario
+        packaged_scenario("workloads")
+        inputs = BenchInputs(packaged_scenario("arch").parent)
         if not inputs.arch_files():
             raise SpecError(
                 f"the bench's packaged designs are missing ({inputs.arch_dir} has no *.yaml): the install is "

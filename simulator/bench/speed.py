@@ -1,7 +1,7 @@
 """The simulator's speed on the standard workloads: the document ``picojoule bench`` prints.
 
 For every standard workload (:func:`simulator.bench.workloads.standard_workloads`: the committed
-traces, and SD-1.5) and every design in ``scenarios/arch/`` (the package's copies of both,
+traces, and SD-1.5) and every design in ``scenarios/arch/`` (both packaged with the wheel,
 :mod:`simulator.bench.inputs`, or another folder given as ``inputs``), :func:`run_bench` times
 :func:`simulator.evaluation.evaluate_prepared` (mapping included; the workload is prepared once,
 as sweeps do) in the analytic and the event mode, and reports the mean over designs of the

@@ -1,6 +1,6 @@
 """Standard workloads of ``picojoule bench``: the committed traces, and SD-1.5 when no trace is.
 
-The traces are the package's copies of ``scenarios/workloads/`` (:mod:`simulator.bench.inputs`),
+The traces are the committed ``scenarios/workloads/``, packaged (:mod:`simulator.bench.inputs`),
 or those of the folder ``picojoule bench --scenarios DIR`` names.
 
 Until a Stable Diffusion 1.5 UNet trace is committed under ``scenarios/workloads/``, the bench
@@ -150,8 +150,8 @@ def sd15_unet_step() -> Workload:
 
 
 def standard_workloads(inputs: BenchInputs | None = None) -> dict[str, Workload]:
-    """The bench's workloads: every trace of ``inputs`` (default: the packaged copies of the
-    committed traces), plus SD-1.5 (its trace if there is one, else :func:`sd15_unet_step`)."""
+    """The bench's workloads: every trace of ``inputs`` (default: the committed traces,
+    packaged), plus SD-1.5 (its trace if there is one, else :func:`sd15_unet_step`)."""
     out: dict[str, Workload] = {}
     for path in (inputs or bench_inputs()).trace_files():
         out[path.name.removesuffix(".workload.json.gz")] = load_trace(path)

@@ -71,7 +71,7 @@ def test_sweep_progress_counts_the_points_of_all_runs(monkeypatch: pytest.Monkey
     monkeypatch.setattr(sweep_bench, "run_sweep", fake_sweep)
     monkeypatch.setattr(sweep_bench.importlib.util, "find_spec", lambda _name: None)
     ticks: list[tuple[int, int]] = []
-    data = ROOT / "simulator" / "bench" / "data"
+    data = ROOT / "scenarios"
     sweep_bench.executor_throughput(
         data / "workloads" / "ddpm-cifar10.workload.json.gz",
         data / "arch" / "edge-os-int8.yaml",

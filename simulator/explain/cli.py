@@ -1,14 +1,30 @@
-"""``picojoule explain LADDER.yaml [--out DIR] [--json]``: the thousandfold ladder, rung by rung."""
+"""``picojoule explain [LADDER.yaml] [--out DIR] [--json]``: the thousandfold ladder, rung by rung.
+
+Without ``LADDER.yaml`` the committed ladder ``scenarios/thousandfold.yaml`` is explained, read
+from the installed package (:func:`accelerator.files.packaged_scenario`), so the command works
+from a wheel outside a checkout; its relative paths resolve beside it, inside the package.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
+from accelerator.files import packaged_scenario
 from simulator.explain.api import run_explain
+
+#: The committed ladder, relative to ``scenarios/``.
+DEFAULT_LADDER = "thousandfold.yaml"
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    out = run_explain(args.ladder, args.out, gpu_baseline=args.gpu_baseline, sensitivity=not args.no_sensitivity)
+    ladder = args.ladder if args.ladder is not None else packaged_scenario(DEFAULT_LADDER)
+    # what it is doing, on stderr (stdout holds only the tables or the JSON): the whole ladder
+    # takes about half a minute and reports nothing until it is done
+    print(
+        f"explain: evaluating every rung of {ladder} on each of its workloads, and the GPU points ...", file=sys.stderr
+    )
+    out = run_explain(ladder, args.out, gpu_baseline=args.gpu_baseline, sensitivity=not args.no_sensitivity)
     print(out.json_text if args.json else out.summary, end="" if args.json else "\n")
     if args.out is not None and not args.json:
         print(f"\nwrote {out.json_path} and {out.report_path}")
@@ -18,9 +34,16 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "explain",
-        help="evaluate a ladder of designs (scenarios/thousandfold.yaml): factor per technique, floor, sensitivity",
+        help="evaluate a ladder of designs (default: the committed thousandfold ladder): factor per technique, "
+        "floor, sensitivity",
     )
-    p.add_argument("ladder", metavar="LADDER.yaml")
+    p.add_argument(
+        "ladder",
+        metavar="LADDER.yaml",
+        nargs="?",
+        default=None,
+        help=f"the ladder (default: scenarios/{DEFAULT_LADDER} as installed with picojoule)",
+    )
     p.add_argument("--out", metavar="DIR", default=None, help="write explain.json and report.html here")
     p.add_argument("--json", action="store_true", help="print explain.json to stdout instead of the tables")
     p.add_argument(

@@ -13,7 +13,8 @@ each ``--arch``'s design); each series lists per step count the quality of its i
 - ``fd_reference``: the same distance to the reference set.
 
 :func:`choose_steps` picks the fewest steps whose entry meets every given bound: what a
-scenario's ``quality: {steps_from: FILE, min_psnr_db: 30}`` does. Pure Python: importing this
+scenario's ``quality: {steps_from: FILE, min_psnr_db: 30}`` does; :func:`numerics_entry` reads
+what a series of the same numerics measured at a given count. Pure Python: importing this
 module imports neither torch nor numpy.
 """
 
@@ -177,6 +178,44 @@ def load_sweep(path: str | Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise SpecError(f"{path}: not a readable JSON file: {exc}") from None
     return check_sweep(doc, path)
+
+
+@dataclass(frozen=True)
+class NumericsEntry:
+    """What a sweep measured for one numerics at one step count (:func:`numerics_entry`)."""
+
+    steps: int
+    entry: dict[str, Any]  # the series' entry at ``steps``
+    series: str
+    numerics: str
+    file: str
+    model: str
+    images: int
+    reference_steps: int
+
+
+def numerics_entry(
+    doc: dict[str, Any], numerics: str, steps: int, *, file: str = "<steps sweep>"
+) -> NumericsEntry | None:
+    """The entry at ``steps`` of the first series of the sweep ``doc`` whose ``numerics`` label is
+    ``numerics`` (:meth:`accelerator.numerics.NumericsSpec.label`; ``fp32`` for the model's own
+    output); ``None`` when no series has these numerics or it was not measured at ``steps``."""
+    for s in doc["series"]:
+        if s.get("numerics") != numerics:
+            continue
+        for e in s["entries"]:
+            if e["steps"] == steps:
+                return NumericsEntry(
+                    steps=steps,
+                    entry=dict(e),
+                    series=str(s["name"]),
+                    numerics=numerics,
+                    file=file,
+                    model=str(doc["model"]),
+                    images=int(doc["images"]),
+                    reference_steps=int(doc["reference"]["steps"]),
+                )
+    return None
 
 
 def _fmt_entry(entry: dict[str, Any]) -> str:

@@ -176,6 +176,12 @@ class LadderResult:
         return tuple(out)
 
 
+def gpu_point_text(r: DesignResult) -> str:
+    """A GPU result's operating point in words: ``graph bf16 batch 16``."""
+    p = r.extras["gpu_point"]
+    return f"{p['mode']} {p['precision']} batch {p['batch']}"
+
+
 def gpu_point(ladder: Ladder, mode: str | None = None) -> GpuPoint:
     """The ladder's GPU point; ``mode`` overrides its ``gpu_baseline``. ``best`` keeps batch-1
     eager as the reference and searches gpu_modes x gpu_precisions x (gpu_batches + rung batches)."""
@@ -245,7 +251,7 @@ def _workload_ladder(
                 vs_best=None if best is None else best.energy_j_per_image / r.energy_j_per_image,
                 vs_gpu_same_steps=gpu_at[steps].energy_j_per_image / r.energy_j_per_image,
                 floor=physical_floor(rung.arch, table, steps, dec),
-                quality=rung_quality(quality, rung, name, ladder),
+                quality=rung_quality(quality, rung, name, ladder, lw.sweeps),
                 changes=changes,
                 evidence=evidence,
             )

@@ -13,7 +13,7 @@ import html
 import json
 from typing import Any
 
-from simulator.explain.ladder import LadderResult, RungRow, WorkloadLadder
+from simulator.explain.ladder import LadderResult, RungRow, WorkloadLadder, gpu_point_text
 from simulator.explain.sensitivity import Sensitivity
 from simulator.plots import axis, figure_div, html_table, page, si
 from simulator.version import picojoule_version
@@ -59,11 +59,54 @@ def _table(head: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
     return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)])
 
 
+def _best_point(s: Sensitivity) -> str:
+    if s.best_point_half is None:
+        return "-"
+    if not s.best_redone:
+        return "fixed (design assumption)"
+    return (
+        s.best_point_half
+        if s.best_point_half == s.best_point_double
+        else f"{s.best_point_half} / {s.best_point_double}"
+    )
+
+
 def sensitivity_rows(rows: tuple[Sensitivity, ...]) -> list[list[str]]:
-    return [[s.what, _x(s.ratio_half), _x(s.ratio), _x(s.ratio_double), f"{s.swing:.3g}"] for s in rows]
+    """Per assumption: the final ratio at x0.5 / x1 / x2 against the reference and the best point,
+    the swing of each, and the best point chosen at x0.5 / x2."""
+    out = []
+    for s in rows:
+        best = [_x(s.best_half), _x(s.best), _x(s.best_double), "-" if s.swing_best is None else f"{s.swing_best:.3g}"]
+        out.append([s.what, _x(s.ratio_half), _x(s.ratio), _x(s.ratio_double), f"{s.swing:.3g}", *best, _best_point(s)])
+    return out
 
 
-SENS_HEAD = ("assumption (x0.5 / x2)", "ratio x0.5", "ratio", "ratio x2", "swing")
+SENS_NOTE = (
+    "each assumption x0.5 and x2, the rest as cited; a GPU assumption redoes the best point's search "
+    "(it may move: named), a design assumption keeps the ladder's best point"
+)
+SENS_HEAD = (
+    "assumption (x0.5 / x2)", "vs b1 x0.5", "vs b1", "vs b1 x2", "swing",
+    "vs best x0.5", "vs best", "vs best x2", "swing best", "best point at x0.5 / x2",
+)  # fmt: skip
+
+
+def _sens_doc(s: Sensitivity) -> dict[str, Any]:
+    return {
+        "key": s.key,
+        "what": s.what,
+        "ratio_half": s.ratio_half,
+        "ratio": s.ratio,
+        "ratio_double": s.ratio_double,
+        "swing": s.swing,
+        "ratio_best_half": s.best_half,
+        "ratio_best": s.best,
+        "ratio_best_double": s.best_double,
+        "swing_best": s.swing_best,
+        "best_point_half": s.best_point_half,
+        "best_point_double": s.best_point_double,
+        "best_point_redone": s.best_redone,
+    }
 
 
 def floor_line(wl: WorkloadLadder) -> str:
@@ -80,10 +123,7 @@ def floor_line(wl: WorkloadLadder) -> str:
 def best_text(wl: WorkloadLadder) -> str:
     """The best GPU point in words: ``graph bf16 batch 16, 4.62 J per image``."""
     b = wl.gpu_best
-    if b is None:
-        return "-"
-    p = b.extras["gpu_point"]
-    return f"{p['mode']} {p['precision']} batch {p['batch']}, {si(b.energy_j_per_image, 'J')} per image"
+    return "-" if b is None else f"{gpu_point_text(b)}, {si(b.energy_j_per_image, 'J')} per image"
 
 
 def point_lines(result: LadderResult) -> list[str]:
@@ -111,7 +151,8 @@ def text_summary(result: LadderResult, sens: dict[str, tuple[Sensitivity, ...]])
         for r in wl.built[1:]:
             out.append(f"  {r.rung.spec.name} ({_x(r.factor)}): " + "; ".join(r.changes + r.evidence))
         if wl.name in sens:
-            out += [f"sensitivity of the final ratio ({wl.name}):", _table(SENS_HEAD, sensitivity_rows(sens[wl.name]))]
+            out += [f"sensitivity of the final ratio ({wl.name}; {SENS_NOTE}):"]
+            out.append(_table(SENS_HEAD, sensitivity_rows(sens[wl.name])))
     if result.pending:
         out += ["", "pending rungs (not evaluated):"]
         out += [f"  {r.spec.name}: {r.spec.technique} - {r.spec.pending}" for r in result.pending]
@@ -183,17 +224,7 @@ def result_doc(result: LadderResult, sens: dict[str, tuple[Sensitivity, ...]]) -
                     "weight_source": f.weight_source,
                 },
                 "rungs": rows,
-                "sensitivity": [
-                    {
-                        "key": s.key,
-                        "what": s.what,
-                        "ratio_half": s.ratio_half,
-                        "ratio": s.ratio,
-                        "ratio_double": s.ratio_double,
-                        "swing": s.swing,
-                    }
-                    for s in sens.get(wl.name, ())
-                ],  # fmt: skip
+                "sensitivity": [_sens_doc(s) for s in sens.get(wl.name, ())],
             }
         )
     return {
@@ -276,7 +307,10 @@ def report_html(result: LadderResult, sens: dict[str, tuple[Sensitivity, ...]]) 
         blocks.append(html_table(["rung", "factor", "spec fields changed", "trace statistics and energy"], trace))
         if wl.name in sens:
             blocks.append(f"<h3>Sensitivity of the final ratio ({html.escape(wl.name)})</h3>")
-            blocks.append(html_table(list(SENS_HEAD), sensitivity_rows(sens[wl.name]), numeric=(1, 2, 3, 4)))
+            blocks.append(f"<p>{html.escape(SENS_NOTE[0].upper() + SENS_NOTE[1:])}.</p>")
+            blocks.append(
+                html_table(list(SENS_HEAD), sensitivity_rows(sens[wl.name]), numeric=(1, 2, 3, 4, 5, 6, 7, 8))
+            )
     if result.pending:
         items = "".join(
             f"<li><b>{html.escape(r.spec.name)}</b>: {html.escape(r.spec.technique)} - "

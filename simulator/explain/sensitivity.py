@@ -1,9 +1,13 @@
 """Which assumption moves the final ratio most if it is 2x off.
 
-For one workload, the last built rung (at its batch) and the GPU reference point (batch 1; the
-best point's search is not redone) are re-evaluated with one assumption
-scaled by x0.5 and x2 (everything else as cited), and the ratio E_GPU / E_design recomputed.
-What is scaled, and how (each a spec override or a parameter of the GPU model, never a table):
+For one workload, the last built rung (at its batch) and the GPU are re-evaluated with one
+assumption scaled by x0.5 and x2 (everything else as cited), and the final ratio recomputed
+against both GPU points: the reference (batch 1 eager) and, with ``gpu_baseline: best``, the
+best point. For a GPU assumption (``gpu_*``) the best point's search is redone at each scale
+(:meth:`GpuPoint.evaluate_best`), so it may move to another mode, precision or batch (named in
+``best_point_half``/``best_point_double``); for a design assumption the GPU is untouched and the
+best point stays the ladder's. What is scaled, and how (each a spec override or a parameter of
+the GPU model, never a table):
 
 - ``dram``: the design's DRAM energy per bit (``memory.dram.energy_pj_per_bit`` = the cited
   table's value x k); the GPU's fitted HBM energy is not this assumption and stays.
@@ -23,7 +27,6 @@ What is scaled, and how (each a spec override or a parameter of the GPU model, n
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from accelerator.spec import ArchSpec
@@ -31,7 +34,7 @@ from accelerator.tech import sram_leakage_mw
 from models.workload import Workload
 from simulator.cost.hardware import hardware, level_energy, mac_energy_pj
 from simulator.evaluation import evaluate_prepared
-from simulator.explain.ladder import GpuPoint, LadderResult, WorkloadLadder
+from simulator.explain.ladder import GpuPoint, LadderResult, WorkloadLadder, gpu_point_text
 from simulator.explain.spec import LadderWorkload
 from simulator.gpu.model import GpuCalibration, GpuModelParams, default_params
 from simulator.optable import prepare
@@ -52,19 +55,41 @@ ASSUMPTIONS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Sensitivity:
-    """The final ratio with one assumption at x0.5, x1 and x2."""
+    """The final ratio with one assumption at x0.5, x1 and x2, against the reference and the best point.
+
+    The ``best*`` fields are ``None`` without ``gpu_baseline: best``. ``best_point_half`` and
+    ``best_point_double`` name the best point found at x0.5 and x2 (``graph bf16 batch 16``):
+    re-searched for a GPU assumption, the ladder's own for a design assumption (``best_redone``).
+    """
 
     key: str
     what: str
     ratio_half: float
     ratio: float
     ratio_double: float
+    best_half: float | None = None
+    best: float | None = None
+    best_double: float | None = None
+    best_point_half: str | None = None
+    best_point_double: str | None = None
+    best_redone: bool = False
 
     @property
     def swing(self) -> float:
-        """max / min of the three ratios: how far a 2x error can move the headline."""
-        lo = min(self.ratio_half, self.ratio, self.ratio_double)
-        return max(self.ratio_half, self.ratio, self.ratio_double) / lo if lo > 0 else float("inf")
+        """max / min of the three ratios against the reference: how far a 2x error can move it."""
+        return _swing(self.ratio_half, self.ratio, self.ratio_double)
+
+    @property
+    def swing_best(self) -> float | None:
+        """The same against the best point; ``None`` without one."""
+        if self.best_half is None or self.best is None or self.best_double is None:
+            return None
+        return _swing(self.best_half, self.best, self.best_double)
+
+
+def _swing(*ratios: float) -> float:
+    lo = min(ratios)
+    return max(ratios) / lo if lo > 0 else float("inf")
 
 
 def _scale_levels(arch: ArchSpec, k: float, per_pe: bool) -> ArchSpec:
@@ -133,28 +158,54 @@ def _p(cal: GpuCalibration, **scale: float) -> GpuModelParams:
     return dataclasses.replace(cal.params, **{n: getattr(cal.params, n) * k for n, k in scale.items()})
 
 
-def _ratio(wl: WorkloadLadder, point: GpuPoint, fidelity: str, key: str, k: float) -> float:
+@dataclass(frozen=True)
+class _Scaled:
+    """The final ratio against both GPU points with one assumption scaled, and the best point's name."""
+
+    vs_ref: float
+    vs_best: float | None
+    best_point: str | None
+
+
+def _scaled(wl: WorkloadLadder, point: GpuPoint, fidelity: str, key: str, k: float) -> _Scaled:
     last = wl.built[-1].rung
     assert last.arch is not None
     lw: LadderWorkload = wl.workload
-    steps = last.steps[wl.name]
+    final = wl.built[-1].energy_j
+    assert final is not None
     if key.startswith("gpu_"):
-        gpu = scaled_gpu(point, key, k).evaluate(lw, lw.entry.steps)
-        return gpu.energy_j_per_image / wl.built[-1].energy_j  # type: ignore[operator]
+        gpu = scaled_gpu(point, key, k)
+        ref = gpu.evaluate(lw, lw.entry.steps)
+        best = gpu.evaluate_best(lw, lw.entry.steps, ref) if wl.gpu_best is not None else None
+        vs_best = None if best is None else best.energy_j_per_image / final
+        return _Scaled(ref.energy_j_per_image / final, vs_best, None if best is None else gpu_point_text(best))
     workload = scaled_workload(lw.workload, k) if key == "sparsity" else lw.workload
     dec = prepare(lw.decoder, batch=last.batch) if lw.decoder is not None else None
     r = evaluate_prepared(
-        prepare(workload, batch=last.batch), scaled_arch(last.arch, key, k), steps=steps, fidelity=fidelity, decoder=dec
+        prepare(workload, batch=last.batch), scaled_arch(last.arch, key, k), steps=last.steps[wl.name],
+        fidelity=fidelity, decoder=dec,
+    )  # fmt: skip
+    e = r.energy_j_per_image
+    best = wl.gpu_best
+    return _Scaled(
+        wl.gpu.energy_j_per_image / e,
+        None if best is None else best.energy_j_per_image / e,
+        None if best is None else gpu_point_text(best),
     )
-    return wl.gpu.energy_j_per_image / r.energy_j_per_image
 
 
 def sensitivity(result: LadderResult, workload: str) -> tuple[Sensitivity, ...]:
-    """The sensitivity table of ``workload``'s final ratio, largest swing first."""
+    """The sensitivity table of ``workload``'s final ratio, largest swing first (against the best
+    point where there is one, else the reference)."""
     wl = next(w for w in result.workloads if w.name == workload)
     fid = result.ladder.spec.fidelity
     rows = []
-    calc: Callable[[str, float], float] = lambda key, k: _ratio(wl, result.gpu_point, fid, key, k)  # noqa: E731
     for key, what in ASSUMPTIONS.items():
-        rows.append(Sensitivity(key, what, calc(key, SCALES[0]), wl.final_vs_gpu, calc(key, SCALES[1])))
-    return tuple(sorted(rows, key=lambda s: (-s.swing, s.key)))
+        lo, hi = (_scaled(wl, result.gpu_point, fid, key, k) for k in SCALES)
+        rows.append(
+            Sensitivity(
+                key, what, lo.vs_ref, wl.final_vs_gpu, hi.vs_ref, lo.vs_best, wl.final_vs_best, hi.vs_best,
+                lo.best_point, hi.best_point, key.startswith("gpu_") and wl.gpu_best is not None,
+            )
+        )  # fmt: skip
+    return tuple(sorted(rows, key=lambda s: (-(s.swing_best or s.swing), s.key)))

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -79,6 +79,11 @@ class WorkloadEntry(BaseModel):
         None,
         description="`picojoule quality` JSON measured on this workload's model; a rung's quality is the "
         "entry of a rung design with the same numerics, at the same steps",
+    )
+    quality_sweeps: tuple[str, ...] = Field(
+        (),
+        description="steps-sweep JSONs (`picojoule quality --steps-sweep --arch ...`) of this workload's model: a "
+        "rung at a step count the quality file lacks shows the series with its numerics at its steps",
     )
     note: str = Field("", description="what the trace is (random-init, shape-only, trained) and what that means")
 
@@ -147,11 +152,20 @@ class Rung:
 
 
 @dataclass(frozen=True)
+class QualitySweep:
+    """A steps sweep named by a workload's ``quality_sweeps``: its path as written and its checked content."""
+
+    file: str
+    doc: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class LadderWorkload:
     entry: WorkloadEntry
     workload: Workload
     decoder: Workload | None
     quality_path: Path | None
+    sweeps: tuple[QualitySweep, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -226,7 +240,15 @@ def load_ladder(path: str | Path) -> Ladder:
         wl = load_workload(existing(f"workloads.{i}.workload", "workload", w.workload))
         dec = load_workload(existing(f"workloads.{i}.decoder", "workload", w.decoder)) if w.decoder else None
         q = existing(f"workloads.{i}.quality", "quality file", w.quality) if w.quality else None
-        workloads.append(LadderWorkload(w, wl, dec, q))
+        sweeps = []
+        for j, rel in enumerate(w.quality_sweeps):
+            where = f"workloads.{i}.quality_sweeps.{j}"
+            sweep = existing(where, "steps sweep", rel)
+            try:
+                sweeps.append(QualitySweep(rel, load_sweep(sweep)))
+            except SpecError as exc:
+                raise positions.error(where, str(exc)) from None
+        workloads.append(LadderWorkload(w, wl, dec, q, tuple(sweeps)))
     rungs: list[Rung] = []
     arch: ArchSpec | None = None
     steps = {w.name: w.steps for w in spec.workloads}

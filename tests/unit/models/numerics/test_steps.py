@@ -14,7 +14,7 @@ import pytest
 from accelerator.errors import SpecError
 from accelerator.numerics import NumericsSpec
 from models.numerics.quality_model import EmulatedImages
-from models.numerics.steps import StepsBound, check_sweep, choose_steps, load_sweep
+from models.numerics.steps import StepsBound, check_sweep, choose_steps, load_sweep, numerics_entry
 from models.numerics.steps_run import SweepDesign, parse_steps, run_steps_sweep, steps_table
 
 HANDMADE = Path(__file__).resolve().parent / "data" / "handmade-steps.json"
@@ -59,6 +59,20 @@ def test_choose_steps_errors_name_the_best_available() -> None:
         e["fd_data"] = None
     with pytest.raises(SpecError, match="has no fd_data to bound"):
         choose_steps(check_sweep(no_fd), StepsBound(max_fd_data=50.0))
+
+
+def test_numerics_entry_finds_the_series_with_these_numerics_at_these_steps() -> None:
+    doc = sweep_doc()
+    doc["series"][0]["numerics"] = "fp32"
+    doc["series"][1]["numerics"] = "w int8/per_channel a int8/per_tensor acc int32"
+    doc = check_sweep(doc)
+    e = numerics_entry(doc, "w int8/per_channel a int8/per_tensor acc int32", 5, file="s.json")
+    assert e is not None and (e.series, e.steps, e.file, e.images, e.reference_steps) == ("int8", 5, "s.json", 32, 50)
+    assert e.entry == doc["series"][1]["entries"][1]
+    assert numerics_entry(doc, "w int8/per_channel a int8/per_tensor acc int32", 20) is None  # not measured there
+    assert numerics_entry(doc, "w int4/per_block32/mx a int8/per_block32/mx acc int32", 5) is None
+    fp32 = numerics_entry(doc, "fp32", 20)
+    assert fp32 is not None and fp32.entry["fd_data"] == 90.0
 
 
 def test_undefined_psnr_meets_no_bound() -> None:

@@ -14,10 +14,11 @@ import yaml
 
 from accelerator import tech
 from accelerator.errors import PicojouleError, SimulationError, SpecError
+from simulator.evaluation import evaluate
 from simulator.explain import explain, load_ladder, sensitivity
 from simulator.explain.cli import register
-from simulator.explain.ladder import LadderResult, check_factors
-from simulator.explain.report import report_html
+from simulator.explain.ladder import LadderResult, check_factors, gpu_point_text
+from simulator.explain.report import report_html, result_doc
 from simulator.explain.sensitivity import ASSUMPTIONS
 from simulator.explain.spec import PENDING_BASELINES
 
@@ -48,6 +49,7 @@ def _ladder_file(tmp_path: Path, workloads: tuple[str, ...] = (), **edits: Any) 
         for key in ("workload", "decoder", "quality"):
             if w.get(key):
                 w[key] = str(base / w[key])
+        w["quality_sweeps"] = [str(base / q) for q in w.get("quality_sweeps", ())]
     for r in doc["rungs"]:
         if r.get("arch"):
             r["arch"] = str(base / r["arch"])
@@ -179,9 +181,57 @@ def test_quality_comes_from_the_same_numerics_at_the_same_steps(digits: LadderRe
     assert rows["block-skip"] == rows["w4a8-mx"]  # gating and skipping keep the numerics
     # digits' 10 steps come from the steps sweep: the fewest with FD to data <= the 50-step reference's
     assert rows["fewer-steps"].startswith("FD to data 121.5")
-    assert "FD to data <= 129.174" in rows["fewer-steps"] and "numerics at 10 steps not measured" in rows["fewer-steps"]
+    assert "FD to data <= 129.174" in rows["fewer-steps"]
+    # ... and the design's own numerics (W4A8 MX + int4 deltas) at those 10 steps, from the committed
+    # steps sweep of the rung designs: four times further from real digits, so the bound is not met
+    own = rows["fewer-steps"].split("; this design's numerics at 10 steps: ")[1]
+    assert own.startswith("FD to data 522.9, PSNR 20.6 dB vs 50 steps, 22.0 dB vs fp32 at the same steps")
+    assert "series tf-05-deltas of" in own and own.endswith("does not meet the bound")
+    assert rows["node-7nm"] == rows["fewer-steps"]  # the node keeps the numerics and the steps
     steps = next(r for r in digits.workloads[0].built if r.rung.spec.name == "fewer-steps")
     assert steps.rung.steps["digits-ddpm"] == 10 and steps.rung.steps_choice["digits-ddpm"].entry["fd_data"] == 121.548
+
+
+def _quality_files() -> list[Path]:
+    return [
+        ROOT / "scenarios" / "thousandfold" / "quality-digits.json",
+        *sorted((ROOT / "scenarios" / "quality").glob("*.json")),
+    ]
+
+
+def test_quality_is_never_better_than_the_reference() -> None:
+    """Every emulated measurement lies below its fp32 reference: PSNR finite, SSIM < 1; only the
+    reference against itself is identical (PSNR null, SSIM 1)."""
+    for path in _quality_files():
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("kind") != "steps-sweep":  # a `picojoule quality` file: each design vs fp32
+            for d in doc["designs"]:
+                q = d["quality"]
+                assert q["psnr_db"] is not None and math.isfinite(q["psnr_db"]) and q["ssim"] < 1, (path, d["name"])
+            continue
+        ref = doc["reference"]["steps"]
+        for series in doc["series"]:
+            for e in series["entries"]:
+                identical = series["name"] == "fp32" and e["steps"] == ref
+                assert (e["psnr_db"] is None and e["ssim"] == 1.0) == identical, (path.name, series["name"], e)
+                if series["name"] != "fp32":  # the numerics' own error against fp32 at the same steps
+                    assert e["numerics_psnr_db"] is not None and e["numerics_ssim"] < 1, (path.name, series["name"], e)
+
+
+def test_ladder_quality_never_rises_as_numerics_coarsen(digits: LadderResult) -> None:
+    rows = {r.rung.spec.name: r.quality for r in digits.workloads[0].built}
+    psnr = [float(rows[n].split()[1]) for n in ("dense-fp16", "int8", "w4a8-mx", "temporal-deltas")]
+    assert psnr == sorted(psnr, reverse=True) and math.isfinite(psnr[0])
+
+
+def test_batch_one_rungs_reproduce_the_unbatched_evaluation(digits: LadderResult) -> None:
+    wl = digits.workloads[0]
+    for row in wl.built:
+        if row.rung.batch == 1:
+            assert row.rung.arch is not None and row.result is not None
+            plain = evaluate(wl.workload.workload, row.rung.arch, steps=row.rung.steps["digits-ddpm"])
+            assert row.result.energy_j_per_image == plain.energy_j_per_image, row.rung.spec.name
+            assert row.result.latency_s_per_image == plain.latency_s_per_image, row.rung.spec.name
 
 
 def test_evidence_names_the_spec_fields_and_statistics(full: LadderResult) -> None:
@@ -207,6 +257,31 @@ def test_sensitivity_scales_each_assumption(digits: LadderResult) -> None:
     assert rows["gpu_idle"].ratio_double > final > rows["gpu_idle"].ratio_half
 
 
+def test_sensitivity_against_the_best_point_redoes_its_search_for_gpu_assumptions(digits: LadderResult) -> None:
+    rows = {s.key: s for s in sensitivity(digits, "digits-ddpm")}
+    wl = digits.workloads[0]
+    best = wl.final_vs_best
+    assert best is not None and wl.gpu_best is not None
+    point = gpu_point_text(wl.gpu_best)
+    for s in rows.values():
+        assert s.best == best and s.swing_best is not None and s.swing_best >= 1.0
+        assert s.best_redone == s.key.startswith("gpu_")
+        assert s.best_half is not None and s.best_double is not None
+        if not s.best_redone:  # a design assumption moves the design only: both ratios by the same factor
+            assert s.best_point_half == s.best_point_double == point
+            assert s.best_half / best == pytest.approx(s.ratio_half / s.ratio, rel=1e-12)
+            assert s.best_double / best == pytest.approx(s.ratio_double / s.ratio, rel=1e-12)
+    # the search is redone: idle power moves the best point's energy too, never above the reference's
+    idle = rows["gpu_idle"]
+    assert idle.best_double is not None and idle.best_half is not None
+    assert idle.best_half < best < idle.best_double
+    assert idle.best_double <= idle.ratio_double and idle.best_half <= idle.ratio_half
+    # host issue time is an eager-mode cost: the best point (CUDA graphs) does not move
+    host = rows["gpu_host"]
+    assert host.best_point_half is not None and host.best_point_half.startswith("graph")
+    assert host.best_half == host.best_double == best and host.swing > 2
+
+
 def test_sensitivity_of_sparsity_is_nil_without_statistics(full: LadderResult) -> None:
     rows = {s.key: s for s in sensitivity(full, "sd15-512")}
     assert rows["sparsity"].swing == 1.0
@@ -217,6 +292,10 @@ def test_report_renders_the_same_bytes_twice(digits: LadderResult) -> None:
     a, b = report_html(digits, sens), report_html(digits, sens)
     assert a == b
     assert 'id="waterfall-0"' in a and "GPU best point" in a and "Sensitivity" in a
+    assert "vs best x0.5" in a and "fixed (design assumption)" in a
+    doc = result_doc(digits, sens)["workloads"][0]["sensitivity"]
+    idle = next(d for d in doc if d["key"] == "gpu_idle")
+    assert idle["best_point_redone"] is True and idle["ratio_best_double"] > idle["ratio_best"]
 
 
 def _run_cli(argv: list[str]) -> int:
@@ -276,4 +355,14 @@ def test_steps_from_is_located(tmp_path: Path) -> None:
     with pytest.raises(
         SpecError, match=r"ladder.yaml:\d+ rungs.1.steps_from.digits-ddpm: no entry .* meets FD to data <= 1"
     ):
+        load_ladder(path)
+
+
+def test_quality_sweeps_are_located(tmp_path: Path) -> None:
+    not_a_sweep = ROOT / "scenarios" / "thousandfold" / "quality-digits.json"
+    path = _ladder_file(tmp_path, ("digits-ddpm",))
+    doc = yaml.safe_load(path.read_text())
+    doc["workloads"][0]["quality_sweeps"] = [str(not_a_sweep)]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    with pytest.raises(SpecError, match=r"ladder.yaml:\d+ workloads.0.quality_sweeps.0: .*not a steps-sweep file"):
         load_ladder(path)

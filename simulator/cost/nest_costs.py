@@ -8,13 +8,15 @@ spatial preset named by ``compute.dataflow`` and the design's objective. The
 :class:`~simulator.cost.nest.analysis.NestResult` of each nest fills the same :class:`OpCosts`
 columns the one-level model fills, with the one-level model's effects where they apply:
 
-- cycles: ``max(compute, every level's transfer time) + exposed fills + DRAM latency``; a shared
+- cycles: ``max(compute, every level's transfer time) + exposed fills + DRAM latency``, compute
+  including the array's fill and drain per change of its stationary tile
+  (:mod:`simulator.cost.nest.systolic`); a shared
   level's transfer time is its accesses at the rate its banks sustain
   (:func:`simulator.cost.hardware.bank_rate`, the bank-conflict model), DRAM at the spec's
   sustained bandwidth, the DRAM latency once per nest that touches DRAM;
 - stalls (compute + stalls = cycles): ``sram`` (on-chip levels beyond compute), ``dram`` (DRAM
   beyond both), ``serial`` (fills and drains of single-buffered shared levels), ``fill_drain``
-  (the first tile of double-buffered ones, and the DRAM latency);
+  (the first sub-tile of double-buffered ones, and the DRAM latency);
 - energy by component with today's names: ``compute`` (MACs), ``rf`` (all per-PE levels),
   every shared level by name, ``dram``, ``leakage`` (the chip's over the op's latency), and
   ``vector``; zero gating scales the MAC energy as in the one-level model
@@ -25,7 +27,7 @@ Vector work (norms, softmax, elementwise ops, attention's softmax) keeps the one
 vector-unit cost, after the array's work within an op. What the nest path does not model yet is
 said in the result's ``notes`` (:func:`limits`), never silently: block skipping, compaction and
 temporal deltas (ops run dense), weight residency across steps, inter-op activation reuse, fused
-attention, systolic fill/drain, DRAM bursts. The event fidelity is refused
+attention, DRAM bursts. The event fidelity is refused
 (``simulator.evaluation``).
 """
 
@@ -89,7 +91,7 @@ def limits(arch: ArchSpec, table: OpTable) -> tuple[str, ...]:
     head = "memory_model nest: "
     notes = [
         head + f"GEMM-like ops costed by the loop-nest engine ({c.dataflow} preset, mapper seed "
-        f"{arch.mapping.seed}); not modelled yet: systolic fill/drain, DRAM burst and row-buffer effects "
+        f"{arch.mapping.seed}); not modelled yet: DRAM burst and row-buffer effects "
         "(DRAM at the spec's sustained bandwidth, its latency once per nest), inter-op activation reuse "
         "(every op reads its inputs from DRAM and writes its outputs there)"
     ]

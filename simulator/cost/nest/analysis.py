@@ -9,13 +9,17 @@ Cycles (state of the model):
 
 - compute = the product of all temporal factors (one MAC per PE per cycle; idle PEs of a
   partly used array count as time, not work), summed over the passes of an imperfect mapping
-  (a remainder nest's partial loops run only their iterations);
+  (a remainder nest's partial loops run only their iterations), plus the array's pipeline: its
+  fixed cycles per change of the stationary tile (:mod:`.systolic`; ``fill_cycles``);
 - each level's transfer time = its bytes (reads + writes) per instance / its bandwidth per
   instance; with double buffering these overlap compute, so the op takes at least the largest;
 - a shared level that is not double-buffered cannot fill while it is in use: the bytes between
   it and its parent (fills and drains) are added serially at the slower of the two bandwidths;
-  a double-buffered one exposes only its first tile fill. Per-PE levels are taken to fill in the
-  shadow of compute (their transfer time is still in the maximum).
+  a double-buffered one overlaps load, compute and write-back in sub-tiles, even when the op is
+  one tile of it: it exposes only the data one iteration of its own loops hands down
+  (:func:`.counts.subtile_words`: received before the levels below start, drained after they
+  finish), at the same bandwidth. Per-PE levels are taken to fill in the shadow of compute
+  (their transfer time is still in the maximum).
 
 ``cycles = max(compute, T_level for every level) + Σ exposed fills``.
 """
@@ -29,9 +33,19 @@ import numpy as np
 
 from accelerator.errors import SimulationError
 from simulator.cost.nest.arch import NestArch
-from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, axis_coefs, peeled_counts, tile_words
+from simulator.cost.nest.counts import (
+    DRAINS,
+    FILLS,
+    READS,
+    WRITES,
+    axis_coefs,
+    peeled_counts,
+    subtile_words,
+    tile_words,
+)
 from simulator.cost.nest.mapping import Mapping, check
 from simulator.cost.nest.problem import OUT, Problem
+from simulator.cost.nest.systolic import Pipeline
 
 
 @dataclass(frozen=True)
@@ -45,7 +59,8 @@ class NestResult:
     reads_words: np.ndarray
     writes_words: np.ndarray
     energy_pj_by_level: dict[str, float]  # "mac" and every level's name
-    compute_cycles: float
+    compute_cycles: float  # MAC cycles + fill_cycles
+    fill_cycles: float  # the array pipeline's fixed cycles per stationary tile change (.systolic)
     transfer_cycles: dict[str, float]  # per level, per instance
     exposed_cycles: float
     exposed_cycles_by_level: dict[str, float]  # the fills and drains of each shared level below DRAM
@@ -94,10 +109,19 @@ def evaluate(problem: Problem, arch: NestArch, mapping: Mapping, *, check_mappin
         if errors:
             raise SimulationError(f"mapping of {problem.name!r} on {arch.name}: " + "; ".join(errors))
     b, coef, f, o, sp, holds = nest_arrays(problem, arch, mapping)
-    acc, final, compute, valid = peeled_counts(b, coef, f, o, sp, holds)
+    pipe = arch.pipeline
+    acc, final, compute, folds, valid = peeled_counts(
+        b, coef, f, o, sp, holds, -1 if pipe is None else pipe.stationary, arch.fanout_level
+    )
     if not valid:
         raise SimulationError(f"mapping of {problem.name!r} on {arch.name}: factors do not cover the bounds")
-    return _result(problem, arch, mapping, acc, final, compute, sp)
+    fill = 0.0 if pipe is None else fill_cycles(pipe, folds)
+    return _result(problem, arch, mapping, acc, final, compute, fill, sp)
+
+
+def fill_cycles(pipe: Pipeline, folds: np.ndarray) -> float:
+    """The pipeline's fixed cycles for ``folds`` = (changes, first visits) of the stationary tile."""
+    return float(folds[1] * pipe.fill_cycles + (folds[0] - folds[1]) * pipe.refill_cycles)
 
 
 def _result(
@@ -107,6 +131,7 @@ def _result(
     acc: np.ndarray,
     final: float,
     compute_one: float,
+    fill_one: float,
     sp: np.ndarray,
 ) -> NestResult:
     copies = problem.copies
@@ -116,7 +141,8 @@ def _result(
     nlev = len(arch.levels)
     energy: dict[str, float] = {"mac": problem.macs * arch.mac_pj}
     transfer: dict[str, float] = {}
-    compute = float(compute_one) * copies
+    fill = fill_one * copies
+    compute = float(compute_one) * copies + fill
     pes_above = np.cumprod(np.prod(sp, axis=1)[::-1])[::-1]  # spatial loops at or above each level
     exposed = 0.0
     exposed_by: dict[str, float] = {}
@@ -133,12 +159,13 @@ def _result(
         if i == nlev - 1:
             traffic[lv.name] -= final * (bits[OUT] - arch.output_bits) / 8.0
         inst = float(pes_above[i + 1]) if i + 1 < nlev else 1.0
-        transfer[lv.name] = float(((rd + wr) * bits).sum()) / 8.0 / inst / lv.bandwidth_bytes_per_cycle
+        transfer[lv.name] = traffic[lv.name] / inst / lv.bandwidth_bytes_per_cycle
         if i >= arch.fanout_level and i < nlev - 1:
             bw = min(lv.bandwidth_bytes_per_cycle, arch.levels[i + 1].bandwidth_bytes_per_cycle)
             if lv.double_buffered:
-                tb = tile_bytes(problem, arch, mapping)[i].sum()
-                exposed_by[lv.name] = float(tb) / bw
+                b, coef, f, _, sp_i, holds = nest_arrays(problem, arch, mapping)
+                sub = float((np.asarray(subtile_words(b, coef, f, sp_i, holds, i)) * bits).sum()) / 8.0
+                exposed_by[lv.name] = sub * copies / bw  # each copy is a nest of its own
             else:
                 moved = float(((acc[i, :, FILLS] + acc[i, :, DRAINS]) * bits).sum()) / 8.0
                 exposed_by[lv.name] = moved / bw
@@ -153,6 +180,7 @@ def _result(
         writes_words=acc[:, :, WRITES],
         energy_pj_by_level=energy,
         compute_cycles=compute,
+        fill_cycles=fill,
         transfer_cycles=transfer,
         exposed_cycles=exposed,
         exposed_cycles_by_level=exposed_by,

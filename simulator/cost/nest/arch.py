@@ -30,6 +30,7 @@ from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec, MemoryLevel
 from simulator.cost.hardware import hardware, level_energy
 from simulator.cost.nest.problem import OPERANDS
+from simulator.cost.nest.systolic import Pipeline, pipeline
 
 Triple = tuple[float, float, float]  # per operand: weights, inputs, outputs
 
@@ -68,6 +69,8 @@ class NestArch:
     output_bits: float  # final outputs written to DRAM
     mac_pj: float
     clock_hz: float
+    #: Fixed cycles per change of the stationary tile in the array (:mod:`.systolic`); None: none.
+    pipeline: Pipeline | None = None
 
     def __post_init__(self) -> None:
         if not self.levels or not all(self.levels[-1].holds):
@@ -77,7 +80,16 @@ class NestArch:
 
     def key(self) -> tuple[object, ...]:
         """Identity for caches (dataclasses of floats and tuples compare by value)."""
-        return (self.levels, self.rows, self.cols, self.fanout_level, self.word_bits, self.output_bits, self.mac_pj)
+        return (
+            self.levels,
+            self.rows,
+            self.cols,
+            self.fanout_level,
+            self.word_bits,
+            self.output_bits,
+            self.mac_pj,
+            self.pipeline,
+        )
 
 
 def per_pe_level(
@@ -170,7 +182,8 @@ def spec_per_pe_levels(spec: ArchSpec) -> tuple[NestLevel, ...]:
 def from_spec(spec: ArchSpec, per_pe: Sequence[NestLevel] | None = None) -> NestArch:
     """The nest's view of ``spec``: its per-PE levels (:func:`spec_per_pe_levels`; ``per_pe``
     replaces them, innermost first), its shared levels and DRAM at the per-access energies
-    :func:`simulator.cost.hardware.hardware` gives them, its array and operand widths."""
+    :func:`simulator.cost.hardware.hardware` gives them, its array and operand widths, and the
+    array's pipeline for its dataflow (:func:`.systolic.pipeline`)."""
     hw = hardware(spec)
     levels = list(spec_per_pe_levels(spec) if per_pe is None else per_pe)
     fanout = len(levels)
@@ -209,4 +222,5 @@ def from_spec(spec: ArchSpec, per_pe: Sequence[NestLevel] | None = None) -> Nest
         output_bits=float(hw.o_bits),
         mac_pj=hw.mac_pj,
         clock_hz=hw.clock_hz,
+        pipeline=pipeline(spec.compute.dataflow, hw.rows, hw.cols),
     )

@@ -31,6 +31,7 @@ import numba
 import numpy as np
 
 from simulator.cost.nest.problem import INP, OUT, RELEVANT
+from simulator.cost.nest.systolic import visits
 
 #: Per operand, its four axes, each built from up to two dimensions (−1: none); the input's
 #: rows are P and R, its columns Q and S (the sliding window).
@@ -244,6 +245,17 @@ def tile_words(bounds, coef, factors, spatial, holds):  # type: ignore[no-untype
 
 
 @numba.njit(cache=True)
+def subtile_words(bounds, coef, factors, spatial, holds, lv):  # type: ignore[no-untyped-def]
+    """Words of each operand that level ``lv`` hands down per iteration of its own temporal
+    loops (its tile with those factors 1; 0 where it bypasses): what a double-buffered level
+    must receive before the levels below it can start, and what it drains after they finish."""
+    f = factors.copy()
+    for d in range(7):
+        f[lv, d] = 1
+    return tile_words(bounds, coef, f, spatial, holds)[lv]
+
+
+@numba.njit(cache=True)
 def _dim_passes(bound, factors, spatial, d, fanout):  # type: ignore[no-untyped-def]
     """The passes of dimension ``d`` (loop peeling): per pass, the temporal factor per level and
     the spatial factor, ``(passes, levels + 1)`` with the spatial factor last; empty when the
@@ -306,13 +318,16 @@ def _dim_passes(bound, factors, spatial, d, fanout):  # type: ignore[no-untyped-
 
 @numba.njit(cache=True)
 def peeled_counts(  # type: ignore[no-untyped-def]
-    bounds, coef, factors, orders, spatial, holds
+    bounds, coef, factors, orders, spatial, holds, stationary=-1, array_level=0
 ):
     """:func:`access_counts` of a mapping whose factors may be imperfect, summed over its passes
-    (every combination of the dimensions' passes, :func:`_dim_passes`), and the compute cycles
-    (the passes' products of temporal factors). ``valid`` is False when an outermost loop is not
-    the ceiling of its dimension over the loops inside it (then the counts are zero). A later
-    pass of C, R or S finds its outputs' partial sums in the parent and reads them back."""
+    (every combination of the dimensions' passes, :func:`_dim_passes`), the MAC cycles (the
+    passes' products of temporal factors) and ``folds``: the changes of the ``stationary``
+    operand's tile in the array (the loops at ``array_level``, the fan-out level, and above:
+    :func:`.systolic.visits`) and how many of them are first visits (a later pass of C, R or S
+    revisits output tiles); zeros when ``stationary`` is −1. ``valid`` is False when an outermost
+    loop is not the ceiling of its dimension over the loops inside it (then the counts are zero).
+    A later pass of C, R or S finds its outputs' partial sums in the parent and reads them back."""
     nlev = factors.shape[0]
     fanout = 0
     for lv in range(nlev):
@@ -328,9 +343,10 @@ def peeled_counts(  # type: ignore[no-untyped-def]
     acc = np.zeros((nlev + 1, 3, 4), np.float64)
     final = 0.0
     compute = 0.0
+    folds = np.zeros(2, np.float64)
     for d in range(7):
         if counts[d] == 0:
-            return acc, final, compute, False
+            return acc, final, compute, folds, False
     total = 1
     for d in range(7):
         total *= counts[d]
@@ -361,4 +377,9 @@ def peeled_counts(  # type: ignore[no-untyped-def]
             for d in range(7):
                 c *= f[lv, d]
         compute += c
-    return acc, final, compute, True
+        if stationary >= 0:
+            changes, distinct = visits(f, orders, array_level, stationary)
+            folds[0] += changes
+            if not (revisit and stationary == OUT):
+                folds[1] += distinct
+    return acc, final, compute, folds, True

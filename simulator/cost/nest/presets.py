@@ -43,13 +43,13 @@ PRESETS = {
 def eyeriss(spec: ArchSpec) -> NestArch:
     """Eyeriss (Chen et al., JSSC 2017) as the standalone tables of docs/memory-model.md have it:
     ``spec`` (scenarios/validation/eyeriss.yaml: 12×14 PEs, the spads of Sec. V-C as the per-PE
-    level's partitions, 108 kB GLB, DRAM) with 16-bit partial sums as in the paper (the spec's
-    fp16 stand-in accumulates in fp32, which ``simulator.evaluate`` keeps)."""
+    level's partitions, 108 kB GLB, DRAM) with 16-bit partial sums as in the paper (the spec
+    says so too, ``numerics.accumulators: fp16``; kept here for a spec without it)."""
     return replace(from_spec(spec), word_bits=(16.0, 16.0, 16.0))
 
 
 def zigzag_tpu_like(spec: ArchSpec) -> NestArch:
-    """ZigZag's tpu_like (tests/validation/peers/zigzag/tpu_like.yaml): ``spec``
+    """ZigZag's tpu_like (scenarios/validation/peers/zigzag/tpu_like.yaml): ``spec``
     (scenarios/validation/zigzag-tpu-like.yaml), whose per-PE level has ZigZag's 128 B weight
     register file and 2 B output register as partitions; inputs bypass the PE."""
     return from_spec(spec)

@@ -15,7 +15,7 @@ import numba
 import numpy as np
 
 from simulator.cost.nest.arch import NestArch
-from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, peeled_counts, tile_words
+from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, peeled_counts, subtile_words, tile_words
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,10 @@ class ArchArrays:
     fanout: int
     mac_pj: float
     final_adjust_pj: float  # per final output word at DRAM: output width instead of psum width
+    final_adjust_bytes: float  # the same in bytes moved (negative when outputs are narrower)
+    stationary: int  # the pipeline's stationary operand (-1: no pipeline, .systolic)
+    fill_cycles: float  # per first visit of a stationary tile
+    refill_cycles: float  # per later visit
 
 
 def arch_arrays(arch: NestArch) -> ArchArrays:
@@ -50,6 +54,10 @@ def arch_arrays(arch: NestArch) -> ArchArrays:
         fanout=arch.fanout_level,
         mac_pj=arch.mac_pj,
         final_adjust_pj=(arch.output_bits - arch.word_bits[2]) * lv[-1].write_pj_per_bit[2],
+        final_adjust_bytes=(arch.output_bits - arch.word_bits[2]) / 8.0,
+        stationary=-1 if arch.pipeline is None else arch.pipeline.stationary,
+        fill_cycles=0.0 if arch.pipeline is None else arch.pipeline.fill_cycles,
+        refill_cycles=0.0 if arch.pipeline is None else arch.pipeline.refill_cycles,
     )
 
 
@@ -71,6 +79,10 @@ def _score(  # type: ignore[no-untyped-def]
     fanout,
     mac_pj,
     final_adj,
+    final_adj_bytes,
+    stationary,
+    fill,
+    refill,
 ):
     n = factors.shape[0]
     nlev = factors.shape[1]
@@ -94,11 +106,13 @@ def _score(  # type: ignore[no-untyped-def]
                 ok = False
         if not ok:
             continue
-        acc, final, compute, valid = peeled_counts(bounds, coef, factors[j], orders[j], spatial[j], holds)
+        acc, final, compute, folds, valid = peeled_counts(
+            bounds, coef, factors[j], orders[j], spatial[j], holds, stationary, fanout
+        )
         if not valid:
             continue
         e = macs * mac_pj + final * final_adj
-        worst = compute
+        worst = compute + folds[1] * fill + (folds[0] - folds[1]) * refill
         exposed = 0.0
         for lv in range(nlev):
             inst = 1.0
@@ -108,13 +122,16 @@ def _score(  # type: ignore[no-untyped-def]
             moved = 0.0
             fd = 0.0
             tile = 0.0
+            sub = subtile_words(bounds, coef, factors[j], spatial[j], holds, lv) if dbuf[lv] else tw[lv]
             for o in range(3):
                 rd = acc[lv + 1, o, READS]
                 wr = acc[lv + 1, o, WRITES]
                 e += rd * read_pj[lv, o] + wr * write_pj[lv, o]
                 moved += (rd + wr) * word_bytes[o]
                 fd += (acc[lv + 1, o, FILLS] + acc[lv + 1, o, DRAINS]) * word_bytes[o]
-                tile += tw[lv, o] * word_bytes[o]
+                tile += sub[o] * word_bytes[o]
+            if lv == nlev - 1:  # final outputs reach DRAM at the output width
+                moved += final * final_adj_bytes
             t = moved / inst / bandwidth[lv]
             if t > worst:
                 worst = t
@@ -147,5 +164,9 @@ def score(
         aa.fanout,
         aa.mac_pj,
         aa.final_adjust_pj,
+        aa.final_adjust_bytes,
+        aa.stationary,
+        aa.fill_cycles,
+        aa.refill_cycles,
     )
     return np.asarray(e), np.asarray(c)

@@ -161,15 +161,14 @@ class Mapper:
             raise SimulationError(f"{problem.name!r}: no spatial unrolling of {preset.name} fits {arch.name}")
         factors, orders, spatial = np.concatenate(pool_f), np.concatenate(pool_o), np.concatenate(pool_s)
         cost = self._cost(aa, bounds, coef, factors, orders, spatial, objective)
-        # local search from the best perfect and the best imperfect sample; the better wins
-        # (ties: the perfect one, which is what a perfect-only search finds)
-        exact = np.array([all(int(b) % (r[d] * k[d]) == 0 for d, b in enumerate(bounds)) for r, k in unrollings])
-        per = np.repeat(exact, self.samples)
+        # local search from the best sample of every spatial unrolling; the best result wins
+        # (ties: the earlier unrolling, perfect ones first, so a perfect-only search finds the same)
         c = np.inf
-        for sel in (per, ~per):
-            if not sel.any():
+        for u in range(len(unrollings)):
+            block = cost[u * self.samples : (u + 1) * self.samples]
+            if not np.isfinite(block).any():
                 continue
-            start = int(np.flatnonzero(sel)[np.argmin(cost[sel])])
+            start = u * self.samples + int(np.argmin(block))
             got = self._local(aa, bounds, coef, factors[start], orders[start], spatial[start], cost[start], objective)
             if got[3] < c:
                 (f, o, _, c), (rows, cols) = got, unrollings[start // self.samples]

@@ -40,7 +40,7 @@ def test_zigzag_registers_use_the_given_energies() -> None:
     rf = arch.levels[0]
     assert rf.holds == (True, False, True) and rf.operand_bytes == (128, 0, 2)
     assert rf.read_pj_per_bit == pytest.approx((0.095 / 8, 0.0, 0.0105 / 8))
-    assert rf.bandwidth_bytes_per_cycle == 3
+    assert rf.bandwidth_bytes_per_cycle == 10  # ZigZag's rf ports: 8 + 8 + 2 x 16 + 2 x 16 bits
     assert arch.levels[1].holds == (False, True, True)
 
 

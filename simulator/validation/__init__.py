@@ -2,8 +2,8 @@
 silicon, set beside picojoule's own numbers for the same layers and designs.
 
 - :mod:`simulator.validation.compare`: loads the peers' committed outputs
-  (``tests/validation/peers/``), evaluates picojoule on the matching specs
-  (``scenarios/validation/``) and builds the comparison tables;
+  (``scenarios/validation/peers/``, shipped with the package), evaluates picojoule on the
+  matching specs (``scenarios/validation/``) and builds the comparison tables;
 - :mod:`simulator.validation.cli`: ``picojoule validation [--json]`` prints them.
 
 What is compared, the tables and why the numbers disagree: ``docs/validation.md``.

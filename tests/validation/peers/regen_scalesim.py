@@ -1,4 +1,4 @@
-"""Regenerate SCALE-Sim v3's per-layer results committed under ``peers/scalesim/``.
+"""Regenerate SCALE-Sim v3's per-layer results committed under ``scenarios/validation/peers/scalesim/``.
 
 Runs in the peer venv (never in picojoule's). SCALE-Sim 3.0.0 fails under numpy 2.4
 (``int()`` of a one-element array in its scratchpad model), so numpy stays below 2.3::
@@ -34,7 +34,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent / "scalesim"
+#: The committed outputs ship with the package (``scenarios/``), so ``picojoule validation``
+#: runs from a wheel; this script stays with the tests (it needs the peer's venv, not picojoule).
+HERE = Path(__file__).resolve().parents[3] / "scenarios" / "validation" / "peers" / "scalesim"
 TOPOLOGY = HERE / "topology.csv"
 #: (rows, cols, ifmap kB, filter kB, ofmap kB): the 32x32 design of SCALE-Sim's own
 #: ``configs/scale.cfg`` and a TPU-like 128x128 with larger scratchpads.

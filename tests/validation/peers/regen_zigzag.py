@@ -1,4 +1,4 @@
-"""Regenerate ZigZag's per-layer results committed under ``peers/zigzag/``.
+"""Regenerate ZigZag's per-layer results committed under ``scenarios/validation/peers/zigzag/``.
 
 Runs in its own venv (ZigZag pins onnx/numpy versions of its own)::
 
@@ -9,9 +9,10 @@ ZigZag's bundled ``tpu_like`` hardware and mapping (``zigzag/inputs/{hardware,ma
 32x32 weight-stationary array) evaluates the layers of ``scalesim/topology.csv`` named in
 :data:`LAYERS` (8-bit weights and inputs, 16-bit partial sums, 8-bit outputs, as ZigZag's own
 examples), with LOMA's temporal mapping search minimising latency. Per layer it records
-latency (cycles), ideal cycles, energy (pJ) split into MAC and memory, and memory access
-energy per level. ``zigzag/meta.json`` records the version, date, command, machine and wall
-time; ``zigzag/tpu_like.yaml`` is a copy of the hardware file as run.
+latency (cycles), ideal cycles, ZigZag's latency terms (stalls, data on- and off-loading),
+energy (pJ) split into MAC and memory, and memory access energy per level. ``zigzag/meta.json``
+records the version, date, command, machine and wall time; ``zigzag/tpu_like.yaml`` is a copy of
+the hardware file as run.
 """
 
 from __future__ import annotations
@@ -31,14 +32,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-OUT = HERE / "zigzag"
-TOPOLOGY = HERE / "scalesim" / "topology.csv"
+#: The committed outputs ship with the package (``scenarios/``), so ``picojoule validation``
+#: runs from a wheel; this script stays with the tests (it needs the peer's venv, not picojoule).
+PEERS = Path(__file__).resolve().parents[3] / "scenarios" / "validation" / "peers"
+OUT = PEERS / "zigzag"
+TOPOLOGY = PEERS / "scalesim" / "topology.csv"
 LAYERS = ("Conv2_1a", "Conv3_1a", "FC1000", "ddpm_conv16", "ddpm_attn_proj")
 COLUMNS = (
     "layer",
     "latency_cycles",
     "ideal_cycles",
+    "stall_cycles",
+    "onloading_cycles",
+    "offloading_cycles",
     "energy_total_pj",
     "energy_mac_pj",
     "energy_mem_pj",
@@ -101,6 +107,11 @@ def main() -> int:
                 "layer": cme.layer.name,
                 "latency_cycles": round(float(cme.latency_total2), 3),
                 "ideal_cycles": round(float(cme.ideal_cycle), 3),
+                # latency_total2 = ideal temporal cycles + stalls (latency_total0 - ideal) + data
+                # on- and off-loading (the first fill of every level's tile, the last drain)
+                "stall_cycles": round(float(cme.latency_total0 - cme.ideal_temporal_cycle), 3),
+                "onloading_cycles": round(float(cme.data_onloading_cycle), 3),
+                "offloading_cycles": round(float(cme.data_offloading_cycle), 3),
                 "energy_total_pj": round(float(cme.energy_total), 3),
                 "energy_mac_pj": round(float(cme.mac_energy), 3),
                 "energy_mem_pj": round(float(cme.mem_energy), 3),

@@ -77,10 +77,16 @@ class CoreSpec(Strict):
     parallelism: Literal["split", "pipeline", "data", "auto"] = Field(
         "split",
         description="how the instances share this core's ops: split (every op divided over all instances, "
-        "output channels apart, the input multicast to each), pipeline (consecutive ops in stages, one "
+        "along split_axis), pipeline (consecutive ops in stages, one "
         "instance per stage, each holding its stage's weights), data (each instance runs every op on its "
         "share of the batch: classifier-free guidance's two passes, or several images; weights read by "
         "each) or auto (the scheduler picks one of the three by the objective)",
+    )
+    split_axis: Literal["auto", "channels", "rows"] = Field(
+        "auto",
+        description="what a split divides: channels (output channels; every instance needs the whole input), "
+        "rows (a convolution's output rows or a GEMM's tokens; every instance needs the whole weights, a "
+        "convolution's halo rows are shared by neighbours) or auto (per op, by the objective)",
     )
 
     def runs_kind(self, kind: str) -> bool:

@@ -4,37 +4,39 @@
    that costs least in the schedule's objective (energy, or latency / instances), judged on a
    probe: the whole workload on that core's arch (:func:`simulator.evaluation.evaluate_prepared`,
    once per core). Ties go to the core listed first.
-2. **Instances**: a ``split`` core runs each of its ops on all its instances at once (output
-   channels apart): the op's latency times the busiest instance's share of the divided dimension
-   (``ceil(n / count) / n``: :func:`split_share`), its energy unchanged, a GEMM-like op's input
-   multicast to every instance (:mod:`simulator.system.schedule`). A ``pipeline`` core cuts its
-   ops, in order, into ``count`` stages of about equal probe latency (of about equal weight bytes
-   when the core keeps weights across steps: each stage's weights must fit its store), one
-   instance each. A ``data`` core runs its ops on ``replicas`` instances, each on its share of
-   the batch (:mod:`simulator.system.data`): an op's latency is its share's, its energy and DRAM
-   bytes ``replicas`` times the share's.
+2. **Instances**: a ``split`` core runs each of its ops on all its instances at once, along
+   output channels or output rows (:mod:`simulator.system.split`): the op's latency times the
+   busiest instance's share of the divided dimension (``ceil(n / count) / n``), its energy
+   unchanged (plus halo rows read twice from DRAM, if any), the operand every instance needs
+   whole broadcast from a shared DRAM or multicast over the NoC (:mod:`simulator.system.schedule`).
+   A ``pipeline`` core cuts its ops, in order, into ``count`` stages of about equal probe latency
+   (of about equal weight bytes when the core keeps weights across steps: each stage's weights
+   must fit its store), one instance each. A ``data`` core runs its ops on ``replicas``
+   instances, each on its share of the batch (:mod:`simulator.system.data`): an op's latency is
+   its share's, its energy and DRAM bytes ``replicas`` times the share's.
 3. **Costs**: each group (a core's ops, or one stage's) is evaluated as a workload of its own ops
-   on the core's arch, so a stage's weight residency sees only its weights. A one-core system is
-   one group of the whole workload: exactly :func:`simulator.evaluation.evaluate_prepared`.
+   (tensor ids kept) on the core's arch, so a stage's weight residency sees only its weights, and
+   an op keeps its input on chip only from the op before it that wrote it (:func:`kept_edges`).
+   A one-core system is one group of the whole workload: exactly
+   :func:`simulator.evaluation.evaluate_prepared`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from accelerator.system import CoreSpec, SystemSpec
-from models.workload import Op, Workload
+from models.workload import Workload
 from simulator.cost.hardware import Hardware, hardware
 from simulator.evaluation import evaluate_prepared
 from simulator.optable import prepare
 from simulator.result import DesignResult, OpResult, per_image
 from simulator.system.data import items_per_call, replicas, share
 from simulator.system.noc import Network
-
-#: Kinds whose output-channel split needs the whole input on every instance.
-MULTICAST_KINDS = frozenset({"conv", "gemm"})
+from simulator.system.split import SplitOp, elem_bytes, split_op
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class OpCost:
     input_resident: bool  # the single-core model already kept the input on chip
     output_kept: bool  # ... and the output
     replicas: int = 1  # data parallelism: instances each running the op on its share
+    kept_from: int = -1  # the op whose output the single-core model kept on chip for this one (-1: none)
+    split: SplitOp | None = None  # over a split core's instances: along which axis, what moves
 
 
 @dataclass(frozen=True)
@@ -88,28 +92,49 @@ class Plan:
 
 
 def sub_workload(workload: Workload, ops: tuple[int, ...]) -> Workload:
-    """The workload of ``ops`` alone (their statistics kept; tensor ids dropped: a part of a
-    graph need not be closed)."""
+    """The workload of ``ops`` alone: their statistics and tensor ids kept (a read of a tensor no
+    op of ``ops`` writes is a step input of the part, as the workload format allows)."""
     if ops == tuple(range(len(workload.ops))):
         return workload
-    picked = tuple(
-        dataclasses.replace(workload.ops[i], reads=(), writes=())
-        if hasattr(workload.ops[i], "reads")
-        else workload.ops[i]
-        for i in ops
-    )
+    picked = tuple(workload.ops[i] for i in ops)
     stats = {k: tuple(tuple(row[i] for i in ops) for row in v) for k, v in workload.stats.items()}
     return Workload(ops=picked, steps=workload.steps, provenance=workload.provenance, stats=stats)
 
 
+def kept_edges(workload: Workload, ops: tuple[int, ...], reuse: bool) -> np.ndarray:
+    """Per op of ``ops``: whether the single-core model may keep its input on chip from the op
+    before it in ``ops`` (``OpTable.chain_in``). With tensor ids: only when that op wrote a tensor
+    this one reads and no other op of the workload reads it (its DRAM write may then be dropped).
+    Without reuse: never (every edge through DRAM)."""
+    out = np.zeros(len(ops), dtype=bool)
+    if not reuse:
+        return out
+    readers: dict[int, set[int]] = {}
+    for i, op in enumerate(workload.ops):
+        for t in op.reads:
+            readers.setdefault(t, set()).add(i)
+    for j in range(1, len(ops)):
+        prev, cur = ops[j - 1], ops[j]
+        shared = set(workload.ops[prev].writes) & set(workload.ops[cur].reads)
+        out[j] = any(readers[t] == {cur} for t in shared)
+    return out
+
+
 @dataclass
 class Evaluator:
-    """Evaluates (core, ops) groups with the single-core model, each once."""
+    """Evaluates (core, ops) groups with the single-core model, each once.
+
+    ``inter_op_reuse``: the single-core model may keep an op's output on chip for the next op of
+    its group. Its own rule (sizes in trace order) decides on the whole workload, so a one-core
+    system is exactly today's model; a part of it (a core's ops, a stage) is chained by tensor ids
+    (:func:`kept_edges`) where the trace has them. Off: no edge is kept by the single-core model,
+    every intermediate goes through DRAM unless the scheduler fuses it."""
 
     workload: Workload
     batch: int
     steps: int
     weight_residency: bool
+    inter_op_reuse: bool = True
     cache: dict[tuple[str, tuple[int, ...], int], DesignResult] = dataclasses.field(default_factory=dict)
 
     def __call__(self, core: CoreSpec, ops: tuple[int, ...], n_replicas: int = 1) -> DesignResult:
@@ -121,6 +146,10 @@ class Evaluator:
                 table = prepare(sub_workload(self.workload, ops), batch=self.batch)
             else:
                 table = prepare(sub_workload(share(self.workload, self.batch, n_replicas), ops))
+            whole = ops == tuple(range(len(self.workload.ops)))
+            if not self.inter_op_reuse or (not whole and self.workload.has_tensor_ids):
+                chain = kept_edges(self.workload, ops, self.inter_op_reuse)
+                table = dataclasses.replace(table, chain_in=chain)
             r = evaluate_prepared(table, core.arch, steps=self.steps, weight_residency=self.weight_residency)
             self.cache[key] = r if n_replicas == 1 else per_image(r, self.batch)
         return self.cache[key]
@@ -188,55 +217,55 @@ def plan(system: SystemSpec, network: Network, ev: Evaluator) -> Plan:
             groups.append(Group(core, k, (insts[k],), stage, ev(core, stage), hw))
     costs: dict[int, OpCost] = {}
     for g, group in enumerate(groups):
-        costs.update(_op_costs(g, group, ev.workload, ev.batch))
+        costs.update(_op_costs(g, group, system, ev.workload, ev.batch))
     return Plan(tuple(groups), tuple(costs[i] for i in range(len(ev.workload.ops))))
 
 
-def split_share(op: Op, count: int, batch: int) -> float:
-    """The busiest of ``count`` instances' share of ``op`` split apart: ``ceil(n / count) / n`` of
-    the divided dimension ``n``: a weight GEMM's or convolution's output channels, another GEMM's
-    or attention's batch x heads; ``1 / count`` for vector ops (their elements are many)."""
-    if op.gemm is None:
-        return 1.0 / count
-    n = op.gemm[2] if op.weight_is_param else op.gemm[0] * batch
-    return math.ceil(n / count) / n if n > 0 else 1.0 / count
-
-
-def _op_costs(g: int, group: Group, workload: Workload, batch: int) -> dict[int, OpCost]:
+def _op_costs(g: int, group: Group, system: SystemSpec, workload: Workload, batch: int) -> dict[int, OpCost]:
     hw, arch = group.hw, group.core.arch
     dram = arch.memory.dram
     act_levels = [lv.size_bytes for lv in hw.levels if lv.holds[0]]
     buffer = max(act_levels) if act_levels else 0.0
     res = group.result.extras.get("weight_residency", {})
     resident = bool(res.get("resident", False))
-    split = len(group.instances) if group.core.parallelism == "split" else 1
+    split = group.core.parallelism == "split" and len(group.instances) > 1
     n = group.replicas
+    j_per_byte = hw.dram_pj_per_bit * 8e-12
     out: dict[int, OpCost] = {}
     for j, i in enumerate(group.ops):
         r = group.result.per_op[j]
         op = workload.ops[i]
-        w_elems = op.weight_bytes / elem_bytes(op)
+        w_bytes = op.weight_bytes / elem_bytes(op) * hw.w_bits / 8.0
+        act_width = hw.a_bits / 8.0
+        cut = None
+        if split:
+            cut = split_op(
+                op,
+                group.core,
+                system,
+                batch=batch,
+                act_bytes_per_elem=act_width,
+                weight_bytes=w_bytes,
+                weights_resident=resident,
+            )
+        extra = cut.extra_dram_bytes if cut is not None else 0.0
         out[i] = OpCost(
             group=g,
             op=r,
-            latency_s=r.latency_s * split_share(op, split, batch) if split > 1 else r.latency_s,
-            energy_j=n * r.energy_j,
-            dram_bytes=n * float(r.traffic_bytes.get("dram", 0.0)),
-            dram_j_per_byte=hw.dram_pj_per_bit * 8e-12,
+            latency_s=r.latency_s * cut.share if cut is not None else r.latency_s,
+            energy_j=n * r.energy_j + extra * j_per_byte,
+            dram_bytes=n * float(r.traffic_bytes.get("dram", 0.0)) + extra,
+            dram_j_per_byte=j_per_byte,
             dram_bytes_per_s=dram.bandwidth_gb_per_s * dram.efficiency * 1e9,
             clock_hz=hw.clock_hz,
-            act_bytes_per_elem=hw.a_bits / 8.0,
+            act_bytes_per_elem=act_width,
             buffer_bytes=float(buffer),
-            weight_bytes=w_elems * hw.w_bits / 8.0,
+            weight_bytes=w_bytes,
             weights_resident=resident,
             input_resident=bool(r.mapping.get("input_resident", False)),
             output_kept=bool(r.mapping.get("output_kept", False)),
             replicas=n,
+            kept_from=group.ops[j - 1] if j > 0 and r.mapping.get("input_resident", False) else -1,
+            split=cut,
         )
     return out
-
-
-def elem_bytes(op: object) -> float:
-    """Bytes per element of the op's traced dtype (float32 when unknown)."""
-    dtype = str(getattr(op, "dtype", "float32")).removeprefix("torch.")
-    return {"float64": 8.0, "float32": 4.0, "float16": 2.0, "bfloat16": 2.0, "int8": 1.0, "uint8": 1.0}.get(dtype, 4.0)

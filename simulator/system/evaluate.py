@@ -4,19 +4,20 @@ Two phases, each planned and scheduled apart: one denoising step (per-op costs a
 the image's steps), run ``steps`` times, and the decoder once. Per image:
 
 - **energy** = the groups' own single-core results (per image: ops, weight fills, decoders'
-  leakage, all as :func:`simulator.evaluation.evaluate_prepared` gives them) − DRAM energy fusion
-  saves + NoC + die-to-die + the leakage of instances while they wait (the single-core results
-  charge leakage only while their ops run);
+  leakage, all as :func:`simulator.evaluation.evaluate_prepared` gives them) + halo rows a row
+  split reads twice − DRAM energy fusion saves + NoC + die-to-die + the leakage of instances while
+  they wait (the single-core results charge leakage only while their ops run);
 - **latency** = ``steps`` × the step's makespan + the slowest group's weight fill + the decoder's
   makespan; a phase that one instance runs layer by layer with nothing to wait for is exactly its
   single-core result (so a one-core system gives :func:`simulator.evaluation.evaluate`'s numbers).
 
 With ``fused=True`` the fusion depth is searched over 1, 2, 4, ... ``schedule.max_fusion_depth``
-(and that depth itself), the system's objective deciding (energy, then latency; or the reverse);
-ties go to the shallower depth. Depth 1 is layer by layer, so fused is never worse in the
-objective. Cores with ``parallelism: auto`` are tried as ``split``, ``pipeline`` and ``data``
-(all such cores alike, per phase), each with its depth search; the objective picks, ties going
-to the earlier of the three.
+(and that depth itself), the system's objective deciding (energy, then latency; or the reverse;
+each compared to ``KEY_DIGITS`` significant digits); ties go to the shallower depth. Depth 1 is
+layer by layer, so fused is never worse in the objective. Cores with ``parallelism: auto`` are
+tried as ``split``, ``pipeline`` and ``data`` (all such cores alike, per phase), and split cores
+with ``split_axis: auto`` along channels and along rows (:mod:`simulator.system.split`), each with
+its depth search; the objective picks, ties going to the earlier.
 
 A phase's schedule covers one call of the batched step (``batch`` images); its network energy,
 idle leakage and fusion savings are divided by ``batch`` to be per image, like the groups' own
@@ -58,6 +59,15 @@ class Phase:
         return sum(s * c.dram_j_per_byte for s, c in zip(self.fusion.dram_saved, self.plan.costs, strict=True))
 
     @property
+    def halo_bytes(self) -> float:
+        """DRAM bytes per run that row splits read twice (halo rows), fused ones not saved."""
+        return sum(c.split.extra_dram_bytes for c in self.plan.costs if c.split is not None)
+
+    @property
+    def halo_j(self) -> float:
+        return sum(c.split.extra_dram_bytes * c.dram_j_per_byte for c in self.plan.costs if c.split is not None)
+
+    @property
     def energy_j(self) -> float:
         """Energy of one run (the search's objective)."""
         return sum(s.energy_j for s in self.sched.slots) + self.noc_j + self.d2d_j + self.idle_j
@@ -72,16 +82,20 @@ def _depths(max_depth: int) -> list[int]:
 
 
 def resolutions(system: SystemSpec) -> list[SystemSpec]:
-    """``system`` with its ``auto`` cores set to split, pipeline and data in turn (the system
-    alone when no core is ``auto``)."""
-    if not any(c.parallelism == "auto" for c in system.cores):
-        return [system]
+    """``system`` with its ``auto`` cores set to split, pipeline and data in turn, and its split
+    cores' ``auto`` axes to channels and rows in turn (all such cores alike); the system alone when
+    nothing is ``auto``. Earlier ones win ties."""
+    modes = ("split", "pipeline", "data") if any(c.parallelism == "auto" for c in system.cores) else ("",)
     out = []
-    for mode in ("split", "pipeline", "data"):
+    for mode in modes:
         cores = tuple(
             c.model_copy(update={"parallelism": mode}) if c.parallelism == "auto" else c for c in system.cores
         )
-        out.append(system.model_copy(update={"cores": cores}))
+        split_auto = any(c.parallelism == "split" and c.count > 1 and c.split_axis == "auto" for c in cores)
+        for axis in ("channels", "rows") if split_auto else ("",):
+            upd = {"split_axis": axis}
+            resolved = tuple(c.model_copy(update=upd) if axis and c.split_axis == "auto" else c for c in cores)
+            out.append(system.model_copy(update={"cores": resolved}))
     return out
 
 
@@ -117,9 +131,19 @@ def _serial(ph: Phase, system: SystemSpec) -> bool:
     )
 
 
+#: Significant digits objectives are compared to: sums of the same times in another order differ in
+#: the last bits (81,872.00000000001 ns against 81,872.0), which must not decide a search.
+KEY_DIGITS = 9
+
+
+def objective_key(energy_j: float, makespan_s: float, objective: str) -> tuple[float, float]:
+    """The search's order: the objective first, the other second, each rounded to ``KEY_DIGITS``."""
+    e, t = (float(f"{x:.{KEY_DIGITS}g}") for x in (energy_j, makespan_s))
+    return (e, t) if objective == "energy" else (t, e)
+
+
 def _key(ph: Phase, system: SystemSpec) -> tuple[float, float]:
-    e, t = ph.energy_j, ph.sched.makespan_s
-    return (e, t) if system.schedule.objective == "energy" else (t, e)
+    return objective_key(ph.energy_j, ph.sched.makespan_s, system.schedule.objective)
 
 
 def evaluate_system(
@@ -130,17 +154,21 @@ def evaluate_system(
     decoder: Workload | None = None,
     batch: int = 1,
     fused: bool = False,
+    inter_op_reuse: bool = True,
 ) -> SystemResult:
     """``workload`` (``steps`` per image; default the trace's) and ``decoder`` (once per image)
-    on ``system``, layer by layer or with layer fusion; see the module doc."""
+    on ``system``, layer by layer or with layer fusion; see the module doc. ``inter_op_reuse``
+    False: the single-core model keeps no intermediate on chip, so layer by layer every edge goes
+    through DRAM (:class:`simulator.system.costs.Evaluator`)."""
     check_runnable(system, (op.kind for op in workload.ops))
     if decoder is not None:
         check_runnable(system, (op.kind for op in decoder.ops), "decoder")
     n_steps = steps if steps is not None else workload.steps
     net = Network(system)
-    phases = [_phase("step", n_steps, system, net, Evaluator(workload, batch, n_steps, True), fused)]
+    step_ev = Evaluator(workload, batch, n_steps, True, inter_op_reuse)
+    phases = [_phase("step", n_steps, system, net, step_ev, fused)]
     if decoder is not None:
-        phases.append(_phase("decoder", 1, system, net, Evaluator(decoder, batch, 1, False), fused))
+        phases.append(_phase("decoder", 1, system, net, Evaluator(decoder, batch, 1, False, inter_op_reuse), fused))
     return _assemble(system, net, phases, fused, batch)
 
 
@@ -162,9 +190,9 @@ def _assemble(system: SystemSpec, net: Network, phases: list[Phase], fused: bool
                 breakdown[k] = breakdown.get(k, 0.0) + g.replicas * v
             traffic["dram"] += g.replicas * float(r.extras.get("traffic_bytes_per_image", {}).get("dram", 0.0))
             fills.append(float(r.extras.get("weight_residency", {}).get("fill_latency_s", 0.0)))
-        saved_bytes = sum(ph.fusion.dram_saved)
+        saved_bytes = sum(ph.fusion.dram_saved) - ph.halo_bytes
         per_image = ph.runs / batch  # a run is one call of the batched step
-        for k, v in (("dram", -ph.saved_j), ("noc", ph.noc_j), ("d2d", ph.d2d_j), ("leakage", ph.idle_j)):
+        for k, v in (("dram", ph.halo_j - ph.saved_j), ("noc", ph.noc_j), ("d2d", ph.d2d_j), ("leakage", ph.idle_j)):
             breakdown[k] = breakdown.get(k, 0.0) + per_image * v
             energy += per_image * v
         traffic["dram"] -= per_image * saved_bytes
@@ -237,6 +265,11 @@ def _assemble(system: SystemSpec, net: Network, phases: list[Phase], fused: bool
                 "max_tiles": max(ph.fusion.tiles),
                 "dram_saved_bytes_per_run": sum(ph.fusion.dram_saved),
                 "parallelism": {g.core.name: g.core.parallelism for g in ph.plan.groups},
+                "split_axis": {
+                    g.core.name: g.core.split_axis
+                    for g in ph.plan.groups
+                    if g.core.parallelism == "split" and len(g.instances) > 1
+                },
                 "replicas": max(g.replicas for g in ph.plan.groups),
             }
             for ph in phases

@@ -2,10 +2,16 @@
 
 A fused group is a run of ``depth`` consecutive ops (the last may be shorter). Inside it:
 
-- **DRAM saved**: an edge's consumer does not read the tensor from DRAM (unless the single-core
-  model already kept its input on chip), and a producer whose every consumer is in the group
-  does not write it (unless its output was already kept). Bytes are at the arch's activation
-  width; an op's savings are capped at its own DRAM bytes.
+- **DRAM saved**: every edge inside the group saves its consumer's DRAM read of the tensor
+  (unless the single-core model already kept that very edge on chip: ``OpCost.kept_from``; where
+  its size rule kept an input with no edge from that op, the group's first edge into the op), and
+  a producer whose every consumer is in the group saves its DRAM write, once per tensor (unless
+  its output was already kept); a row split's halo rows read twice go with its fused input. Bytes
+  are at the arch's activation width; an op's savings are capped at its own DRAM bytes. So with
+  nothing kept by the single-core model (``inter_op_reuse`` off) the fused DRAM bytes are the
+  layer-by-layer ones less, per fused edge, its tensor's read and, per tensor whose readers are
+  all in the group, its write. A tensor from outside the group that several of its ops read is
+  read from DRAM once, by the first (swiglu's input, read by both Gemms).
 - **Tiles**: the group runs in ``T`` tiles, enough that half the smallest activation buffer of the
   group's cores holds a tile of its largest internal tensor (a data-parallel replica's share of
   it). Consecutive ops on different instances overlap as a pipeline over the tiles
@@ -65,12 +71,19 @@ def fuse(workload: Workload, costs: tuple[OpCost, ...], edges: tuple[Edge, ...],
     for g, start in enumerate(range(0, n, depth)):
         ops = range(start, min(n, start + depth))
         inside = [e for j in ops for e in in_edges.get(j, []) if e.producer >= start]
-        if not inside:
+        shared = _shared_reads(workload, costs, in_edges, ops)
+        if not inside and not shared:
             continue
         buffer = min(costs[j].buffer_bytes for j in ops)
-        biggest = max(edge_bytes(e, workload, costs) / costs[e.consumer].replicas for e in inside)
+        kept = [edge_bytes(e, workload, costs) / costs[e.consumer].replicas for e in inside]
+        biggest = max(kept + [b / costs[j].replicas for j, b in shared.items()])
         t = min(MAX_TILES, max(1, math.ceil(biggest / (buffer / 2)))) if buffer > 0 else MAX_TILES
-        net = {j: _saved(j, start, ops.stop, in_edges, out_edges, workload, costs) for j in ops}
+        net = {
+            j: min(
+                costs[j].dram_bytes, _saved(j, start, ops.stop, in_edges, out_edges, workload, costs) + shared.get(j, 0)
+            )
+            for j in ops
+        }
         for j in ops:
             c = costs[j]
             if t > 1 and not c.weights_resident and c.weight_bytes > c.buffer_bytes / 2:
@@ -80,6 +93,27 @@ def fuse(workload: Workload, costs: tuple[OpCost, ...], edges: tuple[Edge, ...],
         for j in ops:
             group_of[j], tiles[j], saved[j] = g, t, net[j]
     return Fusion(depth, tuple(group_of), tuple(tiles), tuple(saved))
+
+
+def _shared_reads(
+    workload: Workload, costs: tuple[OpCost, ...], in_edges: dict[int, list[Edge]], ops: range
+) -> dict[int, float]:
+    """Per op of the group: DRAM bytes of tensors from outside the group that an earlier op of the
+    group already read (they stay in the buffer). A step input's bytes are known only as a reader's
+    sole activation input (``act_bytes``); otherwise it saves nothing."""
+    out: dict[int, float] = {}
+    seen: set[int] = set()
+    for j in ops:
+        op = workload.ops[j]
+        by_tensor = {e.tensor: e for e in in_edges.get(j, [])}
+        for t in dict.fromkeys(op.reads):
+            e = by_tensor.get(t)
+            if t in seen and e is not None and e.producer < ops.start:
+                out[j] = out.get(j, 0.0) + edge_bytes(e, workload, costs)
+            elif t in seen and e is None and len(set(op.reads)) == 1:
+                out[j] = out.get(j, 0.0) + op.act_bytes / elem_bytes(op) * costs[j].act_bytes_per_elem
+            seen.add(t)
+    return out
 
 
 def _saved(
@@ -93,9 +127,13 @@ def _saved(
 ) -> float:
     """DRAM bytes op ``j`` no longer moves when ops ``lo..hi-1`` are fused (capped at its DRAM bytes)."""
     c = costs[j]
-    read = 0.0
-    if not c.input_resident:
-        read = sum(edge_bytes(e, workload, costs) for e in in_edges.get(j, []) if e.producer >= lo)
+    inside = [e for e in in_edges.get(j, []) if e.producer >= lo]
+    if c.kept_from >= 0 and inside:  # that read is already saved: the kept edge's, else (sizes matched) the first
+        kept = next((e for e in inside if e.producer == c.kept_from), inside[0])
+        inside.remove(kept)
+    read = sum(edge_bytes(e, workload, costs) for e in inside)
+    if inside and c.split is not None:  # a row split's halo re-read goes with its fused input
+        read += c.split.extra_dram_bytes
     outs = out_edges.get(j, [])
     write = 0.0
     if outs and not c.output_kept and all(lo <= e.consumer < hi for e in outs):

@@ -46,7 +46,8 @@ def system_summary(d: DesignResult) -> str:
     )
     modes = plan.get("parallelism", {})
     data = f" x{plan.get('replicas', 1)}" if "data" in modes.values() else ""
-    chosen = "; ".join(f"{g} {m}" for g, m in modes.items()) + data
+    axes = plan.get("split_axis", {})
+    chosen = "; ".join(f"{g} {m}" + (f" ({axes[g]})" if g in axes else "") for g, m in modes.items()) + data
     return f"{d.name}: {energy} per image{fused}\n  utilisation per core instance: {util} (step: {chosen})"
 
 

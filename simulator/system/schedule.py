@@ -15,8 +15,11 @@ costed by the single-core model; crossing dies it also crosses the die-to-die li
 tensor goes core to core: the consumer starts once the first of ``T`` tiles has arrived and ends
 no earlier than its last tile, ``1/T`` of its time after the producer's end (a pipeline over
 tiles); on one instance it stays in the buffer (on a data core's replicas, each keeps its share),
-over a split core's instances it is all-gathered. A split core's GEMM or convolution gets its
-non-fused input multicast from its first instance.
+over a split core's instances it is all-gathered, or, from one row split to the next on the same
+instances, only its halo rows move between neighbours (one transfer per boundary). A split op's
+operand that every instance needs whole and that does not arrive fused (the input of a channel
+split, the weights of a row split: ``SplitOp.multicast_bytes``, 0 when a shared DRAM broadcasts
+it) is multicast from the first instance (:mod:`simulator.system.split`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 
 from accelerator.system import SystemSpec
 from models.workload import Workload
-from simulator.system.costs import MULTICAST_KINDS, OpCost, Plan, elem_bytes
+from simulator.system.costs import OpCost, Plan
 from simulator.system.fusion import Fusion, edge_bytes
 from simulator.system.graph import Edge
 from simulator.system.noc import Ledger, Network
@@ -74,6 +77,15 @@ def _deliver(
     return max(net.send(ledger, src[j % len(src)], dst[j % len(dst)], nbytes / k, t) for j in range(k))
 
 
+def _rows(c: OpCost) -> bool:
+    return c.split is not None and c.split.axis == "rows"
+
+
+def _halo(net: Network, ledger: Ledger, insts: tuple[int, ...], nbytes: float, t: float) -> float:
+    """A row split's halo: ``nbytes`` from each instance to the next (one transfer per boundary)."""
+    return max([t, *(net.send(ledger, a, b, nbytes, t) for a, b in zip(insts, insts[1:], strict=False))])
+
+
 def schedule(
     system: SystemSpec,
     net: Network,
@@ -108,7 +120,12 @@ def schedule(
                 t = fusion.tiles[i]
                 first = start[p] + (end[p] - start[p]) / t
                 stays = src == insts and (len(src) == 1 or c.replicas > 1)  # data: each replica has its share
-                arrive = first if stays else _deliver(net, ledger, src, insts, b, first)
+                if stays:
+                    arrive = first
+                elif src == insts and _rows(c) and _rows(costs[p]):
+                    arrive = _halo(net, ledger, insts, c.split.halo_bytes if c.split else 0.0, first)
+                else:
+                    arrive = _deliver(net, ledger, src, insts, b, first)
                 ready = max(ready, first + (arrive - first) / t)
                 min_end = max(min_end, max(end[p], arrive) + lat / t)
             else:
@@ -117,10 +134,9 @@ def schedule(
                 if s.chiplet != d.chiplet:  # read back from the producer's die's memory
                     arrive = net.send(ledger, s.index, d.index, b, end[p])
                 ready = max(ready, arrive)
-        op = workload.ops[i]
-        if len(insts) > 1 and c.replicas == 1 and op.kind in MULTICAST_KINDS:
-            whole = op.act_bytes / elem_bytes(op) * c.act_bytes_per_elem
-            rest = max(0.0, whole - fused_in)
+        if c.split is not None and c.split.multicast_bytes > 0:
+            whole = c.split.multicast_bytes
+            rest = max(0.0, whole - fused_in) if c.split.axis == "channels" else whole
             if rest > 0:
                 ready = max(net.send(ledger, insts[0], x, rest, ready) for x in insts[1:])
         dram = c.dram_bytes - fusion.dram_saved[i]

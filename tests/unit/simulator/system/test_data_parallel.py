@@ -14,8 +14,8 @@ from models.workload import Workload
 from simulator import evaluate, load_arch, load_workload
 from simulator.optable import batch_op
 from simulator.system import evaluate_system
-from simulator.system.costs import split_share
 from simulator.system.data import divide_op, items_per_call, replicas
+from simulator.system.split import channel_share as split_share
 
 SCENARIOS = Path(__file__).resolve().parents[4] / "scenarios"
 ARCH = SCENARIOS / "arch"

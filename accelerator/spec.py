@@ -33,9 +33,11 @@ from accelerator.spec_base import MAX_MACS_PER_PE_PER_CYCLE as MAX_MACS_PER_PE_P
 from accelerator.spec_base import MAX_MAPPER_SAMPLES as MAX_MAPPER_SAMPLES
 from accelerator.spec_base import MAX_METADATA_BITS as MAX_METADATA_BITS
 from accelerator.spec_base import MAX_POWER_MW as MAX_POWER_MW
+from accelerator.spec_base import MAX_VDD_V as MAX_VDD_V
 from accelerator.spec_base import MAX_VECTOR_LANES as MAX_VECTOR_LANES
 from accelerator.spec_base import MAX_WIDTH_BITS as MAX_WIDTH_BITS
 from accelerator.spec_base import MIN_CLOCK_GHZ as MIN_CLOCK_GHZ
+from accelerator.spec_base import MIN_VDD_V as MIN_VDD_V
 from accelerator.spec_base import Dataflow as Dataflow
 from accelerator.spec_base import DramKind as DramKind
 from accelerator.spec_base import LevelTechnology as LevelTechnology
@@ -52,9 +54,10 @@ from accelerator.spec_memory import MemoryLevel as MemoryLevel
 from accelerator.spec_memory import MemorySpec as MemorySpec
 from accelerator.spec_memory import NvmUse as NvmUse
 from accelerator.spec_memory import OperandPartition as OperandPartition
-from accelerator.tech import KNOWN_NODES_NM
+from accelerator.tech import KNOWN_NODES_NM, NOMINAL_VDD_V
 from accelerator.tech import PRECISION_BITS as PRECISION_BITS  # bits per operand, re-exported
 from accelerator.tech.memory import memory_technology
+from accelerator.tech.voltage import max_clock_ghz, min_vdd_v
 from accelerator.yamlpos import Positions, load_yaml, parse_yaml
 
 #: Skip-block shapes (rows, reduction cols) a design may name: the zero-block shapes traces
@@ -212,6 +215,17 @@ class ArchSpec(_Strict):
     technology_nm: float = Field(
         ..., description="process node in nm; energies scale from the 45 nm tables (see accelerator.tech)"
     )
+    vdd_v: float | None = Field(
+        None,
+        ge=MIN_VDD_V,
+        le=MAX_VDD_V,
+        allow_inf_nan=False,
+        description="core supply voltage in V; default: the node's nominal (accelerator.tech.NOMINAL_VDD_V). "
+        "Scales dynamic energy by the node's Stillmaker & Baas 2017 polynomial and the SRAM model's "
+        "leakage by vdd/nominal (user-given energies and leakage_mw, static_power_mw are used as given); "
+        "clock_ghz must not exceed the alpha-power-law limit at this vdd (Sakurai & Newton, JSSC 1990: "
+        "accelerator.tech.voltage.max_clock_ghz); needs mapping.memory_model: one_level",
+    )
     # mapping comes before compute and memory so that their validators see the memory model
     mapping: MappingSpec = Field(
         default_factory=MappingSpec, description="memory model (one_level or nest) and the nest mapper's search"
@@ -263,6 +277,36 @@ class ArchSpec(_Strict):
             raise ValueError(
                 f"technology_nm {self.technology_nm:g} has no scaling factors; "
                 f"allowed: {', '.join(f'{n:g}' for n in KNOWN_NODES_NM)}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _supply_voltage(self) -> ArchSpec:
+        v = self.vdd_v
+        if v is None or self.technology_nm not in KNOWN_NODES_NM:
+            return self
+        node = self.technology_nm
+        low = min_vdd_v(node)
+        if v < low:
+            raise LocatedError(
+                ("vdd_v",),
+                f"{v:g} V is below {low:.3g} V, the lowest supply the {node:g} nm models cover (threshold "
+                f"0.3 V + 0.1 V, or where the node's energy fit stops falling: accelerator.tech.voltage); "
+                f"nominal is {NOMINAL_VDD_V[node]:g} V",
+            )
+        if self.mapping.memory_model != "one_level":
+            raise LocatedError(
+                ("vdd_v",),
+                "vdd_v is applied by the one_level memory model only (the nest model prices its per-PE "
+                "levels at the node's nominal supply); leave vdd_v out or use mapping.memory_model: one_level",
+            )
+        f_max = max_clock_ghz(node, v)
+        if self.clock_ghz > f_max * (1 + 1e-9):
+            raise LocatedError(
+                ("clock_ghz",),
+                f"{self.clock_ghz:g} GHz exceeds {f_max:.4g} GHz, the fastest clock at vdd_v {v:g} V "
+                f"({node:g} nm; alpha-power law, Sakurai & Newton JSSC 1990, from the assumed nominal clock: "
+                "accelerator.tech.voltage.max_clock_ghz): lower clock_ghz or raise vdd_v",
             )
         return self
 

@@ -43,6 +43,8 @@ MAX_METADATA_BITS = 1024
 MAX_MAPPER_SAMPLES = 100_000
 MIN_CLOCK_GHZ = 1e-3
 MAX_CLOCK_GHZ = 10.0
+MIN_VDD_V = 0.3
+MAX_VDD_V = 1.5
 MAX_BYTES_PER_CYCLE = float(1 << 30)
 MAX_ACCESS_ENERGY_PJ = 1e6
 MAX_MAC_ENERGY_PJ = 1e3
@@ -65,6 +67,9 @@ BOUND_REASONS: dict[str, str] = {
     "MAX_MAPPER_SAMPLES": "random factorizations per spatial candidate (the nest mapper)",
     "MIN_CLOCK_GHZ": "1 MHz: the slowest clocked digital logic in use (sub-MHz parts are not accelerators)",
     "MAX_CLOCK_GHZ": "the fastest shipped logic clocks ~6 GHz (desktop CPUs, 2024)",
+    "MIN_VDD_V": "0.3 V: the threshold voltage assumed at every node (accelerator.tech.voltage.VT_V); "
+    "the node's own floor (Vt + 0.1 V or its energy fit's range) is checked after",
+    "MAX_VDD_V": "1.5 V: above every listed node's nominal core supply (130 nm: 1.3 V); gate-oxide limits",
     "MAX_BYTES_PER_CYCLE": "a level's port: wafer-scale SRAM (WSE-3, 21 PB/s at ~1.1 GHz) is ~2^24",
     "MAX_ACCESS_ENERGY_PJ": "one access: 1 uJ = 1,000 pJ/bit x 1,024 bits; SRAM reads are ~0.1-10 pJ/bit",
     "MAX_MAC_ENERGY_PJ": "one MAC: fp32 at 45 nm is ~4.6 pJ (Horowitz ISSCC 2014), x200 for old nodes",

@@ -21,8 +21,9 @@ An arch file describes one accelerator design. It is validated strictly (unknown
 errors) and frozen after loading; errors read `file:line dotted.field: problem, got VALUE;
 allowed: ...` and `picojoule validate` exits with code 2. Energies and areas not given in the
 file come from the cited tables in `accelerator/tech/` (45 nm base, Horowitz ISSCC 2014),
-scaled to `technology_nm` by the Stillmaker & Baas 2017 polynomials
-(`accelerator.tech.node_energy_factor`). Example: `scenarios/arch/edge-os-int8.yaml`.
+scaled to `technology_nm` (and the supply `vdd_v`, default the node's nominal) by the Stillmaker &
+Baas 2017 polynomials (`accelerator.tech.node_energy_factor`; what a lowered supply changes:
+`accelerator/tech/voltage.py`). Example: `scenarios/arch/edge-os-int8.yaml`.
 
 This page is generated: `python -m accelerator.spec_doc > docs/spec.md`.
 """

@@ -57,7 +57,7 @@ _AREA_FROM_45: dict[float, float] = {
 
 #: Nominal supply voltage assumed per node when a spec gives none (V). 45 nm = 0.9 V as in
 #: Horowitz 2014; the others are typical nominal core voltages of those nodes (assumption,
-#: stated so: a spec can set ``vdd_v`` explicitly once the schema grows it).
+#: stated so: a spec sets another with ``vdd_v``; ``accelerator.tech.voltage`` says what it changes).
 NOMINAL_VDD_V: dict[float, float] = {
     130: 1.3,
     90: 1.2,
@@ -104,8 +104,15 @@ def _check_node(node_nm: float) -> None:
         )
 
 
+def energy_polynomial(node_nm: float) -> tuple[float, float, float]:
+    """``(a, b, c)`` of the node's dynamic energy ``a·Vdd² + b·Vdd + c`` (Stillmaker & Baas 2017, Table 5)."""
+    _check_node(node_nm)
+    return _ENERGY_POLY[node_nm]
+
+
 def node_energy_factor(node_nm: float, vdd_v: float | None = None) -> float:
-    """Dynamic-energy factor from the 45 nm / 0.9 V base tables to ``node_nm`` at ``vdd_v``."""
+    """Dynamic-energy factor from the 45 nm / 0.9 V base tables to ``node_nm`` at ``vdd_v``
+    (``None``: the node's nominal supply, ``NOMINAL_VDD_V``)."""
     _check_node(node_nm)
     vdd = NOMINAL_VDD_V[node_nm] if vdd_v is None else vdd_v
     a, b, c = _ENERGY_POLY[node_nm]
@@ -120,13 +127,14 @@ def node_area_factor(node_nm: float) -> float:
     return _AREA_FROM_45[node_nm]
 
 
-def op_energy_pj(op: str, fmt: str, node_nm: float = 45) -> float:
-    """Energy of one ``op`` ('add' or 'mult') in ``fmt`` (e.g. 'int8', 'fp16') in pJ."""
+def op_energy_pj(op: str, fmt: str, node_nm: float = 45, vdd_v: float | None = None) -> float:
+    """Energy of one ``op`` ('add' or 'mult') in ``fmt`` (e.g. 'int8', 'fp16') in pJ, at ``node_nm``
+    and supply ``vdd_v`` (``None``: the node's nominal)."""
     key = f"{op}_{fmt}"
     row = energy_table()["ops_pj"].get(key)
     if row is None:
         raise SpecError(f"no energy entry for {key!r} in accelerator/tech/energy_45nm.yaml")
-    return float(row["value"]) * node_energy_factor(node_nm)
+    return float(row["value"]) * node_energy_factor(node_nm, vdd_v)
 
 
 def _acc_format(precision: str, accumulator_bits: int) -> str:
@@ -135,10 +143,10 @@ def _acc_format(precision: str, accumulator_bits: int) -> str:
     return "fp32" if accumulator_bits > 16 else "fp16"
 
 
-def mac_energy_pj(precision: str, node_nm: float, accumulator_bits: int = 32) -> float:
+def mac_energy_pj(precision: str, node_nm: float, accumulator_bits: int = 32, vdd_v: float | None = None) -> float:
     """One multiply at ``precision`` plus one accumulate at the accumulator's width, in pJ."""
-    return op_energy_pj("mult", precision, node_nm) + op_energy_pj(
-        "add", _acc_format(precision, accumulator_bits), node_nm
+    return op_energy_pj("mult", precision, node_nm, vdd_v) + op_energy_pj(
+        "add", _acc_format(precision, accumulator_bits), node_nm, vdd_v
     )
 
 
@@ -155,19 +163,21 @@ PRODUCT_FORMAT: dict[str, str] = {
 }
 
 
-def packed_mac_energy_pj(precision: str, node_nm: float, accumulator_bits: int = 32, macs_per_cycle: int = 1) -> float:
+def packed_mac_energy_pj(
+    precision: str, node_nm: float, accumulator_bits: int = 32, macs_per_cycle: int = 1, vdd_v: float | None = None
+) -> float:
     """Energy per MAC of a PE doing ``macs_per_cycle`` MACs a cycle (packed modes), in pJ.
 
     The PE multiplies ``p`` operand pairs, adds the ``p`` products in a tree of ``p − 1`` adds
     at product width and accumulates once: per MAC ``mult + ((p − 1)·add_product + add_acc)/p``.
-    With ``p = 1`` this is :func:`mac_energy_pj`.
+    With ``p = 1`` this is :func:`mac_energy_pj`. ``vdd_v``: the supply (``None``: nominal).
     """
     p = max(int(macs_per_cycle), 1)
     if p == 1:
-        return mac_energy_pj(precision, node_nm, accumulator_bits)
-    tree = op_energy_pj("add", PRODUCT_FORMAT[precision], node_nm) * (p - 1)
-    acc = op_energy_pj("add", _acc_format(precision, accumulator_bits), node_nm)
-    return op_energy_pj("mult", precision, node_nm) + (tree + acc) / p
+        return mac_energy_pj(precision, node_nm, accumulator_bits, vdd_v)
+    tree = op_energy_pj("add", PRODUCT_FORMAT[precision], node_nm, vdd_v) * (p - 1)
+    acc = op_energy_pj("add", _acc_format(precision, accumulator_bits), node_nm, vdd_v)
+    return op_energy_pj("mult", precision, node_nm, vdd_v) + (tree + acc) / p
 
 
 def wire_energy_pj_per_bit_mm() -> float:
@@ -184,33 +194,37 @@ def dram_organisation(kind: str) -> dict[str, float]:
     return {name: float(row["value"]) for name, row in rows.items()}
 
 
-def vector_op_energy_pj(precision: str, node_nm: float) -> float:
+def vector_op_energy_pj(precision: str, node_nm: float, vdd_v: float | None = None) -> float:
     """One elementwise operation (norm, softmax, activation) on the vector unit, in pJ.
 
     Modelled as one multiply + one add at the array's precision (fp16 for integer arrays, since
     non-GEMM ops run in higher precision on real accelerators; assumption).
     """
     fmt = "fp16" if precision.startswith("int") else precision
-    return op_energy_pj("mult", fmt, node_nm) + op_energy_pj("add", fmt, node_nm)
+    return op_energy_pj("mult", fmt, node_nm, vdd_v) + op_energy_pj("add", fmt, node_nm, vdd_v)
 
 
-def sram_access_energy_pj(size_bytes: int, width_bits: int, node_nm: float) -> float:
+def sram_access_energy_pj(size_bytes: int, width_bits: int, node_nm: float, vdd_v: float | None = None) -> float:
     """Energy of one read of ``width_bits`` from an SRAM of ``size_bytes``, in pJ.
 
-    E = 10 pJ · (size / 8 KB)^0.5 · width/64 at 45 nm (fit to Horowitz 2014), then node scaling.
+    E = 10 pJ · (size / 8 KB)^0.5 · width/64 at 45 nm (fit to Horowitz 2014), then node (and
+    supply, ``vdd_v``; ``None``: nominal) scaling.
     """
     t = energy_table()["sram"]
     ref = float(t["ref_read_64b_pj"]["value"])
     ratio = max(size_bytes, 1) / float(t["ref_size_bytes"]["value"])
     e45 = ref * ratio ** float(t["size_exponent"]["value"]) * (width_bits / 64.0)
-    return e45 * node_energy_factor(node_nm)
+    return e45 * node_energy_factor(node_nm, vdd_v)
 
 
-def sram_leakage_mw(size_bytes: int, node_nm: float) -> float:
-    """Static power of an SRAM of ``size_bytes`` in mW (unverified default, see the table)."""
+def sram_leakage_mw(size_bytes: int, node_nm: float, vdd_v: float | None = None) -> float:
+    """Static power of an SRAM of ``size_bytes`` in mW (unverified default, see the table), at the
+    node's nominal supply, or at ``vdd_v`` scaled by ``vdd_v / nominal`` (leakage current held
+    constant, ``accelerator.tech.voltage.leakage_voltage_factor``: assumption)."""
     per_kib = float(energy_table()["sram"]["leakage_mw_per_kib"]["value"])
     # Leakage per bit shrinks with cell area; scale by the area factor (assumption).
-    return per_kib * size_bytes / 1024.0 * node_area_factor(node_nm)
+    mw = per_kib * size_bytes / 1024.0 * node_area_factor(node_nm)
+    return mw if vdd_v is None else mw * vdd_v / NOMINAL_VDD_V[node_nm]
 
 
 def dram_energy_pj_per_bit(kind: str) -> float:
@@ -364,6 +378,7 @@ __all__ = [
     "pe_area_um2",
     "dram_energy_pj_per_bit",
     "dram_organisation",
+    "energy_polynomial",
     "packed_mac_energy_pj",
     "wire_energy_pj_per_bit_mm",
     "mac_area_um2",

@@ -11,6 +11,12 @@ energies, density and standby power then come from that table (:func:`level_ener
 Energy per MAC is the spec's ``compute.mac_energy_pj`` of the run precision when given (pJ at
 the design's node, used as given), else the cited 45 nm tables (Horowitz ISSCC 2014, multiply +
 the PE's adder tree and accumulate, ``accelerator.tech.packed_mac_energy_pj``) scaled to the node.
+
+Supply voltage (``vdd_v``; ``None`` = the node's nominal, unchanged): every energy the node factor
+scales (MACs, vector ops, the SRAM model's accesses) is taken at ``vdd_v`` through
+``accelerator.tech.node_energy_factor``; the SRAM model's leakage scales by ``vdd_v / nominal``
+(``accelerator.tech.voltage``). Energies and leakage the spec gives are used as given; a
+technology's pJ/bit, the stacking interface, the wire and DRAM are not supply-scaled.
 A per-PE level (register file) is charged per executed MAC: the activation, weight and
 accumulator bits read and the accumulator bits written, at the level's per-access energy
 (``read_energy_pj`` / ``write_energy_pj`` when the spec gives them, else the SRAM model).
@@ -130,7 +136,7 @@ class Hardware:
     resident_level: int = -1
 
 
-def level_energy(lv: MemoryLevel, node: float) -> tuple[float, float]:
+def level_energy(lv: MemoryLevel, node: float, vdd_v: float | None = None) -> tuple[float, float]:
     """(read, write) pJ per access of ``lv.width_bits``.
 
     The spec's ``read_energy_pj`` / ``write_energy_pj`` when given (at the design's node, used as
@@ -141,7 +147,7 @@ def level_energy(lv: MemoryLevel, node: float) -> tuple[float, float]:
     ½·sqrt(level area)`` (DARPA 2008 wire energy), × the row's ``read_over_sram_model``. Writes:
     the row's ``write_pj_per_bit`` × width, else reads × the SRAM table's ``write_over_read``. A
     stacked level (``stacking``) adds the interface's pJ/bit × width to both. No technology is
-    today's SRAM model, unchanged."""
+    today's SRAM model, unchanged. ``vdd_v``: the supply of the SRAM model (``None``: nominal)."""
     row = memory_technology(lv.technology) if lv.technology is not None else None
     link = tech_memory.interface_pj_per_bit(lv.stacking) * lv.width_bits
     if lv.read_energy_pj is not None:
@@ -152,7 +158,7 @@ def level_energy(lv: MemoryLevel, node: float) -> tuple[float, float]:
         bank = max(lv.size_bytes / lv.banks, 1)
         area = tech.sram_area_mm2(lv.size_bytes, node)
         wire = lv.width_bits * tech.wire_energy_pj_per_bit_mm() * 0.5 * math.sqrt(area)
-        sram = tech.sram_access_energy_pj(int(bank), lv.width_bits, node) + wire
+        sram = tech.sram_access_energy_pj(int(bank), lv.width_bits, node, vdd_v) + wire
         read = sram * (row.read_over_sram_model if row is not None else 1.0) + link
     if lv.write_energy_pj is not None:
         write = lv.write_energy_pj
@@ -165,13 +171,13 @@ def level_energy(lv: MemoryLevel, node: float) -> tuple[float, float]:
     return read, write
 
 
-def level_leakage_mw(lv: MemoryLevel, node: float) -> float:
+def level_leakage_mw(lv: MemoryLevel, node: float, vdd_v: float | None = None) -> float:
     """Static power of one instance of ``lv`` incl. refresh, mW: the spec's ``leakage_mw``, else the
-    SRAM leakage model × the technology's ``standby_over_sram`` (eDRAM 0.2, NVM 0; the spec refuses a
-    technology without one and without ``leakage_mw``)."""
+    SRAM leakage model (at ``vdd_v``; ``None``: nominal) × the technology's ``standby_over_sram``
+    (eDRAM 0.2, NVM 0; the spec refuses a technology without one and without ``leakage_mw``)."""
     if lv.leakage_mw is not None:
         return lv.leakage_mw
-    sram = tech.sram_leakage_mw(lv.size_bytes, node)
+    sram = tech.sram_leakage_mw(lv.size_bytes, node, vdd_v)
     if lv.technology is None:
         return sram
     factor = memory_technology(lv.technology).standby_over_sram
@@ -192,8 +198,8 @@ def level_area_mm2(lv: MemoryLevel, node: float) -> float:
     return tech.sram_area_mm2(lv.size_bytes, node)
 
 
-def _leakage_mw(lv: MemoryLevel, node: float, pes: int) -> float:
-    return level_leakage_mw(lv, node) * (pes if lv.per_pe else 1)
+def _leakage_mw(lv: MemoryLevel, node: float, pes: int, vdd_v: float | None) -> float:
+    return level_leakage_mw(lv, node, vdd_v) * (pes if lv.per_pe else 1)
 
 
 def _run_precision(arch: ArchSpec, a_fmt: str, w_fmt: str) -> str:
@@ -206,11 +212,11 @@ def _run_precision(arch: ArchSpec, a_fmt: str, w_fmt: str) -> str:
 
 def mac_energy_pj(arch: ArchSpec, precision: str, p_bits: int, mpc: int) -> float:
     """Energy of one MAC at ``precision`` in pJ: the spec's ``compute.mac_energy_pj`` (at the
-    design's node, used as given) or the cited 45 nm tables scaled to the node."""
+    design's node, used as given) or the cited 45 nm tables scaled to the node and supply."""
     given = arch.compute.mac_energy_pj.get(precision)  # type: ignore[call-overload]
     if given is not None:
         return float(given)
-    return tech.packed_mac_energy_pj(precision, arch.technology_nm, p_bits, mpc)
+    return tech.packed_mac_energy_pj(precision, arch.technology_nm, p_bits, mpc, arch.vdd_v)
 
 
 def area_mm2(arch: ArchSpec) -> float:
@@ -242,7 +248,7 @@ def dram_pj_per_bit(arch: ArchSpec) -> float:
 
 def hardware(arch: ArchSpec) -> Hardware:
     """Resolve ``arch`` into a :class:`Hardware` record."""
-    c, mem, node = arch.compute, arch.memory, arch.technology_nm
+    c, mem, node, vdd = arch.compute, arch.memory, arch.technology_nm, arch.vdd_v
     num = arch_numerics(arch)
     a_fmt, w_fmt = str(num.activations.format), str(num.weights.format)
     precision = _run_precision(arch, a_fmt, w_fmt)
@@ -256,7 +262,7 @@ def hardware(arch: ArchSpec) -> Hardware:
     shared = [lv for lv in mem.levels if not lv.per_pe]
     levels = []
     for lv in shared:
-        read, write = level_energy(lv, node)
+        read, write = level_energy(lv, node, vdd)
         levels.append(
             Level(
                 name=lv.name,
@@ -266,7 +272,7 @@ def hardware(arch: ArchSpec) -> Hardware:
                 bandwidth_bytes_per_cycle=min(lv.bandwidth_bytes_per_cycle, lv.banks * lv.width_bits / 8.0),
                 read_pj=read,
                 write_pj=write,
-                leakage_mw=_leakage_mw(lv, node, pes),
+                leakage_mw=_leakage_mw(lv, node, pes, vdd),
                 double_buffered=lv.double_buffered,
                 holds=tuple(x in lv.holds for x in OPERANDS),  # type: ignore[arg-type]
             )
@@ -285,7 +291,7 @@ def hardware(arch: ArchSpec) -> Hardware:
                 f"{arch.name}: per-PE level {rf.name!r} holds {rf.size_bytes} B, less than one "
                 f"activation, one weight and one accumulator ({need:g} B)"
             )
-        read, write = level_energy(rf.model_copy(update={"banks": 1}), node)
+        read, write = level_energy(rf.model_copy(update={"banks": 1}), node, vdd)
         # Per MAC: read both operands, read-modify-write the accumulator (Eyeriss-style RF).
         rf_pj = read / rf.width_bits * (a_bits + w_bits + p_bits) + write / rf.width_bits * p_bits
     org = tech.dram_organisation(mem.dram.organisation_kind)
@@ -308,7 +314,7 @@ def hardware(arch: ArchSpec) -> Hardware:
         delta_bits=FORMAT_BITS[d_fmt] if d_fmt in FORMAT_BITS else PRECISION_BITS[d_prec],
         delta_mpc=mpcs[d_prec],
         delta_mac_pj=mac_energy_pj(arch, d_prec, p_bits, mpcs[d_prec]),
-        vector_pj=tech.vector_op_energy_pj(c.precision, node),
+        vector_pj=tech.vector_op_energy_pj(c.precision, node, vdd),
         vector_lanes=c.vector_lanes or c.cols,
         clock_hz=arch.clock_ghz * 1e9,
         dram_latency_cycles=mem.dram.latency_ns * arch.clock_ghz,
@@ -321,7 +327,7 @@ def hardware(arch: ArchSpec) -> Hardware:
         home=home,  # type: ignore[arg-type]
         stream=stream,  # type: ignore[arg-type]
         rf_pj_per_mac=rf_pj,
-        leakage_mw=sum(_leakage_mw(lv, node, pes) for lv in mem.levels) + arch.static_power_mw,
+        leakage_mw=sum(_leakage_mw(lv, node, pes, vdd) for lv in mem.levels) + arch.static_power_mw,
         act_gating=sp.act_zero_gating,
         weight_gating=sp.weight_zero_gating,
         near_zero_acts=zs.act_threshold > 0 or zs.act_threshold_rel > 0,

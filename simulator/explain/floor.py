@@ -6,11 +6,12 @@ precision can go below without doing less arithmetic or reading fewer weights.
 - ``MACs per image``: the trace's MACs per step × sampling steps, plus the decoder's once (a table
   prepared at batch B holds B images: its MACs are divided by B). Dense:
   a design that skips zero work can in principle go below it (a finding when it does).
-- ``e_MAC``: the best cited MAC energy at the design's node and run precision: one multiply at
+- ``e_MAC``: the best cited MAC energy at the design's node, supply and run precision: one multiply at
   the precision plus one add at the product's width (``accelerator.tech.PRODUCT_FORMAT``), the
   limit of a packed PE whose accumulate is amortised over many products
   (``accelerator.tech.packed_mac_energy_pj`` as ``p`` grows); Horowitz, ISSCC 2014, Fig. 1.1.9
-  (45 nm), scaled by Stillmaker & Baas, Integration 2017 (``accelerator.tech.node_energy_factor``).
+  (45 nm), scaled by Stillmaker & Baas, Integration 2017 (``accelerator.tech.node_energy_factor``,
+  at the design's ``vdd_v``: a lower supply lowers the floor too).
 - ``weight bytes``: the distinct parameters at the design's weight width
   (:func:`simulator.cost.residency.param_bytes`), denoiser and decoder, read once per image.
 - ``e_bit``: the cheapest memory of the design that holds them all: a shared on-chip level that
@@ -64,10 +65,11 @@ class Floor:
         return self.mac_j + self.weight_j
 
 
-def floor_mac_pj(precision: str, node_nm: float) -> float:
-    """Best cited energy of one MAC at ``precision`` and ``node_nm``, pJ (see the module doc)."""
-    return tech.op_energy_pj("mult", precision, node_nm) + tech.op_energy_pj(
-        "add", tech.PRODUCT_FORMAT[precision], node_nm
+def floor_mac_pj(precision: str, node_nm: float, vdd_v: float | None = None) -> float:
+    """Best cited energy of one MAC at ``precision``, ``node_nm`` and supply ``vdd_v`` (``None``: the
+    node's nominal), pJ (see the module doc)."""
+    return tech.op_energy_pj("mult", precision, node_nm, vdd_v) + tech.op_energy_pj(
+        "add", tech.PRODUCT_FORMAT[precision], node_nm, vdd_v
     )
 
 
@@ -87,7 +89,7 @@ def physical_floor(arch: ArchSpec, table: OpTable, steps: int, decoder: OpTable 
                 best = (per_bit, lv.name, SRAM_SOURCE)
     return Floor(
         macs_per_image=macs,
-        mac_pj=floor_mac_pj(hw.precision, arch.technology_nm),
+        mac_pj=floor_mac_pj(hw.precision, arch.technology_nm, arch.vdd_v),
         precision=hw.precision,
         node_nm=arch.technology_nm,
         weight_bytes=weights,

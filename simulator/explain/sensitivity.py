@@ -16,7 +16,8 @@ the GPU model, never a table):
 - ``rf``: the same for the per-PE register file.
 - ``mac``: energy per MAC of every supported precision (``compute.mac_energy_pj`` = the cited
   table's value x k, :func:`simulator.cost.hardware.mac_energy_pj`).
-- ``leakage``: every level's ``leakage_mw`` (the unverified SRAM leakage default x k) and the
+- ``leakage``: every level's ``leakage_mw`` (its own standby: the unverified SRAM leakage default,
+  x its technology's factor, NVM 0, :func:`simulator.cost.hardware.level_leakage_mw`; x k) and the
   logic's ``static_power_mw``.
 - ``sparsity``: every zero-fraction statistic of the trace (``*_zero_frac``), x k clipped to
   [0, 1]; a trace without statistics cannot move.
@@ -30,9 +31,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from accelerator.spec import ArchSpec
-from accelerator.tech import sram_leakage_mw
 from models.workload import Workload
-from simulator.cost.hardware import hardware, level_energy, mac_energy_pj
+from simulator.cost.hardware import hardware, level_energy, level_leakage_mw, mac_energy_pj
 from simulator.evaluation import evaluate_prepared
 from simulator.explain.ladder import GpuPoint, LadderResult, WorkloadLadder, gpu_point_text
 from simulator.explain.spec import LadderWorkload
@@ -97,7 +97,7 @@ def _scale_levels(arch: ArchSpec, k: float, per_pe: bool) -> ArchSpec:
     levels = []
     for lv in arch.memory.levels:
         if lv.per_pe == per_pe:
-            read, write = level_energy(lv.model_copy(update={"banks": 1}) if per_pe else lv, node)
+            read, write = level_energy(lv.model_copy(update={"banks": 1}) if per_pe else lv, node, arch.vdd_v)
             lv = lv.model_copy(update={"read_energy_pj": read * k, "write_energy_pj": write * k})
         levels.append(lv)
     return arch.model_copy(update={"memory": arch.memory.model_copy(update={"levels": tuple(levels)})})
@@ -117,14 +117,10 @@ def scaled_arch(arch: ArchSpec, key: str, k: float) -> ArchSpec:
         pj = {p: mac_energy_pj(arch, p, hw.p_bits, n) * k for p, n in mpc.items()}
         return arch.model_copy(update={"compute": arch.compute.model_copy(update={"mac_energy_pj": pj})})
     if key == "leakage":
+        # each level's own standby (a technology's factor: NVM 0), at the design's supply
         node = arch.technology_nm
         levels = tuple(
-            lv.model_copy(
-                update={
-                    "leakage_mw": (lv.leakage_mw if lv.leakage_mw is not None else sram_leakage_mw(lv.size_bytes, node))
-                    * k
-                }
-            )
+            lv.model_copy(update={"leakage_mw": level_leakage_mw(lv, node, arch.vdd_v) * k})
             for lv in arch.memory.levels
         )
         mem = arch.memory.model_copy(update={"levels": levels})

@@ -140,8 +140,8 @@ def test_gpu_best_point_is_never_worse_than_eager_b1(full: LadderResult) -> None
 def test_batch_rung_gives_per_image_energies(full: LadderResult) -> None:
     ddpm = next(w for w in full.workloads if w.name == "ddpm-cifar10")
     rows = {r.rung.spec.name: r for r in ddpm.built}
-    b, prev = rows["batch"], rows["stacked-memory"]
-    assert b.rung.batch == 16 and prev.rung.batch == 1 and rows["node-7nm"].rung.batch == 16
+    b, prev = rows["batch"], rows["fusion"]
+    assert b.rung.batch == 16 and prev.rung.batch == 1 and rows["voltage"].rung.batch == 16
     assert b.result is not None and b.result.extras["batch"]["images"] == 16
     assert "batch: 1 -> 16 images per pass (energies per image)" in b.changes
     # the floor is per image: the same MACs per image at batch 16 as at batch 1
@@ -157,6 +157,33 @@ def test_gpu_point_is_a_parameter(digits: LadderResult, tmp_path: Path) -> None:
     assert graph.workloads[0].gpu.energy_j_per_image < digits.workloads[0].gpu.energy_j_per_image
 
 
+def test_voltage_rung_trades_latency_for_energy(full: LadderResult) -> None:
+    """0.7 -> 0.5 V at 7 nm: dynamic energy x0.489 (Stillmaker & Baas), the clock x0.5686 (alpha-power
+    law, 1 -> 0.568 GHz): energy per image falls and latency rises on every workload, by at most the
+    clock ratio (DRAM time does not stretch with the core clock)."""
+    for wl in full.workloads:
+        rows = {r.rung.spec.name: r for r in wl.built}
+        nom, low = rows["node-7nm"], rows["voltage"]
+        assert nom.energy_j is not None and low.energy_j is not None
+        assert low.energy_j < nom.energy_j, wl.name
+        assert nom.result is not None and low.result is not None
+        stretch = low.result.latency_s_per_image / nom.result.latency_s_per_image
+        assert 1.0 < stretch <= 1.0 / 0.568 * (1 + 1e-9), (wl.name, stretch)
+
+
+def test_fusion_rung_keeps_attention_scores_on_chip(full: LadderResult) -> None:
+    """Rungs 0-7 run attention unfused (a real dense baseline); the fusion rung turns it on, and on
+    SD-1.5 (4096x4096 scores per head) it buys more than 1.5x, mostly in DRAM traffic."""
+    for wl in full.workloads:
+        for row in wl.built:
+            assert row.rung.arch is not None
+            fused = row.rung.index >= next(r.rung.index for r in wl.built if r.rung.spec.name == "fusion")
+            assert row.rung.arch.compute.fused_attention == fused, (wl.name, row.rung.spec.name)
+    sd = next(w for w in full.workloads if w.name == "sd15-512")
+    fusion = next(r for r in sd.built if r.rung.spec.name == "fusion")
+    assert fusion.factor is not None and fusion.factor > 1.5
+
+
 def test_floor_is_below_every_rung(full: LadderResult) -> None:
     for wl in full.workloads:
         for row in wl.built:
@@ -169,7 +196,10 @@ def test_floor_uses_the_cited_tables(full: LadderResult) -> None:
     sd = next(w for w in full.workloads if w.name == "sd15-512")
     f = sd.built[-1].floor
     assert f is not None and f.precision == "int8" and f.node_nm == 7
-    assert f.mac_pj == pytest.approx((0.2 + 0.05) * tech.node_energy_factor(7))  # mult_int8 + add_int16
+    # mult_int8 + add_int16 at 7 nm and the last rung's 0.5 V supply (the 7 nm polynomial's ratio)
+    assert f.mac_pj == pytest.approx((0.2 + 0.05) * tech.node_energy_factor(7, 0.5))
+    nominal = sd.built[-2].floor
+    assert nominal is not None and nominal.mac_pj == pytest.approx((0.2 + 0.05) * tech.node_energy_factor(7))
     assert f.weight_memory == "wmem"  # the 512 MiB bonded RRAM die holds the 430 MB of int4 weights
     first = sd.built[0].floor
     assert first is not None and first.weight_memory == "dram:hbm3" and first.weight_pj_per_bit == 3.9
@@ -188,6 +218,7 @@ def test_quality_comes_from_the_same_numerics_at_the_same_steps(digits: LadderRe
     assert own.startswith("FD to data 522.9, PSNR 20.6 dB vs 50 steps, 22.0 dB vs fp32 at the same steps")
     assert "series tf-05-deltas of" in own and own.endswith("does not meet the bound")
     assert rows["node-7nm"] == rows["fewer-steps"]  # the node keeps the numerics and the steps
+    assert rows["voltage"] == rows["fewer-steps"]  # so does the supply
     steps = next(r for r in digits.workloads[0].built if r.rung.spec.name == "fewer-steps")
     assert steps.rung.steps["digits-ddpm"] == 10 and steps.rung.steps_choice["digits-ddpm"].entry["fd_data"] == 121.548
 
@@ -239,6 +270,8 @@ def test_evidence_names_the_spec_fields_and_statistics(full: LadderResult) -> No
     rows = {r.rung.spec.name: r for r in sd.built}
     assert "compute.precision: fp16 -> int8" in rows["int8"].changes
     assert "technology_nm: 16.0 -> 7.0" in rows["node-7nm"].changes
+    assert "compute.fused_attention: False -> True" in rows["fusion"].changes
+    assert "vdd_v: None -> 0.5" in rows["voltage"].changes and "clock_ghz: 1.0 -> 0.568" in rows["voltage"].changes
     assert "steps: 25 -> 20" in rows["fewer-steps"].changes
     assert any("no value statistics" in e for e in rows["temporal-deltas"].evidence)
     ddpm = next(w for w in full.workloads if w.name == "ddpm-cifar10")

@@ -58,7 +58,7 @@ def input_problem(path: str | Path) -> str | None:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        return "no such file"
+        return "no such file" + _packaged_hint(path)
     except OSError as exc:
         return _cause(exc)
     except ValueError as exc:  # an embedded NUL byte
@@ -70,12 +70,30 @@ def input_problem(path: str | Path) -> str | None:
     return None
 
 
+def _packaged_hint(path: str | Path) -> str:
+    """``; picojoule's committed copy is installed at PATH`` when ``path`` is a relative
+    ``scenarios/...`` name (the README's examples, run outside a checkout) of a file the installed
+    ``scenarios`` package holds; else ``""``. Only a hint: the file is never substituted."""
+    parts = Path(path).parts
+    if Path(path).is_absolute() or len(parts) < 2 or parts[0] != SCENARIOS_PACKAGE:
+        return ""
+    try:
+        copy = packaged_scenario(Path(*parts[1:]))
+        if not copy.is_file():
+            return ""
+    except (PackagedInputError, OSError, ValueError):
+        return ""
+    return f"; picojoule's committed copy is installed at {copy} (give that path to use it)"
+
+
 def input_file_message(what: str, rel: str, folder: Path, problem: str) -> str:
     """``no such arch file 'x.yaml' (relative to DIR)``, or why the file named there is unreadable
     (:func:`input_problem`); a very long name is shortened."""
     shown = rel if len(rel) <= 200 else rel[:200] + "..."
     where = f"{shown!r} (relative to {folder})"
-    return f"no such {what} file {where}" if problem == "no such file" else f"{what} file {where}: {problem}"
+    if problem.startswith("no such file"):
+        return f"no such {what} file {where}{problem.removeprefix('no such file')}"
+    return f"{what} file {where}: {problem}"
 
 
 def ensure_out_dir(path: str | Path) -> Path:

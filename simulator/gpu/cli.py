@@ -65,7 +65,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
     problem = input_problem(out)
     if problem == "is a folder, expected a file":
         raise OutputError(f"{out}: --out is a folder; give the calibration file's path (e.g. {out}/calibration.json)")
-    if problem not in (None, "no such file"):
+    if problem is not None and not problem.startswith("no such file"):
         raise OutputError(f"{out}: cannot write the calibration there: {problem}")
     if args.report:
         ensure_out_dir(args.report)

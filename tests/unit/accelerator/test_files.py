@@ -70,3 +70,26 @@ def test_packaged_scenario_finds_committed_inputs_and_names_missing_ones() -> No
     assert packaged_scenario("arch").is_dir()
     with pytest.raises(PackagedInputError, match=r"scenarios/no-such\.yaml: not in the installed package"):
         packaged_scenario("no-such.yaml")
+
+
+def test_a_missing_scenarios_path_names_the_installed_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside a checkout the README's ``scenarios/quickstart.yaml`` is missing: the message says
+    where the installed copy is, and the file is still reported missing (never substituted)."""
+    from accelerator.errors import SpecError
+    from accelerator.files import input_file_message, input_problem, packaged_scenario
+    from accelerator.yamlpos import load_yaml
+
+    monkeypatch.chdir(tmp_path)
+    copy = packaged_scenario("quickstart.yaml")
+    problem = input_problem("scenarios/quickstart.yaml")
+    assert problem == f"no such file; picojoule's committed copy is installed at {copy} (give that path to use it)"
+    with pytest.raises(SpecError, match=r"^scenarios/quickstart\.yaml: no such file; .* installed at "):
+        load_yaml("scenarios/quickstart.yaml")
+    message = input_file_message("scenario", "scenarios/quickstart.yaml", tmp_path, problem)
+    assert message.startswith(f"no such scenario file 'scenarios/quickstart.yaml' (relative to {tmp_path}); ")
+    assert str(copy) in message
+    # no hint: not under scenarios/, absolute, or a name the package does not hold
+    assert input_problem("quickstart.yaml") == "no such file"
+    assert input_problem(tmp_path / "scenarios" / "quickstart.yaml") == "no such file"
+    assert input_problem("scenarios/no-such.yaml") == "no such file"
+    assert input_problem("scenarios/arch") == "no such file"  # a folder of the package, not a file

@@ -18,6 +18,7 @@ from accelerator.spec import ArchSpec, arch_from_data, spec_error_from_validatio
 from accelerator.system import load_system
 from accelerator.yamlpos import Positions, load_yaml
 from models.layers import LayerList, load_layers_yaml, load_scalesim_csv
+from simulator.explain.spec import LadderSpec, load_ladder
 from simulator.gpu.calibration_file import load_calibration
 from simulator.scenario import ScenarioSpec, load_designs, load_gpus, load_scenario, load_systems, load_workload
 from simulator.sweep.spec import SweepFile, load_sweep
@@ -106,8 +107,29 @@ def validate_file(path: Path) -> str:
     if "peak_tflops_dense" in data or "hbm_bandwidth_gb_per_s" in data:
         load_gpu(path)
         return "gpu"
+    if "rungs" in data:
+        _validate_ladder(path, data, positions)
+        return "ladder"
     raise positions.error(
         "",
         "cannot tell what this file is: an arch has 'compute' and 'memory', a scenario "
-        "'workload' and 'designs', a layer list 'layers', a system 'cores', a sweep 'base' or 'system' and 'axes'",
+        "'workload' and 'designs', a layer list 'layers', a system 'cores', a sweep 'base' or 'system' and 'axes', "
+        "a GPU spec 'peak_tflops_dense', a ladder (picojoule explain) 'rungs'",
     )
+
+
+def _validate_ladder(path: Path, data: Any, positions: Positions) -> None:
+    """A ladder (``picojoule explain``, docs/thousandfold.md) as ``explain`` reads it: its files,
+    archs and steps sweeps (:func:`load_ladder`), then its GPU and calibration, as
+    :func:`simulator.explain.ladder` loads them."""
+    _schema_check(LadderSpec, data, positions)
+    ladder = load_ladder(path)
+    g = ladder.spec.gpu
+    try:
+        load_gpu(ladder.resolve(g) if g.endswith((".yaml", ".yml")) or "/" in g else g)
+    except SpecError as exc:
+        if exc.file is not None:  # the GPU spec file's own error, located in it
+            raise
+        raise positions.error("gpu", exc.detail) from None
+    if ladder.spec.gpu_calibration is not None:
+        load_calibration(ladder.resolve(ladder.spec.gpu_calibration))

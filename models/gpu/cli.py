@@ -1,7 +1,9 @@
 """CLI: ``picojoule gpu measure --model NAME --device cuda|cpu --out FILE [...]``.
 
 ``register(subparsers)`` adds the ``gpu`` command (sub-command ``measure``). torch is imported
-only when the command runs, so the rest of the CLI works without the trace extra. The
+only when the command runs, so the rest of the CLI works without the trace extra. While it
+measures, a progress bar on stderr (when it is a terminal; ``--quiet``: none) names the phase
+(idle power, build, warm-up, latencies, energy, per-op profiles). The
 ``calibrate`` command lives beside the fit, in :mod:`simulator.gpu.cli`: ``models`` must not
 import ``simulator``.
 """
@@ -9,15 +11,34 @@ import ``simulator``.
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
+
+from tqdm import tqdm
+
+
+def progress_bar(bar: tqdm[None]) -> Callable[[str, int, int], None]:
+    """A :data:`models.gpu.harness.Progress` that moves ``bar`` to each phase."""
+
+    def report(phase: str, done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_description_str(f"gpu measure: {phase}", refresh=False)
+        bar.refresh()
+
+    return report
 
 
 def _measure(args: argparse.Namespace) -> int:
     from models.gpu.harness import measure  # lazy: torch (the trace extra)
 
-    doc = measure(
-        args.model, args.device, args.out, mode=args.mode, batch=args.batch, steps=args.steps,
-        dtype=args.dtype, repeat_seconds=args.repeat_seconds, per_op=not args.no_per_op, tiny=args.tiny,
-    )  # fmt: skip
+    # disable=None: tqdm turns itself off when stderr is not a terminal.
+    with tqdm(unit="phase", file=sys.stderr, disable=True if args.quiet else None, leave=False) as bar:
+        doc = measure(
+            args.model, args.device, args.out, mode=args.mode, batch=args.batch, steps=args.steps,
+            dtype=args.dtype, repeat_seconds=args.repeat_seconds, per_op=not args.no_per_op, tiny=args.tiny,
+            progress=progress_bar(bar),
+        )  # fmt: skip
     lat, e = doc["latency"], doc["energy"]
     if "graph" in doc:
         g = doc["graph"]
@@ -66,4 +87,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     m.add_argument("--repeat-seconds", type=float, default=3.0, help="span of the energy run, s")
     m.add_argument("--no-per-op", action="store_true", help="skip the per-op profile")
     m.add_argument("--tiny", action="store_true", help="shrunken built-in model (for tests)")
+    m.add_argument(
+        "-q", "--quiet", "--no-progress", dest="quiet", action="store_true", help="no progress bar on stderr"
+    )
     m.set_defaults(func=_measure)

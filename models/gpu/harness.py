@@ -49,10 +49,21 @@ from models.gpu.measurement import (
 )
 from models.gpu.nvml import gpu_env, measure_energy, measure_idle_w, open_nvml
 from models.gpu.ops import profile_step
+from models.gpu.quiet import without_empty_fp32_warning
 from models.gpu.targets import Target, build_target
 from models.workload import to_json
 
 __all__ = ["MeasurementError", "load_measurement", "measure", "measure_modes", "write_measurement"]
+
+Progress = Callable[[str, int, int], None]
+"""Told ``(phase, phases done, phases in all)`` as each phase of a measurement starts, and
+``("done", n, n)`` at the end: the CLI's progress bar (a phase runs for seconds, its
+iterations until a time span is covered, so phases are what can be counted ahead)."""
+
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    pass
+
 
 #: torch dtype the model is built in; fp8 builds bf16 and swaps layers (models.gpu.fp8).
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32, "fp8": torch.bfloat16}
@@ -122,16 +133,19 @@ def _check(device: str, modes: list[str], dtype: str, graph_backend: Any) -> Non
 
 def _latency_energy(
     step: Callable[[], Any], sample: Callable[[], Any], device: str, nvml: Any, *, min_time_s: float,
-    repeat_seconds: float, idle_w: float | None, batch: int, steps: int,
+    repeat_seconds: float, idle_w: float | None, batch: int, steps: int, phase: Callable[[str], None],
 ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    phase("step latency")
     step_t = time_calls(step, device, min_s=min_time_s, min_n=5, max_n=2000)
     host_t = host_issue_times(step, device, n=10)
+    phase("sampling-loop latency")
     image_t = time_calls(sample, device, min_s=min_time_s, min_n=2, max_n=200)
     latency = {"step": _summary(step_t), "sample": _summary(image_t),
                "s_per_image": statistics.median(image_t) / batch, "s_per_step": statistics.median(step_t),
                "host_s_per_step": statistics.median(host_t)}  # fmt: skip
     energy: dict[str, Any] = {"available": False}
     if nvml is not None and idle_w is not None:
+        phase("energy")
         run = measure_energy(nvml, sample, repeat_seconds)
         images = run["loops"] * batch
         energy = {
@@ -146,12 +160,16 @@ def _latency_energy(
     return latency, energy
 
 
-def _per_op(target: Target, device: str, dtype: str, op_repeats: int) -> tuple[dict[str, Any], list[Any], list[str]]:
+def _per_op(
+    target: Target, device: str, dtype: str, op_repeats: int, phase: Callable[[str], None]
+) -> tuple[dict[str, Any], list[Any], list[str]]:
     prov = {**target.provenance, "batch": target.batch, "dtype": dtype, "device": device}
+    phase(f"per-op profile 1/{op_repeats}")
     first = profile_step(target.step, target.module, device, provenance=prov)
     wl, ops_t = first.workload, first.timings
     runs = [ops_t]
-    for _ in range(op_repeats - 1):
+    for i in range(op_repeats - 1):
+        phase(f"per-op profile {i + 2}/{op_repeats}")
         runs.append(profile_step(target.step, target.module, device, provenance=prov).timings)
     runs = [r for r in runs if len(r) == len(ops_t)]
     timings = [
@@ -196,16 +214,17 @@ def measure(
     steps: int | None = None, dtype: str = "bf16", repeat_seconds: float = 3.0, per_op: bool = True,
     tiny: bool = False, min_time_s: float = 1.0, idle_seconds: float = 2.0, op_repeats: int = 3,
     source: str = "auto", graph_backend: Callable[[], GraphBackend] | None = None,
+    progress: Progress = _no_progress,
 ) -> dict[str, Any]:  # fmt: skip
     """Measure ``model`` on ``device`` in ``mode``; write the JSON to ``out`` (if given) and return it.
 
     ``graph_backend`` makes the graph for ``mode="graph"`` (default: a CUDA graph); tests pass
-    a fake to run the graph bookkeeping on the CPU.
+    a fake to run the graph bookkeeping on the CPU. ``progress`` is told each phase (:data:`Progress`).
     """
     return measure_modes(
         model, device, {mode: out}, batch=batch, steps=steps, dtype=dtype, repeat_seconds=repeat_seconds,
         per_op=per_op, tiny=tiny, min_time_s=min_time_s, idle_seconds=idle_seconds, op_repeats=op_repeats,
-        source=source, graph_backend=graph_backend,
+        source=source, graph_backend=graph_backend, progress=progress,
     )[mode]  # fmt: skip
 
 
@@ -214,6 +233,7 @@ def measure_modes(
     steps: int | None = None, dtype: str = "bf16", repeat_seconds: float = 3.0, per_op: bool = True,
     tiny: bool = False, min_time_s: float = 1.0, idle_seconds: float = 2.0, op_repeats: int = 3,
     source: str = "auto", graph_backend: Callable[[], GraphBackend] | None = None,
+    progress: Progress = _no_progress,
 ) -> dict[str, dict[str, Any]]:  # fmt: skip
     """Build ``model`` once and measure it in every mode of ``outs`` (mode → file or ``None``).
 
@@ -221,6 +241,15 @@ def measure_modes(
     """
     _check(device, list(outs), dtype, graph_backend)
     nvml = open_nvml() if device == "cuda" else None
+    # idle, build, warm-up; per mode: step and loop latency (+ energy); the per-op profiles
+    total = 3 + len(outs) * (3 if nvml is not None else 2) + (op_repeats if per_op else 0)
+    done = 0
+
+    def phase(name: str) -> None:
+        nonlocal done
+        progress(name, min(done, total), total)
+        done += 1
+
     env: dict[str, Any] = {
         "kind": device, "torch": torch.__version__, "python": platform.python_version(),
         "host": platform.node(), "cpu": platform.processor() or platform.machine(),
@@ -228,10 +257,13 @@ def measure_modes(
     if device == "cuda":
         env.update(gpu_env(nvml))
         torch.backends.cudnn.benchmark = True  # what an inference deployment would set
+    phase("idle power")
     idle_w = measure_idle_w(nvml, idle_seconds) if nvml is not None else None  # before the model loads
 
+    phase("build the model")
     t_build = time.perf_counter()
-    target = build_target(model, device, DTYPES[dtype], batch=batch, steps=steps, tiny=tiny, source=source)
+    with without_empty_fp32_warning():
+        target = build_target(model, device, DTYPES[dtype], batch=batch, steps=steps, tiny=tiny, source=source)
     fp8 = convert_to_fp8(target.module).to_json() if dtype == "fp8" else None
     build_s = time.perf_counter() - t_build
     common: list[str] = []
@@ -241,15 +273,18 @@ def measure_modes(
                       f"{fp8['conv_bf16']} other convolutions bf16")  # fmt: skip
         if device == "cpu":
             common.append("fp8 on the CPU: torch's reference _scaled_mm; the timings say nothing about fp8 hardware")
-    kw: dict[str, Any] = dict(min_time_s=min_time_s, repeat_seconds=repeat_seconds, idle_w=idle_w, batch=target.batch,
-              steps=target.steps)  # fmt: skip
     results: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None, list[str]]] = {}
     with torch.no_grad():  # as the zoo's samplers and the tracer run (ops decompose alike)
+        phase("warm-up")
         for _ in range(3):
             target.step()
         target.sample()
         _sync(device)
         for mode in outs:
+            kw: dict[str, Any] = dict(
+                min_time_s=min_time_s, repeat_seconds=repeat_seconds, idle_w=idle_w, batch=target.batch,
+                steps=target.steps, phase=lambda name, m=mode: phase(f"{m}: {name}"),
+            )  # fmt: skip
             if mode == "eager":
                 lat, energy = _latency_energy(target.step, target.sample, device, nvml, **kw)
                 results[mode] = (lat, energy, None, [])
@@ -264,8 +299,9 @@ def measure_modes(
         ops_doc: dict[str, Any] | None = None
         timings: list[dict[str, Any]] = []
         if per_op:
-            ops_doc, timings, op_notes = _per_op(target, device, dtype, op_repeats)
+            ops_doc, timings, op_notes = _per_op(target, device, dtype, op_repeats, phase)
             common += op_notes
+    progress("done", total, total)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     docs: dict[str, dict[str, Any]] = {}
     for mode, (latency, energy, graph, notes) in results.items():

@@ -23,6 +23,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from models.gpu.quiet import without_profiler_markers
 from models.trace import ops as trace_ops
 from models.workload import Op, Workload
 
@@ -181,7 +182,7 @@ def profile_step(
     if device == "cuda":
         activities.append(torch.profiler.ProfilerActivity.CUDA)
     try:
-        with torch.profiler.profile(activities=activities) as prof:
+        with without_profiler_markers(), torch.profiler.profile(activities=activities) as prof:
             with timer:
                 run()
             if device == "cuda":

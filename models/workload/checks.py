@@ -19,6 +19,7 @@ from models.workload.schema import (
     MAX_MACS_PER_STEP,
     MAX_STEPS,
     MAX_TENSOR_ID,
+    MIN_SHAPE_DIM,
     OP_KINDS,
     READ_VERSIONS,
     STAT_FIELDS,
@@ -53,7 +54,9 @@ def _check_dims(where: str, dims: Any, low: int, count: int | None = None) -> in
         or not all(map(_is_int, dims))
         or (dims and not (min(dims) >= low and max(dims) <= MAX_DIM))
     ):
-        raise _fail(where, f"expected {what} in [{low}, {MAX_DIM:,}], got {dims!r}")
+        zero = count is None and isinstance(dims, (tuple, list)) and 0 in dims
+        why = " (MIN_SHAPE_DIM: no zero-size tensors)" if zero else ""
+        raise _fail(where, f"expected {what} in [{low}, {MAX_DIM:,}]{why}, got {dims!r}")
     product = math.prod(dims)
     if product > MAX_COUNT:
         raise _fail(where, f"{product:,} elements is more than the limit of {MAX_COUNT:,} (MAX_COUNT)")
@@ -99,8 +102,8 @@ def validate_op(op: Op, i: int) -> int:
             allowed = f"integers in [0, {MAX_TENSOR_ID:,}] (MAX_TENSOR_ID)"
             raise _fail(f"{where}.{name}", f"expected a list of tensor ids, {allowed}, got {ids!r}")
     for j, shape in enumerate(op.input_shapes):
-        _check_dims(f"{where}.input_shapes.{j}", shape, 0)
-    _check_dims(f"{where}.output_shape", op.output_shape, 0)
+        _check_dims(f"{where}.input_shapes.{j}", shape, MIN_SHAPE_DIM)
+    _check_dims(f"{where}.output_shape", op.output_shape, MIN_SHAPE_DIM)
     expected = _expected_macs(op, where)
     if op.macs != expected:
         rule = "0 without a GEMM view" if op.gemm is None else "the GEMM view's batch·m·n·k"

@@ -4,7 +4,6 @@ must stay within, and :class:`WorkloadError`."""
 from __future__ import annotations
 
 import functools
-import math
 import operator
 
 FORMAT_NAME = "picojoule.workload"
@@ -82,13 +81,22 @@ STAT_FIELDS = (
 )
 
 
+MAX_ABSMAX = 3.4028234663852886e38
+"""Largest ``act_absmax`` (and ``act_channel_absmax_ratio``): float32's largest finite value.
+The tracer records max |x| over an op's finite activations; the models it traces compute in
+float32 or narrower (every committed trace), and an fp32 activation reaches this value
+legitimately (attention masks filled with ``torch.finfo(torch.float32).min``), so no tighter
+bound holds: the committed traces reach 2.4e11 (terrain, ratio 7e8). A larger value needs
+float64 activations, which no design here computes in."""
+
 #: Range of each statistic's values: fractions lie in [0, 1]; ``delta_bits_mean`` counts the bits of
-#: an int8 delta (|d| <= 254 needs floor(log2 254) + 2 = 9); magnitudes and ratios are non-negative.
+#: an int8 delta (|d| <= 254 needs floor(log2 254) + 2 = 9); magnitudes and ratios are non-negative
+#: and at most :data:`MAX_ABSMAX`.
 STAT_RANGES: dict[str, tuple[float, float]] = {
     **{name: (0.0, 1.0) for name in STAT_FIELDS if "_frac" in name},
     "delta_bits_mean": (0.0, 9.0),
-    "act_absmax": (0.0, math.inf),
-    "act_channel_absmax_ratio": (0.0, math.inf),
+    "act_absmax": (0.0, MAX_ABSMAX),
+    "act_channel_absmax_ratio": (0.0, MAX_ABSMAX),
 }
 
 # Limits that keep a malformed file from hanging the reader or overflowing the simulator's
@@ -102,6 +110,10 @@ MAX_COUNT = 10**15
 """Largest FLOP or byte count of one op, and most elements of one tensor shape."""
 MAX_DIM = 2**31 - 1
 """Largest extent of one shape or GEMM dimension."""
+MIN_SHAPE_DIM = 1
+"""Smallest extent of a tensor shape's dimension: a zero-size tensor moves no data and does no
+work, no committed trace holds one, and the cost models divide by tensor extents (a kernel or
+tile of zero)."""
 MAX_TENSOR_ID = MAX_DIM
 """Largest tensor id of ``Op.reads``/``Op.writes`` (ids fit an int32 array)."""
 MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024

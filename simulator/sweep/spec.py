@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from accelerator.files import input_file_message, input_problem
 from accelerator.spec import arch_from_data, model_from_data
@@ -20,10 +20,10 @@ from accelerator.system import SystemSpec, system_from_data
 from accelerator.yamlpos import Positions, load_yaml
 from models.workload import MAX_STEPS
 from simulator.evaluation import FIDELITIES
-from simulator.sweep.axes import AxisSpec, Finite, axis_values
+from simulator.sweep.axes import AxisSpec, Finite, axis_values, check_axis, check_suspects
 from simulator.sweep.design import Axis, Constraint, Derived, DesignPoint, DesignSpec, design_point
 from simulator.sweep.expressions import Expr, ExprError, parse_expr
-from simulator.sweep.paths import resolve_path, set_path
+from simulator.sweep.paths import resolve_path
 from simulator.sweep.worker import (
     BUILTIN_OBJECTIVES,
     METRIC_COLUMNS,
@@ -49,6 +49,9 @@ MAX_GRID_POINTS = 1_000_000
 search; a larger space needs ``strategy: {kind: random, samples: ...}`` or ``nsga2``."""
 MAX_SEARCH_SPACE = 2**62
 """Most points (the product of the axis sizes) a random or NSGA-II search draws from."""
+MAX_SEED = 2**32 - 1
+"""Largest seed: optuna's NSGA-II sampler seeds numpy's ``RandomState``, which takes 32-bit seeds
+(the bound of the scenario's and the nest mapper's seeds too); seeds are never negative."""
 
 
 class _Strict(BaseModel):
@@ -64,7 +67,7 @@ class RandomStrategy(_Strict):
     samples: StrictInt = Field(
         ..., ge=1, le=MAX_GRID_POINTS, description="design points drawn from the grid, without replacement"
     )
-    seed: StrictInt = 0
+    seed: StrictInt = Field(default=0, ge=0, le=MAX_SEED, description="seed of the sample")
 
 
 class Nsga2Strategy(_Strict):
@@ -75,7 +78,7 @@ class Nsga2Strategy(_Strict):
     population: StrictInt = Field(
         default=24, ge=2, le=10_000, description="points per generation (evaluated in parallel)"
     )
-    seed: StrictInt = 0
+    seed: StrictInt = Field(default=0, ge=0, le=MAX_SEED, description="seed of optuna's sampler")
 
 
 Strategy = Annotated[GridStrategy | RandomStrategy | Nsga2Strategy, Field(discriminator="kind")]
@@ -108,7 +111,7 @@ class QualitySpec(_Strict):
     model: str = Field(default="digits-ddpm", description="a models.numerics.session quality model")
     images: StrictInt = Field(default=16, ge=1, le=4096, description="images generated per design")
     steps: StrictInt = Field(default=20, ge=1, le=1000, description="sampling steps per image")
-    seed: StrictInt = 0
+    seed: StrictInt = Field(default=0, ge=0, le=MAX_SEED, description="noise seed of the images")
     calibration_images: StrictInt = Field(default=4, ge=1, le=4096)
 
 
@@ -214,28 +217,6 @@ def _load_base(spec: SweepFile, path: Path, positions: Positions) -> tuple[dict[
     return {**data, "cores": cores}, system
 
 
-def _check_axis(
-    name: str,
-    values: tuple[Any, ...],
-    path: tuple[str | int, ...],
-    base: dict[str, Any],
-    model: type[DesignSpec],
-    positions: Positions,
-) -> None:
-    """Reject a value that is wrong for its field whatever the other axes are."""
-    if not values:
-        raise positions.error(f"axes.{name}", "the axis has no values (check start, stop and step)")
-    for i, value in enumerate(values):
-        try:
-            model.model_validate(set_path(base, path, value))
-        except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            if tuple(err["loc"])[: len(path)] == path:
-                where = f"axes.{name}.{i}" if f"axes.{name}.{i}" in positions.lines else f"axes.{name}"
-                msg = err["msg"].removeprefix("Value error, ")
-                raise positions.error(where, f"value {value!r} is not allowed for {name}: {msg}") from None
-
-
 def _known(names: frozenset[str], defined: set[str], full: dict[str, Any], extra: set[str]) -> str | None:
     """The first name an expression uses that is not defined, builtin, a field or in ``extra``."""
     for n in sorted(names):
@@ -272,7 +253,7 @@ def load_sweep(path: str | Path) -> Sweep:
             "with the analytic single-core model (docs/multicore.md)"
         )  # fmt: skip
 
-    axes = []
+    axes, suspects = [], []
     for name, axis_spec in spec.axes.items():
         try:
             apath = resolve_path(full, name)
@@ -282,7 +263,7 @@ def load_sweep(path: str | Path) -> Sweep:
             values = axis_values(axis_spec)
         except ValueError as exc:
             raise positions.error(f"axes.{name}", str(exc)) from None
-        _check_axis(name, values, apath, base_data, model, positions)
+        suspects.append(check_axis(name, values, apath, base_data, model, positions))
         axes.append(Axis(name=name, path=apath, values=values))
 
     derived: list[Derived] = []
@@ -312,6 +293,7 @@ def load_sweep(path: str | Path) -> Sweep:
         if dpath is None:
             defined.add(name)
 
+    check_suspects(axes, suspects, base_data, full, derived, model, positions)
     constraints = []
     for i, text in enumerate(spec.constraints):
         expr = _parse(text, f"constraints.{i}", positions)

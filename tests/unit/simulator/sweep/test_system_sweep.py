@@ -120,7 +120,12 @@ def test_errors_are_located(tmp_path: Path) -> None:
     assert "metrics of systems" in str(err)
     err = _error(tmp_path, "axes:\n  chiplets.count: [1]\n", base="system: missing.yaml\n")
     assert err.field == "system" and err.line == 3 and "no such system file 'missing.yaml'" in str(err)
-    # a combination the system rejects (more dies than cores) is infeasible, not an error
-    sweep = load_sweep(_write(tmp_path, "axes:\n  chiplets.count: [1, 4]\n"))
-    assert build_point(sweep, (4,)).infeasible is not None
-    assert build_point(sweep, (1,)).infeasible is None
+    # a combination the system rejects (more dies than cores) is infeasible, not an error ...
+    axes = "axes:\n  chiplets.count: [1, 4]\n  cores.array.count: [2, 4]\n"
+    sweep = load_sweep(_write(tmp_path, axes))
+    assert build_point(sweep, (4, 2)).infeasible is not None
+    assert build_point(sweep, (4, 4)).infeasible is None and build_point(sweep, (1, 2)).infeasible is None
+    # ... but a value no other axis can make valid is an error at its line (axes.check_suspects)
+    err = _error(tmp_path, "axes:\n  chiplets.count: [1, 4]\n")
+    assert err.field == "axes.chiplets.count.1" and "value 4 is not allowed for chiplets.count" in str(err)
+    assert str(err).endswith("last values: chiplets.count 4 exceeds the 2 core instances: a die needs a core")

@@ -29,11 +29,27 @@ BAD_VALUES: tuple[Any, ...] = (
 _SURELY_BAD = (-1, -0.5, 1e308, -1e308, 10**30, -(10**30), 2**63, 2**53 + 1, 10**18, 1e300)
 
 
-def is_surely_bad(value: Any) -> bool:
-    """Negative, NaN, infinite or astronomically large: no count, size or rate is ever that."""
+#: Fields whose real values reach past the astronomical ones above (largest real value, why): an
+#: activation's max |x| in a float32 trace reaches float32's largest finite value (attention masks
+#: filled with ``finfo(float32).min``; ``models.workload.schema.MAX_ABSMAX``), so 10^30 there is a
+#: value a trace can hold, not a surely-bad one; beyond the bound it still counts.
+LARGE_BY_NATURE: dict[str, float] = {
+    "act_absmax": 3.4028234663852886e38,
+    "act_channel_absmax_ratio": 3.4028234663852886e38,
+}
+
+
+def is_surely_bad(value: Any, path: Path_ = ()) -> bool:
+    """Negative, NaN, infinite or astronomically large: no count, size or rate is ever that (for
+    the field at ``path``: :data:`LARGE_BY_NATURE` takes large values up to its bound)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    return math.isnan(value) or math.isinf(value) or any(value == v for v in _SURELY_BAD)
+    if math.isnan(value) or math.isinf(value):
+        return True
+    largest = next((LARGE_BY_NATURE[k] for k in path if isinstance(k, str) and k in LARGE_BY_NATURE), None)
+    if largest is not None and 0 <= value <= largest:
+        return False
+    return any(value == v for v in _SURELY_BAD)
 
 
 def values(nan: bool = True) -> st.SearchStrategy[Any]:
@@ -88,7 +104,7 @@ def _one_tree_mutation(
     new: Any
     if kind == "replace" or (kind in ("delete", "rename", "extra") and not path):
         new = draw(value_strategy)
-        desc, bad = f"replace {where} with {new!r:.60}", is_surely_bad(new)
+        desc, bad = f"replace {where} with {new!r:.60}", is_surely_bad(new, path)
     elif kind == "nest":
         depth = draw(st.sampled_from([1, 2, 10, 70, 200]))
         new = _nested(current, depth, draw(st.booleans()))
@@ -138,7 +154,7 @@ def tree_mutations(draw: st.DrawFn, tree: Any, nan: bool = True) -> tuple[Any, s
     still_bad = False
     for path in bad_at:
         with contextlib.suppress(LookupError, TypeError):
-            still_bad = still_bad or is_surely_bad(_lookup(tree, path))
+            still_bad = still_bad or is_surely_bad(_lookup(tree, path), path)
     return tree, "; ".join(descs), still_bad
 
 
@@ -180,7 +196,7 @@ def number_mutations(draw: st.DrawFn, tree: Any, nan: bool = True) -> tuple[Any,
         parent[path[-1]] = new
         descs.append(f"set {'.'.join(map(str, path))} = {new!r}")
         paths.append(path)
-    return tree, "; ".join(descs), any(is_surely_bad(_lookup(tree, p)) for p in paths)
+    return tree, "; ".join(descs), any(is_surely_bad(_lookup(tree, p), p) for p in paths)
 
 
 def dump_yaml(tree: Any) -> bytes:

@@ -1,4 +1,4 @@
-"""Mutated YAML inputs through ``picojoule validate``: every arch, the layer list, both sweeps and
+"""Mutated YAML inputs through ``picojoule validate``: every arch, the layer list, every sweep and
 the quick-start scenario, each mutated as a parsed tree, as raw text, and number by number
 (``fuzz_support``). An arch or layer list whose numbers changed and that still validates is
 also simulated (``picojoule run``), so odd-but-accepted values reach the cost models."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,14 +24,26 @@ class ExplainOutput:
 
 
 def run_explain(
-    path: str | Path, out_dir: str | Path | None = None, *, gpu_baseline: str | None = None, sensitivity: bool = True
+    path: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    gpu_baseline: str | None = None,
+    sensitivity: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> ExplainOutput:
     """Evaluate the ladder at ``path``; with ``out_dir`` write ``explain.json`` and ``report.html``
-    together and atomically (the folder is checked before any evaluation)."""
+    together and atomically (the folder is checked before any evaluation). ``progress`` is told
+    each phase as it starts (the command prints it on stderr)."""
+    say = progress if progress is not None else (lambda _text: None)
     ladder = load_ladder(path)
     out = ensure_out_dir(out_dir) if out_dir is not None else None
+    say(f"evaluating {len(ladder.rungs)} rungs on {len(ladder.workloads)} workloads and the GPU points")
     result = explain(ladder, gpu_baseline)
-    sens = {wl.name: _sens(result, wl.name) for wl in result.workloads} if sensitivity else {}
+    sens: dict[str, tuple[Sensitivity, ...]] = {}
+    if sensitivity:
+        for i, wl in enumerate(result.workloads, 1):
+            say(f"sensitivity {i}/{len(result.workloads)}: {wl.name} (each assumption x0.5 and x2)")
+            sens[wl.name] = _sens(result, wl.name)
     text = doc_json(result_doc(result, sens))
     json_path = report_path = None
     if out is not None:

@@ -19,12 +19,17 @@ DEFAULT_LADDER = "thousandfold.yaml"
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     ladder = args.ladder if args.ladder is not None else packaged_scenario(DEFAULT_LADDER)
+
     # what it is doing, on stderr (stdout holds only the tables or the JSON): the whole ladder
-    # takes about half a minute and reports nothing until it is done
-    print(
-        f"explain: evaluating every rung of {ladder} on each of its workloads, and the GPU points ...", file=sys.stderr
+    # takes about half a minute
+    def say(text: str) -> None:
+        if not args.quiet:
+            print(f"explain: {text} ...", file=sys.stderr, flush=True)
+
+    say(f"reading {ladder}")
+    out = run_explain(
+        ladder, args.out, gpu_baseline=args.gpu_baseline, sensitivity=not args.no_sensitivity, progress=say
     )
-    out = run_explain(ladder, args.out, gpu_baseline=args.gpu_baseline, sensitivity=not args.no_sensitivity)
     print(out.json_text if args.json else out.summary, end="" if args.json else "\n")
     if args.out is not None and not args.json:
         print(f"\nwrote {out.json_path} and {out.report_path}")
@@ -54,4 +59,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(batch-1 eager and the best of gpu_modes x gpu_precisions x gpu_batches, both reported)",
     )
     p.add_argument("--no-sensitivity", action="store_true", help="skip the sensitivity tables")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_cmd_explain)

@@ -33,8 +33,11 @@ def test_ladder_argument_is_optional(monkeypatch: pytest.MonkeyPatch, capsys: py
     class _Out:
         json_text, summary, json_path, report_path = "{}", "summary", None, None
 
-    def fake_run(path: object, out: object, **_: object) -> _Out:
+    def fake_run(path: object, out: object, **kw: object) -> _Out:
         seen.append(path)
+        say = kw["progress"]
+        assert callable(say)
+        say("evaluating 2 rungs on 1 workloads and the GPU points")
         return _Out()
 
     monkeypatch.setattr(explain_cli, "run_explain", fake_run)
@@ -44,6 +47,9 @@ def test_ladder_argument_is_optional(monkeypatch: pytest.MonkeyPatch, capsys: py
     assert seen == [packaged_scenario("thousandfold.yaml")]
     captured = capsys.readouterr()
     assert captured.out == "summary\n"
-    assert captured.err.startswith("explain: evaluating every rung of")
+    assert captured.err.startswith("explain: reading ")
+    assert "explain: evaluating 2 rungs on 1 workloads and the GPU points ...\n" in captured.err
+    args = _parse(["explain", "-q"])
+    assert args.func(args) == 0 and capsys.readouterr().err == ""
     args = _parse(["explain", "mine.yaml"])
     assert args.func(args) == 0 and seen[-1] == "mine.yaml"

@@ -21,7 +21,10 @@ columns the one-level model fills, with the one-level model's effects where they
   every shared level by name, ``dram``, ``leakage`` (the chip's over the op's latency), and
   ``vector``; zero gating scales the MAC energy as in the one-level model
   (:func:`simulator.cost.sparsity.sparse_state`, dense otherwise);
-- traffic bytes per level (per-PE levels included) and DRAM.
+- traffic bytes per level (per-PE levels included) and DRAM;
+- optionally (``dram_code``, no spec field yet), DRAM holding every op's input and output fmaps
+  run-length coded (:mod:`simulator.cost.nest.compression`) at their zero fractions
+  (:func:`fmap_zero_fracs`); the mapper sees the coded bytes.
 
 Vector work (norms, softmax, elementwise ops, attention's softmax) keeps the one-level model's
 vector-unit cost, after the array's work within an op. What the nest path does not model yet is
@@ -33,6 +36,7 @@ attention, DRAM bursts. The event fidelity is refused
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -40,11 +44,13 @@ import numpy as np
 
 from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec
+from models.workload.graph import edges
 from simulator.cost.analytic import BOUND_SLACK, OpCosts
 from simulator.cost.hardware import Hardware, bank_rate, hardware
 from simulator.cost.mapping import Mapping
 from simulator.cost.nest.analysis import NestResult
 from simulator.cost.nest.arch import NestArch, from_spec
+from simulator.cost.nest.compression import RunLengthCode
 from simulator.cost.nest.ops import problems
 from simulator.cost.nest.presets import PRESETS
 from simulator.cost.nest.problem import DIMS
@@ -146,10 +152,51 @@ def _one(r: NestResult, hw: Hardware, narch: NestArch) -> _Nest:
     )
 
 
+def fmap_zero_fracs(table: OpTable, out_zero_frac: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per op, the zero fractions of its input and its output feature maps (mean over steps).
+
+    Inputs: the trace's ``act_zero_frac``. Outputs (the format records none): ``out_zero_frac``
+    where the caller gives it (one per op), else the mean ``act_zero_frac`` of the ops that read
+    the output (``models.workload.graph``; a workload without tensor ids has none), else 0."""
+    z_in = table.stat("act_zero_frac").mean(axis=0)
+    n = table.n_ops
+    if out_zero_frac is not None:
+        if len(out_zero_frac) != n:
+            raise SimulationError(f"out_zero_frac has {len(out_zero_frac)} values for {n} ops")
+        return z_in, np.asarray(out_zero_frac, dtype=np.float64)
+    z_out = np.zeros(n)
+    readers: dict[int, list[int]] = {}
+    for e in edges(table.workload):
+        readers.setdefault(e.producer, []).append(e.consumer)
+    for i, cons in readers.items():
+        z_out[i] = float(np.mean(z_in[cons]))
+    return z_in, z_out
+
+
+def _coded(narch: NestArch, code: RunLengthCode | None, z_in: float, z_out: float) -> NestArch:
+    """``narch`` with DRAM storing the op's input and output fmaps in ``code`` (weights plain,
+    as Eyeriss's filters: JSSC 2017 Sec. IV-B)."""
+    if code is None:
+        return narch
+    dram = replace(narch.levels[-1], compression=(1.0, code.ratio(z_in), code.ratio(z_out)))
+    return replace(narch, levels=(*narch.levels[:-1], dram))
+
+
 def evaluate_table(
-    table: OpTable, arch: ArchSpec, objective: str | None = None, mapper: Mapper | None = None
+    table: OpTable,
+    arch: ArchSpec,
+    objective: str | None = None,
+    mapper: Mapper | None = None,
+    *,
+    dram_code: RunLengthCode | None = None,
+    out_zero_frac: Sequence[float] | None = None,
 ) -> NestCosts:
-    """Cost every op of ``table`` on ``arch`` with the nest engine (see the module docstring)."""
+    """Cost every op of ``table`` on ``arch`` with the nest engine (see the module docstring).
+
+    ``dram_code``: DRAM stores every op's input and output feature maps in this run-length code
+    (:mod:`simulator.cost.nest.compression`; the spec has no field for it yet), at the zero
+    fractions of :func:`fmap_zero_fracs` (``out_zero_frac`` gives the outputs'); the mapper
+    sees the coded bytes."""
     hw = hardware(arch)
     if hw.mpc != 1:
         raise SimulationError(
@@ -169,6 +216,7 @@ def evaluate_table(
     narch = from_spec(arch)
     preset = PRESETS[arch.compute.dataflow]
     gemm_ops = sorted(set(table.g_op.tolist()))
+    z_in, z_out = fmap_zero_fracs(table, out_zero_frac) if dram_code is not None else (None, None)
     parts: dict[int, list[_Nest]] = {}
     info: dict[int, dict[str, Any]] = {}
     for i in gemm_ops:
@@ -178,8 +226,9 @@ def evaluate_table(
             raise SimulationError(
                 f"op {op.name!r} ({op.kind}) has GEMM rows but no loop nest (simulator.cost.nest.ops)"
             )
-        results = [mapper.best(p, narch, preset, objective) for p in nests]  # type: ignore[arg-type]
-        parts[i] = [_one(r, hw, narch) for r in results]
+        op_arch = narch if z_in is None or z_out is None else _coded(narch, dram_code, z_in[i], z_out[i])
+        results = [mapper.best(p, op_arch, preset, objective) for p in nests]  # type: ignore[arg-type]
+        parts[i] = [_one(r, hw, op_arch) for r in results]
         info[i] = {
             "memory_model": "nest",
             "dataflow": arch.compute.dataflow,

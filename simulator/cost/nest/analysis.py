@@ -3,7 +3,11 @@
 Energy (pJ) = MACs × the MAC energy + Σ over levels and operands of reads × word bits × read
 pJ/bit + writes × word bits × write pJ/bit. Words are the operand's width (weights, inputs,
 partial sums); the outputs DRAM receives for the last time are written at the output width,
-earlier spills at the partial-sum width. The datapath's operand registers cost nothing here.
+earlier spills at the partial-sum width. The datapath's operand registers cost nothing here. A
+DRAM that codes an operand (``NestLevel.compression``: Eyeriss's run-length coded fmaps) stores,
+moves and is charged for its coded bytes: weights' and inputs' words scale by their ratio, the
+final outputs' by the outputs' ratio at the output width; partial sums spilled and read back
+stay plain (the code is for feature maps).
 
 Cycles (state of the model):
 
@@ -14,7 +18,8 @@ Cycles (state of the model):
 - each level's transfer time = its bytes (reads + writes) per instance / its bandwidth per
   instance; with double buffering these overlap compute, so the op takes at least the largest;
 - a shared level that is not double-buffered cannot fill while it is in use: the bytes between
-  it and its parent (fills and drains) are added serially at the slower of the two bandwidths;
+  it and its parent (fills and drains) are added serially at the slower of the two bandwidths
+  (each side at its own bytes: the parent's coded, the level's plain);
   a double-buffered one overlaps load, compute and write-back in sub-tiles, even when the op is
   one tile of it: it exposes only the data one iteration of its own loops hands down
   (:func:`.counts.subtile_words`: received before the levels below start, drained after they
@@ -32,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from accelerator.errors import SimulationError
-from simulator.cost.nest.arch import NestArch
+from simulator.cost.nest.arch import NestArch, NestLevel
 from simulator.cost.nest.counts import (
     DRAINS,
     FILLS,
@@ -119,6 +124,16 @@ def evaluate(problem: Problem, arch: NestArch, mapping: Mapping, *, check_mappin
     return _result(problem, arch, mapping, acc, final, compute, fill, sp)
 
 
+def _handover_cycles(plain_bytes: np.ndarray, finals: float, lv: NestLevel, parent: NestLevel) -> float:
+    """Cycles to move ``plain_bytes`` (per operand) between ``lv`` and ``parent``: the slower side,
+    each at the bytes it sees, the parent's coded (:attr:`NestLevel.compression`; of the outputs
+    only ``finals`` bytes, the final outputs, are coded)."""
+    comp = parent.compression
+    coded = float(plain_bytes[0] * comp[0] + plain_bytes[1] * comp[1])
+    coded += float(plain_bytes[OUT] - finals) + finals * comp[OUT]
+    return max(float(plain_bytes.sum()) / lv.bandwidth_bytes_per_cycle, coded / parent.bandwidth_bytes_per_cycle)
+
+
 def fill_cycles(pipe: Pipeline, folds: np.ndarray) -> float:
     """The pipeline's fixed cycles for ``folds`` = (changes, first visits) of the stationary tile."""
     return float(folds[1] * pipe.fill_cycles + (folds[0] - folds[1]) * pipe.refill_cycles)
@@ -149,26 +164,29 @@ def _result(
     traffic: dict[str, float] = {}
     for i, lv in enumerate(arch.levels):
         rd, wr = acc[i, :, READS], acc[i, :, WRITES]
+        comp = lv.compression
+        cbits = bits * np.array([comp[0], comp[1], 1.0])  # bits stored per word; outputs' finals below
         e = float(
-            (rd * bits * np.asarray(lv.read_pj_per_bit)).sum() + (wr * bits * np.asarray(lv.write_pj_per_bit)).sum()
+            (rd * cbits * np.asarray(lv.read_pj_per_bit)).sum() + (wr * cbits * np.asarray(lv.write_pj_per_bit)).sum()
         )
-        if i == nlev - 1:  # final outputs at the output width, not the partial-sum width
-            e -= final * (bits[OUT] - arch.output_bits) * lv.write_pj_per_bit[OUT]
+        # final outputs at the (coded) output width, not the partial-sum width
+        adjust = final * (bits[OUT] - arch.output_bits * comp[OUT]) if i == nlev - 1 else 0.0
+        e -= adjust * lv.write_pj_per_bit[OUT]
         energy[lv.name] = e
-        traffic[lv.name] = float(((rd + wr) * bits).sum()) / 8.0
-        if i == nlev - 1:
-            traffic[lv.name] -= final * (bits[OUT] - arch.output_bits) / 8.0
+        traffic[lv.name] = float(((rd + wr) * cbits).sum()) / 8.0 - adjust / 8.0
         inst = float(pes_above[i + 1]) if i + 1 < nlev else 1.0
         transfer[lv.name] = traffic[lv.name] / inst / lv.bandwidth_bytes_per_cycle
         if i >= arch.fanout_level and i < nlev - 1:
-            bw = min(lv.bandwidth_bytes_per_cycle, arch.levels[i + 1].bandwidth_bytes_per_cycle)
-            if lv.double_buffered:
+            parent = arch.levels[i + 1]
+            if lv.double_buffered:  # the last sub-tile drained holds final outputs
                 b, coef, f, _, sp_i, holds = nest_arrays(problem, arch, mapping)
-                sub = float((np.asarray(subtile_words(b, coef, f, sp_i, holds, i)) * bits).sum()) / 8.0
-                exposed_by[lv.name] = sub * copies / bw  # each copy is a nest of its own
+                words = np.asarray(subtile_words(b, coef, f, sp_i, holds, i)) * copies  # each copy a nest of its own
+                finals = words[OUT]
             else:
-                moved = float(((acc[i, :, FILLS] + acc[i, :, DRAINS]) * bits).sum()) / 8.0
-                exposed_by[lv.name] = moved / bw
+                words = acc[i, :, FILLS] + acc[i, :, DRAINS]
+                finals = min(final, words[OUT])
+            finals = finals if i + 1 == nlev - 1 else 0.0  # only DRAM receives final outputs
+            exposed_by[lv.name] = _handover_cycles(words * bits / 8.0, finals * bits[OUT] / 8.0, lv, parent)
             exposed += exposed_by[lv.name]
     cycles = max(compute, *transfer.values()) + exposed
     pes = arch.rows * arch.cols

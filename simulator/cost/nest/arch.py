@@ -4,7 +4,9 @@ Levels run from the per-PE storage (register files, scratchpads) through any num
 buffers to DRAM, which is always the last level and holds every operand. A level holds some
 operands (the others bypass it), with one shared capacity or a partition per operand (Eyeriss's
 filter / ifmap / psum scratchpads), per-operand read and write energies in pJ per bit, a
-bandwidth in bytes per cycle per instance and a double-buffered flag.
+bandwidth in bytes per cycle per instance, a double-buffered flag and, per operand, the bytes it
+stores and moves per plain byte (1 unless coded: Eyeriss's run-length coded fmaps in DRAM,
+:mod:`.compression`).
 
 Below the innermost level the datapath has a one-word register per operand (no energy, no
 capacity to choose): a MAC whose innermost loops do not touch an operand keeps it there.
@@ -47,6 +49,10 @@ class NestLevel:
     bandwidth_bytes_per_cycle: float  # per instance, reads and writes together
     double_buffered: bool = False
     operand_bytes: Triple | None = None  # per-operand partitions; replace size_bytes when given
+    #: Bytes the level stores and moves per plain byte, per operand (DRAM's run-length coded
+    #: fmaps, :mod:`.compression`; for outputs, of the final outputs: spilled partial sums stay
+    #: plain); the level below it sends and receives plain words. Only DRAM (the last level) codes.
+    compression: Triple = (1.0, 1.0, 1.0)
 
     def capacity_ok(self, tile_bytes: Triple) -> bool:
         """Whether tiles of ``tile_bytes`` (per operand, already 0 for bypassed ones) fit."""
@@ -77,6 +83,12 @@ class NestArch:
             raise SimulationError(f"{self.name}: the last level must be DRAM and hold every operand")
         if not 0 <= self.fanout_level < len(self.levels):
             raise SimulationError(f"{self.name}: fanout_level {self.fanout_level} outside 0..{len(self.levels) - 1}")
+        coded = [lv.name for lv in self.levels[:-1] if lv.compression != (1.0, 1.0, 1.0)]
+        if coded or not all(c > 0 for c in self.levels[-1].compression):
+            raise SimulationError(
+                f"{self.name}: only DRAM (the last level) may code its operands, at a positive ratio; "
+                f"coded: {', '.join(coded) or self.levels[-1].name}"
+            )
 
     def key(self) -> tuple[object, ...]:
         """Identity for caches (dataclasses of floats and tuples compare by value)."""

@@ -11,7 +11,9 @@ multiply to at most the axis's extent). Named after the operand that stays in th
 - row-stationary (Eyeriss, Chen et al. JSSC 2017 Sec. III/IV-A): filter rows R across PE rows and
   output rows P across columns (a logical PE set), channels C replicated across the spare rows
   and filters K across the spare columns (the paper's folding of C and K onto the array);
-  each PE runs a 1-D row convolution over S and Q from its scratchpads.
+  each PE runs a 1-D row convolution over S and Q from its scratchpads. A PE set holds the whole
+  filter height, so R is unrolled whole across the rows wherever it fits (``whole_rows``; a
+  mapping with part of R, or none, across the rows is not row-stationary).
 """
 
 from __future__ import annotations
@@ -30,13 +32,15 @@ class SpatialPreset:
     name: str
     rows: tuple[int, ...]
     cols: tuple[int, ...]
+    #: Dimensions unrolled whole across the rows when their bound fits the rows (row-stationary's R).
+    whole_rows: tuple[int, ...] = ()
 
 
 PRESETS = {
     "weight_stationary": SpatialPreset("weight_stationary", rows=(C, R, S), cols=(K,)),
     "output_stationary": SpatialPreset("output_stationary", rows=(P, Q, N), cols=(K,)),
     "input_stationary": SpatialPreset("input_stationary", rows=(C, R, S), cols=(P, Q, N)),
-    "row_stationary": SpatialPreset("row_stationary", rows=(R, C), cols=(P, K)),
+    "row_stationary": SpatialPreset("row_stationary", rows=(R, C), cols=(P, K), whole_rows=(R,)),
 }
 
 

@@ -28,12 +28,15 @@ class ArchArrays:
     word_bytes: np.ndarray  # (3,)
     bandwidth: np.ndarray  # (levels,) bytes per cycle per instance
     double_buffered: np.ndarray  # (levels,) bool
+    compression: np.ndarray  # (levels, 3) bytes stored and moved per plain byte
     size_bytes: np.ndarray  # (levels,) shared capacity (inf where partitioned)
     operand_bytes: np.ndarray  # (levels, 3) partitions (inf where shared)
     fanout: int
     mac_pj: float
     final_adjust_pj: float  # per final output word at DRAM: output width instead of psum width
     final_adjust_bytes: float  # the same in bytes moved (negative when outputs are narrower)
+    out_coded_pj: float  # per final output word at DRAM and unit of its code's ratio above 1
+    out_coded_bytes: float  # the same in bytes moved
     stationary: int  # the pipeline's stationary operand (-1: no pipeline, .systolic)
     fill_cycles: float  # per first visit of a stationary tile
     refill_cycles: float  # per later visit
@@ -49,12 +52,15 @@ def arch_arrays(arch: NestArch) -> ArchArrays:
         word_bytes=bits / 8.0,
         bandwidth=np.array([x.bandwidth_bytes_per_cycle for x in lv]),
         double_buffered=np.array([x.double_buffered for x in lv], dtype=np.bool_),
+        compression=np.array([x.compression for x in lv], dtype=np.float64),
         size_bytes=np.array([math.inf if x.operand_bytes is not None else x.size_bytes for x in lv]),
         operand_bytes=np.array([x.operand_bytes if x.operand_bytes is not None else (math.inf,) * 3 for x in lv]),
         fanout=arch.fanout_level,
         mac_pj=arch.mac_pj,
         final_adjust_pj=(arch.output_bits - arch.word_bits[2]) * lv[-1].write_pj_per_bit[2],
         final_adjust_bytes=(arch.output_bits - arch.word_bits[2]) / 8.0,
+        out_coded_pj=arch.output_bits * lv[-1].write_pj_per_bit[2],
+        out_coded_bytes=arch.output_bits / 8.0,
         stationary=-1 if arch.pipeline is None else arch.pipeline.stationary,
         fill_cycles=0.0 if arch.pipeline is None else arch.pipeline.fill_cycles,
         refill_cycles=0.0 if arch.pipeline is None else arch.pipeline.refill_cycles,
@@ -74,12 +80,15 @@ def _score(  # type: ignore[no-untyped-def]
     word_bytes,
     bandwidth,
     dbuf,
+    comp,
     size,
     opsize,
     fanout,
     mac_pj,
     final_adj,
     final_adj_bytes,
+    out_coded_pj,
+    out_coded_bytes,
     stationary,
     fill,
     refill,
@@ -120,24 +129,37 @@ def _score(  # type: ignore[no-untyped-def]
                 for d in range(7):
                     inst *= spatial[j, k, d]
             moved = 0.0
-            fd = 0.0
-            tile = 0.0
+            plain = 0.0  # bytes handed to the parent, at this level's plain words
+            coded = 0.0  # the same at the parent's coded bytes
             sub = subtile_words(bounds, coef, factors[j], spatial[j], holds, lv) if dbuf[lv] else tw[lv]
             for o in range(3):
                 rd = acc[lv + 1, o, READS]
                 wr = acc[lv + 1, o, WRITES]
-                e += rd * read_pj[lv, o] + wr * write_pj[lv, o]
-                moved += (rd + wr) * word_bytes[o]
-                fd += (acc[lv + 1, o, FILLS] + acc[lv + 1, o, DRAINS]) * word_bytes[o]
-                tile += sub[o] * word_bytes[o]
-            if lv == nlev - 1:  # final outputs reach DRAM at the output width
+                c = comp[lv, o] if o < 2 else 1.0  # outputs: final ones coded below, spills plain
+                e += (rd * read_pj[lv, o] + wr * write_pj[lv, o]) * c
+                moved += (rd + wr) * word_bytes[o] * c
+                if dbuf[lv]:
+                    words = sub[o]
+                else:
+                    words = acc[lv + 1, o, FILLS] + acc[lv + 1, o, DRAINS]
+                plain += words * word_bytes[o]
+                if lv < nlev - 1:
+                    if o < 2:
+                        coded += words * word_bytes[o] * comp[lv + 1, o]
+                    else:  # the last sub-tile, or the final outputs among the drains, coded (DRAM only)
+                        fin = words if dbuf[lv] else min(final, words)
+                        if lv + 1 < nlev - 1:
+                            fin = 0.0
+                        coded += (words - fin) * word_bytes[o] + fin * word_bytes[o] * comp[lv + 1, o]
+            if lv == nlev - 1:  # final outputs reach DRAM at the (coded) output width
                 moved += final * final_adj_bytes
+                e += final * (comp[lv, 2] - 1.0) * out_coded_pj
+                moved += final * (comp[lv, 2] - 1.0) * out_coded_bytes
             t = moved / inst / bandwidth[lv]
             if t > worst:
                 worst = t
             if lv >= fanout and lv < nlev - 1:
-                bw = min(bandwidth[lv], bandwidth[lv + 1])
-                exposed += (tile if dbuf[lv] else fd) / bw
+                exposed += max(plain / bandwidth[lv], coded / bandwidth[lv + 1])
         energy[j] = e
         cycles[j] = worst + exposed
     return energy, cycles
@@ -159,12 +181,15 @@ def score(
         aa.word_bytes,
         aa.bandwidth,
         aa.double_buffered,
+        aa.compression,
         aa.size_bytes,
         aa.operand_bytes,
         aa.fanout,
         aa.mac_pj,
         aa.final_adjust_pj,
         aa.final_adjust_bytes,
+        aa.out_coded_pj,
+        aa.out_coded_bytes,
         aa.stationary,
         aa.fill_cycles,
         aa.refill_cycles,

@@ -3,7 +3,8 @@
 For a problem, a design and a spatial preset:
 
 1. spatial candidates: every choice of factors of the preset's row dimensions (product at most
-   the rows) and column dimensions (at most the columns), a factor being a divisor of the bound
+   the rows; the preset's ``whole_rows`` unrolled whole where they fit) and column dimensions
+   (at most the columns), a factor being a divisor of the bound
    or a balanced imperfect tile ``ceil(D / n)`` (``n`` iterations, the last partial); the
    ``spatial_keep`` perfect ones and the ``spatial_keep`` imperfect ones that keep the most PEs
    busy on average go on (ties: the preset's order of preference);
@@ -86,6 +87,8 @@ def spatial_candidates(
     perfect: list[tuple[float, int, tuple[int, ...], tuple[int, ...]]] = []
     imperfect: list[tuple[float, int, tuple[int, ...], tuple[int, ...]]] = []
     for rows in _axis_choices(preset.rows, bounds, arch.rows):
+        if any(bounds[d] <= arch.rows and rows.get(d, 1) != bounds[d] for d in preset.whole_rows):
+            continue  # the preset unrolls this dimension whole (row-stationary's filter rows)
         left = [-(-b // rows.get(d, 1)) for d, b in enumerate(bounds)]
         for cols in _axis_choices(preset.cols, left, arch.cols):
             r = tuple(rows.get(d, 1) for d in range(7))

@@ -61,3 +61,18 @@ def test_imperfect_candidates_never_lose_and_fill_awkward_dims(eyeriss_arch) -> 
     perfect = Mapper(seed=0, imperfect=False).best(prob, eyeriss_arch, rs, "edp")
     assert both.energy_pj * both.cycles <= perfect.energy_pj * perfect.cycles
     assert both.writes_words[-1, OUT] >= prob.footprint(OUT)
+
+
+def test_row_stationary_unrolls_the_whole_filter_height_on_the_rows(eyeriss_arch) -> None:  # type: ignore[no-untyped-def]
+    # a PE set holds all R filter rows (Chen et al. JSSC 2017 Sec. III): R = 5 and R = 3 fit 12 rows
+    rs = PRESETS["row_stationary"]
+    for r in (5, 3):
+        prob = conv_from_input("c", n=4, c=48, h=13, w=13, k=64, r=r, s=r, padding=r // 2)
+        cands = spatial_candidates(prob, eyeriss_arch, rs, 3)
+        assert cands and all(rows[5] == r for rows, _ in cands)  # index 5 = R
+        res = Mapper(seed=0, samples=100).best(prob, eyeriss_arch, rs, "edp")
+        assert res.mapping.spatial_rows[5] == r
+    # the other presets leave every factor free
+    prob = conv_from_input("c", n=4, c=48, h=13, w=13, k=64, r=3, s=3, padding=1)
+    ws = spatial_candidates(prob, eyeriss_arch, PRESETS["weight_stationary"], 3)
+    assert any(rows[5] != 3 for rows, _ in ws)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.validation import compare
+from simulator.validation import common, compare
 
 HERE = Path(__file__).resolve().parent
 #: The peers' committed outputs ship with the package (scenarios/); their scripts stay here.
@@ -83,6 +83,26 @@ def test_eyeriss_published_numbers_are_consistent() -> None:
     macs = 2.663e9
     assert math.isclose(pub["dram_accesses_per_mac"] * macs * 2 / 1e6, pub["dram_mb_per_batch"], rel_tol=0.01)
     assert math.isclose(pub["frames_per_s"] * macs / 4 / 1e9, pub["throughput_gmacs"], rel_tol=0.01)
+    # Table V per layer against its own totals and the text (the cross-checks published.json records).
+    rows, total = pub["per_layer"], pub["per_layer_total"]
+    assert [r["layer"] for r in rows] == ["CONV1", "CONV2", "CONV3", "CONV4", "CONV5"]
+    assert math.isclose(sum(r["dram_mb"] for r in rows), pub["dram_mb_per_batch"], rel_tol=1e-9)
+    latency = sum(r["latency_ms"] for r in rows)
+    assert math.isclose(latency, pub["batch"] / pub["frames_per_s"] * 1e3, rel_tol=1e-3)
+    assert math.isclose(latency, total["latency_ms"], rel_tol=1e-9)
+    assert math.isclose(sum(r["processing_latency_ms"] for r in rows), total["processing_latency_ms"], rel_tol=1e-9)
+    power = sum(r["power_mw"] * r["latency_ms"] for r in rows) / latency
+    assert round(power) == pub["chip_power_mw"] == total["power_mw"]
+    assert abs(sum(r["glb_mb"] for r in rows) - total["glb_mb"]) <= 0.15  # rounding of five 0.1 MB digits
+    active = sum(r["active_pes"] * r["processing_latency_ms"] for r in rows) / total["processing_latency_ms"]
+    assert round(active) == total["active_pes"] and round(active / 168, 2) == pub["active_pes_fraction"]
+    for r in rows:
+        assert r["processing_latency_ms"] <= r["latency_ms"], r
+
+
+def _eyeriss_layer(layer: str) -> dict[str, float]:
+    pub = json.loads((PEERS / "eyeriss" / "published.json").read_text(encoding="utf-8"))
+    return next(r for r in pub["per_layer"] if r["layer"] == layer)
 
 
 def test_ours_match_the_golden(report: compare.Report, regen_validation: bool) -> None:
@@ -92,7 +112,7 @@ def test_ours_match_the_golden(report: compare.Report, regen_validation: bool) -
         gaps = {}
         for r in report.rows:
             key = f"{r.peer}/{r.design}/{r.layer}/{r.metric}"
-            if not r.within_goal:
+            if r.within_goal is False:
                 gaps[key] = _known_gap(key, r.ratio)
         KNOWN_GAPS.write_text(json.dumps(gaps, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         pytest.skip("regenerated tests/validation/golden.json and known_gaps.json")
@@ -182,21 +202,64 @@ def _known_gap(key: str, ratio: float) -> str:
                 "streamed inputs go through the SRAM (28.0 uJ; ZigZag's 6.8)"
             )
         return f"{cause}; measured ratio {ratio:.3f}"
-    if design.endswith("-nest"):
+    return _eyeriss_gap(layer, metric, design.split("-", 1)[-1] if "-" in design else "", ratio)
+
+
+_EYERISS_ENERGY = (
+    "our chip energy is MACs (fp16 stand-in for 16-bit fixed point; zero ifmaps gated, as the chip does), per-PE "
+    "storage, GLB and leakage (nest 2.8-5.9 pJ per MAC, one-level 3.6-9.8 with its register file charged per operand "
+    "of every MAC); the measured power (8.3-16.5 pJ per MAC) is the whole chip, whose clock network, control and "
+    "NoC we do not model"
+)
+_EYERISS_LATENCY = (
+    "its processing time (array plus on-chip stalls) is 0.89-1.16x Table V's processing latency; the rest is the "
+    "single-buffered GLB's fills and drains over the 0.48 GB/s link added in series (the serial stall), where the "
+    "chip overlaps much of its DRAM transfers with processing (Table V: total minus processing latency is "
+    "0.5-4.4 ms per layer, less than its DRAM MB take at 0.48 GB/s: 4.4 of 10.4 ms on CONV1, 0.5 of 2.7 ms on CONV5)"
+)
+
+
+def _eyeriss_gap(layer: str, metric: str, variant: str, ratio: float) -> str:
+    """Why an Eyeriss row (Table V, per layer) misses its goal today (docs/validation.md);
+    ``variant`` is the design name's suffix: "" (one_level), "nest" or "nest-rlc"."""
+    zeros = _eyeriss_layer(layer)["ifmap_zeros_pct"]
+    if not variant:
         if metric == "chip_energy_mj":
-            return (
-                f"nest engine: our chip energy is MACs (the fp16 stand-in), spads, GLB and leakage; the measured "
-                f"278 mW is the whole chip (clock, control, NoC are not modelled); measured ratio {ratio:.3f}"
+            cause = "one-level model: " + _EYERISS_ENERGY
+        else:
+            cause = (
+                "one-level model: row-stationary reuse in the 520 B spads is not expressible (weight-stationary "
+                "stand-in, one tiling level, per-PE storage gives no reuse), so tiles that fit the GLB re-read "
+                "DRAM, serialised with compute over the 0.48 GB/s link"
             )
-        return (
-            f"nest engine: no run-length compression of fmaps, 46-54 % of PEs busy (the mapper's search; the "
-            f"preset also lets C go across the rows), the single-buffered GLB fills serially over the unconfirmed "
-            f"0.48 GB/s link (49.5 of 153.2 ms); measured ratio {ratio:.3f}"
+    elif metric == "chip_energy_mj":
+        cause = f"{variant}: " + _EYERISS_ENERGY
+    elif metric == "latency_ms":
+        cause = f"{variant}: " + _EYERISS_LATENCY
+    elif variant == "nest" and ratio > 1:
+        cause = (
+            f"nest: no run-length coding of fmaps in DRAM (the chip codes ifmaps and ofmaps; this layer's ifmaps "
+            f"are {zeros} % zeros: the nest-rlc rows code them), and the mapper's tiles re-read inputs or weights"
         )
-    return (
-        f"row-stationary reuse in 520 B spads is not expressible (weight-stationary stand-in, one tiling "
-        f"level, per-PE storage gives no reuse); measured ratio {ratio:.3f}"
-    )
+    elif layer == "CONV1":
+        cause = (
+            f"{variant}: ours moves each tensor about once (input, weights, output: 3.63 MB plain), the chip 5.0 MB; "
+            "what it moves beyond the footprint is not published (CONV1's image has 0.01 % zeros)"
+        )
+    elif layer == "CONV3":
+        cause = (
+            "nest-rlc: the mapper (EDP) reads the plain filters twice (N2 outermost at DRAM: 3.5 MB, more than the "
+            "chip's whole 3.0 MB) and the coded ifmaps 6 times (K6 at DRAM)"
+        )
+    elif layer == "CONV5":
+        cause = (
+            "nest-rlc: the mapper (EDP) reads the plain filters twice (K2 P2 at DRAM: 1.8 MB, more than the chip's "
+            "whole 1.3 MB); CONV5's ofmap zeros are not published, so its outputs are coded as if dense (4/3 of "
+            "their plain bytes)"
+        )
+    else:
+        cause = f"{variant}: not traced"
+    return f"{cause}; measured ratio {ratio:.3f}"
 
 
 def _goal_params() -> list[object]:
@@ -205,6 +268,8 @@ def _goal_params() -> list[object]:
     gaps = json.loads(KNOWN_GAPS.read_text(encoding="utf-8"))
     params: list[object] = []
     for r in compare.build_report().rows:
+        if r.goal is None:
+            continue  # reported without a goal (Eyeriss's processing latency and GLB accesses)
         key = f"{r.peer}/{r.design}/{r.layer}/{r.metric}"
         marks = [pytest.mark.xfail(strict=True, reason=gaps[key])] if key in gaps else []
         params.append(pytest.param(r, id=key, marks=marks))
@@ -213,7 +278,9 @@ def _goal_params() -> list[object]:
 
 @pytest.mark.parametrize("row", _goal_params())
 def test_goal(row: compare.Row) -> None:
-    assert abs(row.ratio - 1.0) <= row.goal, f"ours {row.ours:.6g} vs peer {row.theirs:.6g}: ratio {row.ratio:.3f}"
+    assert row.goal is not None and abs(row.ratio - 1.0) <= row.goal, (
+        f"ours {row.ours:.6g} vs peer {row.theirs:.6g}: ratio {row.ratio:.3f}"
+    )
 
 
 def _peer_python() -> str | None:
@@ -247,7 +314,7 @@ def test_a_missing_committed_input_is_a_located_error(
 ) -> None:
     from simulator.cli import main
 
-    monkeypatch.setattr(compare, "PEERS", "validation/absent")
-    assert main(["validation"]) == 2
+    monkeypatch.setattr(common, "PEERS", "validation/absent")
+    assert main(["validation", "--quiet"]) == 2  # no progress lines: stderr is the error alone
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "validation/absent/scalesim/meta.json" in err and "Traceback" not in err

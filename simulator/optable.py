@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import NamedTuple
 
@@ -110,7 +110,8 @@ class OpTable:
     weight_elems: np.ndarray
     out_elems: np.ndarray
     vector_ops: np.ndarray  # [n_ops] float64, work for the vector unit
-    chain_in: np.ndarray  # [n_ops] bool: one input is the previous op's output
+    chain_in: np.ndarray  # [n_ops] bool: one input is the previous op's output (chain_edges)
+    out_shared: np.ndarray  # [n_ops] bool: another op than the next reads the output (written even if kept)
     # per-step statistics [steps, n_ops], NaN where not recorded
     stats: dict[str, np.ndarray]
     batch: int = 1  # images per step (with_batch): results are per image = per batch / batch
@@ -181,15 +182,51 @@ def _conv_geometry(op: Op) -> _Conv | None:
 
 
 def _chained(prev: Op | None, op: Op) -> bool:
-    """Heuristic: ``op`` reads ``prev``'s output when one of its inputs has that many elements.
-
-    Traces record shapes, not tensor identities; sequence order plus a matching size is the
-    best evidence available (documented in docs/simulator.md).
-    """
+    """Heuristic for traces without tensor ids (format version 1, layer lists): ``op`` reads
+    ``prev``'s output when one of its inputs has that many elements (docs/simulator.md)."""
     if prev is None or not prev.output_shape:
         return False
     n = math.prod(prev.output_shape)
     return n > 0 and any(math.prod(s) == n for s in op.input_shapes if s)
+
+
+class Chaining(NamedTuple):
+    """Which ops may take their input on chip from the op before them (:func:`chain_edges`)."""
+
+    chain_in: np.ndarray  # [n] bool: the op before wrote a tensor this op reads
+    out_shared: np.ndarray  # [n] bool: an op other than the next one reads what this op writes
+
+
+def chain_edges(workload: Workload, ops: Sequence[int] | None = None) -> Chaining:
+    """Per op of ``ops`` (default: all, in order): may its input stay on chip from the op before
+    it in ``ops`` (``chain_in``), and must its output reach DRAM even when kept for the next op
+    (``out_shared``)?
+
+    With tensor ids (trace format 2): ``chain_in`` when the op before wrote a tensor this one
+    reads; ``out_shared`` when an op of the whole workload other than the next one of ``ops``
+    reads a tensor this op writes (a ResNet block's input, read by its first norm and by the
+    residual add; a skip connection; a tensor another core reads), so a kept output is still
+    written for that reader. Without ids: :func:`_chained`'s size rule, and ``out_shared`` False
+    (docs/simulator.md).
+    """
+    picked = list(range(len(workload.ops))) if ops is None else list(ops)
+    chain = np.zeros(len(picked), dtype=bool)
+    shared = np.zeros(len(picked), dtype=bool)
+    if not workload.has_tensor_ids:
+        for j in range(1, len(picked)):
+            chain[j] = _chained(workload.ops[picked[j - 1]], workload.ops[picked[j]])
+        return Chaining(chain, shared)
+    readers: dict[int, set[int]] = {}
+    for i, op in enumerate(workload.ops):
+        for t in op.reads:
+            readers.setdefault(t, set()).add(i)
+    for j, i in enumerate(picked):
+        nxt = {picked[j + 1]} if j + 1 < len(picked) else set()
+        written = workload.ops[i].writes
+        shared[j] = any(readers.get(t, set()) - nxt for t in written)
+        if j:
+            chain[j] = bool(set(workload.ops[picked[j - 1]].writes) & set(workload.ops[i].reads))
+    return Chaining(chain, shared)
 
 
 #: Most images per batch (:func:`with_batch`): a scenario's ``batch`` is bounded by it.
@@ -287,9 +324,8 @@ def prepare(workload: Workload, *, batch: int = 1) -> OpTable:
 
     rows: list[_GemmRow] = []
     vec = np.zeros(n)
-    chain = np.zeros(n, dtype=bool)
+    chain = chain_edges(workload)
     for i, op in enumerate(ops):
-        chain[i] = _chained(ops[i - 1] if i else None, op)
         per_elem = VECTOR_OPS_PER_ELEMENT.get(op.kind, 1.0)
         if op.gemm is None:
             vec[i] = per_elem * max(float(op.elements_out), float(out[i]))
@@ -357,7 +393,8 @@ def prepare(workload: Workload, *, batch: int = 1) -> OpTable:
         weight_elems=wgt,
         out_elems=out,
         vector_ops=vec,
-        chain_in=chain,
+        chain_in=chain.chain_in,
+        out_shared=chain.out_shared,
         stats=stats,
         batch=batch,
     )

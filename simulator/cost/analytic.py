@@ -99,10 +99,18 @@ def _row_costs(table: OpTable, hw: Hardware, mp: Mapping) -> tuple[RowCost, np.n
     sp = sparse_state(table, hw)
     res_in = mp.res_in[table.g_op][None, :]
     res_out = mp.res_out[table.g_op][None, :]
+    shared = table.out_shared[table.g_op][None, :]
     tiles = (mp.mt[None, :], mp.nt[None, :], mp.kt[None, :], mp.order[None, :])
     w_res = table.g_weight_is_param[None, :] if hw.resident_level >= 0 else False
     dense = gemm_cost(
-        hw, d, *tiles, res_in, res_out, Mode(sp.skip, sp.gate, sp.a_scale, sp.meta_bits_per_elem), w_resident=w_res
+        hw,
+        d,
+        *tiles,
+        res_in,
+        res_out,
+        Mode(sp.skip, sp.gate, sp.a_scale, sp.meta_bits_per_elem),
+        w_resident=w_res,
+        out_shared=shared,
     )
     use = np.zeros((steps, g), dtype=bool)
     if sp.delta_ok.any():
@@ -115,6 +123,7 @@ def _row_costs(table: OpTable, hw: Hardware, mp: Mapping) -> tuple[RowCost, np.n
             res_out,
             Mode(sp.d_skip, sp.d_gate, 1.0, hw.metadata_bits_per_block / (um * uk), True, sp.d_slow),
             w_resident=w_res,
+            out_shared=shared,
         )
 
         def energy(rc: RowCost) -> np.ndarray:

@@ -222,12 +222,15 @@ def gemm_cost(
     mode: Mode | None = None,
     check_fit: bool = True,
     w_resident: np.ndarray | bool = False,
+    out_shared: np.ndarray | bool = False,
 ) -> RowCost:
     """Cost of GEMM rows ``d`` with tiles ``(mt, nt, kt, order)``; see the module docstring.
 
     ``res_in``: the activation input is resident on chip (the previous op left it there);
-    ``res_out``: the output stays on chip for the next op. ``check_fit=False`` skips the
-    capacity check (``legal`` all true) for candidates already known to fit. ``w_resident``:
+    ``res_out``: the output stays on chip for the next op, and is not written to DRAM unless
+    ``out_shared`` (another op reads it too: the write stays, the buffer still holds the kept
+    tensor). ``check_fit=False`` skips the capacity check (``legal`` all true) for candidates
+    already known to fit. ``w_resident``:
     the weights stay in level ``hw.resident_level`` across steps (:mod:`simulator.cost.residency`):
     no DRAM read and no fill; the array stream reads them from that level.
     """
@@ -269,7 +272,7 @@ def gemm_cost(
     psum = p["psum"] + if_fused(p2["psum"])
     f_a = np.where(res_in, 0.0, a_once * p["a_re"])
     f_b = d.k * d.n * p["b_re"] + if_fused(d.n * d.n2 * p["tm"])
-    wb_out = np.where(res_out, 0.0, if_fused(d.m * d.n2, d.m * d.n))
+    wb_out = np.where(np.logical_and(res_out, np.logical_not(out_shared)), 0.0, if_fused(d.m * d.n2, d.m * d.n))
     spill = if_fused(0.0, p["spill"])
 
     # Through the levels (bytes). Index 0 = innermost shared level.

@@ -4,10 +4,11 @@ For every distinct GEMM shape the mapper scores a grid of candidate tiles in one
 pass: ``Mt``, ``Nt``, ``Kt`` take the values ``base·2^i`` (clipped) and the whole extent, where
 ``base`` is the array extent that dimension maps to (rows or columns, times the packing for
 the reduction) or 32 for the streamed dimension, so fold counts add up exactly; three loop
-orders (the innermost of M, N, K); and four residency cases (activation input left on chip by
-the previous op or not, output kept for the next op or not). A candidate is legal when every
-level it uses holds its tiles (twice when double-buffered) and resident tensors. Its score is
-the design's objective computed by the same cost functions the model reports
+orders (the innermost of M, N, K); and six residency cases (activation input left on chip by
+the previous op or not; output kept for the next op or not, and when kept, its DRAM write
+dropped or still paid because another op reads it too: ``OpTable.out_shared``). A candidate
+is legal when every level it uses holds its tiles (twice when double-buffered) and resident
+tensors. Its score is the design's objective computed by the same cost functions the model reports
 (:func:`simulator.cost.gemm.gemm_cost`, dense):
 
 - ``latency``: the op's cycles; ``energy``: its energy incl. leakage over those cycles;
@@ -16,9 +17,11 @@ the design's objective computed by the same cost functions the model reports
 Ties go to the first candidate (smallest tiles, K innermost), so the choice is deterministic.
 
 Inter-op reuse: op ``i + 1`` may read op ``i``'s output from the buffer when the table marks
-it as chained (:mod:`simulator.optable`) and both ops still fit with the tensor resident. A
-dynamic programme over the op sequence picks the keep/spill decision of every edge that
-minimises the summed objective, so a resident tensor is kept only where it pays.
+it as chained (:func:`simulator.optable.chain_edges`) and both ops still fit with the tensor
+resident; op ``i`` then skips its DRAM write unless another op reads the tensor too. A dynamic
+programme over the op sequence picks the keep/spill decision of every edge that minimises the
+summed objective (a kept shared tensor's write included), so a resident tensor is kept only
+where it pays.
 """
 
 from __future__ import annotations
@@ -42,9 +45,15 @@ N_CANDIDATES = 7
 TEMPORAL_BASE = 32
 #: Candidates scored per vectorised pass (sized for the CPU caches; see ``_search``).
 CHUNK = 4096
-#: Residency cases on the last candidate axis: (input resident, output kept).
+#: Residency cases of an op (input resident, output kept): the keep/spill programme's states.
 RES_IN = np.array([False, True, False, True])
 RES_OUT = np.array([False, False, True, True])
+#: Residency cases of a GEMM shape's search: the four above, then output kept but still
+#: written to DRAM (``out_shared``) with the input spilled or resident.
+CASE_IN = np.array([False, True, False, True, False, True])
+CASE_OUT = np.array([False, False, True, True, True, True])
+CASE_SHARED = np.array([False, False, False, False, True, True])
+N_CASES = len(CASE_IN)
 
 
 @dataclass(frozen=True)
@@ -115,9 +124,9 @@ def score(hw: Hardware, objective: str, cycles: np.ndarray, energy_pj: np.ndarra
 def _flat_candidates(d: Dims, hw: Hardware, cases: np.ndarray) -> tuple[np.ndarray, ...]:
     """Distinct, legal candidates, flat and grouped by (shape, residency case).
 
-    Returns ``(seg, mt, nt, kt, order, res_in, res_out)``: 1-D arrays, ``seg`` = shape·4 +
-    case, ascending; within a segment candidates run from small tiles to large, K innermost
-    first. ``cases`` [u, 4] says which residency cases a shape needs.
+    Returns ``(seg, mt, nt, kt, order, case)``: 1-D arrays, ``seg`` = shape·N_CASES + case,
+    ascending; within a segment candidates run from small tiles to large, K innermost first.
+    ``cases`` [u, N_CASES] says which residency cases a shape needs.
     """
     bm, bn, bk = _bases(hw)
     cm, cn, ck = (_candidates(x, b) for x, b in ((d.m, bm), (d.n, bn), (d.k, bk)))
@@ -142,32 +151,33 @@ def _flat_candidates(d: Dims, hw: Hardware, cases: np.ndarray) -> tuple[np.ndarr
         & ~((order == M_INNER) & one_m & ~one_k)
         & ~((order == N_INNER) & one_n & ~one_k)
     )
-    ok = ok[:, None] & cases[:, :, None, None, None, None]  # [u, 4, nc, nc, nc, 3]
+    ok = ok[:, None] & cases[:, :, None, None, None, None]  # [u, N_CASES, nc, nc, nc, 3]
     legal = fits(
         hw,
         d.expand(5),
         cm[:, None, :, None, None, None],
         cn[:, None, None, :, None, None],
         ck[:, None, None, None, :, None],
-        RES_IN[None, :, None, None, None, None],
-        RES_OUT[None, :, None, None, None, None],
+        CASE_IN[None, :, None, None, None, None],
+        CASE_OUT[None, :, None, None, None, None],
     )
     u, case, im, inn, ik, order = np.nonzero(ok & legal)
-    return (u * 4 + case, cm[u, im], cn[u, inn], ck[u, ik], order, RES_IN[case], RES_OUT[case])
+    return (u * N_CASES + case, cm[u, im], cn[u, inn], ck[u, ik], order, case)
 
 
 def _search(table: OpTable, hw: Hardware, objective: str, cases: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Best candidate per distinct shape and residency case: (mt, nt, kt, order, obj) [u, 4]."""
+    """Best candidate per distinct shape and residency case: (mt, nt, kt, order, obj) [u, N_CASES]."""
     dims = dims_of(table, hw).take(table.u_rows)
-    seg, mt, nt, kt, order, res_in, res_out = _flat_candidates(dims, hw, cases)
-    d = dims.take(seg // 4)
+    seg, mt, nt, kt, order, case = _flat_candidates(dims, hw, cases)
+    res_in, res_out, shared = CASE_IN[case], CASE_OUT[case], CASE_SHARED[case]
+    d = dims.take(seg // N_CASES)
     obj = np.full(len(seg), np.inf)
     # Fused attention rows carry a second product; cost them apart so plain rows skip it.
     # Chunks of CHUNK candidates keep the temporaries in cache (twice as fast as one pass).
     plain, fused = np.flatnonzero(~d.fused), np.flatnonzero(d.fused)
     parts = [x[i : i + CHUNK] for x in (plain, fused) for i in range(0, len(x), CHUNK)]
     # Weights resident across steps (simulator.cost.residency): score tiles as the model costs them.
-    w_res = table.g_weight_is_param[table.u_rows][seg // 4] if hw.resident_level >= 0 else None
+    w_res = table.g_weight_is_param[table.u_rows][seg // N_CASES] if hw.resident_level >= 0 else None
     for part in parts:
         rc = gemm_cost(
             hw,
@@ -180,6 +190,7 @@ def _search(table: OpTable, hw: Hardware, objective: str, cases: np.ndarray) -> 
             res_out[part],
             check_fit=False,
             w_resident=False if w_res is None else w_res[part],
+            out_shared=shared[part],
         )
         cycles, _ = overlap_cycles(
             hw,
@@ -194,9 +205,9 @@ def _search(table: OpTable, hw: Hardware, objective: str, cases: np.ndarray) -> 
         obj[part] = score(hw, objective, cycles, total(rc.energy_pj))
     # First minimum of every segment (segments are contiguous and ascending).
     n_u = len(table.u_rows)
-    out = [np.zeros(n_u * 4) for _ in range(4)] + [np.full(n_u * 4, np.inf)]
+    out = [np.zeros(n_u * N_CASES) for _ in range(4)] + [np.full(n_u * N_CASES, np.inf)]
     if len(seg) == 0:
-        return tuple(x.reshape(n_u, 4) for x in out)
+        return tuple(x.reshape(n_u, N_CASES) for x in out)
     starts = np.flatnonzero(np.concatenate([[True], seg[1:] != seg[:-1]]))
     seg_min = np.minimum.reduceat(obj, starts)
     lens = np.diff(np.concatenate([starts, [len(seg)]]))
@@ -205,7 +216,7 @@ def _search(table: OpTable, hw: Hardware, objective: str, cases: np.ndarray) -> 
     s = seg[starts]
     for arr, src in zip(out, (mt, nt, kt, order, obj), strict=True):
         arr[s] = src[first]
-    return tuple(x.reshape(n_u, 4) for x in out)
+    return tuple(x.reshape(n_u, N_CASES) for x in out)
 
 
 def _vector_objective(hw: Hardware, work: VectorWork, objective: str) -> np.ndarray:
@@ -217,7 +228,12 @@ def _vector_objective(hw: Hardware, work: VectorWork, objective: str) -> np.ndar
 
 
 def _col(work: VectorWork) -> VectorWork:
-    return VectorWork(*(x[:, None] for x in (work.ops, work.in_elems, work.out_elems, work.chained, work.onchip_elems)))
+    return VectorWork(
+        *(
+            x[:, None]
+            for x in (work.ops, work.in_elems, work.out_elems, work.chained, work.onchip_elems, work.out_shared)
+        )
+    )
 
 
 def map_workload(table: OpTable, hw: Hardware, work: VectorWork, objective: str) -> Mapping:
@@ -228,15 +244,28 @@ def map_workload(table: OpTable, hw: Hardware, work: VectorWork, objective: str)
     g = table.n_gemm
     if g:
         # Residency cases each distinct shape needs: input resident only if chained, output
-        # kept only if the next op is chained to it.
+        # kept only if the next op is chained to it (written all the same if shared).
         can_in = table.chain_in[table.g_op]
         can_out = np.concatenate([table.chain_in[1:], [False]])[table.g_op]
-        row_cases = np.stack([np.ones_like(can_in), can_in, can_out, can_in & can_out], axis=1)
+        shared = table.out_shared[table.g_op]
+        row_cases = np.stack(
+            [
+                np.ones_like(can_in),
+                can_in,
+                can_out & ~shared,
+                can_in & can_out & ~shared,
+                can_out & shared,
+                can_in & can_out & shared,
+            ],
+            axis=1,
+        )
         row_cases &= ~skipped_rows(table, hw)[:, None]  # costed with their QKᵀ row
-        cases = np.zeros((len(table.u_rows), 4), dtype=bool)
+        cases = np.zeros((len(table.u_rows), N_CASES), dtype=bool)
         np.logical_or.at(cases, table.g_u, row_cases)
         u_mt, u_nt, u_kt, u_order, u_obj = _search(table, hw, objective, cases)
-        row_obj = np.where(skipped_rows(table, hw)[:, None], 0.0, u_obj[table.g_u])
+        # Each row's four keep states, read from the shared cases where its output is shared.
+        row_case = _row_case(shared, RES_IN[None, :], RES_OUT[None, :])
+        row_obj = np.where(skipped_rows(table, hw)[:, None], 0.0, u_obj[table.g_u[:, None], row_case])
         np.add.at(op_obj, table.g_op, row_obj)
     bad = ~np.isfinite(op_obj[:, 0])
     if bad.any():
@@ -250,7 +279,7 @@ def map_workload(table: OpTable, hw: Hardware, work: VectorWork, objective: str)
     if not g:
         z = np.zeros(0)
         return Mapping(z, z, z, z.astype(np.int64), res_in, res_out, objective)
-    case = (res_in.astype(int) + 2 * res_out.astype(int))[table.g_op]
+    case = _row_case(table.out_shared[table.g_op], res_in[table.g_op], res_out[table.g_op])
     u = table.g_u
     skip = skipped_rows(table, hw)
     # Rows folded into a fused attention row keep whole-extent placeholders (never costed).
@@ -263,6 +292,13 @@ def map_workload(table: OpTable, hw: Hardware, work: VectorWork, objective: str)
         res_out,
         objective,
     )
+
+
+def _row_case(shared: np.ndarray, res_in: np.ndarray, res_out: np.ndarray) -> np.ndarray:
+    """Search case (``CASE_*`` index) of GEMM rows with output sharing ``shared`` ([g], or [g, 1]
+    against keep states broadcast beside it) in keep state (``res_in``, ``res_out``)."""
+    shared = shared.reshape(shared.shape + (1,) * (np.ndim(res_in) - shared.ndim))
+    return res_in.astype(int) + 2 * res_out.astype(int) + 2 * (res_out & shared).astype(int)
 
 
 def _keep_edges(op_obj: np.ndarray, chain_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

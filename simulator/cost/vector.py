@@ -4,8 +4,9 @@ A vector op streams its inputs through the buffer to ``vector_lanes`` lanes and 
 back: ``⌈ops / lanes⌉`` cycles, one multiply and one add per op at the vector precision
 (:func:`accelerator.tech.vector_op_energy_pj`). Tensors are stored at the activation width.
 With inter-op reuse, an input the previous op left on chip is not read from DRAM and an
-output kept for the next op is not written. Attention's score matrix goes to DRAM and back
-for the softmax unless the design fuses attention (then it stays on chip).
+output kept for the next op is not written, unless another op reads it too (``out_shared``).
+Attention's score matrix goes to DRAM and back for the softmax unless the design fuses
+attention (then it stays on chip).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class VectorWork:
     out_elems: np.ndarray  # written to memory
     chained: np.ndarray  # elements of the input the previous op produced
     onchip_elems: np.ndarray  # read + written on chip only (fused attention's scores)
+    out_shared: np.ndarray  # bool: a kept output is still written (another op reads it)
 
 
 def vector_work(table: OpTable, hw: Hardware) -> VectorWork:
@@ -58,7 +60,7 @@ def vector_work(table: OpTable, hw: Hardware) -> VectorWork:
         onchip = 2.0 * scores
     else:
         ins, outs = ins + scores, outs + scores
-    return VectorWork(table.vector_ops, ins, outs, np.where(gemm, 0.0, chained), onchip)
+    return VectorWork(table.vector_ops, ins, outs, np.where(gemm, 0.0, chained), onchip, table.out_shared)
 
 
 def vector_cost(hw: Hardware, w: VectorWork, res_in: np.ndarray | bool, res_out: np.ndarray | bool) -> VectorCost:
@@ -66,7 +68,7 @@ def vector_cost(hw: Hardware, w: VectorWork, res_in: np.ndarray | bool, res_out:
     ab = hw.a_bits / 8
     cycles = np.ceil(w.ops / hw.vector_lanes)
     f_in = (w.in_elems - np.where(res_in, w.chained, 0.0)) * ab
-    f_out = np.where(res_out, 0.0, w.out_elems) * ab
+    f_out = np.where(np.logical_and(res_out, np.logical_not(w.out_shared)), 0.0, w.out_elems) * ab
     moved_in, moved_out = w.in_elems * ab, w.out_elems * ab
     rd = [np.zeros(()) for _ in hw.levels]
     wr = [np.zeros(()) for _ in hw.levels]

@@ -16,7 +16,8 @@
    its share's, its energy and DRAM bytes ``replicas`` times the share's.
 3. **Costs**: each group (a core's ops, or one stage's) is evaluated as a workload of its own ops
    (tensor ids kept) on the core's arch, so a stage's weight residency sees only its weights, and
-   an op keeps its input on chip only from the op before it that wrote it (:func:`kept_edges`).
+   an op keeps its input on chip only from the op before it that wrote it, whose DRAM write stays
+   when any other op of the workload (on this core or another) reads the tensor (:func:`kept_edges`).
    A one-core system is one group of the whole workload: exactly
    :func:`simulator.evaluation.evaluate_prepared`.
 """
@@ -32,7 +33,7 @@ from accelerator.system import CoreSpec, SystemSpec
 from models.workload import Workload
 from simulator.cost.hardware import Hardware, hardware
 from simulator.evaluation import evaluate_prepared
-from simulator.optable import prepare
+from simulator.optable import Chaining, chain_edges, prepare
 from simulator.result import DesignResult, OpResult, per_image
 from simulator.system.data import items_per_call, replicas, share
 from simulator.system.noc import Network
@@ -80,6 +81,7 @@ class OpCost:
     weights_resident: bool  # kept on chip across steps (nothing to re-fetch per tile)
     input_resident: bool  # the single-core model already kept the input on chip
     output_kept: bool  # ... and the output
+    output_shared: bool = False  # a kept output still written to DRAM: another op reads it too
     replicas: int = 1  # data parallelism: instances each running the op on its share
     kept_from: int = -1  # the op whose output the single-core model kept on chip for this one (-1: none)
     split: SplitOp | None = None  # over a split core's instances: along which axis, what moves
@@ -101,23 +103,15 @@ def sub_workload(workload: Workload, ops: tuple[int, ...]) -> Workload:
     return Workload(ops=picked, steps=workload.steps, provenance=workload.provenance, stats=stats)
 
 
-def kept_edges(workload: Workload, ops: tuple[int, ...], reuse: bool) -> np.ndarray:
+def kept_edges(workload: Workload, ops: tuple[int, ...], reuse: bool) -> Chaining:
     """Per op of ``ops``: whether the single-core model may keep its input on chip from the op
-    before it in ``ops`` (``OpTable.chain_in``). With tensor ids: only when that op wrote a tensor
-    this one reads and no other op of the workload reads it (its DRAM write may then be dropped).
-    Without reuse: never (every edge through DRAM)."""
-    out = np.zeros(len(ops), dtype=bool)
+    before it in ``ops``, and whether its output must still reach DRAM when kept
+    (:func:`simulator.optable.chain_edges`: with tensor ids, an op of the whole workload other
+    than the next of ``ops`` reads it). Without reuse: never (every edge through DRAM)."""
     if not reuse:
-        return out
-    readers: dict[int, set[int]] = {}
-    for i, op in enumerate(workload.ops):
-        for t in op.reads:
-            readers.setdefault(t, set()).add(i)
-    for j in range(1, len(ops)):
-        prev, cur = ops[j - 1], ops[j]
-        shared = set(workload.ops[prev].writes) & set(workload.ops[cur].reads)
-        out[j] = any(readers[t] == {cur} for t in shared)
-    return out
+        none = np.zeros(len(ops), dtype=bool)
+        return Chaining(none, none.copy())
+    return chain_edges(workload, ops)
 
 
 @dataclass
@@ -125,9 +119,10 @@ class Evaluator:
     """Evaluates (core, ops) groups with the single-core model, each once.
 
     ``inter_op_reuse``: the single-core model may keep an op's output on chip for the next op of
-    its group. Its own rule (sizes in trace order) decides on the whole workload, so a one-core
-    system is exactly today's model; a part of it (a core's ops, a stage) is chained by tensor ids
-    (:func:`kept_edges`) where the trace has them. Off: no edge is kept by the single-core model,
+    its group. On the whole workload its own rule decides (:func:`simulator.optable.chain_edges`),
+    so a one-core system is exactly the single-core model; a part of it (a core's ops, a stage) is
+    chained by the whole workload's tensor ids (:func:`kept_edges`: a kept tensor another op, on
+    this core or another, also reads is written out as well). Off: no edge is kept by the single-core model,
     every intermediate goes through DRAM unless the scheduler fuses it."""
 
     workload: Workload
@@ -149,7 +144,7 @@ class Evaluator:
             whole = ops == tuple(range(len(self.workload.ops)))
             if not self.inter_op_reuse or (not whole and self.workload.has_tensor_ids):
                 chain = kept_edges(self.workload, ops, self.inter_op_reuse)
-                table = dataclasses.replace(table, chain_in=chain)
+                table = dataclasses.replace(table, chain_in=chain.chain_in, out_shared=chain.out_shared)
             r = evaluate_prepared(table, core.arch, steps=self.steps, weight_residency=self.weight_residency)
             self.cache[key] = r if n_replicas == 1 else per_image(r, self.batch)
         return self.cache[key]
@@ -231,6 +226,7 @@ def _op_costs(g: int, group: Group, system: SystemSpec, workload: Workload, batc
     split = group.core.parallelism == "split" and len(group.instances) > 1
     n = group.replicas
     j_per_byte = hw.dram_pj_per_bit * 8e-12
+    shared = chain_edges(workload, group.ops).out_shared.tolist()  # as the group was costed
     out: dict[int, OpCost] = {}
     for j, i in enumerate(group.ops):
         r = group.result.per_op[j]
@@ -264,6 +260,7 @@ def _op_costs(g: int, group: Group, system: SystemSpec, workload: Workload, batc
             weights_resident=resident,
             input_resident=bool(r.mapping.get("input_resident", False)),
             output_kept=bool(r.mapping.get("output_kept", False)),
+            output_shared=shared[j],
             replicas=n,
             kept_from=group.ops[j - 1] if j > 0 and r.mapping.get("input_resident", False) else -1,
             split=cut,

@@ -6,7 +6,8 @@ A fused group is a run of ``depth`` consecutive ops (the last may be shorter). I
   (unless the single-core model already kept that very edge on chip: ``OpCost.kept_from``; where
   its size rule kept an input with no edge from that op, the group's first edge into the op), and
   a producer whose every consumer is in the group saves its DRAM write, once per tensor (unless
-  its output was already kept); a row split's halo rows read twice go with its fused input. Bytes
+  the single-core model already dropped it: output kept for its only reader, not
+  ``OpCost.output_shared``); a row split's halo rows read twice go with its fused input. Bytes
   are at the arch's activation width; an op's savings are capped at its own DRAM bytes. So with
   nothing kept by the single-core model (``inter_op_reuse`` off) the fused DRAM bytes are the
   layer-by-layer ones less, per fused edge, its tensor's read and, per tensor whose readers are
@@ -136,6 +137,7 @@ def _saved(
         read += c.split.extra_dram_bytes
     outs = out_edges.get(j, [])
     write = 0.0
-    if outs and not c.output_kept and all(lo <= e.consumer < hi for e in outs):
+    dropped = c.output_kept and not c.output_shared  # the single-core model wrote nothing
+    if outs and not dropped and all(lo <= e.consumer < hi for e in outs):
         write = workload.ops[j].out_bytes / elem_bytes(workload.ops[j]) * c.act_bytes_per_elem
     return min(read + write, c.dram_bytes)

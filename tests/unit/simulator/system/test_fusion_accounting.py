@@ -80,13 +80,18 @@ def test_a_part_of_a_workload_keeps_its_tensor_ids_and_chains_by_them() -> None:
     w = _fan_out_and_join()
     part = sub_workload(w, (1, 3))
     assert [op.reads for op in part.ops] == [(1,), (2, 3)] and [op.writes for op in part.ops] == [(2,), (4,)]
-    # B -> Mul: Mul reads t2, which only Mul reads: the single-core model may keep it.
-    assert kept_edges(w, (1, 3), True).tolist() == [False, True]
-    # A -> B: t1 is read by C as well, so A's output must reach DRAM: not kept.
-    assert kept_edges(w, (0, 1, 2), True).tolist() == [False, False, False]
-    # C -> Mul reads t3, B's output is not what Mul's chain would take from C: kept by id only.
-    assert kept_edges(w, (0, 2, 3), True).tolist() == [False, False, True]
-    assert not kept_edges(w, (1, 3), False).any()
+    # B -> Mul: Mul reads t2, which only Mul reads: kept, B's write dropped.
+    part_chain = kept_edges(w, (1, 3), True)
+    assert part_chain.chain_in.tolist() == [False, True] and part_chain.out_shared.tolist() == [False, False]
+    # A -> B: B may take t1 on chip, but C reads it too, so A's output still reaches DRAM;
+    # C reads t1, not B's t2: no edge B -> C. B's t2 and C's t3 go to Mul, not to the next op.
+    fan = kept_edges(w, (0, 1, 2), True)
+    assert fan.chain_in.tolist() == [False, True, False] and fan.out_shared.tolist() == [True, True, True]
+    # A -> C by id (t1, read by B too: written); C -> Mul reads t3, which only Mul reads.
+    by_id = kept_edges(w, (0, 2, 3), True)
+    assert by_id.chain_in.tolist() == [False, True, True] and by_id.out_shared.tolist() == [True, False, False]
+    off = kept_edges(w, (1, 3), False)
+    assert not off.chain_in.any() and not off.out_shared.any()
 
 
 def test_fused_dram_bytes_are_layer_by_layer_less_each_fused_edge_once() -> None:

@@ -125,7 +125,7 @@ def test_removing_a_technique_never_lowers_energy_except_the_known_findings(
 def test_removals_that_cost_most_are_the_big_levers(ablation: dict[tuple[str, str], float]) -> None:
     # fewer steps and the node each buy more than 1.2x on every workload here; int8 and the lowered
     # supply more than 1.1x (at 0.5 V the MACs' share shrinks against DRAM, which no supply scales:
-    # int8 buys 1.15x on digits; the supply's dynamic energy x0.489, its leakage over a 1.76x longer image)
+    # int8 buys 1.12x on digits; the supply's dynamic energy x0.489, its leakage over a 1.76x longer image)
     for w in WORKLOADS:
         for t in ("fewer-steps", "node-7nm"):
             assert ablation[w, t] > 1.2, (w, t, ablation[w, t])

@@ -47,9 +47,11 @@ from accelerator.spec_base import Operand as Operand
 from accelerator.spec_base import Precision as Precision
 from accelerator.spec_base import Strict as _Strict
 from accelerator.spec_base import YamlTuple as YamlTuple
+from accelerator.spec_dram import DramCompression as DramCompression
+from accelerator.spec_dram import DramSpec as DramSpec
+from accelerator.spec_dram import dram_compression_problem
 from accelerator.spec_errors import model_from_data as model_from_data
 from accelerator.spec_errors import spec_error_from_validation as spec_error_from_validation
-from accelerator.spec_memory import DramSpec as DramSpec
 from accelerator.spec_memory import MemoryLevel as MemoryLevel
 from accelerator.spec_memory import MemorySpec as MemorySpec
 from accelerator.spec_memory import NvmUse as NvmUse
@@ -323,6 +325,13 @@ class ArchSpec(_Strict):
                     f"(accelerator/tech/memory_tech.yaml), this design is {self.technology_nm:g} nm: "
                     "put the level on a die of its own (stacking: hybrid_bond) or use a larger node",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _dram_compression_fits(self) -> ArchSpec:
+        problem = dram_compression_problem(self.memory.dram, self.compute.precision, self.mapping.memory_model)
+        if problem is not None:
+            raise LocatedError(("memory", "dram", *problem[0]), problem[1])
         return self
 
     @model_validator(mode="after")

@@ -1,4 +1,5 @@
-"""The memory part of the accelerator spec: levels (with per-PE partitions), DRAM, residency.
+"""The memory part of the accelerator spec: levels (with per-PE partitions), residency; DRAM in
+``accelerator.spec_dram``.
 
 ``accelerator.spec`` re-exports these records; the schema's conventions are described there.
 """
@@ -13,24 +14,19 @@ from accelerator.spec_base import (
     MAX_ACCESS_ENERGY_PJ,
     MAX_BANKS,
     MAX_BYTES_PER_CYCLE,
-    MAX_DRAM_GB_PER_S,
-    MAX_DRAM_LATENCY_NS,
-    MAX_DRAM_PJ_PER_BIT,
     MAX_LEVEL_BYTES,
     MAX_LEVELS,
     MAX_POWER_MW,
     MAX_WIDTH_BITS,
-    MIN_DRAM_GB_PER_S,
-    DramKind,
     LevelTechnology,
     LocatedError,
-    OffChipTechnology,
     Operand,
     Stacking,
     YamlTuple,
 )
 from accelerator.spec_base import Strict as _Strict
-from accelerator.tech.memory import memory_technology, off_chip_technology
+from accelerator.spec_dram import DramSpec
+from accelerator.tech.memory import memory_technology
 
 
 class OperandPartition(_Strict):
@@ -166,51 +162,6 @@ class MemoryLevel(_Strict):
         if total != d["size_bytes"]:
             raise ValueError(f"partitions add up to {total} B, size_bytes is {d['size_bytes']}; they must be equal")
         return v
-
-
-class DramSpec(_Strict):
-    """Off-chip memory."""
-
-    kind: DramKind | None = Field(
-        None,
-        description="DRAM kind: picks the cited energy row and the JEDEC organisation (burst, page, row miss) "
-        "of accelerator/tech/energy_45nm.yaml; required unless technology is given",
-    )
-    technology: OffChipTechnology | None = Field(
-        None,
-        description="off-chip memory technology, a row of accelerator/tech/memory_tech.yaml off_chip (lpddr5x, "
-        "...) or an energy_45nm.yaml DRAM kind: its pJ/bit incl. I/O and its organisation; kind, when also "
-        "given, must be the row's organisation",
-    )
-    bandwidth_gb_per_s: float = Field(
-        ..., ge=MIN_DRAM_GB_PER_S, le=MAX_DRAM_GB_PER_S, description="peak bandwidth in GB/s (1e9 bytes/s)"
-    )
-    energy_pj_per_bit: float | None = Field(
-        None, gt=0, le=MAX_DRAM_PJ_PER_BIT, description="access energy per bit incl. I/O; default from the cited table"
-    )
-    efficiency: float = Field(0.8, gt=0, le=1, description="sustained / peak bandwidth (row-buffer and refresh losses)")
-    latency_ns: float = Field(100.0, ge=0, le=MAX_DRAM_LATENCY_NS, description="access latency, paid once per op")
-
-    @model_validator(mode="after")
-    def _kind_or_technology(self) -> DramSpec:
-        if self.technology is None:
-            if self.kind is None:
-                raise ValueError("give kind (a DRAM kind) or technology (a memory_tech.yaml off-chip row)")
-            return self
-        org = off_chip_technology(self.technology).dram_kind
-        if self.kind is not None and self.kind != org:
-            raise LocatedError(
-                ("kind",), f"technology {self.technology} has the {org} organisation; allowed: {org} or leave it out"
-            )
-        return self
-
-    @property
-    def organisation_kind(self) -> str:
-        """The energy_45nm.yaml ``dram_kinds`` row of this memory (burst, page, row miss)."""
-        if self.technology is not None:
-            return off_chip_technology(self.technology).dram_kind
-        assert self.kind is not None  # the validator requires one of the two
-        return self.kind
 
 
 #: Days per year in the endurance arithmetic.

@@ -28,7 +28,7 @@ from accelerator.errors import SpecError
 from accelerator.files import input_file_message, input_problem
 from accelerator.spec import ArchSpec, arch_from_data, load_arch, model_from_data
 from accelerator.spec_base import Strict, YamlTuple
-from accelerator.spec_memory import DramSpec
+from accelerator.spec_dram import DramSpec
 from accelerator.yamlpos import Positions, load_yaml, parse_yaml
 
 #: Op kinds of the workload format (``models.workload.OP_KINDS``; this package imports nothing of

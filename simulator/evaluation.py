@@ -16,7 +16,9 @@ mapper sees the batched shapes), whose result is per image
 A design with ``mapping.memory_model: nest`` has its GEMM-like ops costed by the loop-nest engine
 (:mod:`simulator.cost.nest_costs`; analytic fidelity only); ``mapper`` shares one seeded
 :class:`~simulator.cost.nest.search.Mapper` (with the design's seed and samples) across calls, so a
-sweep maps each shape once. What that path does not model yet is in the result's ``notes``.
+sweep maps each shape once. What that path does not model yet is in the result's ``notes``. Its
+DRAM codes feature maps where the spec asks (``memory.dram.compression``, at each op's zero
+fractions); the one-level model moves plain bytes and refuses a design that asks.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from accelerator.errors import SimulationError
+from accelerator.errors import SimulationError, SpecError
 from accelerator.spec import ArchSpec
+from accelerator.spec_dram import dram_compression_problem
 from models.workload import Workload
 from simulator.cost import analytic, nest_costs, residency
 from simulator.cost.analytic import OpCosts
 from simulator.cost.array import LOOP_ORDERS, spatial_utilization
+from simulator.cost.nest.compression import spec_code
 from simulator.cost.nest.search import Mapper
 from simulator.cost.overlap import total
 from simulator.cost.residency import Residency
@@ -88,7 +92,16 @@ def _nest_costs(
             f"{arch.name}: fidelity 'event' replays the one-level model's tiles; with mapping.memory_model nest "
             "only the analytic fidelity is available so far"
         )
-    return nest_costs.evaluate_table(table, arch, objective, mapper)
+    code = spec_code(arch.memory.dram.compression)
+    return nest_costs.evaluate_table(table, arch, objective, mapper, dram_code=code)
+
+
+def _check_compression(arch: ArchSpec) -> None:
+    """A design whose ``memory.dram.compression`` its memory model does not apply is refused."""
+    problem = dram_compression_problem(arch.memory.dram, arch.compute.precision, arch.mapping.memory_model)
+    if problem is not None:
+        loc, message = problem
+        raise SpecError(message, field=".".join(str(p) for p in ("memory", "dram", *loc)))
 
 
 def _costs(
@@ -204,6 +217,7 @@ def _evaluate_batch(
     step_of = image_step_map(table.steps, image_steps)
     counts = np.bincount(step_of, minlength=table.steps).astype(np.float64)  # per traced step
     weight = counts / image_steps  # mean over the image's steps
+    _check_compression(arch)
     nest = None
     if arch.mapping.memory_model == "nest":
         nest = _nest_costs(table, arch, fidelity, objective, mapper)

@@ -22,9 +22,10 @@ columns the one-level model fills, with the one-level model's effects where they
   ``vector``; zero gating scales the MAC energy as in the one-level model
   (:func:`simulator.cost.sparsity.sparse_state`, dense otherwise);
 - traffic bytes per level (per-PE levels included) and DRAM;
-- optionally (``dram_code``, no spec field yet), DRAM holding every op's input and output fmaps
-  run-length coded (:mod:`simulator.cost.nest.compression`) at their zero fractions
-  (:func:`fmap_zero_fracs`); the mapper sees the coded bytes.
+- with ``dram_code`` (the spec's ``memory.dram.compression``, passed by ``simulator.evaluation``),
+  DRAM holding every op's input and/or output fmaps run-length coded
+  (:mod:`simulator.cost.nest.compression`) at their zero fractions (:func:`fmap_zero_fracs`);
+  the mapper sees the coded bytes.
 
 Vector work (norms, softmax, elementwise ops, attention's softmax) keeps the one-level model's
 vector-unit cost, after the array's work within an op. What the nest path does not model yet is
@@ -36,7 +37,6 @@ attention, DRAM bursts. The event fidelity is refused
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -152,34 +152,45 @@ def _one(r: NestResult, hw: Hardware, narch: NestArch) -> _Nest:
     )
 
 
-def fmap_zero_fracs(table: OpTable, out_zero_frac: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per op, the zero fractions of its input and its output feature maps (mean over steps).
+def fmap_zero_fracs(table: OpTable) -> tuple[np.ndarray, np.ndarray]:
+    """Per op, the zero fractions of its input and its output feature maps (mean over steps; a
+    step that did not record the statistic counts as 0).
 
-    Inputs: the trace's ``act_zero_frac``. Outputs (the format records none): ``out_zero_frac``
-    where the caller gives it (one per op), else the mean ``act_zero_frac`` of the ops that read
-    the output (``models.workload.graph``; a workload without tensor ids has none), else 0."""
+    Inputs: the workload's ``act_zero_frac``. Outputs: the workload's ``out_zero_frac`` where an
+    op records it (a layer list may; the tracer does not yet), else the mean ``act_zero_frac`` of
+    the ops that read the output (``models.workload.graph``; a workload without tensor ids has
+    none), else 0."""
     z_in = table.stat("act_zero_frac").mean(axis=0)
-    n = table.n_ops
-    if out_zero_frac is not None:
-        if len(out_zero_frac) != n:
-            raise SimulationError(f"out_zero_frac has {len(out_zero_frac)} values for {n} ops")
-        return z_in, np.asarray(out_zero_frac, dtype=np.float64)
-    z_out = np.zeros(n)
+    z_out = np.zeros(table.n_ops)
     readers: dict[int, list[int]] = {}
     for e in edges(table.workload):
         readers.setdefault(e.producer, []).append(e.consumer)
     for i, cons in readers.items():
         z_out[i] = float(np.mean(z_in[cons]))
+    recorded = table.has_stat("out_zero_frac").any(axis=0)
+    z_out = np.where(recorded, table.stat("out_zero_frac").mean(axis=0), z_out)
     return z_in, z_out
 
 
-def _coded(narch: NestArch, code: RunLengthCode | None, z_in: float, z_out: float) -> NestArch:
-    """``narch`` with DRAM storing the op's input and output fmaps in ``code`` (weights plain,
-    as Eyeriss's filters: JSSC 2017 Sec. IV-B)."""
-    if code is None:
-        return narch
-    dram = replace(narch.levels[-1], compression=(1.0, code.ratio(z_in), code.ratio(z_out)))
+def _coded(narch: NestArch, code: RunLengthCode, z_in: float, z_out: float) -> NestArch:
+    """``narch`` with DRAM storing the op's fmaps that ``code.operands`` names in ``code``
+    (weights plain, as Eyeriss's filters: JSSC 2017 Sec. IV-B)."""
+    ratio_in = code.ratio(z_in) if "act" in code.operands else 1.0
+    ratio_out = code.ratio(z_out) if "out" in code.operands else 1.0
+    dram = replace(narch.levels[-1], compression=(1.0, ratio_in, ratio_out))
     return replace(narch, levels=(*narch.levels[:-1], dram))
+
+
+def _check_code_widths(name: str, code: RunLengthCode, hw: Hardware) -> None:
+    """The code's values must be the width of the words it codes (its ratio is per plain word)."""
+    widths = {"act": (hw.a_bits, "input activations"), "out": (hw.o_bits, "final outputs")}
+    for operand in code.operands:
+        bits, what = widths[operand]
+        if code.value_bits != bits:
+            raise SimulationError(
+                f"{name}: the DRAM code's {code.value_bits}-bit values do not match the {bits}-bit {what} it "
+                f"codes (memory.dram.compression.value_bits; the numerics' formats set the widths)"
+            )
 
 
 def evaluate_table(
@@ -189,14 +200,13 @@ def evaluate_table(
     mapper: Mapper | None = None,
     *,
     dram_code: RunLengthCode | None = None,
-    out_zero_frac: Sequence[float] | None = None,
 ) -> NestCosts:
     """Cost every op of ``table`` on ``arch`` with the nest engine (see the module docstring).
 
-    ``dram_code``: DRAM stores every op's input and output feature maps in this run-length code
-    (:mod:`simulator.cost.nest.compression`; the spec has no field for it yet), at the zero
-    fractions of :func:`fmap_zero_fracs` (``out_zero_frac`` gives the outputs'); the mapper
-    sees the coded bytes."""
+    ``dram_code``: DRAM stores the feature maps ``dram_code.operands`` names in this run-length
+    code (:mod:`simulator.cost.nest.compression`; ``simulator.evaluation`` passes the spec's
+    ``memory.dram.compression``), at the zero fractions of :func:`fmap_zero_fracs`; the mapper
+    sees the coded bytes. Its values must be the activations' width (``value_bits``)."""
     hw = hardware(arch)
     if hw.mpc != 1:
         raise SimulationError(
@@ -210,13 +220,15 @@ def evaluate_table(
             f"{arch.name}: the mapper passed in has seed {mapper.seed} and {mapper.samples} samples, the design "
             f"asks for seed {arch.mapping.seed} and {arch.mapping.samples} (mapping.seed, mapping.samples)"
         )
+    if dram_code is not None:
+        _check_code_widths(arch.name, dram_code, hw)
     objective = objective or arch.mapping_objective
     if objective not in ("edp", "energy", "latency"):
         raise SimulationError(f"unknown mapping objective {objective!r}; allowed: edp, energy, latency")
     narch = from_spec(arch)
     preset = PRESETS[arch.compute.dataflow]
     gemm_ops = sorted(set(table.g_op.tolist()))
-    z_in, z_out = fmap_zero_fracs(table, out_zero_frac) if dram_code is not None else (None, None)
+    z_in, z_out = fmap_zero_fracs(table) if dram_code is not None else (None, None)
     parts: dict[int, list[_Nest]] = {}
     info: dict[int, dict[str, Any]] = {}
     for i in gemm_ops:
@@ -226,7 +238,9 @@ def evaluate_table(
             raise SimulationError(
                 f"op {op.name!r} ({op.kind}) has GEMM rows but no loop nest (simulator.cost.nest.ops)"
             )
-        op_arch = narch if z_in is None or z_out is None else _coded(narch, dram_code, z_in[i], z_out[i])
+        op_arch = narch
+        if dram_code is not None and z_in is not None and z_out is not None:
+            op_arch = _coded(narch, dram_code, z_in[i], z_out[i])
         results = [mapper.best(p, op_arch, preset, objective) for p in nests]  # type: ignore[arg-type]
         parts[i] = [_one(r, hw, op_arch) for r in results]
         info[i] = {

@@ -20,23 +20,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from accelerator.errors import SimulationError
+from accelerator.spec_dram import DramCompression
+
+#: The feature maps a DRAM code may apply to: each op's input (``act``) and final output (``out``).
+CODED_OPERANDS = ("act", "out")
 
 
 @dataclass(frozen=True)
 class RunLengthCode:
     """A run-length code of (run, value) pairs packed into fixed words (bits in the names).
 
-    Defaults: Eyeriss's (JSSC 2017, Sec. IV-B): 5-bit run, 16-bit value, 3 pairs per 64-bit word.
+    Defaults: Eyeriss's (JSSC 2017, Sec. IV-B): 5-bit run, 16-bit value, 3 pairs per 64-bit word,
+    applied to the fmaps DRAM holds (``operands``: inputs ``act`` and outputs ``out``; weights plain).
     """
 
     run_bits: int = 5
     value_bits: int = 16
     pairs_per_word: int = 3
     word_bits: int = 64
+    operands: tuple[str, ...] = CODED_OPERANDS
 
     def __post_init__(self) -> None:
         if min(self.run_bits, self.value_bits, self.pairs_per_word, self.word_bits) < 1:
             raise SimulationError(f"run-length code {self}: every field must be a positive integer")
+        if not self.operands or not set(self.operands) <= set(CODED_OPERANDS):
+            raise SimulationError(f"run-length code {self}: operands must be among {', '.join(CODED_OPERANDS)}")
         if self.pairs_per_word * (self.run_bits + self.value_bits) > self.word_bits:
             raise SimulationError(
                 f"run-length code {self}: {self.pairs_per_word} pairs of {self.run_bits} + {self.value_bits} bits "
@@ -67,6 +75,19 @@ class RunLengthCode:
 
 #: Eyeriss's code (JSSC 2017, Sec. IV-B).
 EYERISS_RLC = RunLengthCode()
+
+
+def spec_code(compression: DramCompression | None) -> RunLengthCode | None:
+    """The code a spec's ``memory.dram.compression`` names (None: DRAM holds plain bytes)."""
+    if compression is None:
+        return None
+    return RunLengthCode(
+        run_bits=compression.run_bits,
+        value_bits=compression.value_bits,
+        pairs_per_word=compression.pairs_per_word,
+        word_bits=compression.word_bits,
+        operands=tuple(compression.operands),
+    )
 
 
 def _fraction(z: float) -> float:

@@ -149,9 +149,14 @@ def test_adapter_codes_each_ops_fmaps_at_its_zero_fractions(tmp_path: Path) -> N
     # with tensor ids, A's output is B's input: its zeros are B's
     linked = replace(workload, ops=(replace(workload.ops[0], writes=(1,)), replace(workload.ops[1], reads=(1,))))
     np.testing.assert_array_equal(fmap_zero_fracs(prepare(linked))[1], [0.6, 0.0])
-    np.testing.assert_array_equal(fmap_zero_fracs(table, [0.6, 0.5])[1], [0.6, 0.5])
+    # a recorded out_zero_frac wins over the readers' act_zero_frac; an op without one falls back
+    stats = {**workload.stats, "out_zero_frac": ((0.6, 0.5),)}
+    table = prepare(replace(workload, stats=stats))
+    np.testing.assert_array_equal(fmap_zero_fracs(table)[1], [0.6, 0.5])
+    partial = replace(linked, stats={**workload.stats, "out_zero_frac": ((None, 0.5),)})
+    np.testing.assert_array_equal(fmap_zero_fracs(prepare(partial))[1], [0.6, 0.5])
 
-    coded = evaluate_table(table, spec, dram_code=EYERISS_RLC, out_zero_frac=[0.6, 0.5]).costs
+    coded = evaluate_table(table, spec, dram_code=EYERISS_RLC).costs
     plain = evaluate_table(table, spec).costs
     # op B through the engine with DRAM coded at (weights plain, 0.6 in, 0.5 out): the same bytes
     narch = from_spec(spec)

@@ -13,7 +13,9 @@ compare layer by layer. YAML form::
 SCALE-Sim CSV (v2/v3 ``topologies/*.csv``): ``Layer name, IFMAP Height, IFMAP Width, Filter
 Height, Filter Width, Channels, Num Filter, Strides`` (no padding, as SCALE-Sim assumes), or
 the GEMM form ``Layer, M, N, K``. Elements are counted as fp32 bytes like a trace; the
-simulator converts to the design's precision.
+simulator converts to the design's precision. A YAML layer may carry the workload statistics
+``act_zero_frac`` and ``out_zero_frac`` (fractions of zeros in its input and output, e.g. a
+paper's measurements), the same on every step (docs/workload-format.md).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from accelerator.yamlpos import load_yaml
 from models.workload import MAX_MACS_PER_STEP, MAX_STEPS, Op, Workload, WorkloadError, validate_op
 
 _B = 4  # bytes per element (fp32, as traces record)
+Stats = dict[str, tuple[tuple[float | None, ...], ...]]
 
 MAX_DIM = 1 << 20
 """Largest size of one layer dimension (channels, pixels, tokens, ...); 1,048,576."""
@@ -41,9 +44,18 @@ MAX_CSV_BYTES = 8 * 1024 * 1024
 Dim = Annotated[StrictInt, Field(ge=1, le=MAX_DIM)]
 
 
+#: A fraction of zeros a layer may carry as a workload statistic, in [0, 1] (``true`` and strings are
+#: refused; an integer 0 or 1 is a fraction).
+ZeroFrac = Annotated[float, Field(ge=0.0, le=1.0, strict=True, allow_inf_nan=False)]
+#: The statistics a layer may carry (``models.workload.STAT_FIELDS`` names), the same on every step.
+LAYER_STATS = ("act_zero_frac", "out_zero_frac")
+
+
 class _L(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(..., min_length=1)
+    act_zero_frac: ZeroFrac | None = Field(None, description="exact zeros in the layer's input activations")
+    out_zero_frac: ZeroFrac | None = Field(None, description="exact zeros in the layer's output as it is written")
 
 
 class ConvLayer(_L):
@@ -164,9 +176,20 @@ def _to_op(x: ConvLayer | GemmLayer | AttentionLayer, index: int) -> Op:
     return op
 
 
-def _workload(ops: list[Op], steps: int, provenance: dict[str, str], file: str) -> Workload:
+def layer_stats(layers: tuple[ConvLayer | GemmLayer | AttentionLayer, ...], steps: int) -> Stats:
+    """The statistics the layers give (:data:`LAYER_STATS`), every step alike; ``None`` for a layer
+    that leaves one out; a statistic no layer gives is absent."""
+    out: Stats = {}
+    for name in LAYER_STATS:
+        row = tuple(getattr(x, name) for x in layers)
+        if any(v is not None for v in row):
+            out[name] = (row,) * steps
+    return out
+
+
+def _workload(ops: list[Op], steps: int, provenance: dict[str, str], file: str, stats: Stats | None = None) -> Workload:
     try:
-        return Workload(ops=tuple(ops), steps=steps, provenance=provenance)
+        return Workload(ops=tuple(ops), steps=steps, provenance=provenance, stats=stats or {})
     except WorkloadError as exc:  # e.g. the layers together exceed MAX_MACS_PER_STEP
         raise SpecError(str(exc), file=file) from None
 
@@ -181,7 +204,7 @@ def load_layers_yaml(path: str | Path) -> Workload:
         except ValueError as exc:
             raise positions.error(f"layers.{i}", str(exc)) from None
     provenance = {"model": spec.name, "weights": "none (hand-written layer list)", "source": str(path)}
-    return _workload(ops, spec.steps, provenance, str(path))
+    return _workload(ops, spec.steps, provenance, str(path), layer_stats(spec.layers, spec.steps))
 
 
 _CONV_COLS = [

@@ -78,6 +78,8 @@ STAT_FIELDS = (
     "delta_bits_le6_frac",  # ... fits in 6 signed bits (|d| <= 31)
     # all-zero r×c blocks at array-unit shapes (ACT_BLOCK_SHAPES after the first three)
     *(block_stat_name(r, c) for r, c in ACT_BLOCK_SHAPES[3:]),
+    # Optional, written by layer lists (models/layers.py), not by the tracer yet:
+    "out_zero_frac",  # exact zeros in the op's output as it leaves the op (coded DRAM, Eyeriss's RLC)
 )
 
 

@@ -7,25 +7,22 @@ excluded as measured). Ours: latency with memory; processing latency as array ti
 buffer stalls (``compute_cycles`` + the ``sram`` stall: nothing that waits for DRAM); DRAM and GLB
 bytes; energy without DRAM. Three of ours: the one-level model (``one_level``), the loop-nest
 engine with row-stationary (``nest``), and the same with DRAM holding the fmaps in the chip's
-run-length code (``nest_rlc``, :mod:`simulator.cost.nest.compression`). The published
-per-layer "zeros in ifmaps" are the workload's ``act_zero_frac`` (the spec gates zero MACs).
+run-length code (``nest_rlc``: ``scenarios/validation/eyeriss-rlc.yaml``'s
+``memory.dram.compression``, :mod:`simulator.cost.nest.compression`). All three go through
+:func:`simulator.evaluate` from a spec and the layer list alone: the list carries the published
+per-layer "zeros in ifmaps" (``act_zero_frac``: the spec gates zero MACs) and the zeros of each
+layer's ofmaps (``out_zero_frac``: what the code sees).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
-
-import numpy as np
 
 from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec, load_arch
 from models.layers import load_layers_yaml
 from models.workload import Workload
-from simulator.cost import nest_costs
-from simulator.cost.nest.compression import EYERISS_RLC
 from simulator.evaluation import evaluate
-from simulator.optable import prepare
 from simulator.validation.common import NEST_DATAFLOW, Row, peer_path, read_json, spec_path, with_nest
 
 #: Eyeriss's Table V metrics (published.json's per-layer keys) in the order the rows list them.
@@ -46,47 +43,39 @@ def _eyeriss_ours(op: Any, clock_hz: float) -> dict[str, float]:
 
 
 def eyeriss_workload(pub: dict[str, Any]) -> Workload:
-    """AlexNet CONV1–5 at batch 4 (``alexnet-conv-b4.layers.yaml``) with Table V's measured
-    "zeros in ifmaps" as each op's ``act_zero_frac`` (a layer list carries no statistics; these
-    are the paper's measurements, used as given), so the spec's zero gating sees them."""
+    """AlexNet CONV1–5 at batch 4 (``alexnet-conv-b4.layers.yaml``), whose layers carry Table V's
+    measured "zeros in ifmaps" as ``act_zero_frac`` (the paper's measurements, used as given: the
+    spec's zero gating sees them) and the next layer's as ``out_zero_frac`` (what coded DRAM
+    receives; the file says which are exact); checked here against ``published.json``."""
     workload = load_layers_yaml(spec_path("alexnet-conv-b4.layers.yaml"))
     zeros = {rec["layer"]: rec["ifmap_zeros_pct"] / 100.0 for rec in pub["per_layer"]}
-    missing = sorted({op.name for op in workload.ops} - set(zeros))
+    names = [op.name for op in workload.ops]
+    missing = sorted(set(names) - set(zeros))
     if missing:
         raise SimulationError(f"eyeriss: published.json has no Table V row for {', '.join(missing)}")
-    return replace(workload, stats={"act_zero_frac": (tuple(zeros[op.name] for op in workload.ops),)})
+    given = workload.stats.get("act_zero_frac", ((None,) * len(names),))[0]
+    for name, z in zip(names, given, strict=True):
+        if z is None or abs(z - zeros[name]) > 1e-12:
+            raise SimulationError(
+                f"eyeriss: alexnet-conv-b4.layers.yaml gives {name} act_zero_frac {z}, Table V "
+                f"(published.json) {zeros[name]:g}"
+            )
+    return workload
 
 
-def eyeriss_out_zero_fracs(pub: dict[str, Any]) -> list[float]:
-    """Zeros in each layer's ofmaps as DRAM receives them: Table V's next layer's "zeros in ifmaps"
-    (exact for CONV3 and CONV4, whose outputs feed CONV4 and CONV5 directly; for CONV1 and CONV2,
-    whose outputs are max-pooled first, a lower bound: a pooled zero needs a whole window of
-    zeros), none for CONV5 (not published: coded as if it had no zeros)."""
-    zeros = [rec["ifmap_zeros_pct"] / 100.0 for rec in pub["per_layer"]]
-    return [*zeros[1:], 0.0]
-
-
-def _eyeriss_rlc(workload: Workload, arch: ArchSpec, pub: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Per layer, our numbers on the nest engine with DRAM holding the fmaps in Eyeriss's
-    run-length code (``simulator.cost.nest.compression``; the spec has no field for it yet, so this
-    calls the engine's adapter directly: the same columns ``evaluate`` reads)."""
-    table = prepare(workload)
-    costs = nest_costs.evaluate_table(
-        table, arch, dram_code=EYERISS_RLC, out_zero_frac=eyeriss_out_zero_fracs(pub)
-    ).costs
-    out: dict[str, dict[str, float]] = {}
-    for i, op in enumerate(workload.ops):
-        chip_pj = sum(float(v[0, i]) for k, v in costs.energy_pj.items() if k != "dram")
-        out[op.name] = {
-            "latency_ms": float(costs.latency_s[0, i]) * 1e3,
-            "processing_latency_ms": float(costs.compute_cycles[0, i] + costs.stalls["sram"][0, i])
-            / costs.hw.clock_hz
-            * 1e3,
-            "dram_mb": float(costs.traffic_bytes["dram"][0, i]) / 1e6,
-            "glb_mb": float(costs.traffic_bytes.get("glb", np.zeros((1, i + 1)))[0, i]) / 1e6,
-            "chip_energy_mj": chip_pj * 1e-9,
-        }
-    return out
+def rlc_spec(nest: ArchSpec) -> ArchSpec:
+    """``eyeriss-rlc.yaml``: ``nest`` (eyeriss.yaml on the loop-nest engine, row-stationary) with
+    DRAM holding the fmaps in the chip's run-length code; refused if it differs from ``nest`` in
+    anything else, so the two files cannot drift apart."""
+    rlc = load_arch(spec_path("eyeriss-rlc.yaml"))
+    data = rlc.model_dump(exclude={"name", "description"})
+    data["memory"]["dram"]["compression"] = None
+    if data != nest.model_dump(exclude={"name", "description"}):
+        raise SimulationError(
+            "eyeriss: eyeriss-rlc.yaml must be eyeriss.yaml with mapping.memory_model nest, dataflow "
+            "row_stationary and memory.dram.compression, nothing else"
+        )
+    return rlc
 
 
 def eyeriss_rows() -> list[Row]:
@@ -99,11 +88,11 @@ def eyeriss_rows() -> list[Row]:
     base = load_arch(spec_path("eyeriss.yaml"))
     nest = with_nest(base, NEST_DATAFLOW.get(base.name))
     ours: dict[str, dict[str, dict[str, float]]] = {}
-    for model, arch in (("one_level", base), ("nest", nest)):
+    designs = {"one_level": base, "nest": nest, "nest_rlc": rlc_spec(nest)}
+    for model, arch in designs.items():
         clock_hz = arch.clock_ghz * 1e9
         ours[model] = {op.name: _eyeriss_ours(op, clock_hz) for op in evaluate(workload, arch).per_op}
-    ours["nest_rlc"] = _eyeriss_rlc(workload, nest, pub)
-    design = {"one_level": base.name, "nest": nest.name, "nest_rlc": f"{nest.name}-rlc"}
+    design = {model: arch.name for model, arch in designs.items()}
     rows: list[Row] = []
     for model, per_op in ours.items():
         for rec in pub["per_layer"]:

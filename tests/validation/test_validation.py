@@ -207,12 +207,12 @@ def _known_gap(key: str, ratio: float) -> str:
 
 _EYERISS_ENERGY = (
     "our chip energy is MACs (fp16 stand-in for 16-bit fixed point; zero ifmaps gated, as the chip does), per-PE "
-    "storage, GLB and leakage (nest 2.8-5.9 pJ per MAC, one-level 3.6-9.8 with its register file charged per operand "
+    "storage, GLB and leakage (nest 2.6-5.3 pJ per MAC, one-level 3.6-9.8 with its register file charged per operand "
     "of every MAC); the measured power (8.3-16.5 pJ per MAC) is the whole chip, whose clock network, control and "
     "NoC we do not model"
 )
 _EYERISS_LATENCY = (
-    "its processing time (array plus on-chip stalls) is 0.89-1.16x Table V's processing latency; the rest is the "
+    "its processing time (array plus on-chip stalls) is 0.85-0.97x Table V's processing latency; the rest is the "
     "single-buffered GLB's fills and drains over the 0.48 GB/s link added in series (the serial stall), where the "
     "chip overlaps much of its DRAM transfers with processing (Table V: total minus processing latency is "
     "0.5-4.4 ms per layer, less than its DRAM MB take at 0.48 GB/s: 4.4 of 10.4 ms on CONV1, 0.5 of 2.7 ms on CONV5)"
@@ -246,16 +246,11 @@ def _eyeriss_gap(layer: str, metric: str, variant: str, ratio: float) -> str:
             f"{variant}: ours moves each tensor about once (input, weights, output: 3.63 MB plain), the chip 5.0 MB; "
             "what it moves beyond the footprint is not published (CONV1's image has 0.01 % zeros)"
         )
-    elif layer == "CONV3":
-        cause = (
-            "nest-rlc: the mapper (EDP) reads the plain filters twice (N2 outermost at DRAM: 3.5 MB, more than the "
-            "chip's whole 3.0 MB) and the coded ifmaps 6 times (K6 at DRAM)"
-        )
     elif layer == "CONV5":
         cause = (
-            "nest-rlc: the mapper (EDP) reads the plain filters twice (K2 P2 at DRAM: 1.8 MB, more than the chip's "
-            "whole 1.3 MB); CONV5's ofmap zeros are not published, so its outputs are coded as if dense (4/3 of "
-            "their plain bytes)"
+            "nest-rlc: the filters are read once (0.88 MB plain) and the coded ifmaps twice (K2 at DRAM: 0.41 MB); "
+            "CONV5's ofmap zeros are not published, so its outputs are coded as if dense (4/3 of their plain "
+            "bytes: 0.46 MB, with the filters more than the chip's whole 1.3 MB)"
         )
     else:
         cause = f"{variant}: not traced"

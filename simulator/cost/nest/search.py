@@ -14,10 +14,11 @@ For a problem, a design and a spatial preset:
    each level's loop order one of the three stationary orders (the loops an operand ignores
    innermost, so it stays put) or a random permutation; candidates whose tiles overflow a level
    are pruned by the scorer;
-3. local search from the best perfect and the best imperfect sample (the better result wins,
-   ties to the perfect one, so adding imperfect candidates never loses what a perfect-only
-   search finds): move one prime factor of one dimension between two levels,
-   or swap two adjacent loops of one level; repeat while it improves.
+3. local search from the best sample of every spatial candidate (the best result wins, ties to
+   the earlier candidate, perfect ones first, so adding imperfect candidates never loses what a
+   perfect-only search finds): move one prime factor of one dimension between two levels,
+   exchange two primes of two dimensions between two levels, or move one loop of a level to
+   another place in its order (:func:`_neighbours`); take the best move while it improves.
 
 Scores: ``energy`` (pJ), ``latency`` (cycles) or ``edp`` (their product), ties to the first
 candidate. Everything is seeded: the same inputs give the same mapping. A :class:`Mapper` keeps
@@ -254,22 +255,43 @@ def _cover(f: np.ndarray, bounds: np.ndarray, spatial: np.ndarray, fanout: int) 
 
 
 def _neighbours(f: np.ndarray, o: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The local search's moves from factors ``f`` and orders ``o`` (``(levels, 7)``): move one prime
+    factor of one dimension to another level; exchange two (a prime of one dimension from level
+    ``a`` to ``b`` and one of another dimension from ``b`` to ``a``: the move that trades one tile
+    for another in a full buffer, which no single move reaches without overflowing); move one loop
+    of a level to another place among that level's loops (loops of bound 1 go last: their place
+    changes nothing, so swapping through them was a plateau)."""
     nlev = f.shape[0]
     nf, no = [], []
-    for d in range(7):
-        for a in range(nlev):
-            for p in set(_primes(int(f[a, d]))):
-                for b in range(nlev):
-                    if b != a:
-                        g = f.copy()
-                        g[a, d] //= p
-                        g[b, d] *= p
-                        nf.append(g)
-                        no.append(o)
+    moves = [(d, a, p) for d in range(7) for a in range(nlev) for p in sorted(set(_primes(int(f[a, d]))))]
+    for d, a, p in moves:
+        for b in range(nlev):
+            if b != a:
+                g = f.copy()
+                g[a, d] //= p
+                g[b, d] *= p
+                nf.append(g)
+                no.append(o)
+    for d, a, p in moves:
+        for e, b, q in moves:
+            if e != d and b != a:
+                g = f.copy()
+                g[a, d] //= p
+                g[b, d] *= p
+                g[b, e] //= q
+                g[a, e] *= q
+                nf.append(g)
+                no.append(o)
     for lv in range(nlev):
-        for i in range(6):
+        loops = [int(d) for d in o[lv] if f[lv, d] > 1]
+        rest = [int(d) for d in o[lv] if f[lv, d] <= 1]
+        for i, j in itertools.permutations(range(len(loops)), 2):
+            if j == i - 1:
+                continue  # the same order as moving loop j to place i
+            moved = loops[:i] + loops[i + 1 :]
+            moved.insert(j, loops[i])
             g = o.copy()
-            g[lv, i], g[lv, i + 1] = o[lv, i + 1], o[lv, i]
+            g[lv] = moved + rest
             nf.append(f)
             no.append(g)
     k = len(nf)

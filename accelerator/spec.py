@@ -38,6 +38,7 @@ from accelerator.spec_base import MAX_VECTOR_LANES as MAX_VECTOR_LANES
 from accelerator.spec_base import MAX_WIDTH_BITS as MAX_WIDTH_BITS
 from accelerator.spec_base import MIN_CLOCK_GHZ as MIN_CLOCK_GHZ
 from accelerator.spec_base import MIN_VDD_V as MIN_VDD_V
+from accelerator.spec_base import ConvView as ConvView
 from accelerator.spec_base import Dataflow as Dataflow
 from accelerator.spec_base import DramKind as DramKind
 from accelerator.spec_base import LevelTechnology as LevelTechnology
@@ -198,6 +199,15 @@ class MappingSpec(_Strict):
         description="one_level: today's model (one tiling level, the closed forms of docs/simulator.md); nest: "
         "the loop-nest engine (simulator/cost/nest, docs/memory-model.md) with per-PE storage that gives "
         "reuse; opt-in, what it does not model yet is listed in the result's notes",
+    )
+    conv_view: ConvView = Field(
+        "window",
+        description="how the nest engine sees a convolution: window keeps its seven dimensions (N K C P Q R S, "
+        "the input's sliding-window reuse); im2col runs it as its GEMM view, as an im2col systolic array "
+        "(SCALE-Sim, TPU-like) does: M = N*P*Q output pixels, N = K/groups filters, K = C/groups*R*S "
+        "flattened onto one dimension, one copy per group, the input read as the expanded M x K matrix "
+        "(its traffic is that matrix's, as SCALE-Sim counts it). The one_level model ignores it: its array "
+        "folds are the GEMM view's already and its input traffic is the input tensor's (docs/memory-model.md)",
     )
     seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the nest mapper's random sampling")
     samples: int = Field(

@@ -13,6 +13,7 @@ Precision = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4"]
 Dataflow = Literal["output_stationary", "weight_stationary", "input_stationary", "row_stationary"]
 Operand = Literal["act", "weight", "out"]
 MemoryModel = Literal["one_level", "nest"]
+ConvView = Literal["window", "im2col"]
 DramKind = Literal["hbm2e", "hbm3", "hbm3e", "lpddr5", "ddr5", "ddr4"]
 #: Rows of accelerator/tech/memory_tech.yaml (a unit test keeps these names equal to the table's).
 LevelTechnology = Literal["sram", "edram", "dram_stacked", "rram", "stt_mram", "sot_mram"]

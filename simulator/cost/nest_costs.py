@@ -1,10 +1,11 @@
 """The loop-nest engine behind :func:`simulator.evaluate`: designs with ``mapping.memory_model: nest``.
 
 Every GEMM-like op (convolution, GEMM, attention) becomes its loop nests
-(:func:`simulator.cost.nest.ops.problems`: a convolution keeps its seven dimensions, attention is
-Q·Kᵀ then P·V), each mapped by one seeded :class:`~simulator.cost.nest.search.Mapper` per
-evaluation (cached per shape; a caller may pass one to share across designs and calls) with the
-spatial preset named by ``compute.dataflow`` and the design's objective. The
+(:func:`simulator.cost.nest.ops.problems`: a convolution keeps its seven dimensions, or is its
+im2col GEMM with ``mapping.conv_view: im2col``; attention is Q·Kᵀ then P·V), each mapped by one
+seeded :class:`~simulator.cost.nest.search.Mapper` per evaluation (cached per shape; a caller may
+pass one to share across designs and calls) with the spatial preset named by ``compute.dataflow``
+and the design's objective. The
 :class:`~simulator.cost.nest.analysis.NestResult` of each nest fills the same :class:`OpCosts`
 columns the one-level model fills, with the one-level model's effects where they apply:
 
@@ -101,6 +102,12 @@ def limits(arch: ArchSpec, table: OpTable) -> tuple[str, ...]:
         "(DRAM at the spec's sustained bandwidth, its latency once per nest), inter-op activation reuse "
         "(every op reads its inputs from DRAM and writes its outputs there)"
     ]
+    if arch.mapping.conv_view == "im2col" and bool(np.any(table.kind == "conv")):
+        notes.append(
+            head + "convolutions run as their im2col GEMM (mapping.conv_view: im2col): the filter window R*S*C is "
+            "one reduction dimension and the input is the expanded matrix, so its traffic counts each input "
+            "pixel once per window position that reads it (no sliding-window reuse)"
+        )
     if c.fused_attention and bool(np.any(table.kind == "attention")):
         notes.append(
             head + "fused attention not modelled yet: Q·Kᵀ and P·V are separate nests and the scores go "
@@ -233,7 +240,7 @@ def evaluate_table(
     info: dict[int, dict[str, Any]] = {}
     for i in gemm_ops:
         op = table.workload.ops[i]
-        nests = problems(op)
+        nests = problems(op, arch.mapping.conv_view)
         if not nests:
             raise SimulationError(
                 f"op {op.name!r} ({op.kind}) has GEMM rows but no loop nest (simulator.cost.nest.ops)"

@@ -14,7 +14,8 @@ anything: a row only says how far apart the two numbers are and what the issue's
   array's fill and drain per tile) and ``compute_cycles_ideal`` (unbounded buffer and DRAM,
   mapper minimising latency: one tile per layer, the SCALE-Sim situation); both again with the
   loop-nest engine (:func:`with_nest`, the array's fill and drain per change of the stationary
-  tile: ``simulator.cost.nest.systolic``), design names ending in `` nest``.
+  tile: ``simulator.cost.nest.systolic``), design names ending in `` nest``; the specs'
+  ``mapping.conv_view: im2col`` has it map a convolution as SCALE-Sim's im2col GEMM.
 - **ZigZag** (``zigzag``): its bundled ``tpu_like`` hardware; per-layer latency (cycles) and
   energy (pJ, ZigZag has no leakage, so ours without leakage), mapped with the objective
   ZigZag's LOMA search ran (``meta.json``'s ``opt``).

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from accelerator.spec import ConvView
 from models.workload import Op
 from simulator.cost.nest.problem import Problem, attention, conv, gemm
 
 
-def problems(op: Op) -> tuple[Problem, ...]:
+def problems(op: Op, conv_view: ConvView = "window") -> tuple[Problem, ...]:
     """The nests of ``op``: one for a convolution or GEMM, two for attention, none otherwise.
 
-    A convolution keeps its seven dimensions (padding is taken as part of the input, so
-    ``P, Q`` are the output's size); a transposed convolution and any op without shapes fall back
-    to its GEMM view ``(batch, m, n, k)``."""
+    With ``conv_view`` ``window`` a convolution keeps its seven dimensions (padding is taken as
+    part of the input, so ``P, Q`` are the output's size); a transposed convolution and any op
+    without shapes fall back to its GEMM view ``(batch, m, n, k)``. With ``im2col``
+    (``mapping.conv_view``) every convolution is its GEMM view, as an im2col array runs it:
+    ``M = N·P·Q`` output pixels, ``N = K/groups`` filters, ``K = C/groups·R·S`` the flattened
+    window, one copy per group; the input is the expanded ``M×K`` matrix, so its footprint and
+    traffic are that matrix's (each input pixel once per window position that reads it)."""
     prm = op.params or {}
-    if op.kind == "conv" and not prm.get("transposed") and len(op.output_shape) == 4 and len(op.input_shapes) >= 2:
+    window = conv_view == "window" and not prm.get("transposed")
+    if op.kind == "conv" and window and len(op.output_shape) == 4 and len(op.input_shapes) >= 2:
         n, k, p, q = op.output_shape
         c = op.input_shapes[0][1]
         r, s = prm.get("kernel", op.input_shapes[1][2:])

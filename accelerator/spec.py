@@ -236,7 +236,7 @@ class ArchSpec(_Strict):
         "Scales dynamic energy by the node's Stillmaker & Baas 2017 polynomial and the SRAM model's "
         "leakage by vdd/nominal (user-given energies and leakage_mw, static_power_mw are used as given); "
         "clock_ghz must not exceed the alpha-power-law limit at this vdd (Sakurai & Newton, JSSC 1990: "
-        "accelerator.tech.voltage.max_clock_ghz); needs mapping.memory_model: one_level",
+        "accelerator.tech.voltage.max_clock_ghz); both memory models apply it",
     )
     # mapping comes before compute and memory so that their validators see the memory model
     mapping: MappingSpec = Field(
@@ -305,12 +305,6 @@ class ArchSpec(_Strict):
                 f"{v:g} V is below {low:.3g} V, the lowest supply the {node:g} nm models cover (threshold "
                 f"0.3 V + 0.1 V, or where the node's energy fit stops falling: accelerator.tech.voltage); "
                 f"nominal is {NOMINAL_VDD_V[node]:g} V",
-            )
-        if self.mapping.memory_model != "one_level":
-            raise LocatedError(
-                ("vdd_v",),
-                "vdd_v is applied by the one_level memory model only (the nest model prices its per-PE "
-                "levels at the node's nominal supply); leave vdd_v out or use mapping.memory_model: one_level",
             )
         f_max = max_clock_ghz(node, v)
         if self.clock_ghz > f_max * (1 + 1e-9):

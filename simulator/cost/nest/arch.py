@@ -135,7 +135,7 @@ def per_pe_level(
                 read_energy_pj=rd_given,
                 write_energy_pj=wr_given,
             )
-            rd, wr = level_energy(lv, spec.technology_nm)
+            rd, wr = level_energy(lv, spec.technology_nm, spec.vdd_v)
         reads.append(rd / width_bits)
         writes.append(wr / width_bits)
     return NestLevel(
@@ -176,7 +176,7 @@ def spec_per_pe_levels(spec: ArchSpec) -> tuple[NestLevel, ...]:
                 )
             )
             continue
-        read, write = level_energy(lv.model_copy(update={"banks": 1}), spec.technology_nm)
+        read, write = level_energy(lv.model_copy(update={"banks": 1}), spec.technology_nm, spec.vdd_v)
         out.append(
             NestLevel(
                 name=lv.name,

@@ -106,7 +106,17 @@ def test_a_supply_out_of_range_is_a_located_error(vdd: object, message: str) -> 
         parse_arch(_text(clock_ghz=0.3, technology_nm=7, vdd_v=vdd), "x.yaml")
 
 
-def test_vdd_needs_the_one_level_model() -> None:
-    mapping = {"memory_model": "nest"}
-    with pytest.raises(SpecError, match=r"vdd_v: vdd_v is applied by the one_level memory model only"):
-        parse_arch(_text(technology_nm=7, vdd_v=0.6, mapping=mapping), "x.yaml")
+def test_the_nest_model_applies_the_supply_too() -> None:
+    from simulator import evaluate, load_workload  # lazy: the cost model, only this test needs it
+
+    workload = load_workload(ROOT / "scenarios" / "validation" / "alexnet-conv-b4.layers.yaml")
+    nest = {"memory_model": "nest"}
+    base = parse_arch(_text(clock_ghz=0.3, technology_nm=7, mapping=nest), "x.yaml")
+    nominal = parse_arch(_text(clock_ghz=0.3, technology_nm=7, vdd_v=tech.NOMINAL_VDD_V[7], mapping=nest), "x.yaml")
+    low = parse_arch(_text(clock_ghz=0.3, technology_nm=7, vdd_v=0.6, mapping=nest), "x.yaml")
+    e_base = evaluate(workload, base).energy_breakdown_j
+    assert evaluate(workload, nominal).energy_breakdown_j == e_base  # nominal is the default, exactly
+    e_low = evaluate(workload, low).energy_breakdown_j
+    ratio = tech.node_energy_factor(7, 0.6) / tech.node_energy_factor(7)
+    assert e_low["compute"] == pytest.approx(e_base["compute"] * ratio, rel=1e-9)  # MACs at the lower supply
+    assert sum(e_low.values()) < sum(e_base.values())

@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from accelerator.errors import SimulationError, SpecError
+from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec
-from accelerator.spec_dram import dram_compression_problem
 from models.workload import Workload
 from simulator.cost import analytic, nest_costs, residency
 from simulator.cost.analytic import OpCosts
@@ -94,14 +93,6 @@ def _nest_costs(
         )
     code = spec_code(arch.memory.dram.compression)
     return nest_costs.evaluate_table(table, arch, objective, mapper, dram_code=code)
-
-
-def _check_compression(arch: ArchSpec) -> None:
-    """A design whose ``memory.dram.compression`` its memory model does not apply is refused."""
-    problem = dram_compression_problem(arch.memory.dram, arch.compute.precision, arch.mapping.memory_model)
-    if problem is not None:
-        loc, message = problem
-        raise SpecError(message, field=".".join(str(p) for p in ("memory", "dram", *loc)))
 
 
 def _costs(
@@ -217,7 +208,6 @@ def _evaluate_batch(
     step_of = image_step_map(table.steps, image_steps)
     counts = np.bincount(step_of, minlength=table.steps).astype(np.float64)  # per traced step
     weight = counts / image_steps  # mean over the image's steps
-    _check_compression(arch)
     nest = None
     if arch.mapping.memory_model == "nest":
         nest = _nest_costs(table, arch, fidelity, objective, mapper)

@@ -29,8 +29,8 @@ import math
 from dataclasses import dataclass
 
 from models.workload import Workload
+from models.workload.graph import Edge
 from simulator.system.costs import OpCost, elem_bytes
-from simulator.system.graph import Edge
 
 MAX_TILES = 4096  # a fused group's tiles; more would make per-tile overheads dominate
 

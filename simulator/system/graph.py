@@ -13,23 +13,14 @@ from dataclasses import dataclass
 
 from models.workload import Workload
 from models.workload import graph as workload_graph
+from models.workload.graph import Edge
 
 INFERRED_NOTE = "edges inferred (no tensor ids in the trace): op i feeds op i+1 with its out_bytes"
 
 
 @dataclass(frozen=True)
-class Edge:
-    """Op ``producer`` hands ``bytes`` (traced dtype) of tensor ``tensor`` (-1: unknown) to op ``consumer``."""
-
-    producer: int
-    consumer: int
-    tensor: int
-    bytes: float
-
-
-@dataclass(frozen=True)
 class Graph:
-    edges: tuple[Edge, ...]
+    edges: tuple[Edge, ...]  # models.workload.graph.Edge; tensor -1 on an inferred chain
     inferred: bool  # True: a sequential chain, no tensor ids in the trace
 
 
@@ -37,7 +28,6 @@ def op_edges(workload: Workload) -> Graph:
     """The workload's producer -> consumer edges, by consumer (then its read order)."""
     ops = workload.ops
     if not workload.has_tensor_ids:
-        chain = tuple(Edge(i, i + 1, -1, float(ops[i].out_bytes)) for i in range(len(ops) - 1))
+        chain = tuple(Edge(i, i + 1, -1, ops[i].out_bytes) for i in range(len(ops) - 1))
         return Graph(chain, True)
-    edges = workload_graph.edges(workload)
-    return Graph(tuple(Edge(e.producer, e.consumer, e.tensor, float(e.bytes)) for e in edges), False)
+    return Graph(tuple(workload_graph.edges(workload)), False)

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 
 from accelerator.system import SystemSpec
 from models.workload import Workload
+from models.workload.graph import Edge
 from simulator.system.costs import OpCost, Plan
 from simulator.system.fusion import Fusion, edge_bytes
-from simulator.system.graph import Edge
 from simulator.system.noc import Ledger, Network
 
 

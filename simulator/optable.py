@@ -68,7 +68,7 @@ ROLE_PLAIN, ROLE_QK, ROLE_PV = 0, 1, 2
 class ConvGeometry:
     """2-D geometry of convolution GEMM rows, per image (arrays over rows; 1 on rows that are
     not convolutions). ``conv`` marks the rows the halo model applies to
-    (:func:`simulator.cost.gemm.conv_input_factor`)."""
+    (:func:`simulator.cost.traffic.conv_input_factor`)."""
 
     conv: np.ndarray  # bool: a convolution with known 2-D geometry
     img: np.ndarray  # images N

@@ -16,7 +16,7 @@ M                     A'·t_N                 K·N                    spilled t_
 ====================  =====================  =====================  ========================
 
 ``A'`` is the activation footprint (``M·K``, or a convolution's input tensor with its halo,
-:func:`conv_input_factor`); a spill writes and reads the partial sums
+:func:`simulator.cost.traffic.conv_input_factor`); a spill writes and reads the partial sums
 at accumulator width. The fold order inside a tile (:mod:`simulator.cost.array`) moves nothing extra:
 folds that would stream over several M (N) tiles are the one-fold tiles ``Nt ≤ C`` (``Mt ≤ C``),
 ``Kt ≤ R·p``, costed by the table above. Array-side streaming per dataflow (elements): OS reads
@@ -38,37 +38,8 @@ import numpy as np
 
 from simulator.cost.array import K_INNER, M_INNER, N_INNER, OS, WS, cdiv, gemm_cycles
 from simulator.cost.hardware import ACT, OUT, WGT, Hardware, bank_rate, dram_efficiency
+from simulator.cost.traffic import conv_input_factor, resident_weights
 from simulator.optable import ConvGeometry
-
-
-def conv_input_factor(
-    m: np.ndarray, k: np.ndarray, mt: np.ndarray, kt: np.ndarray, a_unique: np.ndarray, geo: ConvGeometry
-) -> np.ndarray:
-    """Elements of A read from DRAM per pass over all (M, K) tiles, over ``a_unique``.
-
-    Convolutions read their input tensor, not the im2col matrix: a tile of ``Mt`` output
-    pixels (raster order, ``Q`` per output row) needs the input rows under it, and consecutive
-    tiles re-read the ``R − stride`` rows they share (the halo). With tiles shorter than one
-    output row every output row re-reads its ``R`` input rows, and row chunks share
-    ``S − stride`` columns. A K tile smaller than one channel's ``R·S`` taps re-reads that
-    channel's slice once per tile. The factor is clipped to ``[1, M·K / input]``: DRAM bursts
-    read whole rows (so never less than the input once), and never more than the im2col
-    matrix. Elements per batch item; arrays broadcast; rows with ``geo.conv`` False get 1
-    (their A footprint is ``M·K``).
-    """
-    img, in_h, in_w, out_q, kr, ks = geo.img, geo.in_h, geo.in_w, geo.out_q, geo.kr, geo.ks
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tm = np.ceil(m / mt)
-        halo_r = np.maximum(kr - geo.stride, 0)
-        halo_s = np.maximum(ks - geo.stride, 0)
-        whole_rows = (img * in_h + (tm - 1) * halo_r) / (img * in_h)
-        out_rows = m / np.maximum(out_q, 1)
-        chunks = np.ceil(out_q / mt)
-        part_rows = out_rows * kr * (in_w + (chunks - 1) * halo_s) / (img * in_h * in_w)
-        f_m = np.where(mt >= out_q, whole_rows, part_rows)
-        f_k = np.maximum(1.0, np.ceil(kr * ks / kt))
-        f = np.clip(f_m * f_k, 1.0, np.maximum(m * k / a_unique, 1.0))
-    return np.where(geo.conv, f, 1.0)
 
 
 @dataclass(frozen=True)
@@ -286,7 +257,7 @@ def gemm_cost(
             dram_rd[x] = dram_rd[x] + s_bytes
             continue
         if x == WGT and hw.resident_level >= 0 and np.any(w_resident):
-            _resident_weights(hw, rd, wr, dram_rd, s_bytes, f_bytes, np.asarray(w_resident))
+            resident_weights(hw, rd, wr, dram_rd, s_bytes, f_bytes, np.asarray(w_resident))
             continue
         dram_rd[x] = dram_rd[x] + f_bytes
         for i in range(lo, hi + 1):
@@ -376,36 +347,6 @@ def gemm_cost(
         meta_bytes=b * meta,
         delta_extra_bytes=b * extra,
     )
-
-
-def _resident_weights(
-    hw: Hardware,
-    rd: list[Any],
-    wr: list[Any],
-    dram_rd: dict[int, Any],
-    s_bytes: np.ndarray,
-    f_bytes: np.ndarray,
-    res: np.ndarray,
-) -> None:
-    """Weight traffic when rows ``res`` keep their weights in ``hw.resident_level`` (``L``):
-    the stream is read from ``L`` and passes the holding levels inside it; nothing is
-    written into ``L`` (the fill is charged once per image) and nothing comes from DRAM.
-    Other rows move their weights as usual."""
-    lo, hi, top = hw.stream[WGT], hw.home[WGT], hw.resident_level
-    dram_rd[WGT] = dram_rd[WGT] + np.where(res, 0.0, f_bytes)
-    for i in range(lo, hi + 1):
-        if not hw.levels[i].holds[WGT]:
-            continue
-        usual_wr = s_bytes if i < hi else f_bytes
-        if i < top:
-            rd[i] = rd[i] + s_bytes
-            wr[i] = wr[i] + s_bytes
-        elif i == top:
-            rd[i] = rd[i] + s_bytes
-            wr[i] = wr[i] + np.where(res, 0.0, usual_wr)
-        else:
-            rd[i] = rd[i] + np.where(res, 0.0, s_bytes)
-            wr[i] = wr[i] + np.where(res, 0.0, usual_wr)
 
 
 def fits(

@@ -1,11 +1,11 @@
-"""The convolution input (halo) factor of simulator.cost.gemm, against hand counts."""
+"""The convolution input (halo) factor of simulator.cost.traffic, against hand counts."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from simulator.cost.gemm import conv_input_factor
+from simulator.cost.traffic import conv_input_factor
 from simulator.optable import ConvGeometry
 
 

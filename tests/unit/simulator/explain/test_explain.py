@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,12 @@ import yaml
 from accelerator import tech
 from accelerator.errors import PicojouleError, SimulationError, SpecError
 from simulator.evaluation import evaluate
-from simulator.explain import explain, load_ladder, sensitivity
+from simulator.explain import explain, load_ladder
 from simulator.explain.cli import register
-from simulator.explain.ladder import LadderResult, check_factors, gpu_point_text
-from simulator.explain.report import report_html, result_doc
-from simulator.explain.sensitivity import ASSUMPTIONS
+from simulator.explain.ladder import LadderResult, check_factors
 from simulator.explain.spec import PENDING_BASELINES
 
 ROOT = Path(__file__).resolve().parents[4]
-LADDER = ROOT / "scenarios" / "thousandfold.yaml"
 
 #: Rungs the model says raise energy (docs/thousandfold.md, "Findings"), each with its reason:
 #: - resident-weights: 512 MiB of planar SRAM leaks more than the DRAM weight reads it saves;
@@ -39,43 +37,6 @@ KNOWN_REGRESSIONS = {
     ("sd15-512", "batch"),
     ("terrain", "batch"),
 }
-
-
-def _ladder_file(tmp_path: Path, workloads: tuple[str, ...] = (), **edits: Any) -> Path:
-    """The committed ladder with only ``workloads`` (all if empty), paths made absolute, ``edits`` applied."""
-    doc = yaml.safe_load(LADDER.read_text(encoding="utf-8"))
-    base = LADDER.parent
-    for w in doc["workloads"]:
-        for key in ("workload", "decoder", "quality"):
-            if w.get(key):
-                w[key] = str(base / w[key])
-        w["quality_sweeps"] = [str(base / q) for q in w.get("quality_sweeps", ())]
-    for r in doc["rungs"]:
-        if r.get("arch"):
-            r["arch"] = str(base / r["arch"])
-        for sf in (r.get("steps_from") or {}).values():
-            sf["sweep"] = str(base / sf["sweep"])
-    doc["gpu_calibration"] = str(base / doc["gpu_calibration"])
-    if workloads:
-        doc["workloads"] = [w for w in doc["workloads"] if w["name"] in workloads]
-        for r in doc["rungs"]:
-            for key in ("steps", "steps_from"):
-                if r.get(key):
-                    r[key] = {k: v for k, v in r[key].items() if k in workloads}
-    doc.update(edits)
-    path = tmp_path / "ladder.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def full() -> LadderResult:
-    return explain(load_ladder(LADDER))
-
-
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory: pytest.TempPathFactory) -> LadderResult:
-    return explain(load_ladder(_ladder_file(tmp_path_factory.mktemp("digits"), ("digits-ddpm",))))
 
 
 def test_factors_multiply_to_the_total(full: LadderResult) -> None:
@@ -112,8 +73,8 @@ def test_no_rung_is_pending_any_more(full: LadderResult) -> None:
             assert (row.result is None) == (row.rung.spec.pending is not None)
 
 
-def test_a_pending_rung_is_listed_and_never_evaluated(tmp_path: Path) -> None:
-    path = _ladder_file(tmp_path, ("digits-ddpm",))
+def test_a_pending_rung_is_listed_and_never_evaluated(tmp_path: Path, ladder_file: Callable[..., Path]) -> None:
+    path = ladder_file(tmp_path, ("digits-ddpm",))
     doc = yaml.safe_load(path.read_text())
     doc["rungs"].insert(2, {"name": "later", "technique": "t", "pending": "waits for x"})
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -149,8 +110,8 @@ def test_batch_rung_gives_per_image_energies(full: LadderResult) -> None:
     assert b.floor.macs_per_image == pytest.approx(prev.floor.macs_per_image, rel=1e-12)
 
 
-def test_gpu_point_is_a_parameter(digits: LadderResult, tmp_path: Path) -> None:
-    graph = explain(load_ladder(_ladder_file(tmp_path, ("digits-ddpm",))), "graph")
+def test_gpu_point_is_a_parameter(digits: LadderResult, tmp_path: Path, ladder_file: Callable[..., Path]) -> None:
+    graph = explain(load_ladder(ladder_file(tmp_path, ("digits-ddpm",))), "graph")
     assert graph.gpu_point.mode == "graph" and digits.gpu_point.mode == "eager"
     # the accelerator rungs do not change; the GPU point does (CUDA graphs drop the host time)
     assert graph.workloads[0].built[-1].energy_j == digits.workloads[0].built[-1].energy_j
@@ -279,58 +240,6 @@ def test_evidence_names_the_spec_fields_and_statistics(full: LadderResult) -> No
     assert any("act_zero_frac" in e and "random-init" in e for e in gating.evidence)
 
 
-def test_sensitivity_scales_each_assumption(digits: LadderResult) -> None:
-    rows = {s.key: s for s in sensitivity(digits, "digits-ddpm")}
-    assert set(rows) == set(ASSUMPTIONS)
-    final = digits.workloads[0].final_vs_gpu
-    for s in rows.values():
-        assert s.ratio == final and s.swing >= 1.0
-    assert rows["dram"].ratio_double < final < rows["dram"].ratio_half
-    assert rows["mac"].ratio_double < final < rows["mac"].ratio_half
-    assert rows["gpu_idle"].ratio_double > final > rows["gpu_idle"].ratio_half
-
-
-def test_sensitivity_against_the_best_point_redoes_its_search_for_gpu_assumptions(digits: LadderResult) -> None:
-    rows = {s.key: s for s in sensitivity(digits, "digits-ddpm")}
-    wl = digits.workloads[0]
-    best = wl.final_vs_best
-    assert best is not None and wl.gpu_best is not None
-    point = gpu_point_text(wl.gpu_best)
-    for s in rows.values():
-        assert s.best == best and s.swing_best is not None and s.swing_best >= 1.0
-        assert s.best_redone == s.key.startswith("gpu_")
-        assert s.best_half is not None and s.best_double is not None
-        if not s.best_redone:  # a design assumption moves the design only: both ratios by the same factor
-            assert s.best_point_half == s.best_point_double == point
-            assert s.best_half / best == pytest.approx(s.ratio_half / s.ratio, rel=1e-12)
-            assert s.best_double / best == pytest.approx(s.ratio_double / s.ratio, rel=1e-12)
-    # the search is redone: idle power moves the best point's energy too, never above the reference's
-    idle = rows["gpu_idle"]
-    assert idle.best_double is not None and idle.best_half is not None
-    assert idle.best_half < best < idle.best_double
-    assert idle.best_double <= idle.ratio_double and idle.best_half <= idle.ratio_half
-    # host issue time is an eager-mode cost: the best point (CUDA graphs) does not move
-    host = rows["gpu_host"]
-    assert host.best_point_half is not None and host.best_point_half.startswith("graph")
-    assert host.best_half == host.best_double == best and host.swing > 2
-
-
-def test_sensitivity_of_sparsity_is_nil_without_statistics(full: LadderResult) -> None:
-    rows = {s.key: s for s in sensitivity(full, "sd15-512")}
-    assert rows["sparsity"].swing == 1.0
-
-
-def test_report_renders_the_same_bytes_twice(digits: LadderResult) -> None:
-    sens = {"digits-ddpm": sensitivity(digits, "digits-ddpm")}
-    a, b = report_html(digits, sens), report_html(digits, sens)
-    assert a == b
-    assert 'id="waterfall-0"' in a and "GPU best point" in a and "Sensitivity" in a
-    assert "vs best x0.5" in a and "fixed (design assumption)" in a
-    doc = result_doc(digits, sens)["workloads"][0]["sensitivity"]
-    idle = next(d for d in doc if d["key"] == "gpu_idle")
-    assert idle["best_point_redone"] is True and idle["ratio_best_double"] > idle["ratio_best"]
-
-
 def _run_cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
@@ -338,8 +247,10 @@ def _run_cli(argv: list[str]) -> int:
     return int(args.func(args))
 
 
-def test_cli_writes_json_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    ladder = _ladder_file(tmp_path, ("digits-ddpm",))
+def test_cli_writes_json_and_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], ladder_file: Callable[..., Path]
+) -> None:
+    ladder = ladder_file(tmp_path, ("digits-ddpm",))
     assert _run_cli(["explain", str(ladder), "--json", "--no-sensitivity", "--out", str(tmp_path / "out")]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["pending"] == []
@@ -361,15 +272,17 @@ def test_cli_writes_json_and_report(tmp_path: Path, capsys: pytest.CaptureFixtur
         ({"rungs": [{"name": "a", "technique": "t", "batch": 0}]}, "rungs.0.batch"),
     ],
 )
-def test_errors_are_located(tmp_path: Path, edit: dict[str, Any], message: str) -> None:
-    path = _ladder_file(tmp_path, ("digits-ddpm",), **edit)
+def test_errors_are_located(
+    tmp_path: Path, edit: dict[str, Any], message: str, ladder_file: Callable[..., Path]
+) -> None:
+    path = ladder_file(tmp_path, ("digits-ddpm",), **edit)
     with pytest.raises(PicojouleError, match=message) as info:
         load_ladder(path)
     assert str(path) in str(info.value) or "ladder.yaml" in str(info.value)
 
 
-def test_unknown_workload_in_steps_is_located(tmp_path: Path) -> None:
-    path = _ladder_file(tmp_path, ("digits-ddpm",))
+def test_unknown_workload_in_steps_is_located(tmp_path: Path, ladder_file: Callable[..., Path]) -> None:
+    path = ladder_file(tmp_path, ("digits-ddpm",))
     doc = yaml.safe_load(path.read_text())
     doc["rungs"].insert(1, {"name": "s", "technique": "t", "steps": {"nope": 3}})
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -377,8 +290,8 @@ def test_unknown_workload_in_steps_is_located(tmp_path: Path) -> None:
         load_ladder(path)
 
 
-def test_steps_from_is_located(tmp_path: Path) -> None:
-    path = _ladder_file(tmp_path, ("digits-ddpm",))
+def test_steps_from_is_located(tmp_path: Path, ladder_file: Callable[..., Path]) -> None:
+    path = ladder_file(tmp_path, ("digits-ddpm",))
     doc = yaml.safe_load(path.read_text())
     sweep = str(ROOT / "scenarios" / "quality" / "digits-ddim-steps.json")
     doc["rungs"].insert(
@@ -391,9 +304,9 @@ def test_steps_from_is_located(tmp_path: Path) -> None:
         load_ladder(path)
 
 
-def test_quality_sweeps_are_located(tmp_path: Path) -> None:
+def test_quality_sweeps_are_located(tmp_path: Path, ladder_file: Callable[..., Path]) -> None:
     not_a_sweep = ROOT / "scenarios" / "thousandfold" / "quality-digits.json"
-    path = _ladder_file(tmp_path, ("digits-ddpm",))
+    path = ladder_file(tmp_path, ("digits-ddpm",))
     doc = yaml.safe_load(path.read_text())
     doc["workloads"][0]["quality_sweeps"] = [str(not_a_sweep)]
     path.write_text(yaml.safe_dump(doc, sort_keys=False))

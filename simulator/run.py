@@ -13,7 +13,8 @@ from models.workload import Workload, WorkloadError
 from simulator.evaluation import evaluate_prepared
 from simulator.gpu.calibrate import load_calibration
 from simulator.gpu.fp8 import fp8_torch_path
-from simulator.gpu.model import GpuCalibration, evaluate_gpu, gpu_summary
+from simulator.gpu.model import evaluate_gpu, gpu_summary
+from simulator.gpu.params import GpuCalibration
 from simulator.optable import OpTable, prepare
 from simulator.quality import attach_quality, quality_html, quality_summary
 from simulator.report import gpu_headline, report_html, results_doc, results_json, summary_table

@@ -25,6 +25,7 @@ MODEL_SOURCES = (
     "simulator/cost",
     "simulator/system",
     "simulator/gpu/model.py",
+    "simulator/gpu/params.py",
     "simulator/sweep/design.py",
     "simulator/sweep/worker.py",
 )

@@ -29,7 +29,7 @@ from simulator.explain.floor import Floor, physical_floor
 from simulator.explain.quality import QualityTable, rung_quality
 from simulator.explain.spec import GPU_BASELINES, PENDING_BASELINES, Ladder, LadderWorkload, Rung
 from simulator.gpu.calibrate import load_calibration
-from simulator.gpu.model import GpuCalibration
+from simulator.gpu.params import GpuCalibration
 from simulator.optable import OpTable, prepare
 from simulator.result import DesignResult
 from simulator.run import GpuPoint as RunPoint

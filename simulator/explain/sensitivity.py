@@ -36,7 +36,7 @@ from simulator.cost.hardware import hardware, level_energy, level_leakage_mw, ma
 from simulator.evaluation import evaluate_prepared
 from simulator.explain.ladder import GpuPoint, LadderResult, WorkloadLadder, gpu_point_text
 from simulator.explain.spec import LadderWorkload
-from simulator.gpu.model import GpuCalibration, GpuModelParams, default_params
+from simulator.gpu.params import GpuCalibration, GpuModelParams, default_params
 from simulator.optable import prepare
 
 SCALES = (0.5, 2.0)

@@ -15,7 +15,7 @@ from typing import Any
 from accelerator.errors import PicojouleError
 from accelerator.files import input_problem
 from accelerator.gpu import PRECISION_BYTES
-from simulator.gpu.model import GpuCalibration, GpuModelParams
+from simulator.gpu.params import GpuCalibration, GpuModelParams
 
 FORMAT_NAME = "picojoule.gpu_calibration"
 FORMAT_VERSION = 1
@@ -26,7 +26,7 @@ MAX_CALIBRATION_BYTES = 16 << 20
 #: Physical-plausibility bounds of a calibration's numbers, in one place: name -> (highest, why);
 #: every number is also finite and >= 0. Generous, so that no fit of a real GPU is refused;
 #: there so that a damaged or hand-edited file is a located error, not an absurd prediction.
-#: ``params`` are :class:`simulator.gpu.model.GpuModelParams` (per-kind maps: every entry).
+#: ``params`` are :class:`simulator.gpu.params.GpuModelParams` (per-kind maps: every entry).
 PARAM_BOUNDS: dict[str, tuple[float, str]] = {
     "eff_max": (1.0, "achieved / peak tensor rate: at most 1 (the fit searches (0, 1])"),
     "mem_eff": (1.0, "sustained / peak HBM bandwidth: at most 1 (the fit searches (0, 1])"),

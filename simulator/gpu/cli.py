@@ -11,7 +11,7 @@ from accelerator.files import OutputError, ensure_out_dir, input_problem
 from accelerator.gpu import load_gpu
 from models.gpu.measurement import MeasurementError
 from simulator.gpu.calibrate import calibrate, gpu_for, load_samples, save_calibration
-from simulator.gpu.model import GpuCalibration
+from simulator.gpu.params import GpuCalibration
 from simulator.gpu.report import write_calibration_report
 
 

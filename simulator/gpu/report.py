@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from accelerator.files import ensure_out_dir, write_text_atomic
-from simulator.gpu.model import GpuCalibration
+from simulator.gpu.params import GpuCalibration
 from simulator.plots import axis, figure_div, page
 from simulator.version import picojoule_version
 

@@ -20,7 +20,8 @@ from models.gpu.measurement import FORMAT_NAME, FORMAT_VERSION, write_measuremen
 from models.workload import Op, Workload, to_json
 from simulator.cli import main
 from simulator.gpu.calibrate import CalibrationError, calibrate, load_samples, save_calibration
-from simulator.gpu.model import GpuModelParams, op_energy, step_costs
+from simulator.gpu.model import op_energy, step_costs
+from simulator.gpu.params import GpuModelParams
 
 H100 = load_gpu("h100-sxm")
 ROOT = Path(__file__).resolve().parents[4]

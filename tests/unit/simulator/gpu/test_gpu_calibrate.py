@@ -11,7 +11,8 @@ from accelerator.gpu import load_gpu
 from models.gpu.measurement import FORMAT_NAME, FORMAT_VERSION, MeasurementError, write_measurement
 from models.workload import Op, Workload, to_json
 from simulator.gpu.calibrate import calibrate, load_calibration, load_samples, save_calibration
-from simulator.gpu.model import GpuModelParams, op_energy, step_costs
+from simulator.gpu.model import op_energy, step_costs
+from simulator.gpu.params import GpuModelParams
 
 H100 = load_gpu("h100-sxm")
 TRUE = GpuModelParams(

@@ -6,7 +6,8 @@ import pytest
 
 from accelerator.gpu import load_gpu
 from models.workload import Op, Workload
-from simulator.gpu.model import GpuCalibration, GpuModelParams, evaluate_gpu, gpu_summary
+from simulator.gpu.model import evaluate_gpu, gpu_summary
+from simulator.gpu.params import GpuCalibration, GpuModelParams
 
 H100 = load_gpu("h100-sxm")
 

@@ -48,6 +48,8 @@ from accelerator.spec_base import Operand as Operand
 from accelerator.spec_base import Precision as Precision
 from accelerator.spec_base import Strict as _Strict
 from accelerator.spec_base import YamlTuple as YamlTuple
+from accelerator.spec_clock import ClockNetworkSpec as ClockNetworkSpec
+from accelerator.spec_clock import register_storage_problem
 from accelerator.spec_dram import DramCompression as DramCompression
 from accelerator.spec_dram import DramSpec as DramSpec
 from accelerator.spec_dram import dram_compression_problem
@@ -247,6 +249,10 @@ class ArchSpec(_Strict):
     static_power_mw: float = Field(
         0.0, ge=0, le=MAX_POWER_MW, allow_inf_nan=False, description="leakage of logic outside the buffers, mW"
     )
+    clock_network: ClockNetworkSpec = Field(
+        default_factory=ClockNetworkSpec,
+        description="the clock network's energy per cycle (off by default; accelerator.spec_clock)",
+    )
     mapping_objective: Literal["edp", "energy", "latency"] = Field(
         "edp",
         description="what the mapper minimises per op when it picks tiles, loop order and "
@@ -336,6 +342,13 @@ class ArchSpec(_Strict):
         problem = dram_compression_problem(self.memory.dram, self.compute.precision, self.mapping.memory_model)
         if problem is not None:
             raise LocatedError(("memory", "dram", *problem[0]), problem[1])
+        return self
+
+    @model_validator(mode="after")
+    def _register_storage_exists(self) -> ArchSpec:
+        problem = register_storage_problem(self.clock_network, self.memory)
+        if problem is not None:
+            raise LocatedError(("clock_network", "register_storage", *problem[0]), problem[1])
         return self
 
     @model_validator(mode="after")

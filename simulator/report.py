@@ -17,7 +17,7 @@ from simulator.result import DesignResult, design_to_json
 from simulator.system.report import system_html
 from simulator.version import picojoule_version
 
-COMPONENT_ORDER = ("compute", "vector", "rf", "glb", "dram", "noc", "d2d", "leakage", "static", "gpu")
+COMPONENT_ORDER = ("compute", "vector", "rf", "glb", "dram", "noc", "d2d", "leakage", "clock", "static", "gpu")
 
 
 def results_doc(

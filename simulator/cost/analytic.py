@@ -21,6 +21,7 @@ import numpy as np
 
 from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec
+from simulator.cost.clock import clock_energy
 from simulator.cost.gemm import Mode, RowCost, gemm_cost
 from simulator.cost.hardware import RS, Hardware, hardware
 from simulator.cost.mapping import Mapping, dims_of, map_workload, score, skipped_rows
@@ -198,6 +199,7 @@ def evaluate_table(
             e = e + vc.energy_pj[key]
         energy[key] = e
     energy["leakage"] = latency_s * hw.leakage_mw * 1e-3 * 1e12  # W·s -> pJ
+    energy.update(clock_energy(hw, cycles))  # the clock network over the op's cycles; {} when off
     traffic = {"dram": dram_b}
     for i, lv in enumerate(hw.levels):
         traffic[lv.name] = (

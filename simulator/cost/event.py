@@ -45,6 +45,7 @@ import numpy as np
 import simpy
 
 from simulator.cost.analytic import OpCosts
+from simulator.cost.clock import clock_energy
 from simulator.cost.overlap import double_buffered
 from simulator.optable import OpTable
 
@@ -282,6 +283,7 @@ def simulate(
     latency_s = cycles / hw.clock_hz
     energy = dict(costs.energy_pj)
     energy["leakage"] = latency_s * hw.leakage_mw * 1e-3 * 1e12
+    energy.update(clock_energy(hw, cycles))  # the clock network over the event cycles; {} when off
     stalls = (
         {k: np.stack([r[f"stall_{k}"] for r in runs]) for k in ("fill_drain", "dram", "sram", "overlap", "serial")}
         if runs

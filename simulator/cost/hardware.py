@@ -17,6 +17,8 @@ scales (MACs, vector ops, the SRAM model's accesses) is taken at ``vdd_v`` throu
 ``accelerator.tech.node_energy_factor``; the SRAM model's leakage scales by ``vdd_v / nominal``
 (``accelerator.tech.voltage``). Energies and leakage the spec gives are used as given; a
 technology's pJ/bit, the stacking interface, the wire and DRAM are not supply-scaled.
+The clock network (``arch.clock_network``, off by default) is a pJ-per-cycle figure
+(:mod:`simulator.cost.clock`) the cost models charge over each op's cycles.
 A per-PE level (register file) is charged per executed MAC: the activation, weight and
 accumulator bits read and the accumulator bits written, at the level's per-access energy
 (``read_energy_pj`` / ``write_energy_pj`` when the spec gives them, else the SRAM model).
@@ -51,6 +53,7 @@ from accelerator.numerics import FORMAT_BITS, arch_numerics
 from accelerator.spec import PRECISION_BITS, ArchSpec, MemoryLevel
 from accelerator.tech import memory as tech_memory
 from accelerator.tech.memory import memory_technology
+from simulator.cost.clock import clock_pj_per_cycle
 
 #: Dataflow codes used in vectorised code (row-stationary only through the nest model,
 #: simulator.cost.nest_costs; the spec refuses it with the one-level model).
@@ -134,6 +137,8 @@ class Hardware:
     # weight residency across steps: index of the level keeping the model's weights (its
     # size_bytes already reduced by them, simulator.cost.residency), −1 = weights per op
     resident_level: int = -1
+    # the clock network's energy per cycle (simulator.cost.clock), None: the design does not charge one
+    clock_pj_per_cycle: float | None = None
 
 
 def level_energy(lv: MemoryLevel, node: float, vdd_v: float | None = None) -> tuple[float, float]:
@@ -297,6 +302,7 @@ def hardware(arch: ArchSpec) -> Hardware:
     org = tech.dram_organisation(mem.dram.organisation_kind)
     sp = c.sparsity
     zs = num.zero_skip
+    die_mm2 = area_mm2(arch)
     return Hardware(
         name=arch.name,
         dataflow=DATAFLOW_CODE[c.dataflow],
@@ -337,7 +343,8 @@ def hardware(arch: ArchSpec) -> Hardware:
         metadata_bits_per_block=sp.metadata_bits_per_block,
         fused_attention=c.fused_attention,
         dma_engines=mem.dma_engines,
-        area_mm2=area_mm2(arch),
+        area_mm2=die_mm2,
+        clock_pj_per_cycle=clock_pj_per_cycle(arch, die_mm2),
     )
 
 

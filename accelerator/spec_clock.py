@@ -1,0 +1,88 @@
+"""The clock network in the accelerator spec (``clock_network``; re-exported by ``accelerator.spec``).
+
+Off by default: a design without the section is costed as before. On, the cost models charge the
+energy of clocking the PE array's flip-flops every cycle (``simulator.cost.clock``): each PE's
+pipeline registers (operand lanes, accumulator, fire flags, as ``rtl/pe_tile`` builds them) and the
+per-PE storage the spec says is built of flip-flops (``register_storage``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from accelerator.spec_base import MAX_FLOP_CLOCK_FJ, MAX_LEVELS, LocatedError, YamlTuple
+from accelerator.spec_base import Strict as _Strict
+from accelerator.spec_memory import MemorySpec
+
+
+class ClockNetworkSpec(_Strict):
+    """Whether the clock network's energy is charged, and what it clocks."""
+
+    enabled: bool = Field(
+        False,
+        description="charge the clock network every cycle of every op (energy component clock, "
+        "simulator.cost.clock): flip-flops x energy per flop per cycle; the clock runs on stalls too "
+        "(no clock gating of idle PEs is modelled)",
+    )
+    register_storage: Annotated[tuple[str, ...], YamlTuple] = Field(
+        (),
+        max_length=2 * MAX_LEVELS,
+        description="per-PE storage built of flip-flops rather than an SRAM macro, each bit a clocked flop: a "
+        "per_pe level's name, or level.operand for one of its partitions (e.g. spad.act); the rest of the "
+        "per-PE storage is taken to be SRAM (its clocking is in its access energy)",
+    )
+    flop_energy_fj: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_FLOP_CLOCK_FJ,
+        allow_inf_nan=False,
+        description="clock energy per flip-flop per cycle in fJ at this design's node and supply (used as "
+        "given, pin and wire); default: the cited model (accelerator/tech/clock_45nm.yaml: the NanGate45 "
+        "DFF_X1 clock pin plus 1.5 sink pitches of clock wire over the die, C x Vdd^2, node-scaled)",
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> ClockNetworkSpec:
+        if len(set(self.register_storage)) != len(self.register_storage):
+            raise LocatedError(
+                ("register_storage",), f"names repeat: {list(self.register_storage)}; allowed: each storage once"
+            )
+        return self
+
+
+def register_storage_problem(clock: ClockNetworkSpec, memory: MemorySpec) -> tuple[tuple[int], str] | None:
+    """Why ``clock.register_storage`` does not name per-PE storage of ``memory`` (the index of the bad
+    entry and the message), or ``None`` when every entry names a per-PE level or one of its
+    partitions, and no level is named both whole and by a partition."""
+    per_pe = {lv.name: lv for lv in memory.levels if lv.per_pe}
+    whole = {name for name in clock.register_storage if "." not in name}
+    for i, name in enumerate(clock.register_storage):
+        level, _, part = name.partition(".")
+        lv = per_pe.get(level)
+        if lv is None:
+            allowed = ", ".join(sorted(per_pe)) or "none (no level has per_pe: true)"
+            return (i,), f"{name!r} names no per-PE level; allowed: {allowed} (or level.operand of a partition)"
+        if not part:
+            continue
+        parts = sorted(lv.partitions or {})
+        if part not in parts:
+            allowed = ", ".join(f"{level}.{p}" for p in parts) or f"{level} (it has no partitions)"
+            return (i,), f"{name!r}: level {level!r} has no partition {part!r}; allowed: {allowed}"
+        if level in whole:
+            return (i,), f"{name!r} is part of {level!r}, which register_storage names whole already"
+    return None
+
+
+def register_bits_per_pe(clock: ClockNetworkSpec, memory: MemorySpec) -> int:
+    """Bits of per-PE storage ``clock.register_storage`` names (bytes x 8 of each level or partition)."""
+    per_pe = {lv.name: lv for lv in memory.levels if lv.per_pe}
+    bits = 0
+    for name in clock.register_storage:
+        level, _, part = name.partition(".")
+        lv = per_pe[level]
+        parts = lv.partitions or {}
+        size = lv.size_bytes if not part else next(p.size_bytes for k, p in parts.items() if k == part)
+        bits += 8 * size
+    return bits

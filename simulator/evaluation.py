@@ -14,9 +14,11 @@ mapper sees the batched shapes), whose result is per image
 (:func:`simulator.result.per_image`: energies / B, latency of the batch).
 
 A design with ``mapping.memory_model: nest`` has its GEMM-like ops costed by the loop-nest engine
-(:mod:`simulator.cost.nest_costs`; analytic fidelity only); ``mapper`` shares one seeded
+(:mod:`simulator.nest_evaluation`; the event fidelity replays its nests' tiles); ``mapper`` shares one seeded
 :class:`~simulator.cost.nest.search.Mapper` (with the design's seed and samples) across calls, so a
-sweep maps each shape once. What that path does not model yet is in the result's ``notes``. Its
+sweep maps each shape once. It keeps activations between ops, weights across steps and fused
+attention's scores on chip as the one-level model does (:mod:`simulator.cost.nest_homes`). What
+that path does not model yet is in the result's ``notes``. Its
 DRAM codes feature maps where the spec asks (``memory.dram.compression``, at each op's zero
 fractions); the one-level model moves plain bytes and refuses a design that asks.
 """
@@ -30,13 +32,13 @@ import numpy as np
 from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec
 from models.workload import Workload
-from simulator.cost import analytic, nest_costs, residency
+from simulator.cost import analytic, residency
 from simulator.cost.analytic import OpCosts
 from simulator.cost.array import LOOP_ORDERS, spatial_utilization
-from simulator.cost.nest.compression import spec_code
 from simulator.cost.nest.search import Mapper
 from simulator.cost.overlap import total
 from simulator.cost.residency import Residency
+from simulator.nest_evaluation import dram_refusal, nest_costs
 from simulator.optable import OpTable, prepare
 from simulator.result import DesignResult, OpResult, per_image
 
@@ -83,18 +85,6 @@ def evaluate(
     )
 
 
-def _nest_costs(
-    table: OpTable, arch: ArchSpec, fidelity: str, objective: str | None, mapper: Mapper | None
-) -> nest_costs.NestCosts:
-    if fidelity == "event":
-        raise SimulationError(
-            f"{arch.name}: fidelity 'event' replays the one-level model's tiles; with mapping.memory_model nest "
-            "only the analytic fidelity is available so far"
-        )
-    code = spec_code(arch.memory.dram.compression)
-    return nest_costs.evaluate_table(table, arch, objective, mapper, dram_code=code)
-
-
 def _costs(
     table: OpTable, arch: ArchSpec, fidelity: str, objective: str | None, counts: np.ndarray, resident_ok: bool
 ) -> tuple[OpCosts, Residency | None]:
@@ -110,16 +100,8 @@ def _costs(
             except SimulationError as exc:
                 res = residency.refuse(res, f"the remaining capacity maps no tile ({exc})")
             else:
-                dram_kept = float(counts @ kept.traffic_bytes["dram"].sum(axis=1)) + res.resident_bytes
-                dram_per_op = float(counts @ costs.traffic_bytes["dram"].sum(axis=1))
-                if dram_kept > dram_per_op:
-                    res = residency.refuse(
-                        res,
-                        f"the squeezed tiles would move {dram_kept / 1e6:.4g} MB of DRAM "
-                        f"per image, more than per_op's {dram_per_op / 1e6:.4g} MB",
-                    )
-                else:
-                    costs = kept
+                refused = dram_refusal(res, counts, costs, kept)
+                res, costs = (refused, costs) if refused is not None else (res, kept)
     if fidelity == "event":
         from simulator.cost.event import simulate  # lazy: simpy, only for the event fidelity
 
@@ -210,8 +192,8 @@ def _evaluate_batch(
     weight = counts / image_steps  # mean over the image's steps
     nest = None
     if arch.mapping.memory_model == "nest":
-        nest = _nest_costs(table, arch, fidelity, objective, mapper)
-        costs, res = nest.costs, None
+        nest, res = nest_costs(table, arch, fidelity, objective, mapper, counts, weight_residency)
+        costs = nest.costs
     else:
         costs, res = _costs(table, arch, fidelity, objective, counts, weight_residency)
     hw = costs.hw
@@ -336,7 +318,7 @@ def _evaluate_batch(
         extras["memory_model"] = "nest"
     fill_s_per_step = fill_j_per_step = 0.0  # the weight fill, spread over the image's steps
     if res is not None:
-        notes = (res.note,)
+        notes = (*notes, res.note)
         extras["weight_residency"] = _residency_extras(res)
         if res.resident:
             fill = residency.fill_cost(hw, res)

@@ -219,7 +219,7 @@ def _search(table: OpTable, hw: Hardware, objective: str, cases: np.ndarray) -> 
     return tuple(x.reshape(n_u, N_CASES) for x in out)
 
 
-def _vector_objective(hw: Hardware, work: VectorWork, objective: str) -> np.ndarray:
+def vector_objective(hw: Hardware, work: VectorWork, objective: str) -> np.ndarray:
     """[n_ops, 4] objective of each op's vector work per residency case (inf if illegal)."""
     vc = vector_cost(hw, _col(work), RES_IN[None, :], RES_OUT[None, :])
     cycles = streaming_cycles(hw, vc.cycles, vc.level_cycles, vc.dram_rd_bytes + vc.dram_wr_bytes)
@@ -240,7 +240,7 @@ def map_workload(table: OpTable, hw: Hardware, work: VectorWork, objective: str)
     """Choose tiles, loop orders and residency for every op of ``table`` on ``hw``."""
     if objective not in OBJECTIVES:
         raise SimulationError(f"unknown mapping objective {objective!r}; allowed: {', '.join(OBJECTIVES)}")
-    op_obj = _vector_objective(hw, work, objective)  # [n, 4]
+    op_obj = vector_objective(hw, work, objective)  # [n, 4]
     g = table.n_gemm
     if g:
         # Residency cases each distinct shape needs: input resident only if chained, output
@@ -275,7 +275,7 @@ def map_workload(table: OpTable, hw: Hardware, work: VectorWork, objective: str)
             f"op {i} ({op.name} {op.module}): no tile fits the buffers of {hw.name}, even one "
             "array-sized tile; enlarge the buffer"
         )
-    res_in, res_out = _keep_edges(op_obj, table.chain_in)
+    res_in, res_out = keep_edges(op_obj, table.chain_in)
     if not g:
         z = np.zeros(0)
         return Mapping(z, z, z, z.astype(np.int64), res_in, res_out, objective)
@@ -301,7 +301,7 @@ def _row_case(shared: np.ndarray, res_in: np.ndarray, res_out: np.ndarray) -> np
     return res_in.astype(int) + 2 * res_out.astype(int) + 2 * (res_out & shared).astype(int)
 
 
-def _keep_edges(op_obj: np.ndarray, chain_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def keep_edges(op_obj: np.ndarray, chain_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Minimise Σ objective over keep decisions of the chained edges (Viterbi over ops).
 
     State = whether the previous op's output was kept; ``op_obj[i, in + 2·out]``.

@@ -15,13 +15,14 @@ from typing import Any
 import numpy as np
 
 from simulator.cost.analytic import BOUND_SLACK, OpCosts
+from simulator.cost.clock import clock_energy
 from simulator.cost.hardware import Hardware, bank_rate
 from simulator.cost.mapping import Mapping
 from simulator.cost.nest.analysis import NestResult
 from simulator.cost.nest.arch import NestArch
 from simulator.cost.overlap import total
 from simulator.cost.sparsity import sparse_state
-from simulator.cost.vector import streaming_cycles, vector_cost, vector_work
+from simulator.cost.vector import VectorWork, streaming_cycles, vector_cost, vector_work
 from simulator.optable import OpTable
 
 #: Stall causes, as the one-level model names them (simulator.cost.overlap).
@@ -39,6 +40,15 @@ class Nest:
     energy_pj: dict[str, float]
     traffic: dict[str, float]
     mac_pj: float
+    #: For the event fidelity (:mod:`simulator.cost.event`): the on-chip busy time (compute and
+    #: every level below DRAM), DRAM's read and write bytes, the tiles DRAM hands the outermost
+    #: on-chip level (the DRAM level's iterations, all copies) and the units loads overlap in
+    #: (its sub-tiles when that level is double-buffered, else the tiles).
+    onchip: float = 0.0
+    dram_rd_bytes: float = 0.0
+    dram_wr_bytes: float = 0.0
+    tiles: float = 1.0
+    units: float = 1.0
 
 
 def reduce_nest(r: NestResult, hw: Hardware, narch: NestArch) -> Nest:
@@ -58,6 +68,14 @@ def reduce_nest(r: NestResult, hw: Hardware, narch: NestArch) -> Nest:
     serial = sum(v for k, v in r.exposed_cycles_by_level.items() if not shared[k].double_buffered)
     first = sum(v for k, v in r.exposed_cycles_by_level.items() if shared[k].double_buffered)
     lat = hw.dram_latency_cycles if r.traffic_bytes["dram"] > 0 else 0.0
+    # DRAM's reads at its stored bytes (weights and inputs coded or kept; partial sums plain)
+    comp = narch.levels[-1].compression
+    stored = np.asarray(narch.word_bits) / 8.0 * np.array([comp[0], comp[1], 1.0])
+    rd = float(r.reads_words[-1] @ stored)
+    f = r.mapping.factors
+    tiles = float(np.prod(f[-1])) * r.problem.copies
+    top = narch.levels[-2] if len(narch.levels) > 1 else None
+    units = tiles * float(np.prod(f[-2])) if top is not None and top.double_buffered else tiles
     stalls = {"dram": busy - onchip, "fill_drain": first + lat, "serial": serial, "sram": onchip - compute}
     energy: dict[str, float] = {}
     for name, e in r.energy_pj_by_level.items():
@@ -71,6 +89,29 @@ def reduce_nest(r: NestResult, hw: Hardware, narch: NestArch) -> Nest:
         energy_pj=energy,
         traffic=dict(r.traffic_bytes),
         mac_pj=r.macs * narch.mac_pj,
+        onchip=onchip,
+        dram_rd_bytes=rd,
+        dram_wr_bytes=r.traffic_bytes["dram"] - rd,
+        tiles=tiles,
+        units=units,
+    )
+
+
+def vector_work_of(table: OpTable, hw: Hardware, fused: np.ndarray) -> VectorWork:
+    """The vector unit's work (:func:`simulator.cost.vector.vector_work`) with the attention ops
+    ``fused`` marks (per op) keeping their scores on chip for the softmax, the others sending them
+    to DRAM and back."""
+    on = vector_work(table, replace(hw, fused_attention=True))
+    off = vector_work(table, replace(hw, fused_attention=False))
+    return VectorWork(
+        *(
+            np.where(fused, a, b)
+            for a, b in zip(
+                (on.ops, on.in_elems, on.out_elems, on.chained, on.onchip_elems, on.out_shared),
+                (off.ops, off.in_elems, off.out_elems, off.chained, off.onchip_elems, off.out_shared),
+                strict=True,
+            )
+        )
     )
 
 
@@ -82,11 +123,18 @@ def columns(
     *,
     res_in: np.ndarray | None = None,
     res_out: np.ndarray | None = None,
+    work: VectorWork | None = None,
 ) -> OpCosts:
     """The nests' numbers and the vector unit's as ``[steps, n_ops]`` columns; ``res_in`` /
     ``res_out`` (per op) mark inputs read from and outputs kept in an on-chip buffer (the report's
-    ``input_resident`` / ``output_resident``), none by default."""
+    ``input_resident`` / ``output_kept``; none by default): the nests of a GEMM-like op already
+    carry them, a vector op's traffic follows them (:func:`simulator.cost.vector.vector_cost`).
+    ``work``: the vector unit's work (:func:`vector_work_of`; default: every attention unfused)."""
     steps, n = table.steps, table.n_ops
+    gemm_mask = np.zeros(n, dtype=bool)
+    gemm_mask[list(parts)] = True
+    keep_in = np.zeros(n, dtype=bool) if res_in is None else res_in
+    keep_out = np.zeros(n, dtype=bool) if res_out is None else res_out
     ones = np.ones((steps, 1))
 
     def col(get: Any) -> np.ndarray:
@@ -113,9 +161,11 @@ def columns(
         frac = np.divide(frac, macs, out=np.zeros_like(frac), where=macs > 0)
         gated = frac * col(lambda x: x.mac_pj)
 
-    # Vector work: the one-level model's vector unit, no inter-op reuse, attention unfused.
-    hw_v = replace(hw, fused_attention=False)
-    vc = vector_cost(hw_v, vector_work(table, hw_v), False, False)
+    # Vector work: the one-level model's vector unit; a GEMM-like op's own (attention's softmax)
+    # never holds the op's input or output, which its nests carry.
+    if work is None:
+        work = vector_work_of(table, hw, np.zeros(n, dtype=bool))
+    vc = vector_cost(hw, work, keep_in & ~gemm_mask, keep_out & ~gemm_mask)
     bw = hw.dram_bytes_per_cycle
     dram_v = vc.dram_rd_bytes + vc.dram_wr_bytes
     cyc_v = streaming_cycles(hw, vc.cycles, vc.level_cycles, dram_v)
@@ -134,6 +184,7 @@ def columns(
         energy[k] = energy.get(k, np.zeros((steps, n))) + ones * v
     energy["compute"] = energy.get("compute", np.zeros((steps, n))) - gated
     energy["leakage"] = latency_s * hw.leakage_mw * 1e-3 * 1e12  # W·s -> pJ
+    energy.update(clock_energy(hw, cycles))  # the clock network over the op's cycles; {} when off
     traffic = {k: ones * v for k, v in traffic_g.items()}
     traffic["dram"] = traffic.get("dram", np.zeros((steps, n))) + ones * dram_v
     for j, lv in enumerate(hw.levels):
@@ -143,8 +194,6 @@ def columns(
     memory = ones * np.maximum(memory_g, np.maximum((dram_v) / bw, vc.level_cycles))
     macs = table.macs.astype(np.float64)
     util = np.where(cycles > 0, macs / np.maximum(cycles * hw.rows * hw.cols * hw.mpc, 1), 0.0)
-    gemm_mask = np.zeros(n, dtype=bool)
-    gemm_mask[list(parts)] = True
     waiting = total(stalls)
     bound0 = np.where(
         cycles[0] <= 0,
@@ -169,19 +218,19 @@ def columns(
         utilization=util,
         stalls=stalls,
         traffic_bytes=dict(sorted(traffic.items())),
-        tiles=ones * np.ones(n),
-        units=ones * np.ones(n),
-        dram_rd_cycles=ones * (vc.dram_rd_bytes / bw),
-        dram_wr_cycles=ones * (vc.dram_wr_bytes / bw),
-        level_cycles=ones * vc.level_cycles,
+        tiles=ones * np.where(gemm_mask, col(lambda x: x.tiles), 1.0),
+        units=ones * np.where(gemm_mask, col(lambda x: x.units), 1.0),
+        dram_rd_cycles=ones * ((col(lambda x: x.dram_rd_bytes) + vc.dram_rd_bytes) / bw),
+        dram_wr_cycles=ones * ((col(lambda x: x.dram_wr_bytes) + vc.dram_wr_bytes) / bw),
+        level_cycles=ones * (col(lambda x: x.onchip) + vc.level_cycles),
         bound=bound0,
         mapping=Mapping(
             mt=np.zeros(g),
             nt=np.zeros(g),
             kt=np.zeros(g),
             order=np.zeros(g, dtype=np.int64),
-            res_in=np.zeros(n, dtype=bool) if res_in is None else res_in,
-            res_out=np.zeros(n, dtype=bool) if res_out is None else res_out,
+            res_in=keep_in,
+            res_out=keep_out,
             objective=objective,
         ),
         area_mm2=hw.area_mm2,

@@ -28,16 +28,24 @@ columns the one-level model fills, with the one-level model's effects where they
   (:mod:`simulator.cost.nest.compression`) at their zero fractions (:func:`fmap_zero_fracs`);
   the mapper sees the coded bytes.
 
+Tensors stay on chip as in the one-level model (:mod:`simulator.cost.nest_homes`): an op's output
+for the next op where the workload chains them and it fits and pays
+(:mod:`simulator.cost.nest_homes_plan`, the one-level model's keep programme on the nests' costs),
+the weights across steps with ``residency`` (:mod:`simulator.nest_evaluation` decides), and fused
+attention's scores (``compute.fused_attention``: Q·Kᵀ and P·V mapped with the scores of a block of
+query rows in the buffer, the softmax reading them there). A kept tensor costs no DRAM bytes and
+takes its room from the level that holds it, for that op's mapping.
+
 Vector work (norms, softmax, elementwise ops, attention's softmax) keeps the one-level model's
-vector-unit cost, after the array's work within an op. What the nest path does not model yet is
-said in the result's ``notes`` (:func:`limits`), never silently: block skipping, compaction and
-temporal deltas (ops run dense), weight residency across steps, inter-op activation reuse, fused
-attention, DRAM bursts. The event fidelity is refused
-(``simulator.evaluation``).
+vector-unit cost with the same keep decisions, after the array's work within an op. What the nest
+path does not model yet is said in the result's ``notes`` (:func:`limits`), never silently: block
+skipping, compaction and temporal deltas (ops run dense), DRAM bursts. The columns carry each
+op's tiles, units and DRAM read and write time for the event fidelity (``simulator.nest_evaluation``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -49,15 +57,21 @@ from models.workload.graph import edges
 from simulator.cost import nest_sparsity
 from simulator.cost.analytic import OpCosts
 from simulator.cost.hardware import Hardware, hardware
+from simulator.cost.mapping import score
 from simulator.cost.nest.analysis import NestResult
 from simulator.cost.nest.arch import NestArch, from_spec
 from simulator.cost.nest.compression import RunLengthCode
-from simulator.cost.nest.ops import problems
 from simulator.cost.nest.presets import PRESETS
 from simulator.cost.nest.problem import DIMS
 from simulator.cost.nest.search import Mapper
-from simulator.cost.nest_columns import Nest, columns, reduce_nest
+from simulator.cost.nest_columns import Nest, columns, reduce_nest, vector_work_of
+from simulator.cost.nest_homes import Keep, homes_of, op_archs, op_problems, score_blocks
+from simulator.cost.nest_homes_plan import keep_edges
+from simulator.cost.residency import Residency, reserve
 from simulator.optable import OpTable
+
+#: Blocks of query rows tried per fused attention op, largest first, before it runs unfused.
+SCORE_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -74,15 +88,17 @@ def new_mapper(arch: ArchSpec) -> Mapper:
     return Mapper(samples=arch.mapping.samples, seed=arch.mapping.seed)
 
 
-def limits(arch: ArchSpec, table: OpTable) -> tuple[str, ...]:
-    """What the nest path leaves out on this design and workload, one note each."""
-    c, mem = arch.compute, arch.memory
+def limits(arch: ArchSpec, table: OpTable, unfused: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
+    """What the nest path leaves out on this design and workload, one note each; ``unfused``: the
+    attention ops whose scores fit no block of their level (run unfused)."""
+    c = arch.compute
     head = "memory_model nest: "
     notes = [
         head + f"GEMM-like ops costed by the loop-nest engine ({c.dataflow} preset, mapper seed "
         f"{arch.mapping.seed}); not modelled yet: DRAM burst and row-buffer effects "
-        "(DRAM at the spec's sustained bandwidth, its latency once per nest), inter-op activation reuse "
-        "(every op reads its inputs from DRAM and writes its outputs there)"
+        "(DRAM at the spec's sustained bandwidth, its latency once per nest); a tensor kept on chip "
+        "(inter-op reuse, resident weights, fused attention's scores) is copied into its level's "
+        "working tiles as DRAM's fills would be (an upper bound on that level's writes)"
     ]
     if arch.mapping.conv_view == "im2col" and bool(np.any(table.kind == "conv")):
         notes.append(
@@ -90,14 +106,13 @@ def limits(arch: ArchSpec, table: OpTable) -> tuple[str, ...]:
             "one reduction dimension and the input is the expanded matrix, so its traffic counts each input "
             "pixel once per window position that reads it (no sliding-window reuse)"
         )
-    if c.fused_attention and bool(np.any(table.kind == "attention")):
+    if c.fused_attention and unfused:
         notes.append(
-            head + "fused attention not modelled yet: Q·Kᵀ and P·V are separate nests and the scores go "
-            "through DRAM and the vector unit's softmax"
+            head + f"fused attention: the scores of {', '.join(unfused[:3])}"
+            f"{f' and {len(unfused) - 3} more' if len(unfused) > 3 else ''} fit no block of query rows "
+            "beside the tiles; those ops run unfused (scores through DRAM and the vector unit's softmax)"
         )
     notes.extend(nest_sparsity.notes(arch, table))
-    if mem.weight_residency == "across_steps":
-        notes.append(head + "weight residency across steps not modelled yet: weights come from DRAM every step")
     return tuple(notes)
 
 
@@ -149,8 +164,14 @@ def evaluate_table(
     mapper: Mapper | None = None,
     *,
     dram_code: RunLengthCode | None = None,
+    residency: Residency | None = None,
 ) -> NestCosts:
     """Cost every op of ``table`` on ``arch`` with the nest engine (see the module docstring).
+
+    ``residency``: where the weights stay across steps (:func:`simulator.cost.residency.plan`);
+    when resident, every op maps with the parameters' room taken from their level and the ops
+    whose weights are parameters read none from DRAM (:mod:`simulator.cost.nest_homes`; the fill
+    once per image is the caller's, as for the one-level model).
 
     ``dram_code``: DRAM stores the feature maps ``dram_code.operands`` names in this run-length
     code (:mod:`simulator.cost.nest.compression`; ``simulator.evaluation`` passes the spec's
@@ -176,29 +197,80 @@ def evaluate_table(
         raise SimulationError(f"unknown mapping objective {objective!r}; allowed: edp, energy, latency")
     narch = from_spec(arch)
     preset = PRESETS[arch.compute.dataflow]
+    homes = homes_of(hw, narch, residency)
     gemm_ops = sorted(set(table.g_op.tolist()))
+    w_param = np.zeros(table.n_ops, dtype=bool)
+    np.logical_or.at(w_param, table.g_op, table.g_weight_is_param)
     z_in, z_out = fmap_zero_fracs(table) if dram_code is not None else (None, None)
+    runs: dict[tuple[int, Keep], list[NestResult] | None] = {}
+    run_archs: dict[tuple[int, Keep], list[NestArch]] = {}
+
+    def run(i: int, keep: Keep) -> list[NestResult] | None:
+        """Op ``i``'s nests mapped with ``keep`` on chip; None when they cannot keep it."""
+        if (i, keep) not in runs:
+            op = table.workload.ops[i]
+            base = narch
+            if dram_code is not None and z_in is not None and z_out is not None:
+                base = _coded(narch, dram_code, z_in[i], z_out[i])
+            nests = op_problems(op, arch.mapping.conv_view, keep.scores_rows)
+            if not nests:
+                raise SimulationError(
+                    f"op {op.name!r} ({op.kind}) has GEMM rows but no loop nest (simulator.cost.nest.ops)"
+                )
+            archs = op_archs(base, homes, nests, keep, bool(w_param[i]))
+            if archs is None:
+                runs[i, keep] = None
+            else:
+                run_archs[i, keep] = archs
+                try:
+                    runs[i, keep] = [mapper.best(p, a, preset, objective) for p, a in zip(nests, archs, strict=True)]  # type: ignore[arg-type]
+                except SimulationError:
+                    if keep != Keep():
+                        runs[i, keep] = None
+                    else:
+                        raise
+        return runs[i, keep]
+
+    rows = dict.fromkeys(gemm_ops, 0)  # fused attention: query rows per block of kept scores
+    if arch.compute.fused_attention:
+        for i in gemm_ops:
+            for r in score_blocks(table.workload.ops[i], narch, homes)[:SCORE_TRIES]:
+                if run(i, Keep(scores_rows=r)) is not None:
+                    rows[i] = r
+                    break
+    fused = np.zeros(table.n_ops, dtype=bool)
+    fused[[i for i, r in rows.items() if r]] = True
+    work = vector_work_of(table, hw, fused)
+
+    def gemm_objective(i: int, res_in: bool, res_out: bool) -> float:
+        keep = Keep(res_in, res_out, res_out and bool(table.out_shared[i]), rows[i])
+        results = run(i, keep)
+        if results is None:
+            return math.inf
+        nests = [reduce_nest(r, hw, narch) for r in results]
+        cycles = np.asarray(sum(x.cycles for x in nests))
+        energy = np.asarray(sum(sum(x.energy_pj.values()) for x in nests))
+        return float(score(hw, objective, cycles, energy))
+
+    # the vector unit's kept tensors share their level with resident weights too
+    hw_keep = reserve(hw, residency) if residency is not None and residency.resident else hw
+    res_in, res_out = keep_edges(table, hw_keep, homes, work, objective, gemm_objective)
     parts: dict[int, list[Nest]] = {}
     info: dict[int, dict[str, Any]] = {}
     mapped: dict[int, list[NestResult]] = {}
+    mapped_archs: dict[int, list[NestArch]] = {}
     for i in gemm_ops:
-        op = table.workload.ops[i]
-        nests = problems(op, arch.mapping.conv_view)
-        if not nests:
-            raise SimulationError(
-                f"op {op.name!r} ({op.kind}) has GEMM rows but no loop nest (simulator.cost.nest.ops)"
-            )
-        op_arch = narch
-        if dram_code is not None and z_in is not None and z_out is not None:
-            op_arch = _coded(narch, dram_code, z_in[i], z_out[i])
-        results = [mapper.best(p, op_arch, preset, objective) for p in nests]  # type: ignore[arg-type]
-        parts[i] = [reduce_nest(r, hw, op_arch) for r in results]
-        mapped[i] = results
+        keep = Keep(bool(res_in[i]), bool(res_out[i]), bool(res_out[i] and table.out_shared[i]), rows[i])
+        results = run(i, keep)
+        assert results is not None  # the keep decision picks only states that map
+        mapped[i], mapped_archs[i] = results, run_archs[i, keep]
+        parts[i] = [reduce_nest(r, hw, a) for r, a in zip(results, mapped_archs[i], strict=True)]
         info[i] = {
             "memory_model": "nest",
             "dataflow": arch.compute.dataflow,
             "precision": hw.precision,
             "objective": objective,
+            "weights_resident": bool(w_param[i] and homes.weight_bytes > 0),
             "nests": [
                 {
                     "name": r.problem.name,
@@ -211,5 +283,10 @@ def evaluate_table(
                 for r in results
             ],
         }
-    costs = nest_sparsity.apply(table, hw, columns(table, hw, parts, objective), mapped, narch)
-    return NestCosts(costs, info, limits(arch, table))
+        if table.kind[i] == "attention":
+            info[i]["fused_attention"] = bool(rows[i])
+            info[i]["scores_rows_per_block"] = rows[i]
+    columns_ = columns(table, hw, parts, objective, res_in=res_in, res_out=res_out, work=work)
+    costs = nest_sparsity.apply(table, hw, columns_, mapped, narch, archs=mapped_archs)
+    unfused = [table.workload.ops[i].name for i in gemm_ops if table.kind[i] == "attention" and not rows[i]]
+    return NestCosts(costs, info, limits(arch, table, unfused))

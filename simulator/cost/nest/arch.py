@@ -51,7 +51,8 @@ class NestLevel:
     operand_bytes: Triple | None = None  # per-operand partitions; replace size_bytes when given
     #: Bytes the level stores and moves per plain byte, per operand (DRAM's run-length coded
     #: fmaps, :mod:`.compression`; for outputs, of the final outputs: spilled partial sums stay
-    #: plain); the level below it sends and receives plain words. Only DRAM (the last level) codes.
+    #: plain); the level below it sends and receives plain words. Only DRAM (the last level) codes;
+    #: a factor 0 is an operand the op keeps on chip (:mod:`simulator.cost.nest_homes`).
     compression: Triple = (1.0, 1.0, 1.0)
 
     def capacity_ok(self, tile_bytes: Triple) -> bool:
@@ -84,9 +85,10 @@ class NestArch:
         if not 0 <= self.fanout_level < len(self.levels):
             raise SimulationError(f"{self.name}: fanout_level {self.fanout_level} outside 0..{len(self.levels) - 1}")
         coded = [lv.name for lv in self.levels[:-1] if lv.compression != (1.0, 1.0, 1.0)]
-        if coded or not all(c > 0 for c in self.levels[-1].compression):
+        if coded or not all(c >= 0 for c in self.levels[-1].compression):
             raise SimulationError(
-                f"{self.name}: only DRAM (the last level) may code its operands, at a positive ratio; "
+                f"{self.name}: only DRAM (the last level) may code its operands, at a ratio >= 0 (0: the "
+                f"caller keeps the operand on chip, simulator.cost.nest_homes); "
                 f"coded: {', '.join(coded) or self.levels[-1].name}"
             )
 

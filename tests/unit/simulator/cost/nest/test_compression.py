@@ -156,6 +156,15 @@ def test_adapter_codes_each_ops_fmaps_at_its_zero_fractions(tmp_path: Path) -> N
     partial = replace(linked, stats={**workload.stats, "out_zero_frac": ((None, 0.5),)})
     np.testing.assert_array_equal(fmap_zero_fracs(prepare(partial))[1], [0.6, 0.5])
 
+    # separate tensors (ids that do not link A to B), so B reads its input from DRAM: without ids
+    # the size rule chains them and keeps B's input on chip (simulator.cost.nest_homes)
+    table = prepare(
+        replace(
+            workload,
+            stats=stats,
+            ops=(replace(workload.ops[0], writes=(1,)), replace(workload.ops[1], reads=(2,))),
+        )
+    )
     coded = evaluate_table(table, spec, dram_code=EYERISS_RLC).costs
     plain = evaluate_table(table, spec).costs
     # op B through the engine with DRAM coded at (weights plain, 0.6 in, 0.5 out): the same bytes

@@ -27,6 +27,7 @@ import numpy as np
 from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec
 from simulator.cost.analytic import BOUND_SLACK, OpCosts
+from simulator.cost.clock import clock_energy
 from simulator.cost.hardware import Hardware
 from simulator.cost.nest.analysis import NestResult
 from simulator.cost.nest.arch import NestArch
@@ -336,6 +337,7 @@ def apply(
     delta = x["delta"] > 0
     latency_s = cycles / hw.clock_hz
     energy["leakage"] = latency_s * hw.leakage_mw * 1e-3 * 1e12  # W·s -> pJ
+    energy.update(clock_energy(hw, cycles))  # the clock network over the new cycles; {} when off
     macs = table.macs.astype(np.float64)
     util = np.where(cycles > 0, macs / np.maximum(cycles * hw.rows * hw.cols * hw.mpc, 1), 0.0)
     bound0 = np.where(

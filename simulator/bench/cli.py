@@ -6,7 +6,8 @@ docstring) and prints a table, or with ``--json`` the document::
     {"analytic_ms_per_design": {workload: ms}, "event_ms_per_design": {workload: ms},
      "designs_per_s_per_core": {workload: n}, ...}
 
-``--skip-sweep`` leaves out the sweep executors' throughput ratios (they take minutes). The
+``--skip-sweep`` leaves out the sweep executors' throughput ratios (they take minutes), ``--no-nest``
+the loop-nest engine's (:mod:`simulator.bench.nest`: cold and warm, per workload). The
 designs and traces are the committed ``scenarios/``, a package of the wheel
 (:mod:`simulator.bench.inputs`), so the command works from a wheel; ``--scenarios DIR`` benches
 another folder of that layout.
@@ -37,6 +38,21 @@ def _table(doc: dict[str, Any]) -> str:
             f"{'-' if ev is None else f'{ev:.0f}':>10}"
         )
     lines.append(f"(mean over {len(doc['designs'])} designs: {', '.join(doc['designs'])}; {doc['clock']})")
+    nest = doc.get("nest")
+    if nest and nest["cold_ms_per_design"]:
+        lines.append(
+            f"{'memory_model nest':<22} {'cold ms':>10} {'designs/s':>10} {'warm ms':>10} "
+            f"{'designs/s':>10} {'searches':>9}"
+        )
+        for name, cold in nest["cold_ms_per_design"].items():
+            lines.append(
+                f"{name:<22} {cold:>10.1f} {nest['cold_designs_per_s_per_core'][name]:>10.1f} "
+                f"{nest['warm_ms_per_design'][name]:>10.1f} {nest['warm_designs_per_s_per_core'][name]:>10.1f} "
+                f"{nest['searches_per_design'][name]:>9.1f}"
+            )
+        lines.append(f"(mean over {len(nest['designs'])} nest designs; {nest['clock']})")
+        for design, why in nest["skipped"].items():
+            lines.append(f"(nest: {design} left out: {why})")
     t = doc["targets"]
     checks = [f"{k}={v}" for k, v in t.items() if k.endswith("_met")]
     if checks:
@@ -85,6 +101,7 @@ def _cmd(args: argparse.Namespace) -> int:
             repeat=args.repeat,
             event=not args.no_event,
             sweep=not args.skip_sweep,
+            nest=not args.no_nest,
             inputs=inputs,
             progress=bars,
         )
@@ -101,6 +118,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--workload", action="append", metavar="NAME", help="only this standard workload (repeatable)")
     p.add_argument("--repeat", type=int, default=3, help="timed runs per design (fastest kept)")
     p.add_argument("--no-event", action="store_true", help="skip the event mode")
+    p.add_argument(
+        "--no-nest", action="store_true", help="skip the loop-nest engine's numbers (mapping.memory_model: nest)"
+    )
     p.add_argument(
         "--skip-sweep", action="store_true", help="leave out the sweep executors' throughput ratios (they take minutes)"
     )

@@ -14,8 +14,11 @@ document::
      "designs_per_s_per_core": {workload: n}, ...}
 
 plus the targets of issue 4 (SD-1.5 step < 50 ms analytic and < 2 s event, ≥ 20 designs/s on
-the DDPM CIFAR-10 step) and the executor throughput ratios of the sweep engine
-(:mod:`simulator.sweep.bench`; ``sweep=False`` leaves them out: they take minutes).
+the DDPM CIFAR-10 step), the same workloads and designs with ``mapping.memory_model: nest``
+under ``"nest"`` (cold: every mapping searched; warm: every mapping in the process's memo;
+:mod:`simulator.bench.nest`, ``nest=False`` leaves them out) with the same targets, and the
+executor throughput ratios of the sweep engine (:mod:`simulator.sweep.bench`; ``sweep=False``
+leaves them out: they take minutes).
 ``progress`` is told of every finished measurement (:class:`BenchProgress`); it runs outside
 the timed calls.
 """
@@ -32,6 +35,7 @@ from accelerator.errors import SpecError
 from accelerator.spec import ArchSpec, load_arch
 from models.workload import Workload
 from simulator.bench.inputs import SWEEP_BASE_ARCH, SWEEP_WORKLOAD, BenchInputs, bench_inputs
+from simulator.bench.nest import nest_rows, nest_targets
 from simulator.bench.workloads import standard_workloads
 from simulator.evaluation import evaluate_prepared
 from simulator.optable import prepare
@@ -42,6 +46,8 @@ TARGETS = {"sd15_analytic_ms": 50.0, "sd15_event_ms": 2000.0, "ddpm_designs_per_
 
 STAGE_DESIGNS = "designs"
 """Stage of the per-design timings: one unit per (workload, design, fidelity)."""
+STAGE_NEST = "nest designs"
+"""Stage of the nest engine's timings: one unit per (workload, design)."""
 STAGE_SWEEP = "sweep points"
 """Stage of the sweep executors' throughput runs: one unit per evaluated point."""
 
@@ -50,7 +56,7 @@ STAGE_SWEEP = "sweep points"
 class BenchProgress:
     """One finished unit of the bench: ``done`` of ``total`` in ``stage``; ``item`` names it."""
 
-    stage: str  # STAGE_DESIGNS or STAGE_SWEEP
+    stage: str  # STAGE_DESIGNS, STAGE_NEST or STAGE_SWEEP
     done: int
     total: int
     item: str  # e.g. "tiny-unet edge-os-int8 event"
@@ -82,6 +88,7 @@ def run_bench(
     repeat: int = 3,
     event: bool = True,
     sweep: bool = True,
+    nest: bool = True,
     archs: Sequence[ArchSpec] | None = None,
     inputs: BenchInputs | None = None,
     progress: ProgressFn | None = None,
@@ -119,9 +126,10 @@ def run_bench(
         "ops": {},
         "steps": {},
     }
+    tables = {}
     for name in names:
         w = available[name]
-        table = prepare(w)
+        table = tables[name] = prepare(w)
         analytic = [timed(partial(evaluate_prepared, table, a), repeat, f"{name} {a.name} analytic") for a in designs]
         # The rate is derived from the reported (rounded) time, so the document agrees with itself.
         ms = max(round(sum(analytic) / len(analytic), 3), 0.001)
@@ -142,6 +150,16 @@ def run_bench(
     doc["designs"] = [a.name for a in designs]
     doc["clock"] = "time.process_time: CPU ms of this process, one core; fastest of repeats"
     doc["targets"] = _targets(doc)
+    if nest:
+        n_nest, total_nest = 0, len(tables) * len(designs)
+
+        def on_nest(item: str) -> None:
+            nonlocal n_nest
+            n_nest += 1
+            report(BenchProgress(STAGE_NEST, n_nest, total_nest, item))
+
+        doc["nest"] = nest_rows(tables, designs, repeat, on_nest)
+        doc["targets"].update(nest_targets(doc["nest"]))
     if sweep:
         doc["sweep_executors"] = _sweep_ratios(inputs, report)
     return doc

@@ -32,6 +32,7 @@ import numpy as np
 
 from simulator.cost.nest.problem import INP, OUT, RELEVANT
 from simulator.cost.nest.systolic import visits
+from simulator.cost.nest.union import union_length
 
 #: Per operand, its four axes, each built from up to two dimensions (−1: none); the input's
 #: rows are P and R, its columns Q and S (the sliding window).
@@ -90,40 +91,6 @@ def _flatten(factors: np.ndarray, orders: np.ndarray, spatial: np.ndarray) -> tu
 
 
 @numba.njit(cache=True)
-def _union(ldim, lbound, lspat, weight, lo_loop, hi_loop, dims, coefs, start, stop):  # type: ignore[no-untyped-def]
-    """Length of the union of ``[off + start, off + stop)`` over the spatial offsets of ``dims``
-    from the spatial loops ``lo_loop <= i < hi_loop``."""
-    if stop <= start:
-        return 0
-    count = 1
-    for i in range(lo_loop, hi_loop):
-        if lspat[i] and (ldim[i] == dims[0] or ldim[i] == dims[1]):
-            count *= lbound[i]
-    offs = np.zeros(count, np.int64)
-    size = 1
-    for i in range(lo_loop, hi_loop):
-        if lspat[i] and (ldim[i] == dims[0] or ldim[i] == dims[1]):
-            step = weight[i] * (coefs[0] if ldim[i] == dims[0] else coefs[1])
-            for k in range(1, lbound[i]):
-                for j in range(size):
-                    offs[k * size + j] = offs[j] + k * step
-            size *= lbound[i]
-    offs.sort()
-    total = 0
-    end = offs[0] + start
-    for j in range(count):
-        a = offs[j] + start
-        b = offs[j] + stop
-        if a >= end:
-            total += b - a
-        elif b > end:
-            total += b - end
-        if b > end:
-            end = b
-    return total
-
-
-@numba.njit(cache=True)
 def access_counts(  # type: ignore[no-untyped-def]
     bounds, coef, factors, orders, spatial, holds, revisit=False
 ):
@@ -137,6 +104,7 @@ def access_counts(  # type: ignore[no-untyped-def]
     nloop = ldim.shape[0]
     acc = np.zeros((nlev + 1, 3, 4), np.float64)
     final_out = 0.0
+    tile = np.empty(7, np.int64)
     for o in range(3):
         child = -1
         for parent in range(nlev):
@@ -144,7 +112,7 @@ def access_counts(  # type: ignore[no-untyped-def]
                 continue
             c_in = first[child + 1]  # loops at index >= c_in are inside the child
             p_in = first[parent + 1]
-            tile = np.ones(7, np.int64)
+            tile[:] = 1
             for i in range(c_in, nloop):
                 tile[ldim[i]] *= lbound[i]
             inst = 1.0
@@ -177,17 +145,21 @@ def access_counts(  # type: ignore[no-untyped-def]
             box_s = 0
             step_s = 0
             for a in range(4):
-                dims = AXIS_DIMS[o, a]
+                d0 = AXIS_DIMS[o, a, 0]
+                d1 = AXIS_DIMS[o, a, 1]
+                k0 = coef[o, a, 0]
+                k1 = coef[o, a, 1]
                 box = 1
-                for k in range(2):
-                    if dims[k] >= 0:
-                        box += (tile[dims[k]] - 1) * coef[o, a, k]
+                if d0 >= 0:
+                    box += (tile[d0] - 1) * k0
+                if d1 >= 0:
+                    box += (tile[d1] - 1) * k1
                 vol *= box
-                uni *= _union(ldim, lbound, lspat, weight, p_in, c_in, dims, coef[o, a], 0, box)
-                if rel >= 0 and (ldim[rel] == dims[0] or ldim[rel] == dims[1]):
+                uni *= union_length(ldim, lbound, lspat, weight, p_in, c_in, d0, d1, k0, k1, 0, box)
+                if rel >= 0 and (ldim[rel] == d0 or ldim[rel] == d1):
                     slide_axis = a
                     box_s = box
-                    step_s = weight[rel] * (coef[o, a, 0] if ldim[rel] == dims[0] else coef[o, a, 1])
+                    step_s = weight[rel] * (k0 if ldim[rel] == d0 else k1)
             if o == OUT:
                 events = outer * (steps + 1.0)
                 reloads = events if revisit else events - distinct
@@ -203,12 +175,13 @@ def access_counts(  # type: ignore[no-untyped-def]
                 new_vol = 0.0
                 new_uni = 0.0
                 if slide_axis >= 0:
-                    dims = AXIS_DIMS[o, slide_axis]
-                    full = _union(ldim, lbound, lspat, weight, p_in, c_in, dims, coef[o, slide_axis], 0, box_s)
+                    d0 = AXIS_DIMS[o, slide_axis, 0]
+                    d1 = AXIS_DIMS[o, slide_axis, 1]
+                    k0 = coef[o, slide_axis, 0]
+                    k1 = coef[o, slide_axis, 1]
+                    full = union_length(ldim, lbound, lspat, weight, p_in, c_in, d0, d1, k0, k1, 0, box_s)
                     lo = max(box_s, step_s)
-                    fresh = _union(
-                        ldim, lbound, lspat, weight, p_in, c_in, dims, coef[o, slide_axis], lo, step_s + box_s
-                    )
+                    fresh = union_length(ldim, lbound, lspat, weight, p_in, c_in, d0, d1, k0, k1, lo, step_s + box_s)
                     new_vol = vol / box_s * min(box_s, step_s)
                     new_uni = uni / full * fresh
                 acc[parent + 1, o, 0] += groups * outer * (uni + steps * new_uni)
@@ -334,6 +307,25 @@ def peeled_counts(  # type: ignore[no-untyped-def]
         for d in range(7):
             if spatial[lv, d] > 1:
                 fanout = lv
+    perfect = True  # every dimension's loops multiply to its bound: one pass, the mapping itself
+    for d in range(7):
+        ext = spatial[fanout, d]
+        for lv in range(nlev):
+            ext *= factors[lv, d]
+        if ext != bounds[d]:
+            perfect = False
+    if perfect:
+        acc, final = access_counts(bounds, coef, factors, orders, spatial, holds, False)
+        compute = 1.0
+        for lv in range(nlev):
+            for d in range(7):
+                compute *= factors[lv, d]
+        folds = np.zeros(2, np.float64)
+        if stationary >= 0:
+            changes, distinct = visits(factors, orders, array_level, stationary)
+            folds[0] += changes
+            folds[1] += distinct
+        return acc, final, compute, folds, True
     plist = []
     counts = np.empty(7, np.int64)
     for d in range(7):

@@ -4,6 +4,11 @@ The same equations as :mod:`simulator.cost.nest.analysis` (tests hold them equal
 of candidates ``(n, levels, 7)``; a candidate whose tiles overflow a level, or whose factors do
 not cover the bounds, scores ``inf``.
 Energy and cycles are of one copy of the nest.
+
+The kernels are cached on disk (numba ``cache=True``, ``__pycache__``), and numba checks only
+the time stamp of the file that defines a cached function: after editing
+:mod:`.counts` or :mod:`.systolic`, whose kernels ``_score`` compiles in, save this file too
+(or delete its ``*.nbi``/``*.nbc`` files), else ``_score`` keeps running the old counts.
 """
 
 from __future__ import annotations

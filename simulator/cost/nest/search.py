@@ -18,15 +18,25 @@ For a problem, a design and a spatial preset:
    the earlier candidate, perfect ones first, so adding imperfect candidates never loses what a
    perfect-only search finds): move one prime factor of one dimension between two levels,
    exchange two primes of two dimensions between two levels, or move one loop of a level to
-   another place in its order (:func:`_neighbours`); take the best move while it improves.
+   another place in its order (:func:`.moves.neighbours`); take the best move while it improves.
 
 Scores: ``energy`` (pJ), ``latency`` (cycles) or ``edp`` (their product), ties to the first
 candidate. Everything is seeded: the same inputs give the same mapping. A :class:`Mapper` keeps
-the results per (problem shape, design, preset, objective) so a sweep maps each shape once.
+the results per (problem shape, design, preset, objective), and so does the process's
+:data:`~simulator.cost.nest.memo.SHARED` memo across mappers with the same search settings, so a
+sweep maps each (shape, design) once (:mod:`simulator.cost.nest.memo`).
+
+Speed: covering, the neighbours and scoring are compiled by numba (:mod:`.moves`, :mod:`.score`;
+the sampling's random draws stay numpy's, so the seeds give the mappings they always gave); the
+spatial candidates of a (shape, array, preset) are computed once per process
+(:func:`spatial_candidates`). Scoring is most of a search's time; a lower bound per sample
+(MACs and DRAM traffic of the main pass) pruned only about a quarter of the feasible samples
+against the best of their block and cost more than it saved, so every sample is scored.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -39,6 +49,8 @@ from simulator.cost.nest.analysis import NestResult, evaluate
 from simulator.cost.nest.arch import NestArch
 from simulator.cost.nest.counts import axis_coefs
 from simulator.cost.nest.mapping import Mapping
+from simulator.cost.nest.memo import SHARED, SearchMemo
+from simulator.cost.nest.moves import cover, neighbours
 from simulator.cost.nest.presets import SpatialPreset
 from simulator.cost.nest.problem import RELEVANT, Problem
 from simulator.cost.nest.score import ArchArrays, arch_arrays, score
@@ -69,12 +81,14 @@ def _tiles(bound: int, extent: int) -> list[int]:
     return sorted(out)
 
 
-def _axis_choices(dims: tuple[int, ...], bounds: list[int], extent: int) -> list[dict[int, int]]:
-    out = []
-    for combo in itertools.product(*(_tiles(bounds[d], extent) for d in dims)):
-        if int(np.prod(combo)) <= extent:
-            out.append(dict(zip(dims, combo, strict=True)))
-    return out
+@functools.lru_cache(maxsize=4096)
+def _axis_choices(dims: tuple[int, ...], bounds: tuple[int, ...], extent: int) -> np.ndarray:
+    """Every combination of spatial factors of ``dims`` (bounds ``bounds``, one per dimension)
+    whose product fits ``extent``, in :func:`itertools.product` order, ``(m, len(dims))``."""
+    out = [combo for combo in itertools.product(*(_tiles(b, extent) for b in bounds)) if math.prod(combo) <= extent]
+    arr = np.array(out, np.int64).reshape(len(out), len(dims))
+    arr.flags.writeable = False
+    return arr
 
 
 def spatial_candidates(
@@ -84,23 +98,60 @@ def spatial_candidates(
     PEs busy, then the ``keep`` imperfect ones keeping the most busy on average (a factor ``s`` of
     a bound ``D`` keeps ``D / ceil(D / s)`` busy: the last iteration is partial). The perfect ones
     come first so that the sampling draws for them are those of a perfect-only search."""
-    bounds = list(problem.bounds)
-    perfect: list[tuple[float, int, tuple[int, ...], tuple[int, ...]]] = []
-    imperfect: list[tuple[float, int, tuple[int, ...], tuple[int, ...]]] = []
-    for rows in _axis_choices(preset.rows, bounds, arch.rows):
-        if any(bounds[d] <= arch.rows and rows.get(d, 1) != bounds[d] for d in preset.whole_rows):
+    return list(_spatial_candidates(problem.bounds, arch.rows, arch.cols, preset, keep))
+
+
+@functools.lru_cache(maxsize=4096)
+def _spatial_candidates(
+    bounds: tuple[int, ...], n_rows: int, n_cols: int, preset: SpatialPreset, keep: int
+) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+    """:func:`spatial_candidates` of a shape on an ``n_rows × n_cols`` array (cached: designs of a
+    sweep with the same array share them). Within perfect and imperfect candidates, ties in the
+    busy PEs keep the order of enumeration (a stable sort)."""
+    b = np.asarray(bounds, np.int64)
+    busy_l: list[np.ndarray] = []
+    exact_l: list[np.ndarray] = []
+    rows_l: list[np.ndarray] = []
+    cols_l: list[np.ndarray] = []
+    row_dims, col_dims = list(preset.rows), list(preset.cols)
+    for rc in _axis_choices(preset.rows, tuple(bounds[d] for d in preset.rows), n_rows):
+        rows = dict(zip(preset.rows, (int(x) for x in rc), strict=True))
+        if any(bounds[d] <= n_rows and rows.get(d, 1) != bounds[d] for d in preset.whole_rows):
             continue  # the preset unrolls this dimension whole (row-stationary's filter rows)
-        left = [-(-b // rows.get(d, 1)) for d, b in enumerate(bounds)]
-        for cols in _axis_choices(preset.cols, left, arch.cols):
-            r = tuple(rows.get(d, 1) for d in range(7))
-            c = tuple(cols.get(d, 1) for d in range(7))
-            busy = math.prod(b / -(-b // (r[d] * c[d])) for d, b in enumerate(bounds))
-            exact = all(b % (r[d] * c[d]) == 0 for d, b in enumerate(bounds))
-            found = perfect if exact else imperfect
-            found.append((-busy, len(found), r, c))
-    perfect.sort()
-    imperfect.sort()
-    return [(r, c) for _, _, r, c in perfect[:keep] + imperfect[:keep]]
+        r = np.ones(7, np.int64)
+        r[row_dims] = rc
+        left = tuple(-(-bounds[d] // int(r[d])) for d in preset.cols)
+        cc = _axis_choices(preset.cols, left, n_cols)
+        c = np.ones((len(cc), 7), np.int64)
+        c[:, col_dims] = cc
+        unrolled = r * c
+        ceil = -(-b // unrolled)
+        busy = np.ones(len(cc))
+        for d in range(7):  # left to right, as math.prod: the same floats, the same ties
+            busy = busy * (b[d] / ceil[:, d])
+        busy_l.append(busy)
+        exact_l.append(np.all(b % unrolled == 0, axis=1))
+        rows_l.append(np.broadcast_to(r, c.shape))
+        cols_l.append(c)
+    if not busy_l:
+        return ()
+    busy_a, exact_a = np.concatenate(busy_l), np.concatenate(exact_l)
+    rows_a, cols_a = np.concatenate(rows_l), np.concatenate(cols_l)
+    out: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+    for sel in (exact_a, ~exact_a):
+        idx = np.flatnonzero(sel)
+        best = idx[np.argsort(-busy_a[idx], kind="stable")[:keep]]
+        out += [(tuple(int(x) for x in rows_a[i]), tuple(int(x) for x in cols_a[i])) for i in best]
+    return tuple(out)
+
+
+def clear_caches() -> None:
+    """Forget every search result and spatial candidate this process has kept (the shared memo
+    and the per-shape candidates), as a process that never mapped anything: the bench does this
+    to time the search of a design never seen."""
+    SHARED.clear()
+    _spatial_candidates.cache_clear()
+    _axis_choices.cache_clear()
 
 
 def _stationary_orders() -> np.ndarray:
@@ -113,7 +164,8 @@ def _stationary_orders() -> np.ndarray:
 
 @dataclass
 class Mapper:
-    """Seeded mapping search with a cache (kept in the object, never global)."""
+    """Seeded mapping search with a cache of its own and the process's ``shared`` memo (None:
+    only its own), both keyed by everything the search depends on."""
 
     samples: int = 600
     spatial_keep: int = 3
@@ -121,13 +173,32 @@ class Mapper:
     local_rounds: int = 30
     seed: int = 0
     cache: dict[tuple[object, ...], Mapping] = field(default_factory=dict)
+    shared: SearchMemo | None = field(default_factory=lambda: SHARED, repr=False, compare=False)
 
     def best(self, problem: Problem, arch: NestArch, preset: SpatialPreset, objective: Objective = "edp") -> NestResult:
-        """The best mapping found for ``problem`` on ``arch``, evaluated."""
+        """The best mapping found for ``problem`` on ``arch``, evaluated. With a ``shared``
+        memo, the result of a problem evaluated before is that same result (its arrays read-only:
+        results are shared, never to be changed in place)."""
         key = (problem.bounds, problem.stride, problem.dilation, arch.key(), preset, objective)
+        settings = (self.samples, self.spatial_keep, self.imperfect, self.local_rounds, self.seed)
+        if self.shared is not None:
+            done = self.shared.result((key, settings, problem))
+            if done is not None:
+                self.cache.setdefault(key, done.mapping)
+                return done
         if key not in self.cache:
-            self.cache[key] = self._search(problem, arch, preset, objective)
-        return evaluate(problem, arch, self.cache[key])
+            found = self.shared.get((key, settings)) if self.shared is not None else None
+            if found is None:
+                found = self._search(problem, arch, preset, objective)
+                if self.shared is not None:
+                    self.shared.put((key, settings), found)
+            self.cache[key] = found
+        res = evaluate(problem, arch, self.cache[key])
+        if self.shared is not None:
+            res.reads_words.setflags(write=False)
+            res.writes_words.setflags(write=False)
+            self.shared.keep_result((key, settings, problem), res)
+        return res
 
     def _search(self, problem: Problem, arch: NestArch, preset: SpatialPreset, objective: Objective) -> Mapping:
         rng = np.random.default_rng(self.seed)
@@ -140,6 +211,7 @@ class Mapper:
         unrollings = spatial_candidates(problem, arch, preset, self.spatial_keep)
         if not self.imperfect:
             unrollings = [(r, k) for r, k in unrollings if all(b % (r[d] * k[d]) == 0 for d, b in enumerate(bounds))]
+        rows_n = np.arange(self.samples)
         for rows, cols in unrollings:
             sp = np.ones((nlev, 7), np.int64)
             sp[arch.fanout_level] = np.multiply(rows, cols)
@@ -148,10 +220,10 @@ class Mapper:
             for d in range(7):
                 for p in _primes(left[d]):
                     lv = rng.integers(0, nlev, self.samples)
-                    f[np.arange(self.samples), lv, d] *= p
+                    f[rows_n, lv, d] *= p
             f[0, :, :] = 1  # everything at DRAM: always fits
             f[0, nlev - 1, :] = left
-            _cover(f, bounds, sp[arch.fanout_level], arch.fanout_level)
+            cover(f, bounds, sp[arch.fanout_level], arch.fanout_level)
             o = np.empty((self.samples, nlev, 7), np.int64)
             pick = rng.integers(0, 4, (self.samples, nlev))
             perms = rng.permuted(np.tile(np.arange(7), (self.samples, nlev, 1)), axis=2)
@@ -196,17 +268,19 @@ class Mapper:
         c: float,
         objective: Objective,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        """Local search from ``(f, o, s)`` of cost ``c``: the best neighbour while it improves."""
+        """Local search from ``(f, o, s)`` of cost ``c``: the best neighbour while it improves
+        (:func:`.moves.neighbours`; ties to the first)."""
         for _ in range(self.local_rounds):
-            nf, no, ns = _neighbours(f, o, s)
+            nf, no = neighbours(f, o)
             if len(nf) == 0:
                 break
-            _cover(nf, bounds, s[aa.fanout], aa.fanout)
+            cover(nf, bounds, s[aa.fanout], aa.fanout)
+            ns = np.broadcast_to(s, nf.shape).copy()
             nc = self._cost(aa, bounds, coef, nf, no, ns, objective)
             j = int(np.argmin(nc))
             if not nc[j] < c:
                 break
-            f, o, s, c = nf[j], no[j], ns[j], float(nc[j])
+            f, o, c = nf[j], no[j], float(nc[j])
         return f, o, s, c
 
     @staticmethod
@@ -225,74 +299,3 @@ class Mapper:
         if objective == "latency":
             return c + e * 1e-12  # energy breaks latency ties
         return e * c
-
-
-def _cover(f: np.ndarray, bounds: np.ndarray, spatial: np.ndarray, fanout: int) -> None:
-    """Set, in place, each dimension's outermost temporal loop of every candidate ``(n, levels,
-    7)`` to ``ceil(D / the loops inside it)`` (so an imperfect factor above the array covers
-    exactly ``D``, no wholly idle iteration); a candidate whose outermost loop is the spatial one
-    is left as is (the scorer rejects it if it does not cover ``D``)."""
-    nlev = f.shape[1]
-    for d in range(7):
-        if bounds[d] == 1:
-            continue
-        # slots outermost first: temporal levels DRAM..fanout, the array, fanout-1..0
-        cols = [f[:, lv, d] for lv in range(nlev - 1, fanout - 1, -1)]
-        cols.append(np.full(f.shape[0], spatial[d]))
-        cols += [f[:, lv, d] for lv in range(fanout - 1, -1, -1)]
-        slots = np.stack(cols, axis=1)
-        levels = [*range(nlev - 1, fanout - 1, -1), -1, *range(fanout - 1, -1, -1)]
-        inner = np.ones_like(slots)
-        for j in range(slots.shape[1] - 2, -1, -1):
-            inner[:, j] = inner[:, j + 1] * slots[:, j + 1]
-        first = np.argmax(slots > 1, axis=1)
-        rows = np.arange(f.shape[0])
-        want = -(-int(bounds[d]) // inner[rows, first])
-        for j, lv in enumerate(levels):
-            if lv >= 0:
-                sel = first == j
-                f[sel, lv, d] = want[sel]
-
-
-def _neighbours(f: np.ndarray, o: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The local search's moves from factors ``f`` and orders ``o`` (``(levels, 7)``): move one prime
-    factor of one dimension to another level; exchange two (a prime of one dimension from level
-    ``a`` to ``b`` and one of another dimension from ``b`` to ``a``: the move that trades one tile
-    for another in a full buffer, which no single move reaches without overflowing); move one loop
-    of a level to another place among that level's loops (loops of bound 1 go last: their place
-    changes nothing, so swapping through them was a plateau)."""
-    nlev = f.shape[0]
-    nf, no = [], []
-    moves = [(d, a, p) for d in range(7) for a in range(nlev) for p in sorted(set(_primes(int(f[a, d]))))]
-    for d, a, p in moves:
-        for b in range(nlev):
-            if b != a:
-                g = f.copy()
-                g[a, d] //= p
-                g[b, d] *= p
-                nf.append(g)
-                no.append(o)
-    for d, a, p in moves:
-        for e, b, q in moves:
-            if e != d and b != a:
-                g = f.copy()
-                g[a, d] //= p
-                g[b, d] *= p
-                g[b, e] //= q
-                g[a, e] *= q
-                nf.append(g)
-                no.append(o)
-    for lv in range(nlev):
-        loops = [int(d) for d in o[lv] if f[lv, d] > 1]
-        rest = [int(d) for d in o[lv] if f[lv, d] <= 1]
-        for i, j in itertools.permutations(range(len(loops)), 2):
-            if j == i - 1:
-                continue  # the same order as moving loop j to place i
-            moved = loops[:i] + loops[i + 1 :]
-            moved.insert(j, loops[i])
-            g = o.copy()
-            g[lv] = moved + rest
-            nf.append(f)
-            no.append(g)
-    k = len(nf)
-    return np.array(nf), np.array(no), np.broadcast_to(s, (k, *s.shape)).copy()

@@ -54,7 +54,7 @@ def test_bench_runs_from_a_copy_of_the_packages_outside_the_checkout(tmp_path: P
     _copy_packages(site, ("accelerator", "models", "simulator", "scenarios"))
     script = (
         "import json, simulator.bench.speed as s, simulator.bench.inputs as i\n"
-        "doc = s.run_bench(['tiny-unet'], repeat=1, event=False, sweep=False)\n"
+        "doc = s.run_bench(['tiny-unet'], repeat=1, event=False, sweep=False, nest=False)\n"
         "print(json.dumps({'file': s.__file__, 'root': str(i.bench_inputs().root), 'designs': doc['designs'], "
         "'ms': doc['analytic_ms_per_design']}))\n"
     )

@@ -14,6 +14,7 @@ import yaml
 
 from accelerator.spec import load_arch
 from simulator.bench import cli, speed
+from simulator.bench.nest import nest_targets
 from simulator.bench.workloads import sd15_unet_step, standard_workloads
 from simulator.cli import main
 from simulator.sweep import bench as sweep_bench
@@ -33,7 +34,8 @@ def test_sd15_op_list_matches_the_published_model() -> None:
 
 def test_bench_document() -> None:
     arch = load_arch(ROOT / "scenarios" / "arch" / "edge-os-int8.yaml")
-    doc = speed.run_bench(["tiny-unet"], repeat=1, event=True, sweep=False, archs=[arch])
+    doc = speed.run_bench(["tiny-unet"], repeat=1, event=True, sweep=False, nest=False, archs=[arch])
+    assert "nest" not in doc
     for key in ("analytic_ms_per_design", "event_ms_per_design", "designs_per_s_per_core"):
         assert set(doc[key]) == {"tiny-unet"}
         assert doc[key]["tiny-unet"] > 0
@@ -49,13 +51,65 @@ def test_bench_document() -> None:
     assert args.func is cli._cmd and args.json and args.workload == ["tiny-unet"]
 
 
-def test_progress_counts_every_timed_design_outside_the_document() -> None:
-    arch = load_arch(ROOT / "scenarios" / "arch" / "edge-os-int8.yaml")
+@pytest.fixture(scope="module")
+def with_nest() -> tuple[dict[str, Any], list[speed.BenchProgress]]:
+    """The bench on tiny-unet with edge-os-int8 and quality-int4 (the nest engine refuses packed
+    int4), nest rows included, and the progress it reported."""
+    archs = [load_arch(ROOT / "scenarios" / "arch" / f"{n}.yaml") for n in ("edge-os-int8", "quality-int4")]
     seen: list[speed.BenchProgress] = []
-    doc = speed.run_bench(["tiny-unet"], repeat=1, event=True, sweep=False, archs=[arch], progress=seen.append)
-    assert [(p.stage, p.done, p.total) for p in seen] == [(speed.STAGE_DESIGNS, 1, 2), (speed.STAGE_DESIGNS, 2, 2)]
-    assert [p.item for p in seen] == ["tiny-unet edge-os-int8 analytic", "tiny-unet edge-os-int8 event"]
+    doc = speed.run_bench(["tiny-unet"], repeat=1, event=True, sweep=False, archs=archs, progress=seen.append)
+    return doc, seen
+
+
+def test_progress_counts_every_timed_design_outside_the_document(
+    with_nest: tuple[dict[str, Any], list[speed.BenchProgress]],
+) -> None:
+    doc, seen = with_nest
+    assert [(p.stage, p.done, p.total) for p in seen] == [
+        *((speed.STAGE_DESIGNS, i, 4) for i in range(1, 5)),
+        (speed.STAGE_NEST, 1, 2),
+        (speed.STAGE_NEST, 2, 2),
+    ]
+    assert [p.item for p in seen] == [
+        "tiny-unet edge-os-int8 analytic",
+        "tiny-unet quality-int4 analytic",
+        "tiny-unet edge-os-int8 event",
+        "tiny-unet quality-int4 event",
+        "tiny-unet edge-os-int8 nest",
+        "tiny-unet quality-int4 nest",  # refused by the nest engine, still counted
+    ]
     assert "progress" not in json.dumps(doc)
+
+
+def test_nest_rows_are_well_formed(with_nest: tuple[dict[str, Any], list[speed.BenchProgress]]) -> None:
+    """Cold and warm times per workload, rates that agree with them, the designs the nest engine
+    refused named with the reason, and the searches a cold design ran."""
+    doc, _ = with_nest
+    nest = doc["nest"]
+    assert nest["designs"] == ["edge-os-int8"]
+    assert set(nest["skipped"]) == {"quality-int4"} and "MACs per PE per cycle" in nest["skipped"]["quality-int4"]
+    for kind in ("cold", "warm"):
+        ms = nest[f"{kind}_ms_per_design"]["tiny-unet"]
+        assert ms > 0
+        assert nest[f"{kind}_designs_per_s_per_core"]["tiny-unet"] == round(1e3 / ms, 2)
+    # tiny-unet's distinct GEMM-like shapes, each searched once by a cold design (fewer than its ops)
+    searches = nest["searches_per_design"]["tiny-unet"]
+    assert 1 <= searches < doc["ops"]["tiny-unet"] * 4 and searches == int(searches)
+    assert doc["targets"]["sd15_nest_ms"] == 50.0 and doc["targets"]["ddpm_nest_designs_per_s_per_core"] == 20.0
+    assert not any(k.startswith(("sd15_nest_c", "sd15_nest_w", "ddpm_nest_c", "ddpm_nest_w")) for k in doc["targets"])
+    json.dumps(doc)  # serialisable
+
+
+def test_nest_targets_compare_cold_and_warm_against_the_issue_targets() -> None:
+    doc = {
+        "cold_ms_per_design": {"sd15-unet-64": 60.0, "ddpm-cifar10": 40.0},
+        "warm_ms_per_design": {"sd15-unet-64": 50.0, "ddpm-cifar10": 10.0},
+        "cold_designs_per_s_per_core": {"sd15-unet-64": 16.67, "ddpm-cifar10": 19.99},
+        "warm_designs_per_s_per_core": {"sd15-unet-64": 20.0, "ddpm-cifar10": 100.0},
+    }
+    got = nest_targets(doc)
+    assert got["sd15_nest_cold_met"] is False and got["sd15_nest_warm_met"] is True  # <= 50 ms
+    assert got["ddpm_nest_cold_met"] is False and got["ddpm_nest_warm_met"] is True  # >= 20 designs/s
 
 
 def test_sweep_progress_counts_the_points_of_all_runs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,7 +140,7 @@ def test_sweep_progress_counts_the_points_of_all_runs(monkeypatch: pytest.Monkey
 def test_cli_prints_only_the_document_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     """--scenarios benches a checkout's folder; the progress bar never reaches stdout."""
     argv = ["bench", "--scenarios", str(ROOT / "scenarios"), "--workload", "tiny-unet", "--repeat", "1"]
-    assert main([*argv, "--no-event", "--skip-sweep", "--json"]) == 0
+    assert main([*argv, "--no-event", "--no-nest", "--skip-sweep", "--json"]) == 0
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
     assert doc["designs"] == [p.stem for p in sorted((ROOT / "scenarios" / "arch").glob("*.yaml"))]

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from accelerator.errors import SimulationError
 from accelerator.files import packaged_scenario
 from accelerator.spec import ArchSpec
+from models.workload import Workload
 from simulator.result import DesignResult
 
 #: Where the specs and the peers' committed outputs live, relative to ``scenarios/``.
@@ -157,3 +158,17 @@ def ideal_memory(arch: ArchSpec) -> ArchSpec:
 
 def by_name(result: DesignResult) -> dict[str, Any]:
     return {op.name: op for op in result.per_op}
+
+
+def standalone(workload: Workload) -> Workload:
+    """``workload`` with every op on tensors of its own (fresh ``reads``/``writes`` ids), so no
+    op takes its input on chip from the op before it: each peer runs each layer from DRAM, and the
+    chip of Table V measured its layers one at a time. Without ids the size rule would chain
+    layers whose shapes happen to match (``simulator.optable.chain_edges``)."""
+    ops, next_id = [], 0
+    for op in workload.ops:
+        n_in = max(len(op.input_shapes), 1)
+        reads = tuple(range(next_id, next_id + n_in))
+        ops.append(replace(op, reads=reads, writes=(next_id + n_in,)))
+        next_id += n_in + 1
+    return replace(workload, ops=tuple(ops))

@@ -52,6 +52,7 @@ from simulator.validation.common import (
     read_csv,
     read_json,
     spec_path,
+    standalone,
     with_dataflow,
     with_nest,
 )
@@ -79,7 +80,7 @@ def scalesim_rows() -> tuple[list[Row], Timing]:
     model (as specified and with ideal memory)."""
     meta = read_json(peer_path("scalesim/meta.json"))
     peer = read_csv(peer_path("scalesim/results.csv"))
-    workload = load_scalesim_csv(peer_path("scalesim/topology.csv"))
+    workload = standalone(load_scalesim_csv(peer_path("scalesim/topology.csv")))
     rows: list[Row] = []
     spent = 0.0
     for array in meta["arrays"]:
@@ -118,7 +119,7 @@ def zigzag_rows() -> tuple[list[Row], Timing]:
     peer = read_csv(peer_path("zigzag/results.csv"))
     workload = load_scalesim_csv(peer_path("scalesim/topology.csv"))
     wanted = {rec["layer"] for rec in peer}
-    workload = Workload(ops=tuple(op for op in workload.ops if op.name in wanted), steps=1)
+    workload = standalone(Workload(ops=tuple(op for op in workload.ops if op.name in wanted), steps=1))
     base = load_arch(spec_path("zigzag-tpu-like.yaml"))
     rows: list[Row] = []
     spent = 0.0

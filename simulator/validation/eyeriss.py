@@ -23,7 +23,7 @@ from accelerator.spec import ArchSpec, load_arch
 from models.layers import load_layers_yaml
 from models.workload import Workload
 from simulator.evaluation import evaluate
-from simulator.validation.common import NEST_DATAFLOW, Row, peer_path, read_json, spec_path, with_nest
+from simulator.validation.common import NEST_DATAFLOW, Row, peer_path, read_json, spec_path, standalone, with_nest
 
 #: Eyeriss's Table V metrics (published.json's per-layer keys) in the order the rows list them.
 EYERISS_METRICS = ("latency_ms", "processing_latency_ms", "dram_mb", "glb_mb", "chip_energy_mj")
@@ -84,7 +84,7 @@ def eyeriss_rows() -> list[Row]:
     chip's run-length coded fmaps in DRAM (model ``nest_rlc``). Published chip energy = power ×
     total latency."""
     pub = read_json(peer_path("eyeriss/published.json"))
-    workload = eyeriss_workload(pub)
+    workload = standalone(eyeriss_workload(pub))
     base = load_arch(spec_path("eyeriss.yaml"))
     nest = with_nest(base, NEST_DATAFLOW.get(base.name))
     ours: dict[str, dict[str, dict[str, float]]] = {}

@@ -201,10 +201,11 @@ def _known_gap(key: str, ratio: float) -> str:
 
 
 _EYERISS_ENERGY = (
-    "our chip energy is MACs (fp16 stand-in for 16-bit fixed point; zero ifmaps gated, as the chip does), per-PE "
-    "storage, GLB and leakage (nest 2.6-5.3 pJ per MAC, one-level 3.6-9.8 with its register file charged per operand "
-    "of every MAC); the measured power (8.3-16.5 pJ per MAC) is the whole chip, whose clock network, control and "
-    "NoC we do not model"
+    "our chip energy is MACs (fp16 stand-in for 16-bit fixed point; a zero ifmap gates the MAC, and on the nest also "
+    "the filter-spad read and the psum update), per-PE storage, GLB, leakage and a lower bound of the clock network "
+    "(the PE array's flip-flops at the NanGate45 clock pin and H-tree wire: 44 mW at 1 V, simulator.cost.clock): nest "
+    "3.2-6.6 pJ per MAC; the measured power (8.3-16.5 pJ per MAC) is the whole chip, whose clock buffers and "
+    "flip-flops' internal clock power, control, datapath switching and NoC we do not model"
 )
 _EYERISS_LATENCY = (
     "its processing time (array plus on-chip stalls) is 0.85-0.97x Table V's processing latency; the rest is the "

@@ -16,7 +16,7 @@ from simulator.evaluation import evaluate
 ROOT = Path(__file__).resolve().parents[5]
 VAL = ROOT / "scenarios" / "validation"
 RLC = (VAL / "eyeriss-rlc.yaml").read_text(encoding="utf-8")
-CODE = RLC[RLC.index("    compression:") : RLC.index("mapping:")]
+CODE = RLC[RLC.index("    compression:") : RLC.index("    operands: [act, out]\n") + len("    operands: [act, out]\n")]
 PLAIN = RLC.replace(CODE, "")
 # One small conv that fits the 108 kB GLB whole: DRAM reads its input and weights once and takes
 # its output once. Elements: input 8·10·10 = 800, weights 8·8·3·3 = 576, output 8·8·8 = 512 (no

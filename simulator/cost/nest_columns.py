@@ -9,6 +9,7 @@ maps the nests and calls both.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -73,9 +74,9 @@ def reduce_nest(r: NestResult, hw: Hardware, narch: NestArch) -> Nest:
     stored = np.asarray(narch.word_bits) / 8.0 * np.array([comp[0], comp[1], 1.0])
     rd = float(r.reads_words[-1] @ stored)
     f = r.mapping.factors
-    tiles = float(np.prod(f[-1])) * r.problem.copies
+    tiles = float(math.prod(f[-1])) * r.problem.copies  # exact integer products, as numpy's int64 ones
     top = narch.levels[-2] if len(narch.levels) > 1 else None
-    units = tiles * float(np.prod(f[-2])) if top is not None and top.double_buffered else tiles
+    units = tiles * float(math.prod(f[-2])) if top is not None and top.double_buffered else tiles
     stalls = {"dram": busy - onchip, "fill_drain": first + lat, "serial": serial, "sram": onchip - compute}
     energy: dict[str, float] = {}
     for name, e in r.energy_pj_by_level.items():

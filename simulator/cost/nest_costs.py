@@ -61,8 +61,9 @@ from simulator.cost.mapping import score
 from simulator.cost.nest.analysis import NestResult
 from simulator.cost.nest.arch import NestArch, from_spec
 from simulator.cost.nest.compression import RunLengthCode
+from simulator.cost.nest.memo import OpRun
 from simulator.cost.nest.presets import PRESETS
-from simulator.cost.nest.problem import DIMS
+from simulator.cost.nest.problem import DIMS, Problem
 from simulator.cost.nest.search import Mapper
 from simulator.cost.nest_columns import Nest, columns, reduce_nest, vector_work_of
 from simulator.cost.nest_homes import Keep, homes_of, op_archs, op_problems, score_blocks
@@ -204,32 +205,50 @@ def evaluate_table(
     z_in, z_out = fmap_zero_fracs(table) if dram_code is not None else (None, None)
     runs: dict[tuple[int, Keep], list[NestResult] | None] = {}
     run_archs: dict[tuple[int, Keep], list[NestArch]] = {}
+    op_nests: dict[tuple[int, int], tuple[Problem, ...]] = {}  # per (op, scores_rows): its keep states share them
+    bases: dict[int, NestArch] = {}
+    # the process's memo keeps each op's keep states across evaluations (SearchMemo.op_run)
+    memo = mapper.shared
+    settings = (mapper.samples, mapper.spatial_keep, mapper.imperfect, mapper.local_rounds, mapper.seed)
 
     def run(i: int, keep: Keep) -> list[NestResult] | None:
         """Op ``i``'s nests mapped with ``keep`` on chip; None when they cannot keep it."""
         if (i, keep) not in runs:
             op = table.workload.ops[i]
-            base = narch
-            if dram_code is not None and z_in is not None and z_out is not None:
-                base = _coded(narch, dram_code, z_in[i], z_out[i])
-            nests = op_problems(op, arch.mapping.conv_view, keep.scores_rows)
+            base = bases.get(i)
+            if base is None:
+                base = narch
+                if dram_code is not None and z_in is not None and z_out is not None:
+                    base = _coded(narch, dram_code, z_in[i], z_out[i])
+                base = bases[i] = memo.canonical(base) if memo is not None else base  # type: ignore[assignment]
+            nests = op_nests.get((i, keep.scores_rows))
+            if nests is None:
+                nests = op_nests[i, keep.scores_rows] = op_problems(op, arch.mapping.conv_view, keep.scores_rows)
             if not nests:
                 raise SimulationError(
                     f"op {op.name!r} ({op.kind}) has GEMM rows but no loop nest (simulator.cost.nest.ops)"
                 )
-            archs = op_archs(base, homes, nests, keep, bool(w_param[i]))
-            if archs is None:
-                runs[i, keep] = None
-            else:
-                run_archs[i, keep] = archs
-                try:
-                    runs[i, keep] = [mapper.best(p, a, preset, objective) for p, a in zip(nests, archs, strict=True)]  # type: ignore[arg-type]
-                except SimulationError:
-                    if keep != Keep():
-                        runs[i, keep] = None
-                    else:
-                        raise
+            key = (id(base), homes, nests, keep, bool(w_param[i]), preset, objective, settings)
+            done = memo.op_run(key) if memo is not None else None
+            if done is None:
+                done = _run_op(base, nests, keep, bool(w_param[i]))
+                if memo is not None:
+                    memo.keep_op_run(key, done)
+            runs[i, keep] = done[0]
+            if done[1] is not None:
+                run_archs[i, keep] = done[1]
         return runs[i, keep]
+
+    def _run_op(base: NestArch, nests: tuple[Problem, ...], keep: Keep, weights_param: bool) -> OpRun:
+        archs = op_archs(base, homes, nests, keep, weights_param)
+        if archs is None:
+            return None, None
+        try:
+            return [mapper.best(p, a, preset, objective) for p, a in zip(nests, archs, strict=True)], archs  # type: ignore[arg-type]
+        except SimulationError:
+            if keep != Keep():
+                return None, archs
+            raise
 
     rows = dict.fromkeys(gemm_ops, 0)  # fused attention: query rows per block of kept scores
     if arch.compute.fused_attention:
@@ -242,12 +261,20 @@ def evaluate_table(
     fused[[i for i, r in rows.items() if r]] = True
     work = vector_work_of(table, hw, fused)
 
+    reduced: dict[tuple[int, int], Nest] = {}  # by (id(result), id(arch)): both live as long as runs
+
+    def reduce(r: NestResult, a: NestArch) -> Nest:
+        got = reduced.get((id(r), id(a)))
+        if got is None:
+            got = reduced[id(r), id(a)] = reduce_nest(r, hw, a)
+        return got
+
     def gemm_objective(i: int, res_in: bool, res_out: bool) -> float:
         keep = Keep(res_in, res_out, res_out and bool(table.out_shared[i]), rows[i])
         results = run(i, keep)
         if results is None:
             return math.inf
-        nests = [reduce_nest(r, hw, narch) for r in results]
+        nests = [reduce(r, narch) for r in results]
         cycles = np.asarray(sum(x.cycles for x in nests))
         energy = np.asarray(sum(sum(x.energy_pj.values()) for x in nests))
         return float(score(hw, objective, cycles, energy))
@@ -264,7 +291,7 @@ def evaluate_table(
         results = run(i, keep)
         assert results is not None  # the keep decision picks only states that map
         mapped[i], mapped_archs[i] = results, run_archs[i, keep]
-        parts[i] = [reduce_nest(r, hw, a) for r, a in zip(results, mapped_archs[i], strict=True)]
+        parts[i] = [reduce(r, a) for r, a in zip(results, mapped_archs[i], strict=True)]
         info[i] = {
             "memory_model": "nest",
             "dataflow": arch.compute.dataflow,

@@ -30,7 +30,8 @@ NeurIPS 2022, Alg. 1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+import math
+from dataclasses import dataclass, replace
 
 from accelerator.spec import ConvView
 from models.workload import Op
@@ -104,7 +105,14 @@ def score_blocks(op: Op, narch: NestArch, homes: Homes) -> list[int]:
     width = max(narch.word_bits[INP], narch.output_bits) / 8.0
     cap = min(_capacity(narch.levels[homes.act_level], INP), _capacity(narch.levels[homes.out_level], NEST_OUT))
     cap -= homes.weight_bytes if homes.weight_level in (homes.act_level, homes.out_level) else 0.0
-    return [d for d in range(lq, 0, -1) if lq % d == 0 and d * lk * width <= SCORES_SHARE * cap]
+    return [d for d in _divisors_down(lq) if d * lk * width <= SCORES_SHARE * cap]
+
+
+def _divisors_down(n: int) -> list[int]:
+    """The divisors of ``n``, largest first (pairs ``d, n / d`` up to ``sqrt(n)``)."""
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    large = [n // d for d in small if d * d != n]
+    return large + small[::-1]
 
 
 def _capacity(lv: NestLevel, operand: int) -> float:
@@ -139,8 +147,7 @@ def homed(base: NestArch, drop: tuple[bool, bool, bool], reserved: list[tuple[in
         dram,
         compression=tuple(0.0 if d else c for d, c in zip(drop, dram.compression, strict=True)),  # type: ignore[arg-type]
     )
-    values = {f.name: getattr(base, f.name) for f in fields(NestArch)}
-    return NestArch(**{**values, "levels": tuple(levels)})
+    return replace(base, levels=tuple(levels))
 
 
 def op_archs(

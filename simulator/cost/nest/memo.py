@@ -16,7 +16,14 @@ costs no evaluation of its nests either. Results are shared between callers: the
 dataclasses whose arrays are made read-only, and nobody may change their dicts in place.
 
 The memo holds at most ``capacity`` mappings and as many results (the oldest go first);
-``clear`` empties it (the bench does, to time the search of a design never seen). ``hits`` and
+``clear`` empties it (the bench does, to time the search of a design never seen).
+
+For :func:`simulator.cost.nest_costs.evaluate_table` it also keeps, per op and keep state, the
+nests' results and the designs they were mapped on (:meth:`op_run`), keyed by the op's nests,
+the keep state, the homes, the search settings and the ``id`` of the op's base design made
+canonical (:meth:`canonical`: one object per equal design, so the key needs no hash of the
+design's levels): a design evaluated again skips building the keep states' designs and the
+searches' lookups. ``hits`` and
 ``misses`` count the mapping lookups, so ``misses`` is the number of searches run.
 """
 
@@ -26,7 +33,12 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from simulator.cost.nest.analysis import NestResult
+from simulator.cost.nest.arch import NestArch
 from simulator.cost.nest.mapping import Mapping
+
+#: An op's nests mapped in one keep state: their results and the designs they were mapped on
+#: (both None when the op cannot keep that state).
+OpRun = tuple[list[NestResult] | None, list[NestArch] | None]
 
 #: Mappings (and results) kept; each is at most a few KiB, so this is tens of MiB at most.
 CAPACITY = 20_000
@@ -41,6 +53,8 @@ class SearchMemo:
     misses: int = 0
     _found: dict[Hashable, Mapping] = field(default_factory=dict)
     _results: dict[Hashable, NestResult] = field(default_factory=dict)
+    _archs: dict[Hashable, Hashable] = field(default_factory=dict)
+    _ops: dict[Hashable, OpRun] = field(default_factory=dict)
 
     def get(self, key: Hashable) -> Mapping | None:
         found = self._found.get(key)
@@ -64,10 +78,33 @@ class SearchMemo:
             del self._results[next(iter(self._results))]
         self._results[key] = res
 
+    def canonical(self, arch: Hashable) -> Hashable:
+        """The one object kept equal to ``arch`` (``arch`` itself the first time): callers key
+        :meth:`op_run` by its ``id``, which stays valid while the memo holds it."""
+        got = self._archs.get(arch)
+        if got is None:
+            if len(self._archs) >= self.capacity:  # the ids in the op keys go with them
+                self._archs.clear()
+                self._ops.clear()
+            got = self._archs[arch] = arch
+        return got
+
+    def op_run(self, key: Hashable) -> OpRun | None:
+        """The nests' results and designs of one op in one keep state kept under ``key``
+        (:func:`simulator.cost.nest_costs.evaluate_table`), if any."""
+        return self._ops.get(key)
+
+    def keep_op_run(self, key: Hashable, run: OpRun) -> None:
+        if len(self._ops) >= self.capacity:
+            self._ops.clear()
+        self._ops[key] = run
+
     def clear(self) -> None:
         """Forget every mapping and result and reset the counts."""
         self._found.clear()
         self._results.clear()
+        self._archs.clear()
+        self._ops.clear()
         self.hits = self.misses = 0
 
     def __len__(self) -> int:

@@ -14,6 +14,7 @@ sliding-window relevance).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from accelerator.errors import SimulationError
@@ -31,6 +32,24 @@ RELEVANT: tuple[tuple[bool, ...], ...] = (
     tuple(d in (N, C, P, Q, R, S) for d in range(7)),
     tuple(d in (N, K, P, Q) for d in range(7)),
 )
+
+
+def window_span(outs: int, taps: int, stride: int, dilation: int) -> int:
+    """Distinct input indices ``o·stride + t·dilation`` for ``0 <= o < outs``, ``0 <= t < taps``.
+
+    With ``g = gcd(stride, dilation)`` every index is a multiple of ``g``; divided by it, a unit
+    step (``stride / g == 1``) makes ``taps`` runs of ``outs`` consecutive indices starting every
+    ``dilation / g``, which overlap when that step is shorter than a run, so
+    ``outs + (taps − 1)·min(outs, dilation / g)`` (the same with the roles swapped when
+    ``dilation / g == 1``). Other cases (both steps above 1 after dividing: rare) count the set.
+    """
+    g = math.gcd(stride, dilation)
+    a, d = stride // g, dilation // g
+    if a == 1:
+        return outs + (taps - 1) * min(outs, d)
+    if d == 1:
+        return taps + (outs - 1) * min(taps, a)
+    return len({o * a + t * d for o in range(outs) for t in range(taps)})
 
 
 @dataclass(frozen=True)
@@ -77,9 +96,9 @@ class Problem:
             return b[K] * b[C] * b[R] * b[S]
         if operand == OUT:
             return b[N] * b[K] * b[P] * b[Q]
-        rows = {p * self.stride[0] + r * self.dilation[0] for p in range(b[P]) for r in range(b[R])}
-        cols = {q * self.stride[1] + s * self.dilation[1] for q in range(b[Q]) for s in range(b[S])}
-        return b[N] * b[C] * len(rows) * len(cols)
+        rows = window_span(b[P], b[R], self.stride[0], self.dilation[0])
+        cols = window_span(b[Q], b[S], self.stride[1], self.dilation[1])
+        return b[N] * b[C] * rows * cols
 
     def key(self) -> tuple[object, ...]:
         """Identity of the shape for caches (the name is left out)."""

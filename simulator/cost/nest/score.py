@@ -3,7 +3,10 @@
 The same equations as :mod:`simulator.cost.nest.analysis` (tests hold them equal), over arrays
 of candidates ``(n, levels, 7)``; a candidate whose tiles overflow a level, or whose factors do
 not cover the bounds, scores ``inf``.
-Energy and cycles are of one copy of the nest.
+Energy and cycles are of one copy of the nest. What depends only on the loop nest (tiles,
+access counts, MAC cycles, folds) may be kept between scorings of the same candidates
+(:class:`Counts`, :mod:`simulator.cost.nest.pool`); the energies, capacities, bandwidths and
+DRAM's compression are applied at every scoring.
 
 The kernels are cached on disk (numba ``cache=True``, ``__pycache__``), and numba checks only
 the time stamp of the file that defines a cached function: after editing
@@ -72,6 +75,11 @@ def arch_arrays(arch: NestArch) -> ArchArrays:
     )
 
 
+#: :class:`Counts` states of a candidate: nothing known, its tile words known, its counts known,
+#: its outermost loops not covering the bounds (``peeled_counts``'s ``valid`` False).
+UNKNOWN, TILED, COUNTED, INVALID = 0, 1, 2, 3
+
+
 @numba.njit(cache=True)
 def _score(  # type: ignore[no-untyped-def]
     bounds,
@@ -97,6 +105,13 @@ def _score(  # type: ignore[no-untyped-def]
     stationary,
     fill,
     refill,
+    state,
+    tw_c,
+    sub_c,
+    acc_c,
+    fin_c,
+    comp_c,
+    folds_c,
 ):
     n = factors.shape[0]
     nlev = factors.shape[1]
@@ -106,7 +121,10 @@ def _score(  # type: ignore[no-untyped-def]
     for d in range(7):
         macs *= bounds[d]
     for j in range(n):
-        tw = tile_words(bounds, coef, factors[j], spatial[j], holds)
+        if state[j] == UNKNOWN:
+            tw_c[j] = tile_words(bounds, coef, factors[j], spatial[j], holds)
+            state[j] = TILED
+        tw = tw_c[j]
         ok = True
         for lv in range(nlev):
             mult = 2.0 if dbuf[lv] else 1.0
@@ -120,11 +138,27 @@ def _score(  # type: ignore[no-untyped-def]
                 ok = False
         if not ok:
             continue
-        acc, final, compute, folds, valid = peeled_counts(
-            bounds, coef, factors[j], orders[j], spatial[j], holds, stationary, fanout
-        )
-        if not valid:
+        if state[j] == TILED:
+            acc0, final0, compute0, folds0, valid = peeled_counts(
+                bounds, coef, factors[j], orders[j], spatial[j], holds, stationary, fanout
+            )
+            if not valid:
+                state[j] = INVALID
+                continue
+            acc_c[j] = acc0
+            fin_c[j] = final0
+            comp_c[j] = compute0
+            folds_c[j] = folds0
+            for lv in range(nlev):
+                if dbuf[lv]:
+                    sub_c[j, lv] = subtile_words(bounds, coef, factors[j], spatial[j], holds, lv)
+            state[j] = COUNTED
+        if state[j] == INVALID:
             continue
+        acc = acc_c[j]
+        final = fin_c[j]
+        compute = comp_c[j]
+        folds = folds_c[j]
         e = macs * mac_pj + final * final_adj
         worst = compute + folds[1] * fill + (folds[0] - folds[1]) * refill
         exposed = 0.0
@@ -136,7 +170,7 @@ def _score(  # type: ignore[no-untyped-def]
             moved = 0.0
             plain = 0.0  # bytes handed to the parent, at this level's plain words
             coded = 0.0  # the same at the parent's coded bytes
-            sub = subtile_words(bounds, coef, factors[j], spatial[j], holds, lv) if dbuf[lv] else tw[lv]
+            sub = sub_c[j, lv] if dbuf[lv] else tw[lv]
             for o in range(3):
                 rd = acc[lv + 1, o, READS]
                 wr = acc[lv + 1, o, WRITES]
@@ -171,9 +205,21 @@ def _score(  # type: ignore[no-untyped-def]
 
 
 def score(
-    aa: ArchArrays, bounds: np.ndarray, coef: np.ndarray, factors: np.ndarray, orders: np.ndarray, spatial: np.ndarray
+    aa: ArchArrays,
+    bounds: np.ndarray,
+    coef: np.ndarray,
+    factors: np.ndarray,
+    orders: np.ndarray,
+    spatial: np.ndarray,
+    counts: Counts | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Energy (pJ) and cycles of one copy per candidate; ``inf`` where tiles do not fit."""
+    """Energy (pJ) and cycles of one copy per candidate; ``inf`` where tiles do not fit.
+
+    ``counts``: what is known of these candidates' loop nest (:class:`Counts`, from earlier calls
+    on the same candidates and a design with the same ``counts_key``); filled in as needed. None:
+    a fresh one, used once."""
+    if counts is None:
+        counts = Counts.empty(factors.shape[0], factors.shape[1])
     e, c = _score(
         bounds,
         coef,
@@ -198,5 +244,58 @@ def score(
         aa.stationary,
         aa.fill_cycles,
         aa.refill_cycles,
+        counts.state,
+        counts.tile_words,
+        counts.subtile_words,
+        counts.acc,
+        counts.final,
+        counts.compute,
+        counts.folds,
     )
     return np.asarray(e), np.asarray(c)
+
+
+def counts_key(aa: ArchArrays) -> tuple[object, ...]:
+    """What of a design the loop nest's counts of a candidate depend on (:class:`Counts`): the
+    levels that hold each operand, the double-buffered ones, the array's level and the
+    pipeline's stationary operand. Capacities, energies, bandwidths and DRAM's compression only
+    enter the scoring that follows."""
+    return (aa.holds.shape, aa.holds.tobytes(), aa.double_buffered.tobytes(), aa.fanout, aa.stationary)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Per candidate, the parts of its score that depend only on the loop nest and
+    :func:`counts_key` (the tiles' words, the access counts, the MAC cycles, the array's folds),
+    computed the first time a scoring needs them: a candidate scored again on a design with the
+    same key (another keep state of the op: less room, another DRAM compression) reuses them,
+    so its energy and cycles are the very numbers a fresh scoring gives."""
+
+    state: np.ndarray  # (n,) int8: UNKNOWN, TILED (tile words known), COUNTED, INVALID
+    tile_words: np.ndarray  # (n, levels, 3)
+    subtile_words: np.ndarray  # (n, levels, 3), double-buffered levels only
+    acc: np.ndarray  # (n, levels + 1, 3, 4): counts.access_counts's layout
+    final: np.ndarray  # (n,)
+    compute: np.ndarray  # (n,)
+    folds: np.ndarray  # (n, 2)
+
+    @staticmethod
+    def empty(n: int, nlev: int) -> Counts:
+        """Nothing known yet of ``n`` candidates of ``nlev`` levels."""
+        return Counts(
+            state=np.zeros(n, np.int8),
+            tile_words=np.zeros((n, nlev, 3)),
+            subtile_words=np.zeros((n, nlev, 3)),
+            acc=np.zeros((n, nlev + 1, 3, 4)),
+            final=np.zeros(n),
+            compute=np.zeros(n),
+            folds=np.zeros((n, 2)),
+        )
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held (for the cache's bound)."""
+        return sum(
+            int(a.nbytes)
+            for a in (self.state, self.tile_words, self.subtile_words, self.acc, self.final, self.compute, self.folds)
+        )

@@ -29,9 +29,13 @@ sweep maps each (shape, design) once (:mod:`simulator.cost.nest.memo`).
 Speed: covering, the neighbours and scoring are compiled by numba (:mod:`.moves`, :mod:`.score`;
 the sampling's random draws stay numpy's, so the seeds give the mappings they always gave); the
 spatial candidates of a (shape, array, preset) are computed once per process
-(:func:`spatial_candidates`). Scoring is most of a search's time; a lower bound per sample
-(MACs and DRAM traffic of the main pass) pruned only about a quarter of the feasible samples
-against the best of their block and cost more than it saved, so every sample is scored.
+(:func:`spatial_candidates`). A search's samples, its local search's neighbour batches and their
+loop-nest counts are kept per process (:mod:`.pool`): the keep states of an op, which differ
+only in capacities and DRAM's compression, draw the same samples and reuse the counts, each
+scored on its own design, so every search returns what it always returned. Scoring is most of
+a search's time; a lower bound per sample (MACs and DRAM traffic of the main pass) pruned only
+about a quarter of the feasible samples against the best of their block and cost more than it
+saved, so every sample is scored.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from typing import Literal
 import numpy as np
 
 from accelerator.errors import SimulationError
+from simulator.cost.nest import pool
 from simulator.cost.nest.analysis import NestResult, evaluate
 from simulator.cost.nest.arch import NestArch
 from simulator.cost.nest.counts import axis_coefs
@@ -53,7 +58,7 @@ from simulator.cost.nest.memo import SHARED, SearchMemo
 from simulator.cost.nest.moves import cover, neighbours
 from simulator.cost.nest.presets import SpatialPreset
 from simulator.cost.nest.problem import RELEVANT, Problem
-from simulator.cost.nest.score import ArchArrays, arch_arrays, score
+from simulator.cost.nest.score import ArchArrays, arch_arrays, counts_key, score
 
 Objective = Literal["energy", "latency", "edp"]
 
@@ -150,6 +155,7 @@ def clear_caches() -> None:
     and the per-shape candidates), as a process that never mapped anything: the bench does this
     to time the search of a design never seen."""
     SHARED.clear()
+    pool.clear()
     _spatial_candidates.cache_clear()
     _axis_choices.cache_clear()
 
@@ -201,10 +207,68 @@ class Mapper:
         return res
 
     def _search(self, problem: Problem, arch: NestArch, preset: SpatialPreset, objective: Objective) -> Mapping:
-        rng = np.random.default_rng(self.seed)
         aa = arch_arrays(arch)
         bounds = np.asarray(problem.bounds, np.int64)
         coef = axis_coefs(problem.stride, problem.dilation)
+        key: tuple[object, ...] | None = None
+        found = None
+        if self.shared is not None:  # the samples and their counts, shared (:mod:`.pool`)
+            key = (
+                problem.bounds,
+                problem.stride,
+                problem.dilation,
+                arch.rows,
+                arch.cols,
+                arch.fanout_level,
+                preset,
+                self.samples,
+                self.spatial_keep,
+                self.imperfect,
+                self.seed,
+                counts_key(aa),
+            )
+            found = pool.get(key)
+        if found is None:
+            found = self._sample(problem, arch, preset, bounds)
+            if key is not None:
+                pool.put(key, found)
+        unrollings, samples = found.unrollings, found.samples
+        cost = self._cost(aa, bounds, coef, samples, objective)
+        # local search from the best sample of every spatial unrolling; the best result wins
+        # (ties: the earlier unrolling, perfect ones first, so a perfect-only search finds the same)
+        c = np.inf
+        for u in range(len(unrollings)):
+            block = cost[u * self.samples : (u + 1) * self.samples]
+            if not np.isfinite(block).any():
+                continue
+            start = u * self.samples + int(np.argmin(block))
+            got = self._local(
+                aa,
+                bounds,
+                coef,
+                samples.factors[start],
+                samples.orders[start],
+                samples.spatial[start],
+                cost[start],
+                objective,
+                found,
+                key,
+            )
+            if got[3] < c:
+                (f, o, _, c), (rows, cols) = got, unrollings[start // self.samples]
+        if not np.isfinite(c):
+            raise SimulationError(f"{problem.name!r}: no mapping fits {arch.name}")
+        return Mapping(
+            factors=tuple(tuple(int(x) for x in row) for row in f),  # type: ignore[misc]
+            orders=tuple(tuple(int(x) for x in row) for row in o),  # type: ignore[misc]
+            spatial_rows=rows,  # type: ignore[arg-type]
+            spatial_cols=cols,  # type: ignore[arg-type]
+        )
+
+    def _sample(self, problem: Problem, arch: NestArch, preset: SpatialPreset, bounds: np.ndarray) -> pool.Pool:
+        """The search's random-pruned samples (module docstring, step 2), ``samples`` per spatial
+        unrolling, from a generator seeded with ``seed``."""
+        rng = np.random.default_rng(self.seed)
         nlev = len(arch.levels)
         stationary = _stationary_orders()
         pool_f, pool_o, pool_s = [], [], []
@@ -235,27 +299,8 @@ class Mapper:
             pool_s.append(np.broadcast_to(sp, f.shape).copy())
         if not pool_f:
             raise SimulationError(f"{problem.name!r}: no spatial unrolling of {preset.name} fits {arch.name}")
-        factors, orders, spatial = np.concatenate(pool_f), np.concatenate(pool_o), np.concatenate(pool_s)
-        cost = self._cost(aa, bounds, coef, factors, orders, spatial, objective)
-        # local search from the best sample of every spatial unrolling; the best result wins
-        # (ties: the earlier unrolling, perfect ones first, so a perfect-only search finds the same)
-        c = np.inf
-        for u in range(len(unrollings)):
-            block = cost[u * self.samples : (u + 1) * self.samples]
-            if not np.isfinite(block).any():
-                continue
-            start = u * self.samples + int(np.argmin(block))
-            got = self._local(aa, bounds, coef, factors[start], orders[start], spatial[start], cost[start], objective)
-            if got[3] < c:
-                (f, o, _, c), (rows, cols) = got, unrollings[start // self.samples]
-        if not np.isfinite(c):
-            raise SimulationError(f"{problem.name!r}: no mapping fits {arch.name}")
-        return Mapping(
-            factors=tuple(tuple(int(x) for x in row) for row in f),  # type: ignore[misc]
-            orders=tuple(tuple(int(x) for x in row) for row in o),  # type: ignore[misc]
-            spatial_rows=rows,  # type: ignore[arg-type]
-            spatial_cols=cols,  # type: ignore[arg-type]
-        )
+        batch = pool.Batch.of(np.concatenate(pool_f), np.concatenate(pool_o), np.concatenate(pool_s))
+        return pool.Pool(batch, unrollings)
 
     def _local(
         self,
@@ -267,33 +312,35 @@ class Mapper:
         s: np.ndarray,
         c: float,
         objective: Objective,
+        found: pool.Pool,
+        key: tuple[object, ...] | None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """Local search from ``(f, o, s)`` of cost ``c``: the best neighbour while it improves
-        (:func:`.moves.neighbours`; ties to the first)."""
+        (:func:`.moves.neighbours`; ties to the first). The neighbour batches are kept in
+        ``found`` (under ``key``; None: not kept)."""
         for _ in range(self.local_rounds):
-            nf, no = neighbours(f, o)
-            if len(nf) == 0:
-                break
-            cover(nf, bounds, s[aa.fanout], aa.fanout)
-            ns = np.broadcast_to(s, nf.shape).copy()
-            nc = self._cost(aa, bounds, coef, nf, no, ns, objective)
+            start = f.tobytes() + o.tobytes() + s.tobytes()
+            batch = found.local.get(start)
+            if batch is None:
+                nf, no = neighbours(f, o)
+                if len(nf) == 0:
+                    break
+                cover(nf, bounds, s[aa.fanout], aa.fanout)
+                batch = pool.Batch.of(nf, no, np.broadcast_to(s, nf.shape).copy())
+                if key is not None:
+                    pool.add_local(key, found, start, batch)
+            nc = self._cost(aa, bounds, coef, batch, objective)
             j = int(np.argmin(nc))
             if not nc[j] < c:
                 break
-            f, o, c = nf[j], no[j], float(nc[j])
+            f, o, c = batch.factors[j], batch.orders[j], float(nc[j])
         return f, o, s, c
 
     @staticmethod
     def _cost(
-        aa: ArchArrays,
-        bounds: np.ndarray,
-        coef: np.ndarray,
-        f: np.ndarray,
-        o: np.ndarray,
-        s: np.ndarray,
-        objective: Objective,
+        aa: ArchArrays, bounds: np.ndarray, coef: np.ndarray, batch: pool.Batch, objective: Objective
     ) -> np.ndarray:
-        e, c = score(aa, bounds, coef, f, o, s)
+        e, c = score(aa, bounds, coef, batch.factors, batch.orders, batch.spatial, batch.counts)
         if objective == "energy":
             return e
         if objective == "latency":

@@ -1,0 +1,108 @@
+"""The mapper's sampled candidates and their loop-nest counts, kept across searches of a process.
+
+A search's samples (:meth:`simulator.cost.nest.search.Mapper._search`) depend only on the
+problem's shape, the array, the level count and fan-out level, the spatial preset and the search
+settings (seed, samples, spatial candidates kept, imperfect factors), not on the levels'
+capacities or DRAM's compression. The loop-nest counts of a candidate (its tiles, accesses, MAC
+cycles and folds: :class:`~simulator.cost.nest.score.Counts`) depend in addition only on
+:func:`~simulator.cost.nest.score.counts_key` (which levels hold which operand, which are double
+buffered, the pipeline). So the keep states of one op (:mod:`simulator.cost.nest_homes`: the same
+design with some room taken and some DRAM traffic dropped), and designs of a sweep that differ
+only in sizes and energies, draw the same samples and share their counts: each is scored on its
+own capacities and energies from the shared counts, the same numbers a fresh search computes, so
+every search still returns the mapping it always returned.
+
+The local search's neighbour batches are kept with their pool, keyed by the candidate they move
+from: two searches that walk the same path share the counts along it.
+
+The cache holds at most :data:`MAX_BYTES` of counts (the oldest pool goes first); :func:`clear`
+empties it (:func:`simulator.cost.nest.search.clear_caches`, so the bench's cold runs start from
+nothing).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator.cost.nest.score import Counts
+
+#: Bytes of candidates and counts kept (this model's choice: a pool of 3,600 candidates on five
+#: levels is about 3 MiB with its neighbour batches, so this keeps the last few dozen shapes).
+MAX_BYTES = 192 * 2**20
+
+
+@dataclass
+class Batch:
+    """Candidates ``(n, levels, 7)`` each of factors, orders and spatial factors, and their counts."""
+
+    factors: np.ndarray
+    orders: np.ndarray
+    spatial: np.ndarray
+    counts: Counts
+
+    @staticmethod
+    def of(factors: np.ndarray, orders: np.ndarray, spatial: np.ndarray) -> Batch:
+        """A batch of candidates with nothing counted yet (nobody may change the arrays: they are
+        shared)."""
+        return Batch(factors, orders, spatial, Counts.empty(factors.shape[0], factors.shape[1]))
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.factors.nbytes + self.orders.nbytes + self.spatial.nbytes) + self.counts.nbytes
+
+
+@dataclass
+class Pool:
+    """One search's samples (``unrollings``: the spatial candidate of each block of ``samples``)
+    and the neighbour batches of its local searches, by the candidate they start from."""
+
+    samples: Batch
+    unrollings: list[tuple[tuple[int, ...], tuple[int, ...]]]
+    local: dict[bytes, Batch] = field(default_factory=dict)
+    nbytes: int = 0
+
+
+_POOLS: OrderedDict[Hashable, Pool] = OrderedDict()
+_held = [0]
+
+
+def get(key: Hashable) -> Pool | None:
+    """The pool kept under ``key`` (made the newest), if any."""
+    pool = _POOLS.get(key)
+    if pool is not None:
+        _POOLS.move_to_end(key)
+    return pool
+
+
+def put(key: Hashable, pool: Pool) -> None:
+    """Keep ``pool`` under ``key``."""
+    pool.nbytes = pool.samples.nbytes
+    _POOLS[key] = pool
+    _held[0] += pool.nbytes
+    _trim()
+
+
+def add_local(key: Hashable, pool: Pool, start: bytes, batch: Batch) -> None:
+    """Keep the neighbour batch of ``start`` in ``pool`` (kept under ``key``, unless it went
+    since: then the batch lives as long as the caller holds the pool)."""
+    pool.local[start] = batch
+    pool.nbytes += batch.nbytes
+    if _POOLS.get(key) is pool:
+        _held[0] += batch.nbytes
+        _trim()
+
+
+def _trim() -> None:
+    while _held[0] > MAX_BYTES and len(_POOLS) > 1:
+        _, old = _POOLS.popitem(last=False)
+        _held[0] -= old.nbytes
+
+
+def clear() -> None:
+    """Forget every pool."""
+    _POOLS.clear()
+    _held[0] = 0

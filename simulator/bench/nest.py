@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from accelerator.errors import SimulationError, SpecError
 from accelerator.spec import ArchSpec
+from simulator.cost import nest_sparsity_batch
 from simulator.cost.nest.memo import SHARED
 from simulator.cost.nest.search import clear_caches
 from simulator.evaluation import evaluate_prepared
@@ -68,9 +69,15 @@ def _cpu_s(fn: Callable[[], object]) -> float:
     return time.process_time() - t0
 
 
+def _clear_all() -> None:
+    """Every process-wide cache of the nest path: the mapper's and the sparsity's register counts."""
+    clear_caches()
+    nest_sparsity_batch.SHARED.clear()
+
+
 def time_design(table: OpTable, nest: ArchSpec, repeat: int) -> tuple[float, float, int]:
     """(cold ms, warm ms, searches) of one nest design on ``table`` (see the module docstring)."""
-    clear_caches()
+    _clear_all()
     cold = _cpu_s(lambda: evaluate_prepared(table, nest))
     searches = SHARED.misses
     warm = min(_cpu_s(lambda: evaluate_prepared(table, nest)) for _ in range(max(repeat, 1)))
@@ -121,7 +128,7 @@ def nest_rows(
             doc[f"{kind}_ms_per_design"][name] = ms
             doc[f"{kind}_designs_per_s_per_core"][name] = round(1e3 / ms, 2)
         doc["searches_per_design"][name] = round(sum(searches) / len(searches), 1)
-    clear_caches()
+    _clear_all()
     doc["designs"] = [d.name for d in designs if d.name not in doc["skipped"]]
     doc["clock"] = (
         "time.process_time: CPU ms of this process, one core; cold: one run with no mapping known, "

@@ -38,7 +38,7 @@ from simulator.cost.array import LOOP_ORDERS, spatial_utilization
 from simulator.cost.nest.search import Mapper
 from simulator.cost.overlap import total
 from simulator.cost.residency import Residency
-from simulator.nest_evaluation import dram_refusal, nest_costs
+from simulator.nest_evaluation import nest_costs
 from simulator.optable import OpTable, prepare
 from simulator.result import DesignResult, OpResult, per_image
 
@@ -100,7 +100,7 @@ def _costs(
             except SimulationError as exc:
                 res = residency.refuse(res, f"the remaining capacity maps no tile ({exc})")
             else:
-                refused = dram_refusal(res, counts, costs, kept)
+                refused = residency.dram_refusal(res, counts, costs, kept)
                 res, costs = (refused, costs) if refused is not None else (res, kept)
     if fidelity == "event":
         from simulator.cost.event import simulate  # lazy: simpy, only for the event fidelity

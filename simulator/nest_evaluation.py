@@ -5,8 +5,9 @@ and, where the design asks for it and it pays, weights resident across steps.
 Weight residency follows the one-level model's rules (:mod:`simulator.cost.residency`): the
 parameters must fit their level (:func:`~simulator.cost.residency.plan`), every op must still map
 with what is left, and the squeezed mappings plus the fill must move no more DRAM bytes per image
-than reading the weights per op (:func:`dram_refusal`); otherwise the design runs per op and its
-result says why. The caller adds the fill once per image (:func:`simulator.cost.residency.fill_cost`).
+than reading the weights per op (:func:`simulator.cost.residency.dram_refusal`); otherwise the
+design runs per op and its result says why. The caller adds the fill once per image
+(:func:`simulator.cost.residency.fill_cost`).
 
 The event fidelity replays the nests' demands (:func:`simulator.cost.event.simulate`): per op the
 tiles DRAM hands the outermost on-chip level, the units its loads overlap in, DRAM's read and
@@ -22,27 +23,11 @@ import numpy as np
 from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec
 from simulator.cost import residency
-from simulator.cost.analytic import OpCosts
 from simulator.cost.nest.compression import spec_code
 from simulator.cost.nest.search import Mapper
 from simulator.cost.nest_costs import NestCosts, evaluate_table, new_mapper
 from simulator.cost.residency import Residency
 from simulator.optable import OpTable
-
-
-def dram_refusal(res: Residency, counts: np.ndarray, per_op: OpCosts, kept: OpCosts) -> Residency | None:
-    """``res`` refused when the mapping with resident weights (``kept``) plus the fill moves more
-    DRAM bytes per image than ``per_op``; None when residency pays. ``counts``: images' steps per
-    traced step."""
-    dram_kept = float(counts @ kept.traffic_bytes["dram"].sum(axis=1)) + res.resident_bytes
-    dram_per_op = float(counts @ per_op.traffic_bytes["dram"].sum(axis=1))
-    if dram_kept <= dram_per_op:
-        return None
-    return residency.refuse(
-        res,
-        f"the squeezed tiles would move {dram_kept / 1e6:.4g} MB of DRAM per image, more than per_op's "
-        f"{dram_per_op / 1e6:.4g} MB",
-    )
 
 
 def nest_costs(
@@ -68,7 +53,7 @@ def nest_costs(
             except SimulationError as exc:
                 res = residency.refuse(res, f"the remaining capacity maps no tile ({exc})")
             else:
-                refused = dram_refusal(res, counts, costs.costs, kept.costs)
+                refused = residency.dram_refusal(res, counts, costs.costs, kept.costs)
                 res, costs = (refused, costs) if refused is not None else (res, kept)
     if fidelity == "event":
         from simulator.cost.event import simulate  # lazy: simpy, only for the event fidelity

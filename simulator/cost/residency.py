@@ -29,12 +29,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from accelerator.spec import ArchSpec
 from simulator.cost.hardware import WGT, Hardware, dram_efficiency
 from simulator.optable import OpTable
+
+if TYPE_CHECKING:
+    from simulator.cost.analytic import OpCosts
 
 
 @dataclass(frozen=True)
@@ -141,3 +145,18 @@ def fill_cost(hw: Hardware, res: Residency) -> FillCost:
 
 def _mb(b: float) -> str:
     return f"{b / 1e6:.3g} MB"
+
+
+def dram_refusal(res: Residency, counts: np.ndarray, per_op: OpCosts, kept: OpCosts) -> Residency | None:
+    """``res`` refused when the mapping with resident weights (``kept``) plus the fill moves more
+    DRAM bytes per image than ``per_op``; None when residency pays. ``counts``: images' steps per
+    traced step."""
+    dram_kept = float(counts @ kept.traffic_bytes["dram"].sum(axis=1)) + res.resident_bytes
+    dram_per_op = float(counts @ per_op.traffic_bytes["dram"].sum(axis=1))
+    if dram_kept <= dram_per_op:
+        return None
+    return refuse(
+        res,
+        f"the squeezed tiles would move {dram_kept / 1e6:.4g} MB of DRAM per image, more than per_op's "
+        f"{dram_per_op / 1e6:.4g} MB",
+    )

@@ -31,9 +31,8 @@ from simulator.cost.nest.arch import NestArch, NestLevel
 from simulator.cost.nest.mapping import Mapping
 from simulator.cost.nest.problem import gemm
 from simulator.cost.nest_columns import STALLS, Nest, columns, reduce_nest
-from simulator.cost.nest_sparsity import _rows, apply
+from simulator.cost.nest_sparsity import _reduce, _rows, apply
 from simulator.cost.nest_sparsity_batch import RegisterMemo, nests, register_words
-from simulator.cost.nest_sparsity_columns import reduce
 from simulator.cost.nest_sparsity_nest import Cases, Mode, cases, effects, sparse_nest
 from simulator.optable import OpTable, prepare
 
@@ -93,17 +92,7 @@ def test_reduce_is_reduce_nest(mapped: tuple[list[NestResult], list[NestArch]], 
         sn = sparse_nest(r, a, HW, mode).result
         n = nests([r], [a])
         e = effects(n, cases(np.zeros(1, dtype=np.int64), mode), HW)
-        got = reduce(
-            n.names,
-            n.fanout_level,
-            HW,
-            e.compute_cycles,
-            e.transfer_cycles,
-            e.traffic_bytes,
-            e.exposed_cycles,
-            e.energy_pj,
-            e.mac_energy_pj,
-        )
+        got = _reduce(n, HW, e)
         want = reduce_nest(sn, HW, a)
         g, w = _reduced(n, got), _reduced(n, want)
         assert g.keys() == w.keys()

@@ -32,16 +32,6 @@ def eyeriss_arch() -> NestArch:
 # --- the plain implementations the compiled ones replaced (the oracles) ---------------------------
 
 
-def _primes(n: int) -> list[int]:
-    out, d = [], 2
-    while n > 1:
-        while n % d == 0:
-            out.append(d)
-            n //= d
-        d += 1
-    return out
-
-
 def _plain_cover(f: np.ndarray, bounds: np.ndarray, spatial: np.ndarray, fanout: int) -> None:
     nlev = f.shape[1]
     for d in range(7):
@@ -67,7 +57,7 @@ def _plain_cover(f: np.ndarray, bounds: np.ndarray, spatial: np.ndarray, fanout:
 def _plain_neighbours(f: np.ndarray, o: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     nlev = f.shape[0]
     nf, no = [], []
-    moves = [(d, a, p) for d in range(7) for a in range(nlev) for p in sorted(set(_primes(int(f[a, d]))))]
+    moves = [(d, a, p) for d in range(7) for a in range(nlev) for p in sorted(set(search._primes(int(f[a, d]))))]
     for d, a, p in moves:
         for b in range(nlev):
             if b != a:

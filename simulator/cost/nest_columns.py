@@ -17,11 +17,10 @@ import numpy as np
 
 from simulator.cost.analytic import BOUND_SLACK, OpCosts
 from simulator.cost.clock import clock_energy
-from simulator.cost.hardware import Hardware
+from simulator.cost.hardware import Hardware, bank_rate
 from simulator.cost.mapping import Mapping
 from simulator.cost.nest.analysis import NestResult
 from simulator.cost.nest.arch import NestArch
-from simulator.cost.nest_sparsity_columns import reduce
 from simulator.cost.overlap import total
 from simulator.cost.sparsity import sparse_state
 from simulator.cost.vector import VectorWork, streaming_cycles, vector_cost, vector_work
@@ -54,20 +53,26 @@ class Nest:
 
 
 def reduce_nest(r: NestResult, hw: Hardware, narch: NestArch) -> Nest:
-    """``r`` with the one-level model's bank conflicts, DRAM latency and stall names
-    (:func:`simulator.cost.nest_sparsity_columns.reduce` for this one case)."""
-    names = tuple(lv.name for lv in narch.levels)
-    red = reduce(
-        names,
-        narch.fanout_level,
-        hw,
-        np.asarray(r.compute_cycles),
-        np.array([r.transfer_cycles[n] for n in names]),
-        np.array([r.traffic_bytes[n] for n in names]),
-        np.array([r.exposed_cycles_by_level.get(n, 0.0) for n in names]),
-        np.array([r.energy_pj_by_level[n] for n in names]),
-        np.asarray(r.energy_pj_by_level["mac"]),
-    )
+    """``r`` with the one-level model's bank conflicts, DRAM latency and stall names.
+
+    The scalar twin of :func:`simulator.cost.nest_sparsity_columns.reduce` (the same reduction over
+    arrays; ``test_nest_sparsity_batch.py::test_reduce_is_reduce_nest`` holds the two equal): calling
+    that one for each nest made warm nest evaluations about 20 % slower (bench, 2026-12-05)."""
+    shared = {lv.name: lv for lv in hw.levels}
+    per_pe = {lv.name for lv in narch.levels[: narch.fanout_level]}
+    compute = r.compute_cycles
+    onchip = compute
+    for name, t in r.transfer_cycles.items():
+        if name in shared:
+            lv = shared[name]
+            acc = np.asarray(r.traffic_bytes[name] / lv.access_bytes)
+            t = max(t, float(acc / bank_rate(acc, np.asarray(max(compute, 1.0)), lv)))
+        if name != "dram":
+            onchip = max(onchip, t)
+    busy = max(onchip, r.transfer_cycles["dram"])
+    serial = sum(v for k, v in r.exposed_cycles_by_level.items() if not shared[k].double_buffered)
+    first = sum(v for k, v in r.exposed_cycles_by_level.items() if shared[k].double_buffered)
+    lat = hw.dram_latency_cycles if r.traffic_bytes["dram"] > 0 else 0.0
     # DRAM's reads at its stored bytes (weights and inputs coded or kept; partial sums plain)
     comp = narch.levels[-1].compression
     stored = np.asarray(narch.word_bits) / 8.0 * np.array([comp[0], comp[1], 1.0])
@@ -76,15 +81,20 @@ def reduce_nest(r: NestResult, hw: Hardware, narch: NestArch) -> Nest:
     tiles = float(math.prod(f[-1])) * r.problem.copies  # exact integer products, as numpy's int64 ones
     top = narch.levels[-2] if len(narch.levels) > 1 else None
     units = tiles * float(math.prod(f[-2])) if top is not None and top.double_buffered else tiles
+    stalls = {"dram": busy - onchip, "fill_drain": first + lat, "serial": serial, "sram": onchip - compute}
+    energy: dict[str, float] = {}
+    for name, e in r.energy_pj_by_level.items():
+        key = "compute" if name == "mac" else "rf" if name in per_pe else name
+        energy[key] = energy.get(key, 0.0) + e
     return Nest(
-        compute=float(red.compute),
-        cycles=float(red.cycles),
-        memory=float(red.memory),
-        stalls={k: float(v) for k, v in red.stalls.items()},
-        energy_pj={k: float(v) for k, v in red.energy_pj.items()},
+        compute=compute,
+        cycles=busy + serial + first + lat,
+        memory=max(r.transfer_cycles.values()),
+        stalls=stalls,
+        energy_pj=energy,
         traffic=dict(r.traffic_bytes),
         mac_pj=r.macs * narch.mac_pj,
-        onchip=float(red.onchip),
+        onchip=onchip,
         dram_rd_bytes=rd,
         dram_wr_bytes=r.traffic_bytes["dram"] - rd,
         tiles=tiles,

@@ -1,6 +1,7 @@
-"""Nests' numbers reduced to the simulator's columns: :func:`reduce` over arrays (one value per
-case), which :func:`simulator.cost.nest_columns.reduce_nest` calls for one nest and
-:mod:`simulator.cost.nest_sparsity` for every nest at every step in one pass.
+"""Many nests' numbers reduced to the simulator's columns at once: :func:`reduce` is
+:func:`simulator.cost.nest_columns.reduce_nest` over arrays (one value per case), for
+:mod:`simulator.cost.nest_sparsity` to reduce every nest at every step in one pass. The tests hold
+the two equal (``tests/unit/simulator/cost/nest/test_nest_sparsity_columns.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ class Reduced:
     compute: np.ndarray
     cycles: np.ndarray
     memory: np.ndarray
-    onchip: np.ndarray  # the on-chip levels' busy time (compute or the slowest level below DRAM)
     stalls: dict[str, np.ndarray]  # the one-level model's causes (nest_columns.STALLS)
     energy_pj: dict[str, np.ndarray]  # "compute" (the MACs), "rf" (the per-PE levels), each shared level
     traffic: dict[str, np.ndarray]  # per level
@@ -81,7 +81,6 @@ def reduce(
         compute=compute,
         cycles=busy + serial + first + lat,
         memory=memory,
-        onchip=onchip,
         stalls={"dram": busy - onchip, "fill_drain": first + lat, "serial": serial, "sram": onchip - compute},
         energy_pj=out,
         traffic={name: traffic[..., i] for i, name in enumerate(names)},

@@ -1,11 +1,13 @@
 """The memory hierarchy as deep as the hardware: Timeloop/ZigZag-style loop-nest cost model.
 
-Standalone for now (``simulator.evaluate`` does not call it yet; docs/memory-model.md says what
-remains to wire). Modules: ``problem`` (the loop nest), ``arch`` (levels, array, widths),
+``simulator.evaluate`` runs it for a design with ``mapping.memory_model: nest``
+(:mod:`simulator.cost.nest_costs`, docs/memory-model.md).
+Modules: ``problem`` (the loop nest), ``arch`` (levels, array, widths),
 ``mapping`` (tile factors, loop orders, spatial unrolling), ``counts`` (reuse analysis, numba),
 ``analysis`` (energy and cycles), ``score`` (batched scoring), ``search`` (the mapper),
 ``presets`` (spatial unrollings, the Eyeriss and ZigZag designs), ``ops`` (workload ops as
-nests), ``oracle`` (brute-force simulation for tests).
+nests), ``oracle`` (brute-force simulation for tests), ``kernel_cache`` (numba's on-disk cache
+keyed on all the kernels' sources: bound here, once every kernel module is imported).
 """
 
 from simulator.cost.nest.analysis import NestResult, evaluate
@@ -14,6 +16,11 @@ from simulator.cost.nest.mapping import Mapping
 from simulator.cost.nest.presets import PRESETS, SpatialPreset, eyeriss, zigzag_tpu_like
 from simulator.cost.nest.problem import Problem, attention, conv, conv_from_input, gemm
 from simulator.cost.nest.search import Mapper
+
+from simulator.cost.nest import counts, kernel_cache, moves, score, systolic, union  # isort: skip
+
+#: SHA-256 of the kernels' sources: every cached kernel's on-disk cache is keyed on it too.
+KERNEL_SOURCES = kernel_cache.bind([counts, moves, score, systolic, union])
 
 __all__ = [
     "PRESETS",

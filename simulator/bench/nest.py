@@ -1,8 +1,7 @@
 """The loop-nest engine's speed on the bench's workloads: the ``nest`` part of ``picojoule bench``.
 
-Every bench design is copied with ``mapping.memory_model: nest`` (designs the nest engine
-refuses, e.g. packed int4 at two MACs per PE per cycle, are listed under ``skipped`` with the
-reason). Per workload and design, :func:`nest_rows` times
+Every bench design is copied with ``mapping.memory_model: nest`` (a design the spec or the nest
+engine refuses is listed under ``skipped`` with the reason). Per workload and design, :func:`nest_rows` times
 :func:`simulator.evaluation.evaluate_prepared` (the workload prepared once, as sweeps do) twice:
 
 - ``cold``: every mapping searched (:func:`simulator.cost.nest.search.clear_caches` first: the
@@ -113,7 +112,7 @@ def nest_rows(
                     evaluate_prepared(table, nest)
                     loaded = True
                 c, w, s = time_design(table, nest, repeat)
-            except SimulationError as exc:  # the nest engine refuses this design (e.g. packed int4)
+            except SimulationError as exc:  # the nest engine refuses this design
                 doc["skipped"][nest.name] = _reason(exc)
             else:
                 cold.append(c)

@@ -28,6 +28,11 @@ columns the one-level model fills, with the one-level model's effects where they
   (:mod:`simulator.cost.nest.compression`) at their zero fractions (:func:`fmap_zero_fracs`);
   the mapper sees the coded bytes.
 
+A packed run precision (``macs_per_pe_per_cycle`` above 1: the RTL tile's INT4 mode) maps every
+nest in packed words (:func:`simulator.cost.nest.arch.packed`: ``C`` in words of ``lanes``
+consecutive values, a beat per cycle, one access per packed word, one partial-sum update per beat),
+the MACs at the packed per-MAC energy (``Hardware.mac_pj``); the notes say what is approximate.
+
 Tensors stay on chip as in the one-level model (:mod:`simulator.cost.nest_homes`): an op's output
 for the next op where the workload chains them and it fits and pays
 (:mod:`simulator.cost.nest_homes_plan`, the one-level model's keep programme on the nests' costs),
@@ -59,11 +64,11 @@ from simulator.cost.analytic import OpCosts
 from simulator.cost.hardware import Hardware, hardware
 from simulator.cost.mapping import score
 from simulator.cost.nest.analysis import NestResult
-from simulator.cost.nest.arch import NestArch, from_spec
+from simulator.cost.nest.arch import NestArch, from_spec, packed
 from simulator.cost.nest.compression import RunLengthCode
 from simulator.cost.nest.memo import OpRun
 from simulator.cost.nest.presets import PRESETS
-from simulator.cost.nest.problem import DIMS, Problem
+from simulator.cost.nest.problem import DIMS, C, Problem
 from simulator.cost.nest.search import Mapper
 from simulator.cost.nest_columns import Nest, columns, reduce_nest, vector_work_of
 from simulator.cost.nest_homes import Keep, homes_of, op_archs, op_problems, score_blocks
@@ -89,9 +94,18 @@ def new_mapper(arch: ArchSpec) -> Mapper:
     return Mapper(samples=arch.mapping.samples, seed=arch.mapping.seed)
 
 
-def limits(arch: ArchSpec, table: OpTable, unfused: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
+def limits(
+    arch: ArchSpec,
+    table: OpTable,
+    unfused: tuple[str, ...] | list[str] = (),
+    *,
+    lanes: int = 1,
+    padded: tuple[str, ...] | list[str] = (),
+) -> tuple[str, ...]:
     """What the nest path leaves out on this design and workload, one note each; ``unfused``: the
-    attention ops whose scores fit no block of their level (run unfused)."""
+    attention ops whose scores fit no block of their level (run unfused); ``lanes``: MACs per PE
+    per cycle of the run precision (packed words, :func:`simulator.cost.nest.arch.packed`);
+    ``padded``: the ops with a reduction ``C`` that ``lanes`` does not divide."""
     c = arch.compute
     head = "memory_model nest: "
     notes = [
@@ -112,6 +126,20 @@ def limits(arch: ArchSpec, table: OpTable, unfused: tuple[str, ...] | list[str] 
             head + f"fused attention: the scores of {', '.join(unfused[:3])}"
             f"{f' and {len(unfused) - 3} more' if len(unfused) > 3 else ''} fit no block of query rows "
             "beside the tiles; those ops run unfused (scores through DRAM and the vector unit's softmax)"
+        )
+    if lanes > 1:
+        notes.append(
+            head + f"packed precision: {lanes} MACs per PE per cycle on consecutive input channels C (a GEMM's "
+            "reduction) in one storage word, R and S not packed; zero gating and block skipping keep the "
+            "one-level model's per-MAC probabilities, a packed word's read or partial-sum update saved only when "
+            "all its lanes' MACs are"
+        )
+    if padded:
+        notes.append(
+            head + f"packed precision: the reduction of {', '.join(padded[:3])}"
+            f"{f' and {len(padded) - 3} more' if len(padded) > 3 else ''} is not a multiple of {lanes}: its last "
+            "word is partial and takes a whole beat, its idle lanes charged as MACs on the zero padding (an "
+            "upper bound on the MAC energy: the RTL tile gates a zero nibble)"
         )
     notes.extend(nest_sparsity.notes(arch, table))
     return tuple(notes)
@@ -179,11 +207,6 @@ def evaluate_table(
     ``memory.dram.compression``), at the zero fractions of :func:`fmap_zero_fracs`; the mapper
     sees the coded bytes. Its values must be the activations' width (``value_bits``)."""
     hw = hardware(arch)
-    if hw.mpc != 1:
-        raise SimulationError(
-            f"{arch.name}: memory_model nest models one MAC per PE per cycle; this design runs {hw.precision} "
-            f"at {hw.mpc} MACs per PE per cycle (packed precision is not modelled yet): use memory_model one_level"
-        )
     if mapper is None:
         mapper = new_mapper(arch)
     elif (mapper.seed, mapper.samples) != (arch.mapping.seed, arch.mapping.samples):
@@ -206,6 +229,7 @@ def evaluate_table(
     runs: dict[tuple[int, Keep], list[NestResult] | None] = {}
     run_archs: dict[tuple[int, Keep], list[NestArch]] = {}
     op_nests: dict[tuple[int, int], tuple[Problem, ...]] = {}  # per (op, scores_rows): its keep states share them
+    op_values: dict[tuple[int, int], tuple[Problem, ...]] = {}  # the same before packing (C in values)
     bases: dict[int, NestArch] = {}
     # the process's memo keeps each op's keep states across evaluations (SearchMemo.op_run)
     memo = mapper.shared
@@ -223,7 +247,10 @@ def evaluate_table(
                 base = bases[i] = memo.canonical(base) if memo is not None else base  # type: ignore[assignment]
             nests = op_nests.get((i, keep.scores_rows))
             if nests is None:
-                nests = op_nests[i, keep.scores_rows] = op_problems(op, arch.mapping.conv_view, keep.scores_rows)
+                values = op_problems(op, arch.mapping.conv_view, keep.scores_rows)
+                # a packed design maps C in packed words (simulator.cost.nest.arch.packed)
+                nests = op_nests[i, keep.scores_rows] = tuple(packed(p, narch.lanes) for p in values)
+                op_values[i, keep.scores_rows] = values
             if not nests:
                 raise SimulationError(
                     f"op {op.name!r} ({op.kind}) has GEMM rows but no loop nest (simulator.cost.nest.ops)"
@@ -310,10 +337,17 @@ def evaluate_table(
                 for r in results
             ],
         }
+        if narch.lanes > 1:  # the bounds and mapping above count C in packed words
+            info[i]["macs_per_pe_per_cycle"] = narch.lanes
+            for entry, v in zip(info[i]["nests"], op_values[i, rows[i]], strict=True):
+                entry["c_values"] = v.bounds[C]
         if table.kind[i] == "attention":
             info[i]["fused_attention"] = bool(rows[i])
             info[i]["scores_rows_per_block"] = rows[i]
     columns_ = columns(table, hw, parts, objective, res_in=res_in, res_out=res_out, work=work)
     costs = nest_sparsity.apply(table, hw, columns_, mapped, narch, archs=mapped_archs)
     unfused = [table.workload.ops[i].name for i in gemm_ops if table.kind[i] == "attention" and not rows[i]]
-    return NestCosts(costs, info, limits(arch, table, unfused))
+    padded = [
+        table.workload.ops[i].name for i in gemm_ops if any(v.bounds[C] % narch.lanes for v in op_values[i, rows[i]])
+    ]
+    return NestCosts(costs, info, limits(arch, table, unfused, lanes=narch.lanes, padded=padded))

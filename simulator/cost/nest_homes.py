@@ -102,7 +102,7 @@ def score_blocks(op: Op, narch: NestArch, homes: Homes) -> list[int]:
     if op.kind != "attention" or op.gemm is None or homes.act_level < 0 or homes.out_level < 0:
         return []
     _, lq, lk, _ = op.gemm
-    width = max(narch.word_bits[INP], narch.output_bits) / 8.0
+    width = max(narch.word_bits[INP] / narch.lanes, narch.output_bits) / 8.0  # one value, packed or not
     cap = min(_capacity(narch.levels[homes.act_level], INP), _capacity(narch.levels[homes.out_level], NEST_OUT))
     cap -= homes.weight_bytes if homes.weight_level in (homes.act_level, homes.out_level) else 0.0
     return [d for d in _divisors_down(lq) if d * lk * width <= SCORES_SHARE * cap]
@@ -175,13 +175,14 @@ def op_archs(
         drop = [weights_param and homes.weight_bytes > 0, j == 0 and keep.res_in, False]
         drop[NEST_OUT] = j == last and keep.res_out and not keep.out_written
         if keep.scores_rows:
-            s = p.bounds[3] * max(base.word_bits[INP], base.output_bits) / 8.0  # P = the block's rows
+            # P = the block's rows; one score's bytes (a packed input word holds `lanes` of them)
+            s = p.bounds[3] * max(base.word_bits[INP] / base.lanes, base.output_bits) / 8.0
             if j == 0:  # Q·Kᵀ writes the scores
                 s *= p.bounds[1]
                 drop[NEST_OUT] = True
                 reserved.append((homes.out_level, NEST_OUT, s))
             else:  # P·V reads them
-                s *= p.bounds[2]
+                s *= p.bounds[2] * base.lanes  # C = Lk in packed words
                 drop[INP] = True
                 reserved.append((homes.act_level, INP, s))
         arch = homed(base, (drop[0], drop[1], drop[2]), reserved)

@@ -1,7 +1,10 @@
 """Energy and cycles of one mapped loop nest, from the access counts of :mod:`.counts`.
 
 Energy (pJ) = MACs × the MAC energy + Σ over levels and operands of reads × word bits × read
-pJ/bit + writes × word bits × write pJ/bit. Words are the operand's width (weights, inputs,
+pJ/bit + writes × word bits × write pJ/bit. On a packed design (``NestArch.lanes`` > 1, the
+problem :func:`~simulator.cost.nest.arch.packed`) a word of weights or inputs is the packed word
+and the MACs are the lanes' slots, ``lanes`` per point of the packed nest (a partial last word's
+idle lanes included: they multiply its zero padding). Words are the operand's width (weights, inputs,
 partial sums); the outputs DRAM receives for the last time are written at the output width,
 earlier spills at the partial-sum width. The datapath's operand registers cost nothing here. A
 DRAM that codes an operand (``NestLevel.compression``: Eyeriss's run-length coded fmaps) stores,
@@ -11,9 +14,10 @@ stay plain (the code is for feature maps).
 
 Cycles (state of the model):
 
-- compute = the product of all temporal factors (one MAC per PE per cycle; idle PEs of a
-  partly used array count as time, not work), summed over the passes of an imperfect mapping
-  (a remainder nest's partial loops run only their iterations), plus the array's pipeline: its
+- compute = the product of all temporal factors (one beat per PE per cycle: one MAC, or
+  ``lanes`` MACs of one packed word; idle PEs of a partly used array count as time, not work),
+  summed over the passes of an imperfect mapping (a remainder nest's partial loops run only
+  their iterations), plus the array's pipeline: its
   fixed cycles per change of the stationary tile (:mod:`.systolic`; ``fill_cycles``);
 - each level's transfer time = its bytes (reads + writes) per instance / its bandwidth per
   instance; with double buffering these overlap compute, so the op takes at least the largest;
@@ -60,7 +64,7 @@ class NestResult:
 
     problem: Problem
     mapping: Mapping
-    macs: int
+    macs: int  # the lanes' MAC slots: problem.macs × lanes (the problem's MACs when unpacked)
     reads_words: np.ndarray
     writes_words: np.ndarray
     energy_pj_by_level: dict[str, float]  # "mac" and every level's name
@@ -154,7 +158,8 @@ def _result(
     final *= copies
     bits = np.asarray(arch.word_bits)
     nlev = len(arch.levels)
-    energy: dict[str, float] = {"mac": problem.macs * arch.mac_pj}
+    macs = problem.macs * arch.lanes  # lane slots of the packed words (module docstring)
+    energy: dict[str, float] = {"mac": problem.macs * (arch.mac_pj * arch.lanes)}
     transfer: dict[str, float] = {}
     fill = fill_one * copies
     compute = float(compute_one) * copies + fill
@@ -189,11 +194,11 @@ def _result(
             exposed_by[lv.name] = _handover_cycles(words * bits / 8.0, finals * bits[OUT] / 8.0, lv, parent)
             exposed += exposed_by[lv.name]
     cycles = max(compute, *transfer.values()) + exposed
-    pes = arch.rows * arch.cols
+    pes = arch.rows * arch.cols * arch.lanes
     return NestResult(
         problem=problem,
         mapping=mapping,
-        macs=problem.macs,
+        macs=macs,
         reads_words=acc[:, :, READS],
         writes_words=acc[:, :, WRITES],
         energy_pj_by_level=energy,
@@ -204,5 +209,5 @@ def _result(
         exposed_cycles_by_level=exposed_by,
         traffic_bytes=traffic,
         cycles=cycles,
-        utilization=problem.macs / (pes * cycles) if cycles > 0 else math.nan,
+        utilization=macs / (pes * cycles) if cycles > 0 else math.nan,
     )

@@ -14,6 +14,18 @@ capacity to choose): a MAC whose innermost loops do not touch an operand keeps i
 The array fans out under level ``fanout_level`` (the first shared level): the levels below it are
 per PE, one instance per PE of ``rows × cols`` (with none, the array's MACs sit right under it).
 
+Packed precision (``lanes`` > 1, the spec's ``macs_per_pe_per_cycle`` at the run precision): a PE
+does ``lanes`` MACs per cycle on consecutive indices of the reduction dimension ``C``, their
+operands arriving together in one storage word (the RTL tile's INT4 mode: two signed nibbles per
+8-bit lane, reduction indices ``k`` and ``k + 1``, both products added into the one accumulator;
+``rtl/pe_tile/hdl/pe_tile_pe.v``). The nest then counts in packed words: its problems are
+:func:`packed` (``C`` in words of ``lanes`` values), the weights' and inputs' ``word_bits`` are
+the packed word's, and every loop of ``C`` (spatial or temporal, at any level) steps one word, so
+a cycle of the temporal loops is one beat, a per-PE access of a weight or an input is one packed
+word and a partial sum is updated once per beat. ``R`` and ``S`` are not packed: two filter taps
+would need two input words whose pairing shifts with the output position (the sliding window),
+which one storage word cannot serve.
+
 :func:`from_spec` builds the levels from an :class:`accelerator.spec.ArchSpec`: the per-PE levels
 of its YAML (a level's ``partitions`` give per-operand capacities and energies, priced by
 :func:`per_pe_level` with the project's SRAM model where the spec gives none), the shared levels
@@ -26,12 +38,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec, MemoryLevel
 from simulator.cost.hardware import hardware, level_energy
-from simulator.cost.nest.problem import OPERANDS
+from simulator.cost.nest.problem import OPERANDS, C, Problem
 from simulator.cost.nest.systolic import Pipeline, pipeline
 
 Triple = tuple[float, float, float]  # per operand: weights, inputs, outputs
@@ -78,8 +90,14 @@ class NestArch:
     clock_hz: float
     #: Fixed cycles per change of the stationary tile in the array (:mod:`.systolic`); None: none.
     pipeline: Pipeline | None = None
+    #: MACs per PE per cycle: lanes that unroll the reduction ``C`` in one packed word (module
+    #: docstring); with more than one, ``word_bits`` of weights and inputs are the packed word's
+    #: and the problems are :func:`packed`.
+    lanes: int = 1
 
     def __post_init__(self) -> None:
+        if not isinstance(self.lanes, int) or self.lanes < 1:
+            raise SimulationError(f"{self.name}: lanes (MACs per PE per cycle) must be an int >= 1, got {self.lanes!r}")
         if not self.levels or not all(self.levels[-1].holds):
             raise SimulationError(f"{self.name}: the last level must be DRAM and hold every operand")
         if not 0 <= self.fanout_level < len(self.levels):
@@ -103,7 +121,22 @@ class NestArch:
             self.output_bits,
             self.mac_pj,
             self.pipeline,
+            self.lanes,
         )
+
+
+def packed(problem: Problem, lanes: int) -> Problem:
+    """``problem`` as a design with ``lanes`` MACs per PE per cycle runs it: ``C`` in packed words
+    of ``lanes`` consecutive values, ``ceil(C / lanes)`` of them (the last one partial when ``lanes``
+    does not divide ``C``: its idle lanes hold zeros, as the RTL tile pads an odd reduction); the
+    other dimensions as they are. ``problem`` itself when ``lanes`` is 1."""
+    if lanes == 1:
+        return problem
+    if not isinstance(lanes, int) or lanes < 1:
+        raise SimulationError(f"problem {problem.name!r}: lanes must be an int >= 1, got {lanes!r}")
+    b = problem.bounds
+    words = -(-b[C] // lanes)
+    return replace(problem, bounds=(b[0], b[1], words, b[3], b[4], b[5], b[6]))
 
 
 def per_pe_level(
@@ -197,7 +230,9 @@ def from_spec(spec: ArchSpec, per_pe: Sequence[NestLevel] | None = None) -> Nest
     """The nest's view of ``spec``: its per-PE levels (:func:`spec_per_pe_levels`; ``per_pe``
     replaces them, innermost first), its shared levels and DRAM at the per-access energies
     :func:`simulator.cost.hardware.hardware` gives them, its array and operand widths, and the
-    array's pipeline for its dataflow (:func:`.systolic.pipeline`)."""
+    array's pipeline for its dataflow (:func:`.systolic.pipeline`). A packed run precision
+    (``hw.mpc`` MACs per PE per cycle) gives ``lanes = hw.mpc`` and weights and inputs in packed
+    words of ``mpc`` values (module docstring)."""
     hw = hardware(spec)
     levels = list(spec_per_pe_levels(spec) if per_pe is None else per_pe)
     fanout = len(levels)
@@ -232,9 +267,10 @@ def from_spec(spec: ArchSpec, per_pe: Sequence[NestLevel] | None = None) -> Nest
         rows=hw.rows,
         cols=hw.cols,
         fanout_level=fanout,
-        word_bits=(float(hw.w_bits), float(hw.a_bits), float(hw.p_bits)),
+        word_bits=(float(hw.w_bits * hw.mpc), float(hw.a_bits * hw.mpc), float(hw.p_bits)),
         output_bits=float(hw.o_bits),
         mac_pj=hw.mac_pj,
         clock_hz=hw.clock_hz,
         pipeline=pipeline(spec.compute.dataflow, hw.rows, hw.cols),
+        lanes=hw.mpc,
     )

@@ -16,7 +16,13 @@ simulates is the one the analysis assumes, stated here without its formulas:
   back from it (one instance receives each element; the others start at zero);
 - an imperfect mapping (an outermost loop of ``ceil(D / t)`` iterations, the last partial) runs
   as a main nest of the full iterations and then a remainder nest (loop peeling), nothing kept
-  across the seam; each is enumerated as above.
+  across the seam; each is enumerated as above;
+- packed precision (``lanes`` > 1, :func:`simulator.cost.nest.arch.packed`): the mapping's ``C``
+  loops step packed words and a loop of ``lanes`` consecutive values of ``C`` sits innermost,
+  inside the datapath's registers (the PE's lanes); every element is enumerated as a value and
+  counted as the storage word that holds it (value ``c`` in word ``c // lanes``), so a register
+  load of weights or inputs is one word of ``lanes`` values and a partial sum is updated once per
+  beat. :func:`beats_and_macs` counts the beats (temporal iterations that run) and the MACs.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import numpy as np
 
 from simulator.cost.nest.arch import NestArch
 from simulator.cost.nest.mapping import Mapping
-from simulator.cost.nest.problem import INP, OUT, RELEVANT, WGT, Problem
+from simulator.cost.nest.problem import INP, OUT, RELEVANT, WGT, C, Problem
 
 Loop = tuple[int, int, int, bool]  # level, dim, bound, spatial
 Elems = frozenset[tuple[int, ...]]
@@ -46,8 +52,11 @@ def _loops(mapping: Mapping, arch: NestArch) -> list[Loop]:
     return loops
 
 
-def _element(o: int, idx: list[int], prob: Problem) -> tuple[int, ...]:
+def _element(o: int, idx: list[int], prob: Problem, lanes: int = 1) -> tuple[int, ...]:
+    """The storage word of operand ``o`` at point ``idx`` (``idx[C]`` a value: its word is
+    ``c // lanes``)."""
     n, k, c, p, q, r, s = idx
+    c //= lanes
     if o == WGT:
         return (k, c, r, s)
     if o == OUT:
@@ -56,9 +65,10 @@ def _element(o: int, idx: list[int], prob: Problem) -> tuple[int, ...]:
 
 
 def _tile(
-    o: int, fixed: dict[int, int], inner: list[int], loops: list[Loop], prob: Problem
+    o: int, fixed: dict[int, int], inner: list[int], loops: list[Loop], prob: Problem, lanes: int = 1
 ) -> frozenset[tuple[int, ...]]:
-    """Elements touched by the loops ``inner`` (indices into ``loops``) with the others at ``fixed``."""
+    """Elements (storage words) touched by the loops ``inner`` (indices into ``loops``) with the
+    others at ``fixed``."""
     pts = set()
     for combo in itertools.product(*(range(loops[i][2]) for i in inner)):
         val = dict(fixed)
@@ -66,7 +76,7 @@ def _tile(
         idx = [0] * 7
         for i, (_, d, _, _) in enumerate(loops):
             idx[d] = idx[d] * loops[i][2] + val[i]
-        pts.add(_element(o, idx, prob))
+        pts.add(_element(o, idx, prob, lanes))
     if o != INP or not pts:
         return frozenset(pts)
     # an input tile is the window its points span
@@ -127,26 +137,65 @@ def _passes(problem: Problem, arch: NestArch, mapping: Mapping) -> list[tuple[Pr
     return out
 
 
-def simulate(problem: Problem, arch: NestArch, mapping: Mapping) -> tuple[np.ndarray, float]:
+def simulate(problem: Problem, arch: NestArch, mapping: Mapping, lanes: int = 1) -> tuple[np.ndarray, float]:
     """Per level (index 0: datapath registers) and operand, words of one copy counted by
     enumeration (reads, writes, fills, drains as in ``counts.access_counts``); and the distinct
     output words written to the top level. An imperfect mapping runs as its passes (a main nest
-    of the full iterations, then the remainder), each enumerated on its own."""
+    of the full iterations, then the remainder), each enumerated on its own. ``lanes`` > 1:
+    ``mapping`` maps ``packed(problem, lanes)`` and the values are enumerated through the PE's
+    lanes (module docstring)."""
     acc = np.zeros((len(arch.levels) + 1, 3, 4))
     final = 0.0
-    for prob, m, revisit in _passes(problem, arch, mapping):
-        a, f = _simulate_perfect(prob, arch, m, revisit)
+    for prob, m, revisit in _passes(_packed(problem, lanes), arch, mapping):
+        a, f = _simulate_perfect(prob, arch, m, revisit, lanes)
         acc += a
         final += 0.0 if revisit else f
     return acc, final
 
 
+def _packed(problem: Problem, lanes: int) -> Problem:
+    """``problem`` with ``C`` in words of ``lanes`` values (the oracle's own ceiling)."""
+    b = list(problem.bounds)
+    b[C] = -(-b[C] // lanes)
+    return Problem(problem.name, tuple(b), problem.stride, problem.dilation, problem.copies)  # type: ignore[arg-type]
+
+
+def beats_and_macs(problem: Problem, arch: NestArch, mapping: Mapping, lanes: int = 1) -> tuple[int, int, int]:
+    """``(beats, slots, macs)`` of one copy by enumeration: the temporal iterations of ``mapping``
+    (on ``packed(problem, lanes)``) that run (their first spatial point inside the bounds; each
+    PE does one beat per cycle), the lanes' MAC slots of the points inside the bounds (``lanes``
+    per point), and the MACs among them (the slots whose value of ``C`` exists)."""
+    pb = _packed(problem, lanes)
+    loops = _loops(mapping, arch)
+    temporal = [i for i, lp in enumerate(loops) if not lp[3]]
+    spatial = [i for i, lp in enumerate(loops) if lp[3]]
+    beats = slots = macs = 0
+    for t in itertools.product(*(range(loops[i][2]) for i in temporal)):
+        ran = False
+        for sp in itertools.product(*(range(loops[i][2]) for i in spatial)):
+            val = dict(zip(temporal, t, strict=True))
+            val.update(zip(spatial, sp, strict=True))
+            idx = [0] * 7
+            for i, (_, d, bound, _) in enumerate(loops):
+                idx[d] = idx[d] * bound + val[i]
+            if any(idx[d] >= pb.bounds[d] for d in range(7)):
+                continue
+            ran = True
+            slots += lanes
+            macs += sum(1 for j in range(lanes) if idx[C] * lanes + j < problem.bounds[C])
+        beats += ran
+    return beats, slots, macs
+
+
 def _simulate_perfect(
-    problem: Problem, arch: NestArch, mapping: Mapping, revisit: bool = False
+    problem: Problem, arch: NestArch, mapping: Mapping, revisit: bool = False, lanes: int = 1
 ) -> tuple[np.ndarray, float]:
     """One perfect nest; ``revisit``: its outputs hold partial sums of an earlier pass (a
-    remainder of a reduction dimension), so every output tile it loads is read back."""
+    remainder of a reduction dimension), so every output tile it loads is read back; ``lanes``:
+    the PE's lanes, a loop of ``C`` values inside the registers."""
     loops = _loops(mapping, arch)
+    if lanes > 1:
+        loops.append((-1, C, lanes, True))  # the lanes: inside every level, the registers included
     nlev = len(arch.levels)
     temporal = [i for i, lp in enumerate(loops) if not lp[3]]
     acc = np.zeros((nlev + 1, 3, 4))
@@ -184,7 +233,7 @@ def _simulate_perfect(
                     old = held.get(s)
                     if old is not None and not changed:
                         continue
-                    new = _tile(o, fixed, inner, loops, problem)
+                    new = _tile(o, fixed, inner, loops, problem, lanes)
                     held[s] = new
                     kept = old & new if (old is not None and moved == innermost_rel) else frozenset()
                     g = tuple(fixed[i] for i in sp_above_p)

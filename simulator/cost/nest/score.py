@@ -6,12 +6,14 @@ not cover the bounds, scores ``inf``.
 Energy and cycles are of one copy of the nest. What depends only on the loop nest (tiles,
 access counts, MAC cycles, folds) may be kept between scorings of the same candidates
 (:class:`Counts`, :mod:`simulator.cost.nest.pool`); the energies, capacities, bandwidths and
-DRAM's compression are applied at every scoring.
+DRAM's compression are applied at every scoring. On a packed design (``NestArch.lanes`` > 1) the
+candidates map the packed problem (:func:`~simulator.cost.nest.arch.packed`), so the counts are of
+packed words and beats as the analysis's; each point of the nest is ``lanes`` MAC slots.
 
-The kernels are cached on disk (numba ``cache=True``, ``__pycache__``), and numba checks only
-the time stamp of the file that defines a cached function: after editing
-:mod:`.counts` or :mod:`.systolic`, whose kernels ``_score`` compiles in, save this file too
-(or delete its ``*.nbi``/``*.nbc`` files), else ``_score`` keeps running the old counts.
+The kernels are cached on disk (numba ``cache=True``); numba alone would check only the file
+that defines a cached function, so ``_score`` would keep the counts it compiled in after an edit
+to :mod:`.counts` or :mod:`.systolic`. :mod:`.kernel_cache` keys every kernel's cache on all the
+kernels' sources (bound in the package's ``__init__``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class ArchArrays:
     size_bytes: np.ndarray  # (levels,) shared capacity (inf where partitioned)
     operand_bytes: np.ndarray  # (levels, 3) partitions (inf where shared)
     fanout: int
-    mac_pj: float
+    mac_pj: float  # per MAC (per lane slot on a packed design)
     final_adjust_pj: float  # per final output word at DRAM: output width instead of psum width
     final_adjust_bytes: float  # the same in bytes moved (negative when outputs are narrower)
     out_coded_pj: float  # per final output word at DRAM and unit of its code's ratio above 1
@@ -48,6 +50,7 @@ class ArchArrays:
     stationary: int  # the pipeline's stationary operand (-1: no pipeline, .systolic)
     fill_cycles: float  # per first visit of a stationary tile
     refill_cycles: float  # per later visit
+    lanes: int = 1  # MACs per PE per cycle: each point of the (packed) nest is ``lanes`` MAC slots
 
 
 def arch_arrays(arch: NestArch) -> ArchArrays:
@@ -72,6 +75,7 @@ def arch_arrays(arch: NestArch) -> ArchArrays:
         stationary=-1 if arch.pipeline is None else arch.pipeline.stationary,
         fill_cycles=0.0 if arch.pipeline is None else arch.pipeline.fill_cycles,
         refill_cycles=0.0 if arch.pipeline is None else arch.pipeline.refill_cycles,
+        lanes=arch.lanes,
     )
 
 
@@ -236,7 +240,7 @@ def score(
         aa.size_bytes,
         aa.operand_bytes,
         aa.fanout,
-        aa.mac_pj,
+        aa.mac_pj * aa.lanes,  # per point of the packed nest, as the analysis charges it
         aa.final_adjust_pj,
         aa.final_adjust_bytes,
         aa.out_coded_pj,
@@ -258,8 +262,9 @@ def score(
 def counts_key(aa: ArchArrays) -> tuple[object, ...]:
     """What of a design the loop nest's counts of a candidate depend on (:class:`Counts`): the
     levels that hold each operand, the double-buffered ones, the array's level and the
-    pipeline's stationary operand. Capacities, energies, bandwidths and DRAM's compression only
-    enter the scoring that follows."""
+    pipeline's stationary operand. Capacities, energies, bandwidths, DRAM's compression and the
+    lanes (``ArchArrays.lanes``: the candidates already map the packed problem, so its packed
+    words are the counts' words) only enter the scoring that follows."""
     return (aa.holds.shape, aa.holds.tobytes(), aa.double_buffered.tobytes(), aa.fanout, aa.stationary)
 
 

@@ -8,12 +8,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from nestcase import dims, order
 
 from accelerator import pe
 from simulator.cost.nest.analysis import evaluate
 from simulator.cost.nest.arch import NestArch, NestLevel
 from simulator.cost.nest.mapping import Mapping
-from simulator.cost.nest.problem import C, K, N, P, Q, R, S, gemm
+from simulator.cost.nest.problem import C, K, P, gemm
 from simulator.cost.nest.score import arch_arrays, score
 from simulator.cost.nest.systolic import pipeline, visits
 
@@ -30,24 +31,12 @@ def _arch(dataflow: str) -> NestArch:
     return replace(arch, pipeline=pipeline(dataflow, ROWS, COLS))
 
 
-def _dims(**f: int) -> tuple[int, ...]:
-    out = [1] * 7
-    for name, v in f.items():
-        out["NKCPQRS".index(name)] = v
-    return tuple(out)
-
-
-def _order(*first: int) -> tuple[int, ...]:
-    """An order with ``first`` outermost, the other dimensions after."""
-    return (*first, *(d for d in (N, K, C, P, Q, R, S) if d not in first))
-
-
 def _ws(m: int, n: int, k: int, dram: dict[str, int], glb: dict[str, int], dram_order: tuple[int, ...]) -> Mapping:
     return Mapping(
-        factors=(_dims(**glb), _dims(**dram)),  # type: ignore[arg-type]
-        orders=(_order(P), dram_order),  # type: ignore[arg-type]
-        spatial_rows=_dims(C=min(k, ROWS)),  # type: ignore[arg-type]
-        spatial_cols=_dims(K=min(n, COLS)),  # type: ignore[arg-type]
+        factors=(dims(**glb), dims(**dram)),  # type: ignore[arg-type]
+        orders=(order(P), dram_order),  # type: ignore[arg-type]
+        spatial_rows=dims(C=min(k, ROWS)),  # type: ignore[arg-type]
+        spatial_cols=dims(K=min(n, COLS)),  # type: ignore[arg-type]
     )
 
 
@@ -55,7 +44,7 @@ def test_weight_stationary_fold_is_scalesims() -> None:
     # GEMM M = 10 (P, streamed), N = 8 (K, across columns), K = 8 (C, across rows): 2 x 2 folds,
     # fold loops above the streamed one: each fold streams its 10 rows once.
     prob = gemm("g", 10, 8, 8)
-    res = evaluate(prob, _arch("weight_stationary"), _ws(10, 8, 8, {"K": 2, "C": 2}, {"P": 10}, _order(K, C)))
+    res = evaluate(prob, _arch("weight_stationary"), _ws(10, 8, 8, {"K": 2, "C": 2}, {"P": 10}, order(K, C)))
     folds, t = 4, 10
     assert res.compute_cycles == folds * (2 * ROWS + COLS + t - 2)
     assert res.fill_cycles == folds * (2 * ROWS + COLS - 2)
@@ -64,7 +53,7 @@ def test_weight_stationary_fold_is_scalesims() -> None:
 def test_streamed_loop_outside_the_folds_changes_them_per_step() -> None:
     # the streamed P steps outermost at DRAM (P10 around K2 C2): every step changes all four folds
     prob = gemm("g", 10, 8, 8)
-    m = _ws(10, 8, 8, {"P": 10, "K": 2, "C": 2}, {}, _order(P, K, C))
+    m = _ws(10, 8, 8, {"P": 10, "K": 2, "C": 2}, {}, order(P, K, C))
     res = evaluate(prob, _arch("weight_stationary"), m)
     assert res.fill_cycles == 40 * (2 * ROWS + COLS - 2)
     assert res.compute_cycles == 40 + 40 * (2 * ROWS + COLS - 2)
@@ -73,7 +62,7 @@ def test_streamed_loop_outside_the_folds_changes_them_per_step() -> None:
 def test_an_imperfect_fold_is_one_more_fold() -> None:
     # K = 6 on 4 rows: ceil(6 / 4) = 2 folds per column fold (the second half full), as SCALE-Sim
     prob = gemm("g", 10, 8, 6)
-    res = evaluate(prob, _arch("weight_stationary"), _ws(10, 8, 6, {"K": 2, "C": 2}, {"P": 10}, _order(K, C)))
+    res = evaluate(prob, _arch("weight_stationary"), _ws(10, 8, 6, {"K": 2, "C": 2}, {"P": 10}, order(K, C)))
     assert res.fill_cycles == 4 * (2 * ROWS + COLS - 2)
     assert res.compute_cycles == 4 * (2 * ROWS + COLS - 2) + 4 * 10
 
@@ -81,12 +70,12 @@ def test_an_imperfect_fold_is_one_more_fold() -> None:
 def test_output_stationary_fold_is_the_rtl_tile_and_revisits_preload() -> None:
     prob = gemm("g", 8, 8, 10)  # P = 8, K = 8, C = 10 (the reduction, in beats)
     arch = _arch("output_stationary")
-    rows, cols = _dims(P=4), _dims(K=4)
-    whole = Mapping((_dims(C=10), _dims(P=2, K=2)), (_order(C), _order(P, K)), rows, cols)  # type: ignore[arg-type]
+    rows, cols = dims(P=4), dims(K=4)
+    whole = Mapping((dims(C=10), dims(P=2, K=2)), (order(C), order(P, K)), rows, cols)  # type: ignore[arg-type]
     res = evaluate(prob, arch, whole)
     assert res.compute_cycles == 4 * pe.tile_cycles(10, "int8", rows=ROWS, cols=COLS)  # 4 folds of 2 + K + R
     # C split outermost: each fold is visited twice, the second time a delta op with preload
-    split = Mapping((_dims(C=5), _dims(C=2, P=2, K=2)), (_order(C), _order(C, P, K)), rows, cols)  # type: ignore[arg-type]
+    split = Mapping((dims(C=5), dims(C=2, P=2, K=2)), (order(C), order(C, P, K)), rows, cols)  # type: ignore[arg-type]
     res = evaluate(prob, arch, split)
     first = pe.tile_cycles(5, "int8", rows=ROWS, cols=COLS)
     again = pe.tile_cycles(5, "int8_delta", rows=ROWS, cols=COLS, preload=True)
@@ -101,7 +90,7 @@ def test_row_stationary_has_no_pipeline_term() -> None:
 def test_the_scorer_charges_what_the_analysis_charges(dataflow: str) -> None:
     prob = gemm("g", 10, 8, 8)
     arch = _arch(dataflow)
-    m = _ws(10, 8, 8, {"P": 10, "K": 2, "C": 2}, {}, _order(P, K, C))
+    m = _ws(10, 8, 8, {"P": 10, "K": 2, "C": 2}, {}, order(P, K, C))
     f, o, sp = m.arrays(arch)
     bounds = np.asarray(prob.bounds, np.int64)
     coef = np.ones((3, 4, 2), np.int64)

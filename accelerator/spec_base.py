@@ -80,8 +80,8 @@ BOUND_REASONS: dict[str, str] = {
     "MAX_DRAM_GB_PER_S": '1 PB/s: 125x the fastest HBM3e package (B200, 8 TB/s); tests use it as "DRAM never limits"',
     "MAX_DRAM_PJ_PER_BIT": "DDR4 with I/O is ~15-20 pJ/bit, HBM3 ~4 (energy_45nm.yaml); x50",
     "MAX_DRAM_LATENCY_NS": "1 ms: DRAM is ~100 ns, CXL-attached memory ~300-600 ns",
-    "MAX_FLOP_CLOCK_FJ": "1 pJ per flip-flop per cycle: a 45 nm flop's clock pin and wire are ~1-2 fJ "
-    "(accelerator/tech/clock_45nm.yaml); x20 for 130 nm and the tree's buffers, x25 margin",
+    "MAX_FLOP_CLOCK_FJ": "1 pJ per flip-flop per cycle: a 45 nm flop's clock pin, wire, internal clock inverters "
+    "and leaf-buffer share are ~7-12 fJ (accelerator/tech/clock_45nm.yaml); x20 for 130 nm, x4 margin",
 }
 
 

@@ -8,7 +8,7 @@ per-PE storage the spec says is built of flip-flops (``register_storage``).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -23,8 +23,8 @@ class ClockNetworkSpec(_Strict):
     enabled: bool = Field(
         False,
         description="charge the clock network every cycle of every op (energy component clock, "
-        "simulator.cost.clock): flip-flops x energy per flop per cycle; the clock runs on stalls too "
-        "(no clock gating of idle PEs is modelled)",
+        "simulator.cost.clock): flip-flops (and word clock gates, storage_gating) x energy per cycle; the clock "
+        "runs on stalls too (no clock gating of idle PEs is modelled)",
     )
     register_storage: Annotated[tuple[str, ...], YamlTuple] = Field(
         (),
@@ -33,18 +33,32 @@ class ClockNetworkSpec(_Strict):
         "per_pe level's name, or level.operand for one of its partitions (e.g. spad.act); the rest of the "
         "per-PE storage is taken to be SRAM (its clocking is in its access energy)",
     )
+    storage_gating: Literal["none", "word"] = Field(
+        "none",
+        description="clock gating of register_storage: none clocks every bit every cycle; word gives each word "
+        "(the level's width_bits) an integrated clock gate (NanGate45 CLKGATETST_X1, clocked every cycle) and "
+        "clocks the flops of at most one written word per storage per cycle (one write port: an upper bound "
+        "on the writes), as synthesis gates a register bank with a write enable",
+    )
     flop_energy_fj: float | None = Field(
         None,
         ge=0,
         le=MAX_FLOP_CLOCK_FJ,
         allow_inf_nan=False,
         description="clock energy per flip-flop per cycle in fJ at this design's node and supply (used as "
-        "given, pin and wire); default: the cited model (accelerator/tech/clock_45nm.yaml: the NanGate45 "
-        "DFF_X1 clock pin plus 1.5 sink pitches of clock wire over the die, C x Vdd^2, node-scaled)",
+        "given, all of it); default: the cited model (accelerator/tech/clock_45nm.yaml: the NanGate45 "
+        "DFF_X1 clock pin plus 1.5 sink pitches of clock wire over the die, C x Vdd^2, the pin's Liberty "
+        "internal energy, and its share of a BUF_X4 leaf buffer per TritonCTS sink cluster; node-scaled)",
     )
 
     @model_validator(mode="after")
     def _unique(self) -> ClockNetworkSpec:
+        if self.storage_gating != "none" and not self.register_storage:
+            raise LocatedError(
+                ("storage_gating",),
+                f"{self.storage_gating!r} gates register_storage, which names nothing; allowed: none, or name "
+                "the register-built storage in register_storage",
+            )
         if len(set(self.register_storage)) != len(self.register_storage):
             raise LocatedError(
                 ("register_storage",), f"names repeat: {list(self.register_storage)}; allowed: each storage once"
@@ -86,3 +100,17 @@ def register_bits_per_pe(clock: ClockNetworkSpec, memory: MemorySpec) -> int:
         size = lv.size_bytes if not part else next(p.size_bytes for k, p in parts.items() if k == part)
         bits += 8 * size
     return bits
+
+
+def register_words_per_pe(clock: ClockNetworkSpec, memory: MemorySpec) -> list[tuple[int, int]]:
+    """``(words, word_bits)`` of each per-PE storage ``clock.register_storage`` names, in its order: a word is
+    the level's ``width_bits`` (a partial last word counts as a word)."""
+    per_pe = {lv.name: lv for lv in memory.levels if lv.per_pe}
+    out = []
+    for name in clock.register_storage:
+        level, _, part = name.partition(".")
+        lv = per_pe[level]
+        parts = lv.partitions or {}
+        size = lv.size_bytes if not part else next(p.size_bytes for k, p in parts.items() if k == part)
+        out.append((-(-8 * size // lv.width_bits), lv.width_bits))
+    return out

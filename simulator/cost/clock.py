@@ -10,21 +10,40 @@ op costs ``flops · E_flop``:
   cycle)`` bits each) and one fire flag per packed MAC; the synthesised 4×4 tile has 50 per PE,
   which this count gives for its spec. The storage bits are the per-PE levels or partitions the
   spec lists in ``register_storage`` (small scratchpads built of flip-flops, not SRAM macros).
-- ``E_flop`` = the spec's ``flop_energy_fj`` when given (used as given), else
-  ``(C_pin + 1.5 · pitch · c_wire) · Vdd²`` at 45 nm / 0.9 V, carried to the design's node and
-  supply by ``accelerator.tech.node_energy_factor`` (Stillmaker & Baas 2017): ``C_pin`` the
-  NanGate45 DFF_X1 clock pin, ``c_wire`` the clock layer's capacitance per µm, and 1.5 sink
-  pitches the wire an H-tree spends per sink, with the sinks spread evenly over the modelled die
-  (``pitch = sqrt(die area / flops)``; ``accelerator/tech/clock_45nm.yaml`` cites each).
+- ``E_flop`` = the spec's ``flop_energy_fj`` when given (used as given), else the cited model of
+  ``accelerator/tech/clock_45nm.yaml`` at 45 nm / 0.9 V (:func:`flop_clock_parts`), carried to the
+  design's node and supply by ``accelerator.tech.node_energy_factor`` (Stillmaker & Baas 2017):
 
-What it leaves out, so it is a lower bound of the clock network: the flops' internal clock
-inverters, the tree's buffers, flops outside the PEs (buffer and NoC control, the DRAM
-interface), and clock gating (the array is clocked on every cycle of an op, stalls included).
+  - the clock pin and the H-tree's wire, ``(C_pin + 1.5 · pitch · c_wire) · Vdd²``: ``C_pin`` the
+    NanGate45 DFF_X1 clock pin, ``c_wire`` the clock layer's capacitance per µm, and 1.5 sink
+    pitches the wire an H-tree spends per sink, with the sinks spread evenly over the modelled die
+    (``pitch = sqrt(die area / flops)``);
+  - the flop's own clock inverters: the Liberty internal energy of the DFF_X1 clock pin per
+    cycle when its output holds (``flop_clock_internal_fj``);
+  - the leaf clock buffers: one BUF_X4 (nangate45's clock-tree buffer) per cluster of sinks, its
+    input pin and internal energy shared by the sinks a TritonCTS cluster holds (at most 50, within
+    a 20 µm diameter: ``min(50, π · 10² / pitch²)``, at least one).
+
+  The library's energies are at 1.1 V; Stillmaker & Baas' 45 nm polynomial carries them to 0.9 V.
+
+Gating (``clock_network.storage_gating``): ``none`` clocks every counted flop on every cycle of an
+op, stalls included. ``word`` gives each word of register-built storage (the level's ``width_bits``)
+an integrated clock gate (NanGate45 CLKGATETST_X1: its clock pin, wire and buffer share as a flop's,
+and its Liberty internal energy when closed), clocked every cycle, and clocks the flops of one
+written word per gated storage per cycle (pin, wire and internal energy; one write port, so an
+upper bound on the writes): per PE and cycle ``pipeline · E_flop + words · E_gate + word bits ·
+E_written``, as synthesis gates a register bank with a write enable.
+
+What it leaves out, so per clocked sink it is a lower bound: the buffers of the tree's upper levels
+and flops outside the PEs (buffer and NoC control, the DRAM interface). What it overstates: idle
+PEs are clocked (the Eyeriss chip gates the PEs a layer leaves unused: Chen et al., JSSC 2017,
+Sec. IV-A), and without ``storage_gating: word`` so is register-built storage that holds its value.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +53,7 @@ import yaml
 
 from accelerator import tech
 from accelerator.spec import PRECISION_BITS, ArchSpec
-from accelerator.spec_clock import register_bits_per_pe
+from accelerator.spec_clock import register_bits_per_pe, register_words_per_pe
 
 if TYPE_CHECKING:
     from simulator.cost.hardware import Hardware
@@ -63,33 +82,134 @@ def pe_pipeline_flops(macs_per_pe_per_cycle: dict[str, int], accumulator_bits: i
     return accumulator_bits + 2 * lane_bits + packed
 
 
-def clocked_flops(arch: ArchSpec) -> int:
-    """Flip-flops the clock network drives: PEs × (pipeline registers + register-built storage bits)."""
+@dataclass(frozen=True)
+class ClockedPE:
+    """What the clock drives in one PE on one cycle."""
+
+    #: flip-flops clocked every cycle: the pipeline, and the register-built storage when not gated
+    flops: int
+    #: word clock gates (``storage_gating: word``), clocked every cycle
+    gates: int
+    #: flops of the written words behind open gates: one word per gated storage (an upper bound)
+    written_bits: int
+
+    @property
+    def sinks(self) -> int:
+        """The clock tree's sinks in the PE: its flops and its gates (gated flops hang off a gate)."""
+        return self.flops + self.gates
+
+
+def clocked_pe(arch: ArchSpec) -> ClockedPE:
+    """One PE's clocked flops, word gates and written bits per cycle (module docstring)."""
     c = arch.compute
     mpcs = {str(k): v for k, v in c.macs_per_pe_per_cycle.items()}
-    per_pe = pe_pipeline_flops(mpcs, c.accumulator_bits) + register_bits_per_pe(arch.clock_network, arch.memory)
-    return c.rows * c.cols * per_pe
+    pipeline = pe_pipeline_flops(mpcs, c.accumulator_bits)
+    if arch.clock_network.storage_gating == "none":
+        return ClockedPE(pipeline + register_bits_per_pe(arch.clock_network, arch.memory), 0, 0)
+    words = register_words_per_pe(arch.clock_network, arch.memory)
+    return ClockedPE(pipeline, sum(n for n, _ in words), sum(bits for _, bits in words))
+
+
+def clocked_flops(arch: ArchSpec) -> int:
+    """Sinks the clock tree drives: PEs × (flops clocked every cycle + word clock gates); without gating,
+    PEs × (pipeline registers + register-built storage bits)."""
+    c = arch.compute
+    return c.rows * c.cols * clocked_pe(arch).sinks
+
+
+@dataclass(frozen=True)
+class FlopClockParts:
+    """One flip-flop's clock energy per cycle in fJ at 45 nm / 0.9 V, by part (see the module
+    docstring; ``accelerator/tech/clock_45nm.yaml`` cites each number)."""
+
+    #: the clock pin and the H-tree wire per sink, (C_pin + 1.5 pitch c_wire) Vdd^2
+    pin_wire_fj: float
+    #: the flop's own clock inverters (Liberty internal energy of the clock pin, output held)
+    internal_fj: float
+    #: the flop's share of its leaf clock buffer (input pin and internal energy)
+    buffer_fj: float
+    #: sinks one leaf buffer drives (TritonCTS cluster bounds at this pitch)
+    sinks_per_buffer: float
+
+    @property
+    def total_fj(self) -> float:
+        """The three parts together."""
+        return self.pin_wire_fj + self.internal_fj + self.buffer_fj
+
+
+def sinks_per_cluster(pitch_um: float) -> float:
+    """Sinks a TritonCTS leaf cluster holds at ``pitch_um`` between sinks: at most the size bound,
+    at most the sinks a disc of the diameter bound covers (pi r^2 / pitch^2), at least one."""
+    radius_um = _value("cts_cluster_max_diameter_um") / 2.0
+    by_area = math.pi * radius_um * radius_um / (pitch_um * pitch_um) if pitch_um > 0 else math.inf
+    return max(1.0, min(_value("cts_cluster_max_sinks"), by_area))
+
+
+def flop_clock_parts(flops: int, die_mm2: float) -> FlopClockParts:
+    """The cited model's clock energy of one flip-flop per cycle at 45 nm / 0.9 V, by part, for
+    ``flops`` sinks spread evenly over ``die_mm2``."""
+    t = clock_table()
+    v45 = float(t["vdd_v"])
+    # Liberty energies are at the library's 1.1 V: carried to 0.9 V as every energy here is
+    lib_to_base = tech.node_energy_factor(45, v45) / tech.node_energy_factor(45, _value("liberty_vdd_v"))
+    pitch_um = math.sqrt(die_mm2 * 1e6 / max(flops, 1))
+    wire_ff = _value("htree_wire_per_sink_pitch") * pitch_um * _value("clock_wire_ff_per_um")
+    pin_wire_ff = _value("flop_clock_pin_ff") + wire_ff
+    sinks = sinks_per_cluster(pitch_um)
+    buffer_fj = _value("cts_buffer_input_ff") * v45 * v45 + _value("cts_buffer_internal_fj") * lib_to_base
+    return FlopClockParts(
+        pin_wire_fj=pin_wire_ff * v45 * v45,
+        internal_fj=_value("flop_clock_internal_fj") * lib_to_base,
+        buffer_fj=buffer_fj / sinks,
+        sinks_per_buffer=sinks,
+    )
 
 
 def flop_clock_fj(arch: ArchSpec, flops: int, die_mm2: float) -> float:
-    """Clock energy of one flip-flop per cycle in fJ: the spec's ``flop_energy_fj``, else the pin and
-    1.5 sink pitches of clock wire over ``die_mm2`` at 45 nm / 0.9 V, C·V², scaled to the node and supply."""
+    """Clock energy of one flip-flop per cycle in fJ at the design's node and supply: the spec's
+    ``flop_energy_fj``, else the cited model (:func:`flop_clock_parts`) scaled from 45 nm / 0.9 V."""
     given = arch.clock_network.flop_energy_fj
     if given is not None:
         return given
+    parts = flop_clock_parts(flops, die_mm2)
+    return parts.total_fj * tech.node_energy_factor(arch.technology_nm, arch.vdd_v)
+
+
+def gate_clock_fj(arch: ArchSpec, sinks: int, die_mm2: float) -> float:
+    """Clock energy of one closed word clock gate per cycle in fJ at the design's node and supply: its
+    clock pin and H-tree wire, its Liberty internal energy (CLKGATETST_X1, gate closed) and its leaf
+    buffer share, as a flop's (:func:`flop_clock_parts`), scaled from 45 nm / 0.9 V."""
     t = clock_table()
-    pitch_um = math.sqrt(die_mm2 * 1e6 / max(flops, 1))
-    c_ff = _value("flop_clock_pin_ff") + _value("htree_wire_per_sink_pitch") * pitch_um * _value("clock_wire_ff_per_um")
     v45 = float(t["vdd_v"])
-    return c_ff * v45 * v45 * tech.node_energy_factor(arch.technology_nm, arch.vdd_v)
+    lib_to_base = tech.node_energy_factor(45, v45) / tech.node_energy_factor(45, _value("liberty_vdd_v"))
+    flop = flop_clock_parts(sinks, die_mm2)
+    pin_ff = _value("icg_clock_pin_ff") - _value("flop_clock_pin_ff")  # the gate's pin instead of a flop's
+    at45 = flop.pin_wire_fj + pin_ff * v45 * v45 + _value("icg_clock_internal_fj") * lib_to_base + flop.buffer_fj
+    return at45 * tech.node_energy_factor(arch.technology_nm, arch.vdd_v)
+
+
+def written_flop_fj(arch: ArchSpec, sinks: int, die_mm2: float) -> float:
+    """Clock energy in fJ of a flop behind an open word gate: its pin, wire and internal energy (the
+    spec's ``flop_energy_fj`` when given); its leaf buffer is the gate, whose share is charged already."""
+    given = arch.clock_network.flop_energy_fj
+    if given is not None:
+        return given
+    p = flop_clock_parts(sinks, die_mm2)
+    return (p.pin_wire_fj + p.internal_fj) * tech.node_energy_factor(arch.technology_nm, arch.vdd_v)
 
 
 def clock_pj_per_cycle(arch: ArchSpec, die_mm2: float) -> float | None:
-    """The clock network's energy per cycle in pJ, ``None`` when the design's clock network is off."""
+    """The clock network's energy per cycle in pJ, ``None`` when the design's clock network is off:
+    PEs × (flops × E_flop + gates × E_gate + written bits × E_written)."""
     if not arch.clock_network.enabled:
         return None
-    flops = clocked_flops(arch)
-    return flops * flop_clock_fj(arch, flops, die_mm2) * 1e-3
+    pe = clocked_pe(arch)
+    pes = arch.compute.rows * arch.compute.cols
+    sinks = pes * pe.sinks
+    fj = pe.flops * flop_clock_fj(arch, sinks, die_mm2)
+    if pe.gates:
+        fj += pe.gates * gate_clock_fj(arch, sinks, die_mm2) + pe.written_bits * written_flop_fj(arch, sinks, die_mm2)
+    return pes * fj * 1e-3
 
 
 def clock_pj(hw: Hardware, cycles: np.ndarray) -> np.ndarray:

@@ -111,6 +111,16 @@ class MemoryLevel(_Strict):
         description="which operands this level stores (the others bypass it: in the nest model they go "
         "straight between the levels around it)",
     )
+    prefetch: Annotated[tuple[Operand, ...], YamlTuple] = Field(
+        (),
+        description="shared levels only: operands of holds whose next tile loads from the parent while the "
+        "current one is in use (Eyeriss's GLB preloads the next pass's filters, JSSC 2017 Sec. V-A): the "
+        "level holds two tiles of each (both count against its capacity), and their fills overlap "
+        "compute instead of adding to the single-buffered level's serial handover; the other operands "
+        "still fill and drain in series. Both memory models (docs/memory-model.md); the event fidelity "
+        "loads them in series, with a note. Not with double_buffered (which overlaps every operand). "
+        "Default: none",
+    )
     partitions: dict[Operand, OperandPartition] | None = Field(
         None,
         description="per-PE levels only: a separate capacity and per-access energy per operand (Eyeriss: "
@@ -143,6 +153,30 @@ class MemoryLevel(_Strict):
                 ("stacking",), f"{self.technology} is a stacked die whose energy includes its interface; allowed: none"
             )
         return self
+
+    @field_validator("prefetch")
+    @classmethod
+    def _prefetch_consistent(cls, v: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        d = info.data
+        if not v or not {"per_pe", "holds", "double_buffered"} <= set(d):
+            return v
+        if d["per_pe"]:
+            raise ValueError(
+                "prefetch is for shared levels (per-PE levels already fill in the shadow of compute); "
+                "remove it or set per_pe: false"
+            )
+        if d["double_buffered"]:
+            raise ValueError(
+                f"prefetch {list(v)} with double_buffered: true: a double-buffered level already overlaps "
+                "every operand's fills; keep one of the two"
+            )
+        repeated = sorted({x for x in v if v.count(x) > 1})
+        if repeated:
+            raise ValueError(f"prefetch names {repeated} more than once")
+        outside = [x for x in v if x not in d["holds"]]
+        if outside:
+            raise ValueError(f"prefetch names {outside}, which the level does not hold; allowed: {list(d['holds'])}")
+        return v
 
     @field_validator("partitions")
     @classmethod

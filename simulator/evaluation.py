@@ -314,6 +314,11 @@ def _evaluate_batch(
         else 0.0,
     }
     notes: tuple[str, ...] = nest.notes if nest is not None else ()
+    if nest is None and fidelity == "event":  # the nest path adds its own (simulator.nest_evaluation)
+        from simulator.cost.event import prefetch_note  # lazy: simpy, only for the event fidelity
+
+        note = prefetch_note(hw)
+        notes = notes if note is None else (*notes, note)
     if nest is not None:
         extras["memory_model"] = "nest"
     fill_s_per_step = fill_j_per_step = 0.0  # the weight fill, spread over the image's steps

@@ -11,7 +11,9 @@ design runs per op and its result says why. The caller adds the fill once per im
 
 The event fidelity replays the nests' demands (:func:`simulator.cost.event.simulate`): per op the
 tiles DRAM hands the outermost on-chip level, the units its loads overlap in, DRAM's read and
-write time and the on-chip busy time (:class:`simulator.cost.nest_columns.Nest`).
+write time and the on-chip busy time (:class:`simulator.cost.nest_columns.Nest`). It loads a
+prefetched operand (``memory.levels[].prefetch``) with the tile's other operands, in series with
+compute, and the result's notes say so (:func:`simulator.cost.event.prefetch_note`).
 """
 
 from __future__ import annotations
@@ -56,7 +58,9 @@ def nest_costs(
                 refused = residency.dram_refusal(res, counts, costs.costs, kept.costs)
                 res, costs = (refused, costs) if refused is not None else (res, kept)
     if fidelity == "event":
-        from simulator.cost.event import simulate  # lazy: simpy, only for the event fidelity
+        from simulator.cost.event import prefetch_note, simulate  # lazy: simpy, only for the event fidelity
 
-        costs = replace(costs, costs=simulate(table, costs.costs))
+        note = prefetch_note(costs.costs.hw)
+        notes = costs.notes if note is None else (*costs.notes, note)
+        costs = replace(costs, costs=simulate(table, costs.costs), notes=notes)
     return costs, res

@@ -137,6 +137,7 @@ def _row_costs(table: OpTable, hw: Hardware, mp: Mapping) -> tuple[RowCost, np.n
                 rc.n_tiles,
                 rc.n_tiles >= 0,
                 rc.n_runs,
+                prefetch_cyc=rc.dram_prefetch_cycles,
             )
             return score(hw, "energy", cyc, total(rc.energy_pj))
 
@@ -179,7 +180,8 @@ def evaluate_table(
     n_runs = rows(rc.n_runs)
     dram_b = rows(rc.dram_rd_bytes + rc.dram_wr_bytes) + vc.dram_rd_bytes + vc.dram_wr_bytes
     has_dram = dram_b > 0
-    cyc_g, stalls = overlap_cycles(hw, compute, rd_cyc, wr_cyc, lv_cyc, n_tiles, has_dram, n_runs)
+    pf_cyc = rows(rc.dram_prefetch_cycles)
+    cyc_g, stalls = overlap_cycles(hw, compute, rd_cyc, wr_cyc, lv_cyc, n_tiles, has_dram, n_runs, prefetch_cyc=pf_cyc)
     cyc_v = streaming_cycles(hw, compute, lv_cyc, dram_b)
     cycles = np.where(gemm_mask, cyc_g, cyc_v)
     busy_v = np.maximum(compute, lv_cyc)

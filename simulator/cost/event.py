@@ -34,6 +34,11 @@ draining the last write-back), ``dram`` (waiting for tiles between), ``sram`` (b
 beyond compute, from the analytic model), ``overlap`` (≤ 0: the op started computing before the
 previous one finished writing); compute + stalls = cycles. On a compute-bound op without
 contention this gives the analytic formula exactly (``tests/unit/test_simulator_event.py``).
+
+Prefetch (a level's ``memory.levels[].prefetch``, :attr:`simulator.cost.hardware.Level.prefetched`)
+is not played out: a tile's load carries every operand's DRAM read, prefetched ones included, in
+series with compute on a single-buffered design (as without prefetch), where the analytic cycles
+overlap the prefetched loads with compute; :func:`prefetch_note` says so in the result's notes.
 """
 
 from __future__ import annotations
@@ -46,11 +51,28 @@ import simpy
 
 from simulator.cost.analytic import OpCosts
 from simulator.cost.clock import clock_energy
+from simulator.cost.hardware import OPERANDS, Hardware
 from simulator.cost.overlap import double_buffered
 from simulator.optable import OpTable
 
 MAX_TILES = 16
 VECTOR_CHUNKS = 4
+
+
+def prefetch_note(hw: Hardware) -> str | None:
+    """The result's note on prefetch at the event fidelity (module docstring), None without it."""
+    named = [
+        f"{lv.name} ({', '.join(x for x, p in zip(OPERANDS, lv.prefetched, strict=True) if p)})"
+        for lv in hw.levels
+        if any(lv.prefetched)
+    ]
+    if not named:
+        return None
+    return (
+        f"event fidelity: the prefetched operands of {', '.join(named)} load with each tile's other "
+        "operands, in series with compute, as without prefetch; the analytic cycles overlap them with "
+        "compute (memory.levels[].prefetch)"
+    )
 
 
 class SharedChannel:

@@ -25,8 +25,10 @@ per N tile and streams ``B·⌈M/C⌉``; partial sums between K folds go to the 
 Attention with ``fused_attention`` is one tiled op (FlashAttention-style, Dao et al.,
 NeurIPS 2022): per query tile the key and value blocks stream past, scores stay on chip.
 
-Capacity: the tiles of the operands a level is home to (twice when double-buffered) plus any
-resident activation tensor (inter-op reuse) must fit the level.
+Capacity: the tiles of the operands a level is home to (twice when double-buffered, and twice
+for an operand it prefetches: ``Level.prefetched``) plus any resident activation tensor (inter-op
+reuse) must fit the level. A prefetched operand's DRAM time (``RowCost.dram_prefetch_cycles``)
+overlaps compute in a single-buffered design (:func:`simulator.cost.overlap.overlap_cycles`).
 """
 
 from __future__ import annotations
@@ -119,6 +121,9 @@ class RowCost:
     dram_wr_bytes: np.ndarray
     dram_rd_cycles: np.ndarray
     dram_wr_cycles: np.ndarray
+    #: The part of ``dram_rd_cycles + dram_wr_cycles`` of operands whose tile level prefetches them
+    #: (``Level.prefetched``): it overlaps compute (:func:`simulator.cost.overlap.overlap_cycles`).
+    dram_prefetch_cycles: np.ndarray
     level_rd_bytes: tuple[np.ndarray, ...]
     level_wr_bytes: tuple[np.ndarray, ...]
     level_cycles: np.ndarray  # slowest level
@@ -306,6 +311,13 @@ def gemm_cost(
         dram_rd[ACT] / dram_efficiency(run_a, hw) + dram_rd[WGT] / dram_efficiency(run_b, hw) + dram_rd[OUT] / eff_c
     ) / bw
     wr_cyc = dram_wr / eff_c / bw
+    # the DRAM time of the operands whose tile level loads the next tile while it uses this one
+    pf = [hw.home[x] >= 0 and hw.levels[hw.home[x]].prefetched[x] for x in (ACT, WGT, OUT)]
+    pf_cyc = (
+        (dram_rd[ACT] / dram_efficiency(run_a, hw) if pf[ACT] else 0.0)
+        + (dram_rd[WGT] / dram_efficiency(run_b, hw) if pf[WGT] else 0.0)
+        + ((dram_rd[OUT] + dram_wr) / eff_c if pf[OUT] else 0.0)
+    ) / bw
     busy = np.maximum(compute, 1.0)
     lv_cyc = np.zeros(())
     for i, lv in enumerate(hw.levels):
@@ -334,6 +346,7 @@ def gemm_cost(
         dram_wr_bytes=b * dram_wr,
         dram_rd_cycles=b * rd_cyc,
         dram_wr_cycles=b * wr_cyc,
+        dram_prefetch_cycles=b * np.asarray(pf_cyc),
         level_rd_bytes=tuple(b * x for x in rd),
         level_wr_bytes=tuple(b * x for x in wr),
         level_cycles=b * lv_cyc,
@@ -358,8 +371,8 @@ def fits(
     res_in: np.ndarray | bool,
     res_out: np.ndarray | bool,
 ) -> np.ndarray:
-    """Whether every level holds the tiles it is home to (twice when double-buffered) and
-    the resident tensors (inter-op reuse)."""
+    """Whether every level holds the tiles it is home to (twice when double-buffered, and a
+    prefetched operand's twice: ``Level.prefetched``) and the resident tensors (inter-op reuse)."""
     ab, wb, ob, pb = hw.a_bits / 8, hw.w_bits / 8, hw.o_bits / 8, hw.p_bits / 8
     fused = d.fused
     kt = np.where(fused, d.k, np.minimum(kt, d.k))
@@ -377,8 +390,9 @@ def fits(
         np.broadcast_shapes(np.shape(mt), np.shape(nt), np.shape(kt), np.shape(res_in), np.shape(d.m)), dtype=bool
     )
     for i, lv in enumerate(hw.levels):
-        copies = 2 if lv.double_buffered else 1
-        need = sum(tile[x] for x in (ACT, WGT, OUT) if hw.home[x] == i) * copies
+        need = sum(
+            tile[x] * (2 if lv.double_buffered or lv.prefetched[x] else 1) for x in (ACT, WGT, OUT) if hw.home[x] == i
+        )
         need = need + sum(resident[x] for x in (ACT, OUT) if hw.home[x] == i)
         legal = legal & (need <= lv.size_bytes)
     return legal

@@ -88,6 +88,10 @@ class Level:
     leakage_mw: float
     double_buffered: bool
     holds: tuple[bool, bool, bool]  # act, weight, out
+    #: Per operand (act, weight, out): the level holds two tiles of it and loads the next from its
+    #: parent while the current one is in use (the spec's ``prefetch``: Eyeriss's GLB preloads the
+    #: next pass's filters, JSSC 2017 Sec. V-A); only on a level that is not double-buffered.
+    prefetched: tuple[bool, bool, bool] = (False, False, False)
 
 
 @dataclass(frozen=True)
@@ -280,6 +284,7 @@ def hardware(arch: ArchSpec) -> Hardware:
                 leakage_mw=_leakage_mw(lv, node, pes, vdd),
                 double_buffered=lv.double_buffered,
                 holds=tuple(x in lv.holds for x in OPERANDS),  # type: ignore[arg-type]
+                prefetched=tuple(x in lv.prefetch for x in OPERANDS),  # type: ignore[arg-type]
             )
         )
     holders = [[i for i, lv in enumerate(levels) if lv.holds[x]] for x in range(3)]

@@ -201,6 +201,7 @@ def _search(table: OpTable, hw: Hardware, objective: str, cases: np.ndarray) -> 
             rc.n_tiles,
             (rc.dram_rd_bytes + rc.dram_wr_bytes) > 0,
             rc.n_runs,
+            prefetch_cyc=rc.dram_prefetch_cycles,
         )
         obj[part] = score(hw, objective, cycles, total(rc.energy_pj))
     # First minimum of every segment (segments are contiguous and ascending).

@@ -70,6 +70,7 @@ def reduce_nest(r: NestResult, hw: Hardware, narch: NestArch) -> Nest:
         if name != "dram":
             onchip = max(onchip, t)
     busy = max(onchip, r.transfer_cycles["dram"])
+    # a prefetching level's exposed time is its other operands' fills and drains only (analysis)
     serial = sum(v for k, v in r.exposed_cycles_by_level.items() if not shared[k].double_buffered)
     first = sum(v for k, v in r.exposed_cycles_by_level.items() if shared[k].double_buffered)
     lat = hw.dram_latency_cycles if r.traffic_bytes["dram"] > 0 else 0.0

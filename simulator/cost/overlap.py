@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.cost.hardware import ACT, Hardware
+from accelerator.errors import SimulationError
+from simulator.cost.hardware import ACT, OPERANDS, Hardware
 
 
 def double_buffered(hw: Hardware) -> bool:
@@ -28,6 +29,8 @@ def overlap_cycles(
     n_tiles: np.ndarray,
     has_dram: np.ndarray,
     n_runs: np.ndarray,
+    *,
+    prefetch_cyc: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Cycles of an op and its stall breakdown from its compute and memory demands.
 
@@ -43,10 +46,32 @@ def overlap_cycles(
     tile's. Never finer than a fold (rows inside a fold are not modelled as units), never
     coarser than a buffer tile.
 
-    Single-buffered: every tile loads, computes and writes in turn (latency per tile)::
+    Single-buffered: every tile loads, computes and writes in turn (latency per tile), except the
+    operands whose tile level prefetches them (``Level.prefetched``: it holds two of their tiles
+    and loads the next while computing on this one), whose DRAM time ``prefetch_cyc`` (part of
+    ``rd + wr``: :attr:`simulator.cost.gemm.RowCost.dram_prefetch_cycles`) overlaps compute::
 
-        cycles = n_tiles·lat + rd + wr + max(compute, level)
+        cycles = n_tiles·lat + (rd + wr − pf) + max(compute, level, pf)
+
+    (``pf`` = 0 without prefetch: ``n_tiles·lat + rd + wr + max(compute, level)``). The serial
+    stall is ``rd + wr − pf``; prefetched loads beyond compute and the levels are the ``dram``
+    stall. Double-buffered designs overlap every operand already; ``prefetch_cyc`` changes
+    nothing there. ``prefetch_cyc`` may be left out only for a design without prefetch (a caller
+    that leaves it out on one with prefetch would charge its loads in series: refused).
     """
+    if prefetch_cyc is None:
+        named = [
+            f"{lv.name}: {', '.join(x for x, p in zip(OPERANDS, lv.prefetched, strict=True) if p)}"
+            for lv in hw.levels
+            if any(lv.prefetched)
+        ]
+        if named:
+            raise SimulationError(
+                f"{hw.name}: the one-level model was asked for cycles without the prefetched operands' DRAM "
+                f"time, but levels prefetch ({'; '.join(named)}; memory.levels[].prefetch): pass "
+                "overlap_cycles(..., prefetch_cyc=RowCost.dram_prefetch_cycles)"
+            )
+        prefetch_cyc = np.zeros(())
     lat = np.where(has_dram, hw.dram_latency_cycles, 0.0)
     busy = np.maximum(compute, lv_cyc)
     if double_buffered(hw):
@@ -62,12 +87,14 @@ def overlap_cycles(
         }
     else:
         n = np.maximum(n_tiles, 1.0)
-        cycles = n * lat + rd_cyc + wr_cyc + busy
+        serial = rd_cyc + wr_cyc - prefetch_cyc
+        steady = np.maximum(busy, prefetch_cyc)
+        cycles = n * lat + rd_cyc + wr_cyc - prefetch_cyc + steady  # without prefetch: as before, bit for bit
         stalls = {
-            "dram": np.zeros_like(cycles),
+            "dram": steady - busy + np.zeros_like(cycles),
             "sram": busy - compute,
             "fill_drain": n * lat,
-            "serial": rd_cyc + wr_cyc,
+            "serial": serial + np.zeros_like(cycles),
         }
     return cycles, stalls
 

@@ -204,20 +204,19 @@ _EYERISS_ENERGY = (
     "our chip energy is MACs (fp16 stand-in for 16-bit fixed point; a zero ifmap gates the MAC, and on the nest also "
     "the filter-spad read and the psum update), per-PE storage, GLB, leakage and the PE array's clock network "
     "(simulator.cost.clock: pipeline flip-flops and a NanGate45 clock gate per word of the register spads, pin, wire, "
-    "Liberty internal energy and leaf buffers: 77 mW at 1 V): nest 5.5-8.3 pJ per MAC against the chip's 8.3-16.5. "
+    "Liberty internal energy and leaf buffers: 77 mW at 1 V): nest 4.6-8.0 pJ per MAC against the chip's 8.3-16.5. "
     "Against Fig. 16's post-layout breakdown as a third-party note quotes it (unverified: clock 33-45 %, spads "
-    "33-42 %, ALUs 3-9 %), our clock is 0.7-1.3x the chip's on CONV1 and CONV5 and our spads about 0.2x: the spads' "
+    "33-42 %, ALUs 3-9 %), our clock is 0.73-0.83x the chip's on CONV1 and CONV5 and our spads about 0.2x: the spads' "
     "energy per access is the largest missing part, then control and the NoC"
 )
 _EYERISS_ENERGY_ONE_LEVEL = (
-    "its latency is 2-6x the chip's (row-stationary reuse is not expressible) and the clock network (77 mW, "
+    "its latency is 3-9x the chip's (row-stationary reuse is not expressible) and the clock network (77 mW, "
     "simulator.cost.clock) runs over all of it, so its chip energy overshoots where the nest's falls short"
 )
 _EYERISS_LATENCY = (
-    "its processing time (array plus on-chip stalls) is 0.85-0.97x Table V's processing latency; the rest is the "
-    "single-buffered GLB's fills and drains over the 0.48 GB/s link added in series (the serial stall), where the "
-    "chip overlaps much of its DRAM transfers with processing (Table V: total minus processing latency is "
-    "0.5-4.4 ms per layer, less than its DRAM MB take at 0.48 GB/s: 4.4 of 10.4 ms on CONV1, 0.5 of 2.7 ms on CONV5)"
+    "its processing time (array plus on-chip stalls) is within Table V's processing latency; the rest is the GLB's "
+    "ifmap and ofmap handovers over the 0.48 GB/s link in series, as the chip does them (Sec. VI-A: it does not "
+    "process while loading ifmaps or dumping ofmaps), with the filters prefetched (Sec. V-A)"
 )
 
 
@@ -241,18 +240,21 @@ def _eyeriss_gap(layer: str, metric: str, variant: str, ratio: float) -> str:
     elif variant == "nest" and ratio > 1:
         cause = (
             f"nest: no run-length coding of fmaps in DRAM (the chip codes ifmaps and ofmaps; this layer's ifmaps "
-            f"are {zeros} % zeros: the nest-rlc rows code them), and the mapper's tiles re-read inputs or weights"
+            f"are {zeros} % zeros: the nest-rlc rows code them), and the mapper's tiles re-read inputs or weights "
+            "(prefetched filters cost no time, so the EDP mapper re-reads them to shorten the serial fmap handovers)"
         )
     elif layer == "CONV1":
         cause = (
             f"{variant}: ours moves each tensor about once (input, weights, output: 3.63 MB plain), the chip 5.0 MB; "
             "what it moves beyond the footprint is not published (CONV1's image has 0.01 % zeros)"
         )
-    elif layer == "CONV5":
+    elif variant == "nest-rlc" and metric == "dram_mb":
         cause = (
-            "nest-rlc: the filters are read once (0.88 MB plain) and the coded ifmaps twice (K2 at DRAM: 0.41 MB); "
-            "CONV5's ofmap zeros are not published, so its outputs are coded as if dense (4/3 of their plain "
-            "bytes: 0.46 MB, with the filters more than the chip's whole 1.3 MB)"
+            "nest-rlc: the GLB prefetches the filters (prefetch: [weight], JSSC 2017 Sec. V-A), so their loads hide "
+            "behind processing and cost no time, and the EDP mapper re-reads them to shorten the serial ifmap and "
+            "ofmap handovers (CONV2 dram: N2 K2 P4 C6, CONV4 K3 C12 P2, CONV5 K2 P2 C12: filters read more than "
+            "once; CONV5's 0.88 MB of filters twice, more than the chip's whole 1.3 MB); CONV5's ofmap zeros are not "
+            "published, so its outputs are coded as if dense (4/3 of their plain bytes)"
         )
     else:
         cause = f"{variant}: not traced"

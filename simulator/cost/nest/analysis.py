@@ -23,7 +23,10 @@ Cycles (state of the model):
   instance; with double buffering these overlap compute, so the op takes at least the largest;
 - a shared level that is not double-buffered cannot fill while it is in use: the bytes between
   it and its parent (fills and drains) are added serially at the slower of the two bandwidths
-  (each side at its own bytes: the parent's coded, the level's plain);
+  (each side at its own bytes: the parent's coded, the level's plain), except those of the
+  operands it prefetches (``NestLevel.prefetched``: two tiles of each, the next loading while the
+  current one is in use), which overlap compute like a double buffer's and stay in the transfer
+  times;
   a double-buffered one overlaps load, compute and write-back in sub-tiles, even when the op is
   one tile of it: it exposes only the data one iteration of its own loops hands down
   (:func:`.counts.subtile_words`: received before the levels below start, drained after they
@@ -187,8 +190,8 @@ def _result(
                 b, coef, f, _, sp_i, holds = nest_arrays(problem, arch, mapping)
                 words = np.asarray(subtile_words(b, coef, f, sp_i, holds, i)) * copies  # each copy a nest of its own
                 finals = words[OUT]
-            else:
-                words = acc[i, :, FILLS] + acc[i, :, DRAINS]
+            else:  # a prefetched operand's fills and drains overlap compute (in the transfer times)
+                words = (acc[i, :, FILLS] + acc[i, :, DRAINS]) * np.logical_not(lv.prefetched)
                 finals = min(final, words[OUT])
             finals = finals if i + 1 == nlev - 1 else 0.0  # only DRAM receives final outputs
             exposed_by[lv.name] = _handover_cycles(words * bits / 8.0, finals * bits[OUT] / 8.0, lv, parent)

@@ -4,7 +4,8 @@ Levels run from the per-PE storage (register files, scratchpads) through any num
 buffers to DRAM, which is always the last level and holds every operand. A level holds some
 operands (the others bypass it), with one shared capacity or a partition per operand (Eyeriss's
 filter / ifmap / psum scratchpads), per-operand read and write energies in pJ per bit, a
-bandwidth in bytes per cycle per instance, a double-buffered flag and, per operand, the bytes it
+bandwidth in bytes per cycle per instance, a double-buffered flag, per operand a prefetch flag
+(a shared level that loads the operand's next tile while it uses the current one) and the bytes it
 stores and moves per plain byte (1 unless coded: Eyeriss's run-length coded fmaps in DRAM,
 :mod:`.compression`).
 
@@ -66,13 +67,23 @@ class NestLevel:
     #: plain); the level below it sends and receives plain words. Only DRAM (the last level) codes;
     #: a factor 0 is an operand the op keeps on chip (:mod:`simulator.cost.nest_homes`).
     compression: Triple = (1.0, 1.0, 1.0)
+    #: Per operand: a shared level below DRAM that holds two tiles of it and loads the next from
+    #: its parent while the current one is in use (the spec's ``prefetch``; Eyeriss's GLB preloads
+    #: the next pass's filters, JSSC 2017 Sec. V-A). Its fills and drains leave the level's exposed
+    #: handover (they overlap compute, still in the transfer times); never with ``double_buffered``.
+    prefetched: tuple[bool, bool, bool] = (False, False, False)
+
+    def tile_copies(self) -> Triple:
+        """Tiles of each operand one instance holds: 2 when double-buffered or prefetched, else 1."""
+        return tuple(2.0 if self.double_buffered or p else 1.0 for p in self.prefetched)  # type: ignore[return-value]
 
     def capacity_ok(self, tile_bytes: Triple) -> bool:
-        """Whether tiles of ``tile_bytes`` (per operand, already 0 for bypassed ones) fit."""
-        mult = 2.0 if self.double_buffered else 1.0
+        """Whether tiles of ``tile_bytes`` (per operand, already 0 for bypassed ones) fit, each
+        :meth:`tile_copies` times."""
+        need = [t * m for t, m in zip(tile_bytes, self.tile_copies(), strict=True)]
         if self.operand_bytes is not None:
-            return all(t * mult <= c for t, c in zip(tile_bytes, self.operand_bytes, strict=True))
-        return sum(tile_bytes) * mult <= self.size_bytes
+            return all(t <= c for t, c in zip(need, self.operand_bytes, strict=True))
+        return sum(need) <= self.size_bytes
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,20 @@ class NestArch:
             raise SimulationError(f"{self.name}: the last level must be DRAM and hold every operand")
         if not 0 <= self.fanout_level < len(self.levels):
             raise SimulationError(f"{self.name}: fanout_level {self.fanout_level} outside 0..{len(self.levels) - 1}")
+        for i, lv in enumerate(self.levels):
+            if not any(lv.prefetched):
+                continue
+            where = "per-PE" if i < self.fanout_level else "DRAM" if i == len(self.levels) - 1 else ""
+            bad = [o for o, (p, h) in enumerate(zip(lv.prefetched, lv.holds, strict=True)) if p and not h]
+            if where or lv.double_buffered or bad:
+                why = (
+                    f"it is {where} (only shared levels below DRAM prefetch)"
+                    if where
+                    else "it is double-buffered (which overlaps every operand already)"
+                    if lv.double_buffered
+                    else f"it does not hold operand(s) {bad} (0 weights, 1 inputs, 2 outputs)"
+                )
+                raise SimulationError(f"{self.name}: level {lv.name!r} prefetches {lv.prefetched}, but {why}")
         coded = [lv.name for lv in self.levels[:-1] if lv.compression != (1.0, 1.0, 1.0)]
         if coded or not all(c >= 0 for c in self.levels[-1].compression):
             raise SimulationError(
@@ -249,6 +274,7 @@ def from_spec(spec: ArchSpec, per_pe: Sequence[NestLevel] | None = None) -> Nest
                 write_pj_per_bit=(lv.write_pj / bits,) * 3,
                 bandwidth_bytes_per_cycle=lv.bandwidth_bytes_per_cycle,
                 double_buffered=lv.double_buffered,
+                prefetched=(lv.prefetched[1], lv.prefetched[0], lv.prefetched[2]),
             )
         )
     levels.append(

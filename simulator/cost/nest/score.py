@@ -5,7 +5,8 @@ of candidates ``(n, levels, 7)``; a candidate whose tiles overflow a level, or w
 not cover the bounds, scores ``inf``.
 Energy and cycles are of one copy of the nest. What depends only on the loop nest (tiles,
 access counts, MAC cycles, folds) may be kept between scorings of the same candidates
-(:class:`Counts`, :mod:`simulator.cost.nest.pool`); the energies, capacities, bandwidths and
+(:class:`Counts`, :mod:`simulator.cost.nest.pool`); the energies, capacities (with the tiles a
+level holds twice: double buffers, prefetched operands), the exposed fills, bandwidths and
 DRAM's compression are applied at every scoring. On a packed design (``NestArch.lanes`` > 1) the
 candidates map the packed problem (:func:`~simulator.cost.nest.arch.packed`), so the counts are of
 packed words and beats as the analysis's; each point of the nest is ``lanes`` MAC slots.
@@ -41,6 +42,8 @@ class ArchArrays:
     compression: np.ndarray  # (levels, 3) bytes stored and moved per plain byte
     size_bytes: np.ndarray  # (levels,) shared capacity (inf where partitioned)
     operand_bytes: np.ndarray  # (levels, 3) partitions (inf where shared)
+    tile_copies: np.ndarray  # (levels, 3) tiles of each operand an instance holds (NestLevel.tile_copies)
+    prefetched: np.ndarray  # (levels, 3) bool: fills and drains overlap compute (NestLevel.prefetched)
     fanout: int
     mac_pj: float  # per MAC (per lane slot on a packed design)
     final_adjust_pj: float  # per final output word at DRAM: output width instead of psum width
@@ -66,6 +69,8 @@ def arch_arrays(arch: NestArch) -> ArchArrays:
         compression=np.array([x.compression for x in lv], dtype=np.float64),
         size_bytes=np.array([math.inf if x.operand_bytes is not None else x.size_bytes for x in lv]),
         operand_bytes=np.array([x.operand_bytes if x.operand_bytes is not None else (math.inf,) * 3 for x in lv]),
+        tile_copies=np.array([x.tile_copies() for x in lv], dtype=np.float64),
+        prefetched=np.array([x.prefetched for x in lv], dtype=np.bool_),
         fanout=arch.fanout_level,
         mac_pj=arch.mac_pj,
         final_adjust_pj=(arch.output_bits - arch.word_bits[2]) * lv[-1].write_pj_per_bit[2],
@@ -100,6 +105,8 @@ def _score(  # type: ignore[no-untyped-def]
     comp,
     size,
     opsize,
+    copies,
+    prefetched,
     fanout,
     mac_pj,
     final_adj,
@@ -131,10 +138,9 @@ def _score(  # type: ignore[no-untyped-def]
         tw = tw_c[j]
         ok = True
         for lv in range(nlev):
-            mult = 2.0 if dbuf[lv] else 1.0
             tot = 0.0
             for o in range(3):
-                b = tw[lv, o] * word_bytes[o] * mult
+                b = tw[lv, o] * word_bytes[o] * copies[lv, o]
                 tot += b
                 if b > opsize[lv, o]:
                     ok = False
@@ -183,6 +189,8 @@ def _score(  # type: ignore[no-untyped-def]
                 moved += (rd + wr) * word_bytes[o] * c
                 if dbuf[lv]:
                     words = sub[o]
+                elif prefetched[lv, o]:  # overlaps compute: in the transfer times, not exposed
+                    words = 0.0
                 else:
                     words = acc[lv + 1, o, FILLS] + acc[lv + 1, o, DRAINS]
                 plain += words * word_bytes[o]
@@ -239,6 +247,8 @@ def score(
         aa.compression,
         aa.size_bytes,
         aa.operand_bytes,
+        aa.tile_copies,
+        aa.prefetched,
         aa.fanout,
         aa.mac_pj * aa.lanes,  # per point of the packed nest, as the analysis charges it
         aa.final_adjust_pj,
@@ -262,7 +272,8 @@ def score(
 def counts_key(aa: ArchArrays) -> tuple[object, ...]:
     """What of a design the loop nest's counts of a candidate depend on (:class:`Counts`): the
     levels that hold each operand, the double-buffered ones, the array's level and the
-    pipeline's stationary operand. Capacities, energies, bandwidths, DRAM's compression and the
+    pipeline's stationary operand. Capacities, the tiles each level holds twice (double buffers and
+    prefetched operands), which fills are exposed, energies, bandwidths, DRAM's compression and the
     lanes (``ArchArrays.lanes``: the candidates already map the packed problem, so its packed
     words are the counts' words) only enter the scoring that follows."""
     return (aa.holds.shape, aa.holds.tobytes(), aa.double_buffered.tobytes(), aa.fanout, aa.stationary)

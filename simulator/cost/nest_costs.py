@@ -90,8 +90,8 @@ class NestCosts:
 
 
 def new_mapper(arch: ArchSpec) -> Mapper:
-    """The mapper ``arch``'s ``mapping`` section asks for (seed, samples)."""
-    return Mapper(samples=arch.mapping.samples, seed=arch.mapping.seed)
+    """The mapper ``arch``'s ``mapping`` section asks for (seed, samples, search strategy)."""
+    return Mapper(samples=arch.mapping.samples, seed=arch.mapping.seed, strategy=arch.mapping.search)
 
 
 def limits(
@@ -207,12 +207,14 @@ def evaluate_table(
     ``memory.dram.compression``), at the zero fractions of :func:`fmap_zero_fracs`; the mapper
     sees the coded bytes. Its values must be the activations' width (``value_bits``)."""
     hw = hardware(arch)
+    m = arch.mapping
     if mapper is None:
         mapper = new_mapper(arch)
-    elif (mapper.seed, mapper.samples) != (arch.mapping.seed, arch.mapping.samples):
+    elif (mapper.seed, mapper.samples, mapper.strategy) != (m.seed, m.samples, m.search):
         raise SimulationError(
-            f"{arch.name}: the mapper passed in has seed {mapper.seed} and {mapper.samples} samples, the design "
-            f"asks for seed {arch.mapping.seed} and {arch.mapping.samples} (mapping.seed, mapping.samples)"
+            f"{arch.name}: the mapper passed in has seed {mapper.seed}, {mapper.samples} samples and strategy "
+            f"{mapper.strategy}, the design asks for seed {arch.mapping.seed}, {arch.mapping.samples} and "
+            f"{arch.mapping.search} (mapping.seed, mapping.samples, mapping.search)"
         )
     if dram_code is not None:
         _check_code_widths(arch.name, dram_code, hw)
@@ -233,7 +235,7 @@ def evaluate_table(
     bases: dict[int, NestArch] = {}
     # the process's memo keeps each op's keep states across evaluations (SearchMemo.op_run)
     memo = mapper.shared
-    settings = (mapper.samples, mapper.spatial_keep, mapper.imperfect, mapper.local_rounds, mapper.seed)
+    settings = mapper.settings()
 
     def run(i: int, keep: Keep) -> list[NestResult] | None:
         """Op ``i``'s nests mapped with ``keep`` on chip; None when they cannot keep it."""

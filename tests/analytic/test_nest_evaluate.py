@@ -18,11 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from accelerator.errors import SimulationError
 from accelerator.spec import parse_arch
 from models.layers import load_layers_yaml
 from models.workload import Workload
 from simulator.cli import main
+from simulator.cost.nest_costs import evaluate_table, new_mapper
 from simulator.evaluation import evaluate
+from simulator.optable import prepare
 from simulator.result import design_to_json
 
 R, C = 8, 8
@@ -119,3 +122,18 @@ def test_picojoule_run_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[
     text = json.dumps(data)
     assert "memory_model nest" in text and "row_stationary" in text
     capsys.readouterr()
+
+
+def test_the_spec_selects_the_fast_search(workload: Workload) -> None:
+    fast_text = arch_text().replace("{memory_model: nest}", "{memory_model: nest, search: fast}")
+    assert fast_text != arch_text()
+    fast_arch, sampled_arch = parse_arch(fast_text), parse_arch(arch_text())
+    assert new_mapper(fast_arch).strategy == "fast" and new_mapper(sampled_arch).strategy == "sampled"
+    fast = evaluate(workload, fast_arch)
+    sampled = evaluate(workload, sampled_arch)
+    # both map every op; the strategies may pick different mappings, never ones the spec cannot hold
+    assert fast.latency_s_per_step > 0 and sampled.latency_s_per_step > 0
+    assert 0.5 < fast.energy_j_per_step / sampled.energy_j_per_step < 2.0
+    table = prepare(workload)
+    with pytest.raises(SimulationError, match=r"strategy sampled.*mapping\.search"):
+        evaluate_table(table, fast_arch, mapper=new_mapper(sampled_arch))

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulator.cost.nest.moves import cover, neighbours
 from simulator.cost.nest.score import Counts
 
 #: Bytes of candidates and counts kept (this model's choice: a pool of 3,600 candidates on five
@@ -53,6 +54,16 @@ class Batch:
     @property
     def nbytes(self) -> int:
         return int(self.factors.nbytes + self.orders.nbytes + self.spatial.nbytes) + self.counts.nbytes
+
+
+def neighbour_batch(f: np.ndarray, o: np.ndarray, s: np.ndarray, bounds: np.ndarray, fanout: int) -> Batch | None:
+    """The local search's neighbours of the candidate ``(f, o)`` with spatial factors ``s``
+    (:func:`.moves.neighbours`, their bounds covered again), as a batch; None when it has none."""
+    nf, no = neighbours(f, o)
+    if len(nf) == 0:
+        return None
+    cover(nf, bounds, s[fanout], fanout)
+    return Batch.of(nf, no, np.broadcast_to(s, nf.shape).copy())
 
 
 @dataclass

@@ -264,7 +264,8 @@ class ArchSpec(_Strict):
     mapping_objective: Literal["edp", "energy", "latency"] = Field(
         "edp",
         description="what the mapper minimises per op when it picks tiles, loop order and "
-        "which activations stay on chip: energy x cycles, energy (incl. leakage), or cycles",
+        "which activations stay on chip: energy x cycles, energy (incl. leakage and the clock network per "
+        "cycle, as reported), or cycles",
     )
     numerics: NumericsSpec = Field(
         default_factory=NumericsSpec,

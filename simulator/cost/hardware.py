@@ -144,6 +144,12 @@ class Hardware:
     # the clock network's energy per cycle (simulator.cost.clock), None: the design does not charge one
     clock_pj_per_cycle: float | None = None
 
+    @property
+    def static_pj_per_cycle(self) -> float:
+        """Energy that runs with time, pJ per cycle: leakage (all levels and static logic) and the
+        clock network (0 when the design charges none); both mappers add it to a candidate's energy."""
+        return self.leakage_mw * 1e-3 / self.clock_hz * 1e12 + (self.clock_pj_per_cycle or 0.0)
+
 
 def level_energy(lv: MemoryLevel, node: float, vdd_v: float | None = None) -> tuple[float, float]:
     """(read, write) pJ per access of ``lv.width_bits``.

@@ -112,8 +112,11 @@ def _bases(hw: Hardware) -> tuple[int, int, int]:
 
 
 def score(hw: Hardware, objective: str, cycles: np.ndarray, energy_pj: np.ndarray) -> np.ndarray:
-    """The objective of (cycles, energy without leakage)."""
+    """The objective of (cycles, energy without leakage and clock): the energy objective's energy
+    is the op's whole energy, leakage and the clock network (when the design charges one) included."""
     total = energy_pj + hw.leakage_mw * 1e-3 * cycles / hw.clock_hz * 1e12
+    if hw.clock_pj_per_cycle is not None:
+        total = total + hw.clock_pj_per_cycle * cycles
     if objective == "latency":
         return cycles
     if objective == "energy":

@@ -252,7 +252,7 @@ def _eyeriss_gap(layer: str, metric: str, variant: str, ratio: float) -> str:
         cause = (
             "nest-rlc: the GLB prefetches the filters (prefetch: [weight], JSSC 2017 Sec. V-A), so their loads hide "
             "behind processing and cost no time, and the EDP mapper re-reads them to shorten the serial ifmap and "
-            "ofmap handovers (CONV2 dram: N2 K2 P4 C6, CONV4 K3 C12 P2, CONV5 K2 P2 C12: filters read more than "
+            "ofmap handovers (CONV2 dram: N4 P2 K16, CONV4 N2 K2 C24, CONV5 K2 P2 C12: filters read more than "
             "once; CONV5's 0.88 MB of filters twice, more than the chip's whole 1.3 MB); CONV5's ofmap zeros are not "
             "published, so its outputs are coded as if dense (4/3 of their plain bytes)"
         )

@@ -105,6 +105,10 @@ class NestArch:
     #: docstring); with more than one, ``word_bits`` of weights and inputs are the packed word's
     #: and the problems are :func:`packed`.
     lanes: int = 1
+    #: Energy that runs with time, pJ per cycle (leakage and the clock network,
+    #: ``Hardware.static_pj_per_cycle``; the adapter charges both over each op's cycles): the mapper
+    #: adds it to a candidate's energy, so the energy it minimises is the energy reported.
+    static_pj_per_cycle: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.lanes, int) or self.lanes < 1:
@@ -147,6 +151,7 @@ class NestArch:
             self.mac_pj,
             self.pipeline,
             self.lanes,
+            self.static_pj_per_cycle,
         )
 
 
@@ -298,5 +303,6 @@ def from_spec(spec: ArchSpec, per_pe: Sequence[NestLevel] | None = None) -> Nest
         mac_pj=hw.mac_pj,
         clock_hz=hw.clock_hz,
         pipeline=pipeline(spec.compute.dataflow, hw.rows, hw.cols),
+        static_pj_per_cycle=hw.static_pj_per_cycle,
         lanes=hw.mpc,
     )

@@ -54,6 +54,7 @@ class ArchArrays:
     fill_cycles: float  # per first visit of a stationary tile
     refill_cycles: float  # per later visit
     lanes: int = 1  # MACs per PE per cycle: each point of the (packed) nest is ``lanes`` MAC slots
+    static_pj_per_cycle: float = 0.0  # NestArch.static_pj_per_cycle: the mapper adds it per cycle
 
 
 def arch_arrays(arch: NestArch) -> ArchArrays:
@@ -81,6 +82,7 @@ def arch_arrays(arch: NestArch) -> ArchArrays:
         fill_cycles=0.0 if arch.pipeline is None else arch.pipeline.fill_cycles,
         refill_cycles=0.0 if arch.pipeline is None else arch.pipeline.refill_cycles,
         lanes=arch.lanes,
+        static_pj_per_cycle=arch.static_pj_per_cycle,
     )
 
 

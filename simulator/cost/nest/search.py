@@ -23,8 +23,8 @@ For a problem, a design and a spatial preset:
 ``Mapper(strategy="fast")`` replaces steps 2 and 3 by a few constructive seeds per candidate,
 the same moves scored kind by kind, and a kick (:mod:`.fast`): about a tenth of the scores.
 
-Scores: ``energy`` (pJ), ``latency`` (cycles) or ``edp`` (their product), ties to the first
-candidate. Everything is seeded: the same inputs give the same mapping. A :class:`Mapper` keeps
+Scores: ``energy`` (pJ, with ``static_pj_per_cycle`` × cycles: leakage and clock, as reported),
+``latency`` (cycles) or ``edp`` (their product), ties to the first candidate. Everything is seeded: the same inputs give the same mapping. A :class:`Mapper` keeps
 the results per (problem shape, design, preset, objective), and so does the process's
 :data:`~simulator.cost.nest.memo.SHARED` memo across mappers with the same search settings, so a
 sweep maps each (shape, design) once (:mod:`simulator.cost.nest.memo`).
@@ -390,6 +390,8 @@ class Mapper:
         aa: ArchArrays, bounds: np.ndarray, coef: np.ndarray, batch: pool.Batch, objective: Objective
     ) -> np.ndarray:
         e, c = score(aa, bounds, coef, batch.factors, batch.orders, batch.spatial, batch.counts)
+        if aa.static_pj_per_cycle > 0:  # leakage and clock run with time (inf cycles stay inf)
+            e = np.where(np.isfinite(c), e + aa.static_pj_per_cycle * c, np.inf)
         if objective == "energy":
             return e
         if objective == "latency":

@@ -65,7 +65,11 @@ def test_imperfect_candidates_never_lose_and_fill_awkward_dims(eyeriss_arch) -> 
     assert any(c[3] == 14 for _, c in cands)  # P on all 14 columns, 4 iterations, the last of 13
     both = Mapper(seed=0).best(prob, eyeriss_arch, rs, "edp")
     perfect = Mapper(seed=0, imperfect=False).best(prob, eyeriss_arch, rs, "edp")
-    assert both.energy_pj * both.cycles <= perfect.energy_pj * perfect.cycles
+    static = eyeriss_arch.static_pj_per_cycle  # the mapper's energy has the leakage and clock per cycle
+    assert static > 0
+    assert (both.energy_pj + static * both.cycles) * both.cycles <= (
+        perfect.energy_pj + static * perfect.cycles
+    ) * perfect.cycles
     assert both.writes_words[-1, OUT] >= prob.footprint(OUT)
 
 

@@ -24,8 +24,9 @@ For a problem, a design and a spatial preset:
 the same moves scored kind by kind, and a kick (:mod:`.fast`): about a tenth of the scores.
 
 Scores: ``energy`` (pJ, with ``static_pj_per_cycle`` × cycles: leakage and clock, as reported),
-``latency`` (cycles) or ``edp`` (their product), ties to the first candidate. Everything is seeded: the same inputs give the same mapping. A :class:`Mapper` keeps
-the results per (problem shape, design, preset, objective), and so does the process's
+``latency`` (cycles) or ``edp`` (their product), ties to the first candidate. Everything is
+seeded: the same inputs give the same mapping. A :class:`Mapper` keeps the results per (problem
+shape, design, preset, objective), and so does the process's
 :data:`~simulator.cost.nest.memo.SHARED` memo across mappers with the same search settings, so a
 sweep maps each (shape, design) once (:mod:`simulator.cost.nest.memo`).
 

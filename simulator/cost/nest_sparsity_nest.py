@@ -258,6 +258,8 @@ def effects(n: Nests, c: Cases, hw: Hardware) -> Effects:
     def levels_sum(e: np.ndarray) -> np.ndarray:
         if e.ndim == 0:  # nothing saved
             return e
+        if fan == 0:  # no per-PE level: no per-PE reads to gate
+            return np.zeros(e.shape[:-1])
         out = e[..., 0]
         for i in range(1, fan):
             out = out + e[..., i]

@@ -24,7 +24,15 @@ class ClockNetworkSpec(_Strict):
         False,
         description="charge the clock network every cycle of every op (energy component clock, "
         "simulator.cost.clock): flip-flops (and word clock gates, storage_gating) x energy per cycle; the clock "
-        "runs on stalls too (no clock gating of idle PEs is modelled)",
+        "runs on stalls too; every PE is clocked unless idle_pe_gating",
+    )
+    idle_pe_gating: bool = Field(
+        False,
+        description="gate the clock of the PEs an op's mapping does not cover spatially (Eyeriss: 'the PEs that "
+        "are not covered by any sets are clock gated', Chen et al., JSSC 2017, Sec. IV-A): each op clocks the "
+        "PE part (pipeline, word gates, written words) of its covered PEs only (nest: the product of the "
+        "mapping's spatial factors; one_level: the rows x columns its GEMM reaches), and every PE's own clock "
+        "gate (NanGate45 CLKGATETST_X1) every cycle",
     )
     register_storage: Annotated[tuple[str, ...], YamlTuple] = Field(
         (),
@@ -53,6 +61,11 @@ class ClockNetworkSpec(_Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> ClockNetworkSpec:
+        if self.idle_pe_gating and not self.enabled:
+            raise LocatedError(
+                ("idle_pe_gating",),
+                "true gates a clock network that is off; allowed: idle_pe_gating false, or enabled true",
+            )
         if self.storage_gating != "none" and not self.register_storage:
             raise LocatedError(
                 ("storage_gating",),

@@ -21,7 +21,8 @@ import numpy as np
 
 from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec
-from simulator.cost.clock import clock_energy
+from simulator.cost.array import spatial_coverage
+from simulator.cost.clock import clock_energy, idle_gating
 from simulator.cost.gemm import Mode, RowCost, gemm_cost
 from simulator.cost.hardware import RS, Hardware, hardware
 from simulator.cost.mapping import Mapping, dims_of, map_workload, score, skipped_rows
@@ -201,7 +202,12 @@ def evaluate_table(
             e = e + vc.energy_pj[key]
         energy[key] = e
     energy["leakage"] = latency_s * hw.leakage_mw * 1e-3 * 1e12  # W·s -> pJ
-    energy.update(clock_energy(hw, cycles))  # the clock network over the op's cycles; {} when off
+    coverage = None
+    if idle_gating(hw):  # the PEs each op's GEMM rows reach, weighted by their compute cycles
+        cov = spatial_coverage(hw.dataflow, hw.rows, hw.cols, hw.mpc, table.g_m, table.g_n, table.g_k)
+        busy = rows(rc.compute_cycles)
+        coverage = np.divide(rows(rc.compute_cycles * cov[None, :]), busy, out=np.zeros_like(busy), where=busy > 0)
+    energy.update(clock_energy(hw, cycles, coverage))  # the clock network over the op's cycles; {} when off
     traffic = {"dram": dram_b}
     for i, lv in enumerate(hw.levels):
         traffic[lv.name] = (

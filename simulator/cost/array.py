@@ -176,3 +176,14 @@ def spatial_utilization(
     kb = cdiv(k, mpc)
     a, b = {OS: (m, n), WS: (kb, n), IS: (kb, m)}[dataflow]
     return (a * b) / (cdiv(a, rows) * rows * cdiv(b, cols) * cols)
+
+
+def spatial_coverage(
+    dataflow: int, rows: int, cols: int, mpc: int, m: np.ndarray, n: np.ndarray, k: np.ndarray
+) -> np.ndarray:
+    """Fraction of the PEs a GEMM's mapping reaches at all: the rows × columns its spatial dimensions
+    fill (``min(a, rows) · min(b, cols) / (rows · cols)``, the dimensions of
+    :func:`spatial_utilization`), the PEs a design with ``idle_pe_gating`` clocks for the op."""
+    kb = cdiv(k, mpc)
+    a, b = {OS: (m, n), WS: (kb, n), IS: (kb, m)}[dataflow]
+    return np.minimum(a, rows) * np.minimum(b, cols) / float(rows * cols)

@@ -34,10 +34,22 @@ written word per gated storage per cycle (pin, wire and internal energy; one wri
 upper bound on the writes): per PE and cycle ``pipeline · E_flop + words · E_gate + word bits ·
 E_written``, as synthesis gates a register bank with a write enable.
 
+Idle PEs (``clock_network.idle_pe_gating``): off, every PE is clocked on every cycle of every op.
+On, each PE has its own clock gate (NanGate45 CLKGATETST_X1, costed as :func:`gate_clock_fj`, one
+more sink per PE), clocked every cycle, and an op clocks the PE part above (pipeline, word gates,
+written words) only in the PEs its mapping covers spatially: per cycle ``coverage · P · E_PE + P ·
+E_gate``, ``coverage`` the covered fraction of the ``P`` PEs, as "the PEs that are not covered by
+any sets are clock gated" (Chen et al., JSSC 2017, Sec. IV-A, Eyeriss). The cost models give the
+coverage (:func:`clock_energy`): the nest engine the product of a mapping's spatial factors
+(weighted by each nest's compute cycles), the one-level model the rows × columns of the array an
+op's GEMM reaches (:func:`simulator.cost.array.spatial_coverage`, weighted by its rows' compute
+cycles); an op without a mapping (vector work) covers none. The coverage is per op, as the chip
+gates per layer: edge folds and stalls inside the op are still clocked.
+
 What it leaves out, so per clocked sink it is a lower bound: the buffers of the tree's upper levels
-and flops outside the PEs (buffer and NoC control, the DRAM interface). What it overstates: idle
-PEs are clocked (the Eyeriss chip gates the PEs a layer leaves unused: Chen et al., JSSC 2017,
-Sec. IV-A), and without ``storage_gating: word`` so is register-built storage that holds its value.
+and flops outside the PEs (buffer and NoC control, the DRAM interface). What it overstates: without
+``idle_pe_gating`` idle PEs are clocked, and without ``storage_gating: word`` so is register-built
+storage that holds its value.
 """
 
 from __future__ import annotations
@@ -52,6 +64,7 @@ import numpy as np
 import yaml
 
 from accelerator import tech
+from accelerator.errors import SimulationError
 from accelerator.spec import PRECISION_BITS, ArchSpec
 from accelerator.spec_clock import register_bits_per_pe, register_words_per_pe
 
@@ -111,10 +124,12 @@ def clocked_pe(arch: ArchSpec) -> ClockedPE:
 
 
 def clocked_flops(arch: ArchSpec) -> int:
-    """Sinks the clock tree drives: PEs × (flops clocked every cycle + word clock gates); without gating,
-    PEs × (pipeline registers + register-built storage bits)."""
+    """Sinks the clock tree drives: PEs × (flops clocked every cycle + word clock gates, + the PE's own
+    clock gate with ``idle_pe_gating``); without gating, PEs × (pipeline registers + register-built
+    storage bits)."""
     c = arch.compute
-    return c.rows * c.cols * clocked_pe(arch).sinks
+    own_gate = 1 if arch.clock_network.idle_pe_gating else 0
+    return c.rows * c.cols * (clocked_pe(arch).sinks + own_gate)
 
 
 @dataclass(frozen=True)
@@ -200,27 +215,86 @@ def written_flop_fj(arch: ArchSpec, sinks: int, die_mm2: float) -> float:
 
 def clock_pj_per_cycle(arch: ArchSpec, die_mm2: float) -> float | None:
     """The clock network's energy per cycle in pJ, ``None`` when the design's clock network is off:
-    PEs × (flops × E_flop + gates × E_gate + written bits × E_written)."""
+    PEs × (flops × E_flop + gates × E_gate + written bits × E_written), plus each PE's own clock gate
+    with ``idle_pe_gating`` (one more sink per PE: :func:`pe_gates_pj_per_cycle`)."""
     if not arch.clock_network.enabled:
         return None
     pe = clocked_pe(arch)
     pes = arch.compute.rows * arch.compute.cols
-    sinks = pes * pe.sinks
+    idle = arch.clock_network.idle_pe_gating
+    sinks = clocked_flops(arch)
     fj = pe.flops * flop_clock_fj(arch, sinks, die_mm2)
     if pe.gates:
         fj += pe.gates * gate_clock_fj(arch, sinks, die_mm2) + pe.written_bits * written_flop_fj(arch, sinks, die_mm2)
-    return pes * fj * 1e-3
+    gates = pe_gates_pj_per_cycle(arch, die_mm2) if idle else 0.0
+    return pes * fj * 1e-3 + (gates or 0.0)
+
+
+def pe_gates_pj_per_cycle(arch: ArchSpec, die_mm2: float) -> float | None:
+    """The PEs' own clock gates per cycle in pJ with ``idle_pe_gating`` (every PE's, clocked every
+    cycle; part of :func:`clock_pj_per_cycle`, whose rest the cost models charge by an op's PE
+    coverage), ``None`` without it."""
+    if not (arch.clock_network.enabled and arch.clock_network.idle_pe_gating):
+        return None
+    pes = arch.compute.rows * arch.compute.cols
+    return pes * gate_clock_fj(arch, clocked_flops(arch), die_mm2) * 1e-3
 
 
 def clock_pj(hw: Hardware, cycles: np.ndarray) -> np.ndarray:
-    """Clock energy in pJ of ops lasting ``cycles`` (any shape): cycles × pJ per cycle, 0 when off."""
+    """Clock energy in pJ of ops lasting ``cycles`` (any shape): cycles × pJ per cycle, 0 when off
+    (every PE clocked: use :func:`clock_energy` for a design with ``idle_pe_gating``)."""
     per_cycle = hw.clock_pj_per_cycle or 0.0
     return np.asarray(cycles, dtype=np.float64) * per_cycle
 
 
-def clock_energy(hw: Hardware, cycles: np.ndarray) -> dict[str, np.ndarray]:
-    """``{"clock": clock_pj(hw, cycles)}`` when the design's clock network is on, else ``{}`` (so a
-    design without one keeps its energy components as they were)."""
-    if hw.clock_pj_per_cycle is None:
+def idle_gating(hw: Hardware) -> bool:
+    """Whether ``hw``'s clock network gates the PEs an op does not cover (``idle_pe_gating``)."""
+    return hw.clock_pe_gates_pj_per_cycle is not None
+
+
+def clock_energy(hw: Hardware, cycles: np.ndarray, coverage: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """``{"clock": pJ}`` of ops lasting ``cycles`` when the design's clock network is on, else ``{}`` (so
+    a design without one keeps its energy components as they were).
+
+    ``coverage``: per op (broadcast against ``cycles``), the fraction of the PEs its mapping covers
+    spatially, in [0, 1]; used only with ``idle_pe_gating`` (``cycles · (coverage · PE part + PE
+    gates)``), which refuses to cost without it rather than clock every PE."""
+    per_cycle, gates = hw.clock_pj_per_cycle, hw.clock_pe_gates_pj_per_cycle
+    if per_cycle is None:
         return {}
-    return {"clock": clock_pj(hw, cycles)}
+    if gates is None:
+        return {"clock": clock_pj(hw, cycles)}
+    if coverage is None:
+        raise SimulationError(
+            f"{hw.name}: clock_network.idle_pe_gating needs each op's PE coverage, which this cost path does "
+            "not know; allowed: idle_pe_gating false, or a memory model that maps the ops (one_level, nest)"
+        )
+    cov = np.asarray(coverage, dtype=np.float64)
+    if cov.size and (not np.isfinite(cov).all() or cov.min() < 0.0 or cov.max() > 1.0 + 1e-12):
+        raise SimulationError(f"{hw.name}: PE coverage outside [0, 1]: {cov.min()} .. {cov.max()}; a cost model bug")
+    c = np.asarray(cycles, dtype=np.float64)
+    return {"clock": c * (np.minimum(cov, 1.0) * (per_cycle - gates) + gates)}
+
+
+def weighted_coverage(weights: np.ndarray, pes: np.ndarray, groups: np.ndarray, n: int, total_pes: int) -> np.ndarray:
+    """Per group (op) of ``n``, the fraction of ``total_pes`` its parts cover: ``sum(weight · pes) /
+    (total_pes · sum(weight))`` over the parts in the group (``groups``: each part's op), 0 for a
+    group without weight (no mapped work: the array idles)."""
+    w = np.asarray(weights, dtype=np.float64)
+    num = np.bincount(groups, weights=w * np.asarray(pes, dtype=np.float64), minlength=n)
+    den = np.bincount(groups, weights=w, minlength=n)
+    return np.divide(num, den * total_pes, out=np.zeros(n), where=den > 0)
+
+
+def clock_coverage(hw: Hardware, clock: np.ndarray, cycles: np.ndarray) -> np.ndarray:
+    """The PE coverage a design with ``idle_pe_gating`` charged ``clock`` pJ over ``cycles`` with (the
+    inverse of :func:`clock_energy`), for a model that re-times costed ops (the event fidelity); 0 where
+    an op took no cycles (no mapped work)."""
+    per_cycle, gates = hw.clock_pj_per_cycle, hw.clock_pe_gates_pj_per_cycle
+    if per_cycle is None or gates is None:
+        raise SimulationError(f"{hw.name}: clock_coverage needs clock_network.idle_pe_gating; a cost model bug")
+    pe_pj = per_cycle - gates
+    c = np.asarray(cycles, dtype=np.float64)
+    rate = np.divide(np.asarray(clock, dtype=np.float64), c, out=np.zeros_like(c), where=c > 0)
+    cov = np.divide(rate - gates, pe_pj) if pe_pj > 0 else np.zeros_like(c)
+    return np.where(c > 0, np.clip(cov, 0.0, 1.0), 0.0)

@@ -50,7 +50,7 @@ import numpy as np
 import simpy
 
 from simulator.cost.analytic import OpCosts
-from simulator.cost.clock import clock_energy
+from simulator.cost.clock import clock_coverage, clock_energy, idle_gating
 from simulator.cost.hardware import OPERANDS, Hardware
 from simulator.cost.overlap import double_buffered
 from simulator.optable import OpTable
@@ -305,7 +305,10 @@ def simulate(
     latency_s = cycles / hw.clock_hz
     energy = dict(costs.energy_pj)
     energy["leakage"] = latency_s * hw.leakage_mw * 1e-3 * 1e12
-    energy.update(clock_energy(hw, cycles))  # the clock network over the event cycles; {} when off
+    coverage = None
+    if idle_gating(hw):  # each op's PE coverage, as the analytic columns charged it
+        coverage = clock_coverage(hw, costs.energy_pj["clock"], costs.cycles)
+    energy.update(clock_energy(hw, cycles, coverage))  # the clock network over the event cycles; {} when off
     stalls = (
         {k: np.stack([r[f"stall_{k}"] for r in runs]) for k in ("fill_drain", "dram", "sram", "overlap", "serial")}
         if runs

@@ -53,7 +53,7 @@ from accelerator.numerics import FORMAT_BITS, arch_numerics
 from accelerator.spec import PRECISION_BITS, ArchSpec, MemoryLevel
 from accelerator.tech import memory as tech_memory
 from accelerator.tech.memory import memory_technology
-from simulator.cost.clock import clock_pj_per_cycle
+from simulator.cost.clock import clock_pj_per_cycle, pe_gates_pj_per_cycle
 
 #: Dataflow codes used in vectorised code (row-stationary only through the nest model,
 #: simulator.cost.nest_costs; the spec refuses it with the one-level model).
@@ -143,6 +143,9 @@ class Hardware:
     resident_level: int = -1
     # the clock network's energy per cycle (simulator.cost.clock), None: the design does not charge one
     clock_pj_per_cycle: float | None = None
+    # of it, the PEs' own clock gates per cycle with idle_pe_gating (the rest is charged by an op's PE
+    # coverage, simulator.cost.clock.clock_energy), None: every PE clocked on every cycle
+    clock_pe_gates_pj_per_cycle: float | None = None
 
     @property
     def static_pj_per_cycle(self) -> float:
@@ -356,6 +359,7 @@ def hardware(arch: ArchSpec) -> Hardware:
         dma_engines=mem.dma_engines,
         area_mm2=die_mm2,
         clock_pj_per_cycle=clock_pj_per_cycle(arch, die_mm2),
+        clock_pe_gates_pj_per_cycle=pe_gates_pj_per_cycle(arch, die_mm2),
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from simulator.cost.analytic import BOUND_SLACK, OpCosts
-from simulator.cost.clock import clock_energy
+from simulator.cost.clock import clock_energy, idle_gating, weighted_coverage
 from simulator.cost.hardware import Hardware, bank_rate
 from simulator.cost.mapping import Mapping
 from simulator.cost.nest.analysis import NestResult
@@ -41,6 +41,9 @@ class Nest:
     energy_pj: dict[str, float]
     traffic: dict[str, float]
     mac_pj: float
+    #: PEs the nest's mapping covers: the product of its spatial factors (rows x columns), for the
+    #: clock network's idle-PE gating (:mod:`simulator.cost.clock`)
+    pes: float
     #: For the event fidelity (:mod:`simulator.cost.event`): the on-chip busy time (compute and
     #: every level below DRAM), DRAM's read and write bytes, the tiles DRAM hands the outermost
     #: on-chip level (the DRAM level's iterations, all copies) and the units loads overlap in
@@ -95,6 +98,7 @@ def reduce_nest(r: NestResult, hw: Hardware, narch: NestArch) -> Nest:
         energy_pj=energy,
         traffic=dict(r.traffic_bytes),
         mac_pj=r.macs * narch.mac_pj,
+        pes=float(math.prod(r.mapping.spatial_rows) * math.prod(r.mapping.spatial_cols)),
         onchip=onchip,
         dram_rd_bytes=rd,
         dram_wr_bytes=r.traffic_bytes["dram"] - rd,
@@ -190,7 +194,13 @@ def columns(
         energy[k] = energy.get(k, np.zeros((steps, n))) + ones * v
     energy["compute"] = energy.get("compute", np.zeros((steps, n))) - gated
     energy["leakage"] = latency_s * hw.leakage_mw * 1e-3 * 1e12  # W·s -> pJ
-    energy.update(clock_energy(hw, cycles))  # the clock network over the op's cycles; {} when off
+    coverage = None
+    if idle_gating(hw):  # the PEs each op's nests cover, weighted by their compute cycles
+        flat = [(i, x) for i, ns in parts.items() for x in ns]
+        op = np.array([i for i, _ in flat], dtype=np.int64)
+        busy, pes = np.array([x.compute for _, x in flat]), np.array([x.pes for _, x in flat])
+        coverage = weighted_coverage(busy, pes, op, n, hw.rows * hw.cols)
+    energy.update(clock_energy(hw, cycles, coverage))  # the clock network over the op's cycles; {} when off
     traffic = {k: ones * v for k, v in traffic_g.items()}
     traffic["dram"] = traffic.get("dram", np.zeros((steps, n))) + ones * dram_v
     for j, lv in enumerate(hw.levels):

@@ -20,6 +20,7 @@ does not model.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -27,7 +28,7 @@ import numpy as np
 from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec
 from simulator.cost.analytic import BOUND_SLACK, OpCosts
-from simulator.cost.clock import clock_energy
+from simulator.cost.clock import clock_energy, idle_gating, weighted_coverage
 from simulator.cost.hardware import Hardware
 from simulator.cost.nest.analysis import NestResult
 from simulator.cost.nest.arch import NestArch
@@ -337,7 +338,13 @@ def apply(
     delta = x["delta"] > 0
     latency_s = cycles / hw.clock_hz
     energy["leakage"] = latency_s * hw.leakage_mw * 1e-3 * 1e12  # W·s -> pJ
-    energy.update(clock_energy(hw, cycles))  # the clock network over the new cycles; {} when off
+    coverage = None
+    if idle_gating(hw):  # the PEs each op's nests cover, weighted by their dense compute cycles
+        op = np.array([i for i, c in counts for _ in range(c)], dtype=np.int64)
+        busy = np.array([r.compute_cycles for r in flat_results], dtype=np.float64)
+        pes = np.array([math.prod(r.mapping.spatial_rows) * math.prod(r.mapping.spatial_cols) for r in flat_results])
+        coverage = weighted_coverage(busy, pes, op, n, hw.rows * hw.cols)
+    energy.update(clock_energy(hw, cycles, coverage))  # the clock network over the new cycles; {} when off
     macs = table.macs.astype(np.float64)
     util = np.where(cycles > 0, macs / np.maximum(cycles * hw.rows * hw.cols * hw.mpc, 1), 0.0)
     bound0 = np.where(

@@ -204,13 +204,14 @@ _EYERISS_ENERGY = (
     "our chip energy is MACs (fp16 stand-in for 16-bit fixed point; a zero ifmap gates the MAC, and on the nest also "
     "the filter-spad read and the psum update), per-PE storage, GLB, leakage and the PE array's clock network "
     "(simulator.cost.clock: pipeline flip-flops and a NanGate45 clock gate per word of the register spads, pin, wire, "
-    "Liberty internal energy and leaf buffers: 77 mW at 1 V): nest 4.6-8.0 pJ per MAC against the chip's 8.3-16.5. "
+    "Liberty internal energy and leaf buffers, idle PEs gated: 64-77 mW at 1 V): nest 4.6-8.0 pJ per MAC against "
+    "the chip's 8.3-16.5. "
     "Against Fig. 16's post-layout breakdown as a third-party note quotes it (unverified: clock 33-45 %, spads "
-    "33-42 %, ALUs 3-9 %), our clock is 0.73-0.83x the chip's on CONV1 and CONV5 and our spads about 0.2x: the spads' "
+    "33-42 %, ALUs 3-9 %), our clock is 0.67-0.83x the chip's on CONV1 and CONV5 and our spads about 0.2x: the spads' "
     "energy per access is the largest missing part, then control and the NoC"
 )
 _EYERISS_ENERGY_ONE_LEVEL = (
-    "its latency is 3-9x the chip's (row-stationary reuse is not expressible) and the clock network (77 mW, "
+    "its latency is 3-7x the chip's (row-stationary reuse is not expressible) and the clock network (77 mW, "
     "simulator.cost.clock) runs over all of it, so its chip energy overshoots where the nest's falls short"
 )
 _EYERISS_LATENCY = (

@@ -29,7 +29,9 @@ def test_pipeline_flops_of_the_rtl_tile_pe() -> None:
 
 def test_eyeriss_flops_count_the_register_spads() -> None:
     a = load_arch(EYERISS)
-    a = a.model_copy(update={"clock_network": a.clock_network.model_copy(update={"storage_gating": "none"})})
+    a = a.model_copy(
+        update={"clock_network": a.clock_network.model_copy(update={"storage_gating": "none", "idle_pe_gating": False})}
+    )
     # ungated: 168 PEs x (49 pipeline + ifmap spad 12 x 16 b + psum spad 24 x 16 b)
     assert clocked_flops(a) == 168 * (49 + 192 + 384)
 

@@ -26,7 +26,7 @@ TO_65NM_1V = 1.332 / 0.844330
 
 def _gating(a: ArchSpec, gating: str) -> ArchSpec:
     doc = a.model_dump()
-    doc["clock_network"] = {**doc["clock_network"], "storage_gating": gating}
+    doc["clock_network"] = {**doc["clock_network"], "storage_gating": gating, "idle_pe_gating": False}
     return ArchSpec.model_validate(doc)
 
 
@@ -37,7 +37,7 @@ def test_eyeriss_pe_clocks_its_pipeline_gates_and_one_written_word_per_spad() ->
     # pipeline: 16-bit accumulator + two 16-bit lanes + 1 fire flag = 49; ifmap spad 24 B = 12
     # 16-bit words, psum spad 48 B = 24 words; one word of each written: 2 x 16 bits
     assert (pe.flops, pe.gates, pe.written_bits) == (49, 12 + 24, 32)
-    assert clocked_flops(a) == 168 * (49 + 36)
+    assert clocked_flops(a) == 168 * (49 + 36 + 1)  # and each PE's own clock gate (idle_pe_gating)
     ungated = clocked_pe(_gating(a, "none"))
     assert (ungated.flops, ungated.gates, ungated.written_bits) == (49 + 192 + 384, 0, 0)
 

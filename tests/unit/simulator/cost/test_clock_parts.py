@@ -97,6 +97,7 @@ def test_eyeriss_ungated_clock_per_cycle_from_the_model() -> None:
     # the validation spec gates its register words (test_clock_gating.py); here every flop is clocked
     doc = a.model_dump()
     doc["clock_network"]["storage_gating"] = "none"
+    doc["clock_network"]["idle_pe_gating"] = False
     a = type(a).model_validate(doc)
     hw = hardware(a)
     flops = clocked_flops(a)

@@ -121,34 +121,26 @@ def _spatial_candidates(
     sweep with the same array share them). Within perfect and imperfect candidates, ties in the
     busy PEs keep the order of enumeration (a stable sort)."""
     b = np.asarray(bounds, np.int64)
-    busy_l: list[np.ndarray] = []
-    exact_l: list[np.ndarray] = []
-    rows_l: list[np.ndarray] = []
-    cols_l: list[np.ndarray] = []
-    row_dims, col_dims = list(preset.rows), list(preset.cols)
-    for rc in _axis_choices(preset.rows, tuple(bounds[d] for d in preset.rows), n_rows):
-        rows = dict(zip(preset.rows, (int(x) for x in rc), strict=True))
-        if any(bounds[d] <= n_rows and rows.get(d, 1) != bounds[d] for d in preset.whole_rows):
-            continue  # the preset unrolls this dimension whole (row-stationary's filter rows)
-        r = np.ones(7, np.int64)
-        r[row_dims] = rc
-        left = tuple(-(-bounds[d] // int(r[d])) for d in preset.cols)
-        cc = _axis_choices(preset.cols, left, n_cols)
-        c = np.ones((len(cc), 7), np.int64)
-        c[:, col_dims] = cc
-        unrolled = r * c
-        ceil = -(-b // unrolled)
-        busy = np.ones(len(cc))
-        for d in range(7):  # left to right, as math.prod: the same floats, the same ties
-            busy = busy * (b[d] / ceil[:, d])
-        busy_l.append(busy)
-        exact_l.append(np.all(b % unrolled == 0, axis=1))
-        rows_l.append(np.broadcast_to(r, c.shape))
-        cols_l.append(c)
-    if not busy_l:
+    rc = _axis_choices(preset.rows, tuple(bounds[d] for d in preset.rows), n_rows)
+    r = np.ones((len(rc), 7), np.int64)
+    r[:, list(preset.rows)] = rc
+    for d in preset.whole_rows:  # the preset unrolls this dimension whole (row-stationary's filter rows)
+        if bounds[d] <= n_rows:
+            r = r[r[:, d] == bounds[d]]
+    left = -(-b[list(preset.cols)] // r[:, list(preset.cols)])
+    blocks = [_axis_choices(preset.cols, tuple(x), n_cols) for x in left.tolist()]  # (enumeration order)
+    sizes = [len(cc) for cc in blocks]
+    if sum(sizes) == 0:
         return ()
-    busy_a, exact_a = np.concatenate(busy_l), np.concatenate(exact_l)
-    rows_a, cols_a = np.concatenate(rows_l), np.concatenate(cols_l)
+    cols_a = np.ones((sum(sizes), 7), np.int64)
+    cols_a[:, list(preset.cols)] = np.concatenate(blocks)
+    rows_a = np.repeat(r, sizes, axis=0)
+    unrolled = rows_a * cols_a
+    ceil = -(-b // unrolled)
+    busy_a = np.ones(len(unrolled))
+    for d in range(7):  # left to right, as math.prod: the same floats, the same ties
+        busy_a = busy_a * (b[d] / ceil[:, d])
+    exact_a = np.all(b % unrolled == 0, axis=1)
     out: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
     for sel in (exact_a, ~exact_a):
         idx = np.flatnonzero(sel)

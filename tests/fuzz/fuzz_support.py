@@ -69,8 +69,10 @@ def fuzz_settings(examples: int) -> settings:
 
 
 def budgets(examples: int) -> list[Any]:
-    """``parametrize`` values: the default run's budget, and a ``slow`` one with :data:`DEEP`x more."""
-    return [pytest.param(examples, id="quick"), pytest.param(examples * DEEP, id="deep", marks=pytest.mark.slow)]
+    """``parametrize`` values: the default run's budget, and a ``fuzz_deep`` one with :data:`DEEP`x more
+    (out of the default run; ``.ci/run`` runs it after the README's test command)."""
+    deep = [pytest.mark.slow, pytest.mark.fuzz_deep]
+    return [pytest.param(examples, id="quick"), pytest.param(examples * DEEP, id="deep", marks=deep)]
 
 
 class CaseTimeout(BaseException):

@@ -35,7 +35,7 @@ docs/memory-model.md ("The fast strategy").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import numpy as np
 
@@ -71,6 +71,56 @@ def tile_copies(aa: ArchArrays) -> np.ndarray:
     """Tiles of each operand an instance of each level holds, ``(levels, 3)``: the scorer's
     ``ArchArrays.tile_copies`` (two where a level double-buffers or prefetches the operand)."""
     return np.asarray(aa.tile_copies, np.float64)
+
+
+def spatial_factors(aa: ArchArrays, unrollings: Sequence[tuple[tuple[int, ...], tuple[int, ...]]]) -> np.ndarray:
+    """Each unrolling's spatial factors at every level of ``aa``, ``(unrollings, levels, 7)``."""
+    spatial = np.ones((len(unrollings), aa.holds.shape[0], 7), np.int64)
+    for u, (rows, cols) in enumerate(unrollings):
+        spatial[u, aa.fanout] = np.multiply(rows, cols)
+    return spatial
+
+
+def seeds(
+    aa: ArchArrays,
+    bounds: np.ndarray,
+    coef: np.ndarray,
+    spatial: np.ndarray,
+    stationary: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`.fast_kernels.seeds` of every spatial unrolling (``spatial``: :func:`spatial_factors`)
+    on the design ``aa``: ``(factors, orders, spatial, owner)``, ``owner`` the unrolling of each seed."""
+    nlev = aa.holds.shape[0]
+    size, opsize = aa.size_bytes.astype(np.float64), aa.operand_bytes.astype(np.float64)
+    return kernels.seeds(  # type: ignore[no-any-return]
+        bounds,
+        coef,
+        spatial,
+        aa.fanout,
+        aa.holds,
+        aa.word_bytes,
+        tile_copies(aa),
+        size,
+        opsize,
+        stationary,
+        kernels.variants(nlev),
+    )
+
+
+def kicks(
+    aa: ArchArrays,
+    bounds: np.ndarray,
+    coef: np.ndarray,
+    stationary: np.ndarray,
+    f: np.ndarray,
+    o: np.ndarray,
+    sp: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`.fast_kernels.kicks` of the candidate ``(f, o)`` with spatial factors ``sp`` on ``aa``."""
+    size, opsize = aa.size_bytes.astype(np.float64), aa.operand_bytes.astype(np.float64)
+    return kernels.kicks(  # type: ignore[no-any-return]
+        f, o, sp, aa.fanout, bounds, coef, aa.holds, aa.word_bytes, tile_copies(aa), size, opsize, stationary
+    )
 
 
 def _stages(f: np.ndarray, n: int) -> list[tuple[int, int]]:
@@ -139,23 +189,8 @@ def search(
 ) -> tuple[np.ndarray, np.ndarray, float, int]:
     """The fast strategy's best ``(factors, orders, cost, unrolling index)`` (module docstring);
     cost ``inf`` when no seed fits."""
-    nlev = aa.holds.shape[0]
-    spatial = np.ones((len(unrollings), nlev, 7), np.int64)
-    for u, (rows, cols) in enumerate(unrollings):
-        spatial[u, aa.fanout] = np.multiply(rows, cols)
-    f, o, s, owner = kernels.seeds(
-        bounds,
-        coef,
-        spatial,
-        aa.fanout,
-        aa.holds,
-        aa.word_bytes,
-        tile_copies(aa),
-        aa.size_bytes.astype(np.float64),
-        aa.operand_bytes.astype(np.float64),
-        stationary,
-        kernels.variants(nlev),
-    )
+    spatial = spatial_factors(aa, unrollings)
+    f, o, s, owner = seeds(aa, bounds, coef, spatial, stationary)
     start = b"seeds" + f.tobytes() + o.tobytes() + s.tobytes()
     batch = kept.get(start)  # the same seeds (another keep state of the op): their counts
     if batch is None:
@@ -204,14 +239,11 @@ def kick(
     step 4): local search from the best of its kicks (:func:`.fast_kernels.kicks`), kept if it
     ends lower, at most :data:`KICKS` times. Kick batches are kept as :func:`descend` keeps its
     neighbours."""
-    size, opsize = aa.size_bytes.astype(np.float64), aa.operand_bytes.astype(np.float64)
     for _ in range(KICKS):
         start = b"kick" + f.tobytes() + o.tobytes() + sp.tobytes()
         kb = kept.get(start)
         if kb is None:
-            kf, ko = kernels.kicks(
-                f, o, sp, aa.fanout, bounds, coef, aa.holds, aa.word_bytes, tile_copies(aa), size, opsize, stationary
-            )
+            kf, ko = kicks(aa, bounds, coef, stationary, f, o, sp)
             kb = pool.Batch.of(kf, ko, np.broadcast_to(sp, kf.shape).copy())
             keep(start, kb)
         kc = cost(kb)

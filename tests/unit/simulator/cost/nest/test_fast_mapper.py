@@ -13,7 +13,7 @@ import pytest
 
 from accelerator.errors import SimulationError
 from accelerator.spec import load_arch
-from simulator.cost.nest import fast_kernels
+from simulator.cost.nest import fast, fast_kernels
 from simulator.cost.nest.analysis import NestResult, evaluate, fits
 from simulator.cost.nest.arch import NestArch
 from simulator.cost.nest.counts import axis_coefs, tile_words
@@ -116,23 +116,8 @@ def test_seeds_fit_cover_the_bounds_and_follow_the_capacity(tpu_arch: NestArch) 
     bounds, coef = np.asarray(prob.bounds, np.int64), axis_coefs(prob.stride, prob.dilation)
     cands = spatial_candidates(prob, tpu_arch, PRESETS["weight_stationary"], 3)
     nlev = len(tpu_arch.levels)
-    spatial = np.ones((len(cands), nlev, 7), np.int64)
-    for u, (rows, cols) in enumerate(cands):
-        spatial[u, aa.fanout] = np.multiply(rows, cols)
     size, opsize = aa.size_bytes.astype(np.float64), aa.operand_bytes.astype(np.float64)
-    f, o, s, owner = fast_kernels.seeds(
-        bounds,
-        coef,
-        spatial,
-        aa.fanout,
-        aa.holds,
-        aa.word_bytes,
-        tile_copies(aa),
-        size,
-        opsize,
-        _stationary_orders(),
-        fast_kernels.variants(nlev),
-    )
+    f, o, s, owner = fast.seeds(aa, bounds, coef, fast.spatial_factors(aa, cands), _stationary_orders())
     assert sorted(set(owner.tolist())) == list(range(len(cands)))
     assert len({(a.tobytes(), b.tobytes(), c.tobytes()) for a, b, c in zip(f, o, s, strict=True)}) == len(f)
     for j in range(len(f)):
@@ -173,21 +158,7 @@ def test_kicks_move_a_whole_factor_and_refill(eyeriss_arch: NestArch) -> None:
     f[0] = (1, 1, 1, 1, 4, 1, 3)  # spad: Q S
     f[1] = (2, 8, 4, 1, 1, 1, 1)  # glb: N K C
     o = np.tile(_stationary_orders()[2], (nlev, 1))
-    size, opsize = aa.size_bytes.astype(np.float64), aa.operand_bytes.astype(np.float64)
-    kf, ko = fast_kernels.kicks(
-        f,
-        o,
-        sp,
-        aa.fanout,
-        bounds,
-        coef,
-        aa.holds,
-        aa.word_bytes,
-        tile_copies(aa),
-        size,
-        opsize,
-        _stationary_orders(),
-    )
+    kf, ko = fast.kicks(aa, bounds, coef, _stationary_orders(), f, o, sp)
     assert len(kf) > 0 and len(kf) == len(ko)
     for g, h in zip(kf, ko, strict=True):
         assert not (np.array_equal(g, f) and np.array_equal(h, o))

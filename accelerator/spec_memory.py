@@ -1,4 +1,4 @@
-"""The memory part of the accelerator spec: levels (with per-PE partitions), residency; DRAM in
+"""The memory part of the accelerator spec: levels (with per-operand partitions), residency; DRAM in
 ``accelerator.spec_dram``.
 
 ``accelerator.spec`` re-exports these records; the schema's conventions are described there.
@@ -30,26 +30,30 @@ from accelerator.tech.memory import memory_technology
 
 
 class OperandPartition(_Strict):
-    """One operand's share of a per-PE level (Eyeriss's filter, ifmap and psum scratchpads)."""
+    """One operand's share of a level: of a per-PE level, a scratchpad of its own (Eyeriss's
+    filter, ifmap and psum scratchpads); of a shared level, a capacity of its own beside the pool
+    the other operands share (Eyeriss's 8 kB of filters in its 108 kB GLB)."""
 
-    size_bytes: int = Field(..., ge=1, le=MAX_LEVEL_BYTES, description="capacity of this operand's part, per PE")
+    size_bytes: int = Field(
+        ..., ge=1, le=MAX_LEVEL_BYTES, description="capacity of this operand's part (per PE on a per-PE level)"
+    )
     read_energy_pj: float | None = Field(
         None,
         ge=0,
         le=MAX_ACCESS_ENERGY_PJ,
         allow_inf_nan=False,
-        description="energy per read access of the level's width_bits in pJ at this design's node (used as "
-        "given); default: the project's SRAM model for a one-bank macro of size_bytes (accelerator.tech: "
-        "Horowitz ISSCC 2014 fit, Stillmaker & Baas 2017 node scaling, plus the DARPA 2008 wire energy; "
-        "simulator.cost.hardware.level_energy)",
+        description="per-PE levels only: energy per read access of the level's width_bits in pJ at this "
+        "design's node (used as given); default: the project's SRAM model for a one-bank macro of size_bytes "
+        "(accelerator.tech: Horowitz ISSCC 2014 fit, Stillmaker & Baas 2017 node scaling, plus the DARPA 2008 "
+        "wire energy; simulator.cost.hardware.level_energy)",
     )
     write_energy_pj: float | None = Field(
         None,
         ge=0,
         le=MAX_ACCESS_ENERGY_PJ,
         allow_inf_nan=False,
-        description="energy per write access in pJ; default: the read energy x the SRAM table's write/read "
-        "ratio (accelerator/tech/energy_45nm.yaml)",
+        description="per-PE levels only: energy per write access in pJ; default: the read energy x the SRAM "
+        "table's write/read ratio (accelerator/tech/energy_45nm.yaml)",
     )
 
 
@@ -115,7 +119,8 @@ class MemoryLevel(_Strict):
         (),
         description="shared levels only: operands of holds whose next tile loads from the parent while the "
         "current one is in use (Eyeriss's GLB preloads the next pass's filters, JSSC 2017 Sec. V-A): the "
-        "level holds two tiles of each (both count against its capacity), and their fills overlap "
+        "level holds two tiles of each (both count against its capacity: the operand's partition when it "
+        "has one), and their fills overlap "
         "compute instead of adding to the single-buffered level's serial handover; the other operands "
         "still fill and drain in series. Both memory models (docs/memory-model.md); the event fidelity "
         "loads them in series, with a note. Not with double_buffered (which overlaps every operand). "
@@ -123,10 +128,16 @@ class MemoryLevel(_Strict):
     )
     partitions: dict[Operand, OperandPartition] | None = Field(
         None,
-        description="per-PE levels only: a separate capacity and per-access energy per operand (Eyeriss: "
-        "weight 448 B, act 24 B, out 48 B); the sizes add up to size_bytes and name exactly the operands of "
-        "holds. Used by mapping.memory_model nest; the one_level model charges the level per MAC at its "
-        "own energy",
+        description="a capacity of its own per named operand. On a per_pe level: a separate capacity and "
+        "per-access energy per operand (Eyeriss: weight 448 B, act 24 B, out 48 B); the sizes add up to "
+        "size_bytes and name exactly the operands of holds. On a shared level: capacity only (accesses "
+        "cost the level's energy, per bank), naming some or all of holds; each named operand's tiles "
+        "(and its resident tensors) live in its partition, the operands of holds not named share the "
+        "rest, size_bytes minus the partitions, which must be > 0 (Eyeriss's GLB: weight 8 kB, the "
+        "fmaps the other 100 kB, JSSC 2017 Sec. V-A); naming every operand of holds, the sizes add up "
+        "to size_bytes. Per-PE partitions are used by mapping.memory_model nest (the one_level model "
+        "charges the level per MAC at its own energy); shared ones by both memory models. Default: "
+        "none (one capacity shared by every operand of holds)",
     )
 
     @model_validator(mode="after")
@@ -186,15 +197,37 @@ class MemoryLevel(_Strict):
         d = info.data
         if v is None or not {"per_pe", "holds", "size_bytes"} <= set(d):
             return v
-        if not d["per_pe"]:
-            raise ValueError("partitions are for per-PE levels (per_pe: true)")
-        if set(v) != set(d["holds"]):
-            raise ValueError(
-                f"partitions name {sorted(v)}, holds {sorted(d['holds'])}; they must name the same operands"
-            )
         total = sum(p.size_bytes for p in v.values())
-        if total != d["size_bytes"]:
-            raise ValueError(f"partitions add up to {total} B, size_bytes is {d['size_bytes']}; they must be equal")
+        if d["per_pe"]:
+            if set(v) != set(d["holds"]):
+                raise ValueError(
+                    f"partitions name {sorted(v)}, holds {sorted(d['holds'])}; on a per-PE level they must "
+                    "name the same operands"
+                )
+            if total != d["size_bytes"]:
+                raise ValueError(f"partitions add up to {total} B, size_bytes is {d['size_bytes']}; they must be equal")
+            return v
+        outside = sorted(x for x in v if x not in d["holds"])
+        if outside:
+            raise ValueError(f"partitions name {outside}, which the level does not hold; allowed: {list(d['holds'])}")
+        priced = sorted(k for k, p in v.items() if p.read_energy_pj is not None or p.write_energy_pj is not None)
+        if priced:
+            raise ValueError(
+                f"partitions {priced} give read_energy_pj / write_energy_pj on a shared level: a shared "
+                "level's accesses cost the level's energy (priced per bank); give read_energy_pj on the level"
+            )
+        shared = [x for x in d["holds"] if x not in v]
+        if not shared and total != d["size_bytes"]:
+            raise ValueError(
+                f"partitions name every operand of holds and add up to {total} B, size_bytes is "
+                f"{d['size_bytes']}; they must be equal"
+            )
+        if shared and total >= d["size_bytes"]:
+            raise ValueError(
+                f"partitions take {total} B of size_bytes {d['size_bytes']}, leaving nothing for {shared} "
+                f"(not partitioned, they share the rest); allowed: partitions adding up to at most "
+                f"{d['size_bytes'] - 1} B"
+            )
         return v
 
 

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from simulator.cost.array import K_INNER, M_INNER, N_INNER, OS, WS, cdiv, gemm_cycles
+from simulator.cost.capacity import fits as level_fits
 from simulator.cost.hardware import ACT, OUT, WGT, Hardware, bank_rate, dram_efficiency
 from simulator.cost.traffic import conv_input_factor, resident_weights
 from simulator.optable import ConvGeometry
@@ -372,7 +373,8 @@ def fits(
     res_out: np.ndarray | bool,
 ) -> np.ndarray:
     """Whether every level holds the tiles it is home to (twice when double-buffered, and a
-    prefetched operand's twice: ``Level.prefetched``) and the resident tensors (inter-op reuse)."""
+    prefetched operand's twice: ``Level.prefetched``) and the resident tensors (inter-op reuse),
+    each partitioned operand's in its partition (:mod:`simulator.cost.capacity`)."""
     ab, wb, ob, pb = hw.a_bits / 8, hw.w_bits / 8, hw.o_bits / 8, hw.p_bits / 8
     fused = d.fused
     kt = np.where(fused, d.k, np.minimum(kt, d.k))
@@ -389,10 +391,8 @@ def fits(
     legal = np.ones(
         np.broadcast_shapes(np.shape(mt), np.shape(nt), np.shape(kt), np.shape(res_in), np.shape(d.m)), dtype=bool
     )
-    for i, lv in enumerate(hw.levels):
-        need = sum(
-            tile[x] * (2 if lv.double_buffered or lv.prefetched[x] else 1) for x in (ACT, WGT, OUT) if hw.home[x] == i
-        )
-        need = need + sum(resident[x] for x in (ACT, OUT) if hw.home[x] == i)
-        legal = legal & (need <= lv.size_bytes)
+    for i, lv in enumerate(hw.levels):  # a partitioned operand fills its partition, the others the pool
+        copies = {x: 2 if lv.double_buffered or lv.prefetched[x] else 1 for x in (ACT, WGT, OUT)}
+        need = {x: tile[x] * copies[x] + resident.get(x, 0.0) for x in (ACT, WGT, OUT) if hw.home[x] == i}
+        legal = legal & level_fits(lv, need)
     return legal

@@ -92,6 +92,10 @@ class Level:
     #: parent while the current one is in use (the spec's ``prefetch``: Eyeriss's GLB preloads the
     #: next pass's filters, JSSC 2017 Sec. V-A); only on a level that is not double-buffered.
     prefetched: tuple[bool, bool, bool] = (False, False, False)
+    #: Per operand (act, weight, out): the bytes that are its own (the spec's ``partitions``: Eyeriss's
+    #: 8 kB of GLB filters, JSSC 2017 Sec. V-A); ``math.inf``: it shares the pool
+    #: (:mod:`simulator.cost.capacity`).
+    partition_bytes: tuple[float, float, float] = (math.inf, math.inf, math.inf)
 
 
 @dataclass(frozen=True)
@@ -281,6 +285,7 @@ def hardware(arch: ArchSpec) -> Hardware:
     levels = []
     for lv in shared:
         read, write = level_energy(lv, node, vdd)
+        parts = lv.partitions or {}
         levels.append(
             Level(
                 name=lv.name,
@@ -294,6 +299,7 @@ def hardware(arch: ArchSpec) -> Hardware:
                 double_buffered=lv.double_buffered,
                 holds=tuple(x in lv.holds for x in OPERANDS),  # type: ignore[arg-type]
                 prefetched=tuple(x in lv.prefetch for x in OPERANDS),  # type: ignore[arg-type]
+                partition_bytes=tuple(float(parts[x].size_bytes) if x in parts else math.inf for x in OPERANDS),  # type: ignore[arg-type,index]
             )
         )
     holders = [[i for i, lv in enumerate(levels) if lv.holds[x]] for x in range(3)]

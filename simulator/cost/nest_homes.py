@@ -11,6 +11,7 @@ A kept tensor is modelled the way a Timeloop or Stream user describes it, per op
   handover to the level below (:mod:`simulator.cost.nest.analysis`); of a kept output only the
   final outputs go (partial sums a mapping spills to DRAM stay, as for a coded output);
 - it occupies its holding level for the whole op: that level's capacity for the op's mapping
+  (the operand's partition when the level gives it one, else the pool the other operands share)
   shrinks by the tensor's bytes (as :func:`simulator.cost.residency.reserve` does for the one-level
   model), so the mapper only uses what is left; an op whose tiles no longer fit cannot keep it;
 - it is read from and written to that level like any tile: the holding level is the outermost
@@ -104,7 +105,8 @@ def score_blocks(op: Op, narch: NestArch, homes: Homes) -> list[int]:
     _, lq, lk, _ = op.gemm
     width = max(narch.word_bits[INP] / narch.lanes, narch.output_bits) / 8.0  # one value, packed or not
     cap = min(_capacity(narch.levels[homes.act_level], INP), _capacity(narch.levels[homes.out_level], NEST_OUT))
-    cap -= homes.weight_bytes if homes.weight_level in (homes.act_level, homes.out_level) else 0.0
+    pooled = homes.weight_level >= 0 and not _own(narch.levels[homes.weight_level], 0)  # else in their partition
+    cap -= homes.weight_bytes if pooled and homes.weight_level in (homes.act_level, homes.out_level) else 0.0
     return [d for d in _divisors_down(lq) if d * lk * width <= SCORES_SHARE * cap]
 
 
@@ -115,14 +117,20 @@ def _divisors_down(n: int) -> list[int]:
     return large + small[::-1]
 
 
+def _own(lv: NestLevel, operand: int) -> bool:
+    """Whether ``operand`` has a partition of its own in ``lv`` (else it shares the pool)."""
+    return lv.operand_bytes is not None and math.isfinite(lv.operand_bytes[operand])
+
+
 def _capacity(lv: NestLevel, operand: int) -> float:
-    return lv.size_bytes if lv.operand_bytes is None else lv.operand_bytes[operand]
+    """Bytes ``operand`` may fill in ``lv``: its partition, else the whole pool ``size_bytes``."""
+    return lv.operand_bytes[operand] if lv.operand_bytes is not None and _own(lv, operand) else lv.size_bytes
 
 
 def _reserve(lv: NestLevel, operand: int, nbytes: float) -> NestLevel | None:
-    """``lv`` with ``nbytes`` of its capacity taken by a kept tensor of ``operand``; None when
-    nothing is left."""
-    if lv.operand_bytes is not None:
+    """``lv`` with ``nbytes`` of its capacity taken by a kept tensor of ``operand``: out of the
+    operand's partition when it has one, else out of the pool; None when nothing is left."""
+    if lv.operand_bytes is not None and _own(lv, operand):
         parts = list(lv.operand_bytes)
         parts[operand] -= nbytes
         return replace(lv, operand_bytes=tuple(parts)) if parts[operand] > 0 else None  # type: ignore[arg-type]

@@ -9,9 +9,12 @@ beside the tiles the per-op mapping needs, they stay there:
   ids, so rows with the same ``(module, batch, K, N)`` are one parameter (a module called twice
   in a step counts once); rows without a module path count each time (an upper bound).
 - **Capacity**: the level loses ``P`` bytes for everything else; the mapper maps every op with
-  what is left (:func:`reserve`). If ``P`` exceeds the level, or no tile of some op fits the
-  rest, or the reduced mapping would move more DRAM bytes per image than ``per_op`` (tiles
-  squeezed), the design falls back to ``per_op`` and its result says why.
+  what is left (:func:`reserve`). On a level with a weight partition (the spec's ``partitions``
+  on a shared level) the weights must fit the partition and take ``P`` out of it, leaving the
+  other operands' pool as it was (:mod:`simulator.cost.capacity`). If ``P`` exceeds the level
+  (or its weight partition), or no tile of some op fits the rest, or the reduced mapping would
+  move more DRAM bytes per image than ``per_op`` (tiles squeezed), the design falls
+  back to ``per_op`` and its result says why.
 - **Steady state** (every step): weight tiles are read from the level, not DRAM, and are not
   written into it (:func:`simulator.cost.gemm.gemm_cost` with ``w_resident``); the array
   stream still reads them from the level (its read energy and bandwidth are charged as for
@@ -28,12 +31,15 @@ Decoders (run once per image) are not affected.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from accelerator.spec import ArchSpec
+from simulator.cost.capacity import capacity
+from simulator.cost.capacity import reserve as capacity_reserve
 from simulator.cost.hardware import WGT, Hardware, dram_efficiency
 from simulator.optable import OpTable
 
@@ -49,7 +55,7 @@ class Residency:
     level: str
     level_index: int  # index in Hardware.levels
     resident_bytes: float  # P: distinct parameter bytes at the weight width
-    level_bytes: float  # the level's capacity
+    level_bytes: float  # the level's capacity for weights: its weight partition, else its pool
     note: str = ""
 
 
@@ -82,23 +88,25 @@ def plan(table: OpTable, arch: ArchSpec, hw: Hardware) -> Residency:
     idx = _level_index(arch, hw)
     lv = hw.levels[idx]
     p = param_bytes(table, hw)
-    if p > lv.size_bytes:
+    cap = capacity(lv, WGT)
+    where = f"{lv.name}'s weight partition" if math.isfinite(lv.partition_bytes[WGT]) else lv.name
+    if p > cap:
         return Residency(
             False,
             lv.name,
             idx,
             p,
-            lv.size_bytes,
+            cap,
             f"weights not resident: the model's {_mb(p)} of parameters exceed "
-            f"{lv.name} ({_mb(lv.size_bytes)}); weights are read per op, every step",
+            f"{where} ({_mb(cap)}); weights are read per op, every step",
         )
     return Residency(
         p > 0,
         lv.name,
         idx,
         p,
-        lv.size_bytes,
-        f"weights resident in {lv.name}: {_mb(p)} of {_mb(lv.size_bytes)}, read from DRAM once per image"
+        cap,
+        f"weights resident in {where}: {_mb(p)} of {_mb(cap)}, read from DRAM once per image"
         if p > 0
         else "no parameters to keep",
     )
@@ -115,10 +123,10 @@ def refuse(res: Residency, why: str) -> Residency:
 
 
 def reserve(hw: Hardware, res: Residency) -> Hardware:
-    """``hw`` with the resident weights taking ``res.resident_bytes`` of their level."""
+    """``hw`` with the resident weights taking ``res.resident_bytes`` of their level: of its weight
+    partition when it has one (:func:`simulator.cost.capacity.reserve`), else of its pool."""
     levels = list(hw.levels)
-    lv = levels[res.level_index]
-    levels[res.level_index] = dataclasses.replace(lv, size_bytes=lv.size_bytes - res.resident_bytes)
+    levels[res.level_index] = capacity_reserve(levels[res.level_index], WGT, res.resident_bytes)
     return dataclasses.replace(hw, levels=tuple(levels), resident_level=res.level_index)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.cost.capacity import fits as level_fits
 from simulator.cost.hardware import ACT, OUT, Hardware, bank_rate
 from simulator.optable import ROLE_QK, OpTable
 
@@ -91,10 +92,11 @@ def vector_cost(hw: Hardware, w: VectorWork, res_in: np.ndarray | bool, res_out:
     for i, lv in enumerate(hw.levels):
         acc = (rd[i] + wr[i]) / lv.access_bytes
         lv_cyc = np.maximum(lv_cyc, acc / bank_rate(acc, np.maximum(cycles, 1.0), lv))
-        resident = np.where(res_in, w.chained, 0.0) * ab * (home_a == i) + np.where(res_out, w.out_elems, 0.0) * ab * (
-            home_o == i
-        )
-        legal = legal & (resident <= lv.size_bytes)
+        resident = {  # each in its partition, else in the pool (simulator.cost.capacity)
+            ACT: np.where(res_in, w.chained, 0.0) * ab * (home_a == i),
+            OUT: np.where(res_out, w.out_elems, 0.0) * ab * (home_o == i),
+        }
+        legal = legal & level_fits(lv, resident)
     energy = {"vector": w.ops * hw.vector_pj * np.ones_like(lv_cyc)}
     for i, lv in enumerate(hw.levels):
         energy[lv.name] = (rd[i] * lv.read_pj + wr[i] * lv.write_pj) / lv.access_bytes

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from accelerator import tech
 from accelerator.spec import ArchSpec
+from simulator.cost.capacity import capacity
 from simulator.cost.hardware import WGT, hardware
 from simulator.cost.residency import param_bytes
 from simulator.optable import OpTable
@@ -83,7 +84,7 @@ def physical_floor(arch: ArchSpec, table: OpTable, steps: int, decoder: OpTable 
         weights += param_bytes(decoder, hw)
     best = (hw.dram_pj_per_bit, f"dram:{arch.memory.dram.kind}", _dram_source(arch))
     for lv in hw.levels:
-        if lv.holds[WGT] and lv.size_bytes >= weights:
+        if lv.holds[WGT] and capacity(lv, WGT) >= weights:
             per_bit = lv.read_pj / (lv.access_bytes * 8.0)
             if per_bit < best[0]:
                 best = (per_bit, lv.name, SRAM_SOURCE)

@@ -31,7 +31,8 @@ import numpy as np
 
 from accelerator.system import CoreSpec, SystemSpec
 from models.workload import Workload
-from simulator.cost.hardware import Hardware, hardware
+from simulator.cost.capacity import capacity
+from simulator.cost.hardware import ACT, Hardware, hardware
 from simulator.evaluation import evaluate_prepared
 from simulator.optable import Chaining, chain_edges, prepare
 from simulator.result import DesignResult, OpResult, per_image
@@ -219,7 +220,7 @@ def plan(system: SystemSpec, network: Network, ev: Evaluator) -> Plan:
 def _op_costs(g: int, group: Group, system: SystemSpec, workload: Workload, batch: int) -> dict[int, OpCost]:
     hw, arch = group.hw, group.core.arch
     dram = arch.memory.dram
-    act_levels = [lv.size_bytes for lv in hw.levels if lv.holds[0]]
+    act_levels = [capacity(lv, ACT) for lv in hw.levels if lv.holds[ACT]]
     buffer = max(act_levels) if act_levels else 0.0
     res = group.result.extras.get("weight_residency", {})
     resident = bool(res.get("resident", False))

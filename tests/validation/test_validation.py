@@ -204,14 +204,16 @@ _EYERISS_ENERGY = (
     "our chip energy is MACs (fp16 stand-in for 16-bit fixed point; a zero ifmap gates the MAC, and on the nest also "
     "the filter-spad read and the psum update), per-PE storage, GLB, leakage and the PE array's clock network "
     "(simulator.cost.clock: pipeline flip-flops and a NanGate45 clock gate per word of the register spads, pin, wire, "
-    "Liberty internal energy and leaf buffers, idle PEs gated: 64-77 mW at 1 V): nest 4.6-8.0 pJ per MAC against "
-    "the chip's 8.3-16.5. "
-    "Against Fig. 16's post-layout breakdown as a third-party note quotes it (unverified: clock 33-45 %, spads "
-    "33-42 %, ALUs 3-9 %), our clock is 0.67-0.83x the chip's on CONV1 and CONV5 and our spads about 0.2x: the spads' "
-    "energy per access is the largest missing part, then control and the NoC"
+    "Liberty internal energy and leaf buffers, idle PEs gated: 64-77 mW at 1 V); the register-built ifmap and psum "
+    "spads at the NanGate45 register-file model (accelerator.tech.regfile), the 448 B filter SRAM at the SRAM fit "
+    "extrapolated from 8 kB. Against Fig. 16's post-layout breakdown as a third-party note quotes it (unverified: "
+    "clock 33-45 %, spads 33-42 %, ALUs 3-9 %), our clock is 0.67-0.83x the chip's on CONV1 and CONV5 and our spads "
+    "about 0.3-0.6x: the filter SRAM's energy per access is the largest part without a cited model, then control, the "
+    "RLC codec and the NoC"
 )
 _EYERISS_ENERGY_ONE_LEVEL = (
-    "its latency is 3-7x the chip's (row-stationary reuse is not expressible) and the clock network (77 mW, "
+    "its latency is 25-970x the chip's (row-stationary reuse is not expressible, and the 8 kB filter partition splits "
+    "the weight-stationary stand-in's reduction: see the latency rows) and the clock network (77 mW, "
     "simulator.cost.clock) runs over all of it, so its chip energy overshoots where the nest's falls short"
 )
 _EYERISS_LATENCY = (
@@ -232,7 +234,10 @@ def _eyeriss_gap(layer: str, metric: str, variant: str, ratio: float) -> str:
             cause = (
                 "one-level model: row-stationary reuse in the 520 B spads is not expressible (weight-stationary "
                 "stand-in, one tiling level, per-PE storage gives no reuse), so tiles that fit the GLB re-read "
-                "DRAM, serialised with compute over the 0.48 GB/s link"
+                "DRAM, serialised with compute over the 0.48 GB/s link; the chip's 8 kB filter partition (two 4 kB "
+                "tiles, prefetched) holds 14 columns of at most 146 weights, less than a filter's R*S*C (CONV1: 363), "
+                "so the reduction is split, partial sums spill and the input model reads DRAM in short runs (CONV1: "
+                "2-byte runs at 0.04 % of the link)"
             )
     elif metric == "chip_energy_mj":
         cause = f"{variant}: " + _EYERISS_ENERGY
@@ -242,7 +247,8 @@ def _eyeriss_gap(layer: str, metric: str, variant: str, ratio: float) -> str:
         cause = (
             f"nest: no run-length coding of fmaps in DRAM (the chip codes ifmaps and ofmaps; this layer's ifmaps "
             f"are {zeros} % zeros: the nest-rlc rows code them), and the mapper's tiles re-read inputs or weights "
-            "(prefetched filters cost no time, so the EDP mapper re-reads them to shorten the serial fmap handovers)"
+            "(prefetched filters cost no time, and two filter tiles share the 8 kB partition, so the EDP mapper "
+            "re-reads filters or fmaps rather than lengthen the serial fmap handovers)"
         )
     elif layer == "CONV1":
         cause = (
@@ -251,11 +257,11 @@ def _eyeriss_gap(layer: str, metric: str, variant: str, ratio: float) -> str:
         )
     elif variant == "nest-rlc" and metric == "dram_mb":
         cause = (
-            "nest-rlc: the GLB prefetches the filters (prefetch: [weight], JSSC 2017 Sec. V-A), so their loads hide "
-            "behind processing and cost no time, and the EDP mapper re-reads them to shorten the serial ifmap and "
-            "ofmap handovers (CONV2 dram: N4 P2 K16, CONV4 N2 K2 C24, CONV5 K2 P2 C12: filters read more than "
-            "once; CONV5's 0.88 MB of filters twice, more than the chip's whole 1.3 MB); CONV5's ofmap zeros are not "
-            "published, so its outputs are coded as if dense (4/3 of their plain bytes)"
+            "nest-rlc: the GLB prefetches the filters into its 8 kB partition (JSSC 2017 Sec. V-A), two tiles of at "
+            "most 4 kB, where the chip stages only the next pass's filters there and keeps the current ones in the "
+            "spads (our prefetch counts both tiles in the GLB); with fewer output channels per pass the EDP mapper "
+            "re-reads fmaps or filters from DRAM rather than lengthen the serial fmap handovers; CONV5's ofmap "
+            "zeros are not published, so its outputs are coded as if dense (4/3 of their plain bytes)"
         )
     else:
         cause = f"{variant}: not traced"

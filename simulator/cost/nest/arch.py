@@ -2,8 +2,9 @@
 
 Levels run from the per-PE storage (register files, scratchpads) through any number of shared
 buffers to DRAM, which is always the last level and holds every operand. A level holds some
-operands (the others bypass it), with one shared capacity or a partition per operand (Eyeriss's
-filter / ifmap / psum scratchpads), per-operand read and write energies in pJ per bit, a
+operands (the others bypass it), with a partition of its own for some or all of them (Eyeriss's
+filter / ifmap / psum scratchpads; its GLB's 8 kB of filters) and one shared capacity, the pool,
+for the rest, per-operand read and write energies in pJ per bit, a
 bandwidth in bytes per cycle per instance, a double-buffered flag, per operand a prefetch flag
 (a shared level that loads the operand's next tile while it uses the current one) and the bytes it
 stores and moves per plain byte (1 unless coded: Eyeriss's run-length coded fmaps in DRAM,
@@ -43,6 +44,8 @@ from dataclasses import dataclass, replace
 
 from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec, MemoryLevel
+from accelerator.tech.regfile import register_file_access_pj
+from simulator.cost.capacity import pool_bytes
 from simulator.cost.hardware import hardware, level_energy
 from simulator.cost.nest.problem import OPERANDS, C, Problem
 from simulator.cost.nest.systolic import Pipeline, pipeline
@@ -56,12 +59,15 @@ class NestLevel:
 
     name: str
     holds: tuple[bool, bool, bool]
-    size_bytes: float  # shared capacity of one instance (math.inf for DRAM)
+    size_bytes: float  # the pool of one instance: what the operands without a partition share (inf: DRAM)
     read_pj_per_bit: Triple
     write_pj_per_bit: Triple
     bandwidth_bytes_per_cycle: float  # per instance, reads and writes together
     double_buffered: bool = False
-    operand_bytes: Triple | None = None  # per-operand partitions; replace size_bytes when given
+    #: Per operand, a partition of its own (math.inf: the operand shares the pool ``size_bytes``);
+    #: None: every operand shares the pool. A partitioned operand's tiles fill its partition and
+    #: take nothing from the pool (per-PE scratchpads; a shared level's ``partitions`` in the spec).
+    operand_bytes: Triple | None = None
     #: Bytes the level stores and moves per plain byte, per operand (DRAM's run-length coded
     #: fmaps, :mod:`.compression`; for outputs, of the final outputs: spilled partial sums stay
     #: plain); the level below it sends and receives plain words. Only DRAM (the last level) codes;
@@ -79,11 +85,13 @@ class NestLevel:
 
     def capacity_ok(self, tile_bytes: Triple) -> bool:
         """Whether tiles of ``tile_bytes`` (per operand, already 0 for bypassed ones) fit, each
-        :meth:`tile_copies` times."""
+        :meth:`tile_copies` times: a partitioned operand's in its partition, the others' together
+        in the pool ``size_bytes``."""
         need = [t * m for t, m in zip(tile_bytes, self.tile_copies(), strict=True)]
-        if self.operand_bytes is not None:
-            return all(t <= c for t, c in zip(need, self.operand_bytes, strict=True))
-        return sum(need) <= self.size_bytes
+        parts = self.operand_bytes if self.operand_bytes is not None else (math.inf,) * 3
+        if any(t > c for t, c in zip(need, parts, strict=True) if math.isfinite(c)):
+            return False
+        return sum(t for t, c in zip(need, parts, strict=True) if not math.isfinite(c)) <= self.size_bytes
 
 
 @dataclass(frozen=True)
@@ -180,17 +188,29 @@ def per_pe_level(
     write_energy_pj: Sequence[float | None] | None = None,
 ) -> NestLevel:
     """A per-PE level partitioned per operand (weights, inputs, outputs; 0 bytes = bypass). Each
-    part costs its given pJ per ``width_bits`` access, else the project's SRAM model for a one-bank
-    macro of its size at ``spec``'s node (:func:`simulator.cost.hardware.level_energy`: Horowitz
-    ISSCC 2014 fit, node-scaled, plus the wire); a write without its own energy costs the read
-    energy × the SRAM table's write/read ratio, as for any level."""
+    part costs its given pJ per ``width_bits`` access; else, where the spec's clock network says
+    the part is built of word-gated registers (``clock_network.register_storage`` names it and
+    ``storage_gating`` is ``word``), the register-file model of cited NanGate45 cells
+    (:func:`accelerator.tech.regfile.register_file_access_pj`: read mux tree, write bus and decode);
+    else the project's SRAM model for a one-bank macro of its size at ``spec``'s node
+    (:func:`simulator.cost.hardware.level_energy`: Horowitz ISSCC 2014 fit, node-scaled, plus the
+    wire); a write without its own energy costs the read energy × the SRAM table's write/read
+    ratio, as for any level."""
     reads: list[float] = []
     writes: list[float] = []
+    clock = spec.clock_network
     for o, size in enumerate(operand_bytes):
         rd_given = read_energy_pj[o] if read_energy_pj is not None else None
         wr_given = write_energy_pj[o] if write_energy_pj is not None else None
         rd = wr = 0.0
-        if size > 0:
+        registers = clock.storage_gating == "word" and (
+            name in clock.register_storage or f"{name}.{SPEC_OPERANDS[o]}" in clock.register_storage
+        )
+        if size > 0 and registers and rd_given is None and wr_given is None:
+            words = -(-8 * int(size) // width_bits)  # as accelerator.spec_clock.register_words_per_pe
+            rf = register_file_access_pj(words, width_bits, spec.technology_nm, spec.vdd_v)
+            rd, wr = rf.read_pj, rf.write_pj
+        elif size > 0:
             lv = MemoryLevel(
                 name=f"{name}.{OPERANDS[o]}",
                 size_bytes=max(int(size), 1),
@@ -221,8 +241,9 @@ SPEC_OPERANDS = ("weight", "act", "out")
 def spec_per_pe_levels(spec: ArchSpec) -> tuple[NestLevel, ...]:
     """The spec's per-PE levels, innermost first: a level with ``partitions`` has a capacity and
     per-access energies per operand (:func:`per_pe_level`), one without shares its capacity among
-    the operands of ``holds`` at the level's energy (:func:`simulator.cost.hardware.level_energy`,
-    one bank, as the one-level model prices its register file)."""
+    the operands of ``holds`` at the level's energy (word-gated register storage: the register-file
+    model, as in :func:`per_pe_level`; else :func:`simulator.cost.hardware.level_energy`, one bank,
+    as the one-level model prices its register file)."""
     out = []
     for lv in spec.memory.levels:
         if not lv.per_pe:
@@ -241,7 +262,14 @@ def spec_per_pe_levels(spec: ArchSpec) -> tuple[NestLevel, ...]:
                 )
             )
             continue
-        read, write = level_energy(lv.model_copy(update={"banks": 1}), spec.technology_nm, spec.vdd_v)
+        clock = spec.clock_network
+        if clock.storage_gating == "word" and lv.name in clock.register_storage and lv.read_energy_pj is None:
+            rf = register_file_access_pj(
+                -(-8 * lv.size_bytes // lv.width_bits), lv.width_bits, spec.technology_nm, spec.vdd_v
+            )
+            read, write = rf.read_pj, rf.write_pj if lv.write_energy_pj is None else lv.write_energy_pj
+        else:
+            read, write = level_energy(lv.model_copy(update={"banks": 1}), spec.technology_nm, spec.vdd_v)
         out.append(
             NestLevel(
                 name=lv.name,
@@ -258,7 +286,8 @@ def spec_per_pe_levels(spec: ArchSpec) -> tuple[NestLevel, ...]:
 
 def from_spec(spec: ArchSpec, per_pe: Sequence[NestLevel] | None = None) -> NestArch:
     """The nest's view of ``spec``: its per-PE levels (:func:`spec_per_pe_levels`; ``per_pe``
-    replaces them, innermost first), its shared levels and DRAM at the per-access energies
+    replaces them, innermost first), its shared levels (a level's ``partitions`` as
+    ``operand_bytes``, the rest of it as the pool ``size_bytes``) and DRAM at the per-access energies
     :func:`simulator.cost.hardware.hardware` gives them, its array and operand widths, and the
     array's pipeline for its dataflow (:func:`.systolic.pipeline`). A packed run precision
     (``hw.mpc`` MACs per PE per cycle) gives ``lanes = hw.mpc`` and weights and inputs in packed
@@ -270,11 +299,13 @@ def from_spec(spec: ArchSpec, per_pe: Sequence[NestLevel] | None = None) -> Nest
         bits = lv.access_bytes * 8.0
         # hardware's holds are (act, weight, out); the nest's are (weights, inputs, outputs)
         holds = (lv.holds[1], lv.holds[0], lv.holds[2])
+        parts = (lv.partition_bytes[1], lv.partition_bytes[0], lv.partition_bytes[2])
         levels.append(
             NestLevel(
                 name=lv.name,
                 holds=holds,
-                size_bytes=lv.size_bytes,
+                size_bytes=pool_bytes(lv),
+                operand_bytes=None if not any(map(math.isfinite, parts)) else parts,
                 read_pj_per_bit=(lv.read_pj / bits,) * 3,
                 write_pj_per_bit=(lv.write_pj / bits,) * 3,
                 bandwidth_bytes_per_cycle=lv.bandwidth_bytes_per_cycle,

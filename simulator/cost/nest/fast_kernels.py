@@ -16,14 +16,16 @@ from simulator.cost.nest.moves import cover
 def fits(f, sp, bounds, coef, holds, word_bytes, copies, size, opsize):  # type: ignore[no-untyped-def]
     """Whether the tiles of factors ``f`` (spatial ``sp``) fit every level below DRAM, by the
     scorer's rule (:mod:`.score`): ``copies[lv, o]`` tiles of each operand (two where the level
-    is double-buffered or prefetches it) in its partition or the shared size."""
+    is double-buffered or prefetches it) in its partition (``opsize``, finite) or, together with
+    the other unpartitioned operands, in the pool ``size``."""
     tw = tile_words(bounds, coef, f, sp, holds)
     for lv in range(f.shape[0] - 1):
         tot = 0.0
         for o in range(3):
             b = tw[lv, o] * word_bytes[o] * copies[lv, o]
-            tot += b
-            if b > opsize[lv, o]:
+            if np.isinf(opsize[lv, o]):  # the pool; a partitioned operand takes nothing from it
+                tot += b
+            elif b > opsize[lv, o]:
                 return False
         if tot > size[lv]:
             return False

@@ -7,9 +7,11 @@ Energy and cycles are of one copy of the nest. What depends only on the loop nes
 access counts, MAC cycles, folds) may be kept between scorings of the same candidates
 (:class:`Counts`, :mod:`simulator.cost.nest.pool`); the energies, capacities (with the tiles a
 level holds twice: double buffers, prefetched operands), the exposed fills, bandwidths and
-DRAM's compression are applied at every scoring. On a packed design (``NestArch.lanes`` > 1) the
-candidates map the packed problem (:func:`~simulator.cost.nest.arch.packed`), so the counts are of
-packed words and beats as the analysis's; each point of the nest is ``lanes`` MAC slots.
+DRAM's compression are applied at every scoring. A level's capacity is a partition per operand
+that has one (``NestLevel.operand_bytes``) and a pool the others share (``size_bytes``). On a
+packed design (``NestArch.lanes`` > 1) the candidates map the packed problem
+(:func:`~simulator.cost.nest.arch.packed`), so the counts are of packed words and beats as the
+analysis's; each point of the nest is ``lanes`` MAC slots.
 
 The kernels are cached on disk (numba ``cache=True``); numba alone would check only the file
 that defines a cached function, so ``_score`` would keep the counts it compiled in after an edit
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from simulator.cost.nest.arch import NestArch
+from simulator.cost.nest.arch import NestArch, NestLevel
 from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, peeled_counts, subtile_words, tile_words
 
 
@@ -40,8 +42,8 @@ class ArchArrays:
     bandwidth: np.ndarray  # (levels,) bytes per cycle per instance
     double_buffered: np.ndarray  # (levels,) bool
     compression: np.ndarray  # (levels, 3) bytes stored and moved per plain byte
-    size_bytes: np.ndarray  # (levels,) shared capacity (inf where partitioned)
-    operand_bytes: np.ndarray  # (levels, 3) partitions (inf where shared)
+    size_bytes: np.ndarray  # (levels,) the pool of the unpartitioned operands (inf where all are partitioned)
+    operand_bytes: np.ndarray  # (levels, 3) partitions (inf where the operand shares the pool)
     tile_copies: np.ndarray  # (levels, 3) tiles of each operand an instance holds (NestLevel.tile_copies)
     prefetched: np.ndarray  # (levels, 3) bool: fills and drains overlap compute (NestLevel.prefetched)
     fanout: int
@@ -57,6 +59,11 @@ class ArchArrays:
     static_pj_per_cycle: float = 0.0  # NestArch.static_pj_per_cycle: the mapper adds it per cycle
 
 
+def _all_partitioned(lv: NestLevel) -> bool:
+    """Whether every operand of ``lv`` has a partition (its pool then holds nothing)."""
+    return lv.operand_bytes is not None and all(math.isfinite(b) for b in lv.operand_bytes)
+
+
 def arch_arrays(arch: NestArch) -> ArchArrays:
     bits = np.asarray(arch.word_bits)
     lv = arch.levels
@@ -68,7 +75,7 @@ def arch_arrays(arch: NestArch) -> ArchArrays:
         bandwidth=np.array([x.bandwidth_bytes_per_cycle for x in lv]),
         double_buffered=np.array([x.double_buffered for x in lv], dtype=np.bool_),
         compression=np.array([x.compression for x in lv], dtype=np.float64),
-        size_bytes=np.array([math.inf if x.operand_bytes is not None else x.size_bytes for x in lv]),
+        size_bytes=np.array([math.inf if _all_partitioned(x) else x.size_bytes for x in lv]),
         operand_bytes=np.array([x.operand_bytes if x.operand_bytes is not None else (math.inf,) * 3 for x in lv]),
         tile_copies=np.array([x.tile_copies() for x in lv], dtype=np.float64),
         prefetched=np.array([x.prefetched for x in lv], dtype=np.bool_),
@@ -143,8 +150,9 @@ def _score(  # type: ignore[no-untyped-def]
             tot = 0.0
             for o in range(3):
                 b = tw[lv, o] * word_bytes[o] * copies[lv, o]
-                tot += b
-                if b > opsize[lv, o]:
+                if np.isinf(opsize[lv, o]):  # the pool; a partitioned operand takes nothing from it
+                    tot += b
+                elif b > opsize[lv, o]:
                     ok = False
             if tot > size[lv]:
                 ok = False

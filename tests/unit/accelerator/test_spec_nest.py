@@ -81,10 +81,10 @@ def _partitions(sizes: str) -> str:
             "at least 0",
         ),
         (
-            EYERISS.replace("      banks: 27\n", "      banks: 27\n      partitions: {weight: {size_bytes: 8}}\n"),
+            EYERISS.replace("{weight: {size_bytes: 8192}}", "{weight: {size_bytes: 8192, read_energy_pj: 1.0}}"),
             "memory.levels.1.partitions",
             "partitions: {weight",
-            "per-PE levels",
+            "a shared level's accesses cost the level's energy",
         ),
         (
             EYERISS.replace("compute:\n", "mapping: {memory_model: deep}\ncompute:\n", 1),

@@ -30,6 +30,7 @@ def _hw(prefetch: str | None = "[weight]", double_buffered: bool = False) -> Har
     assert "      prefetch: [weight]\n" in TEXT
     line = "" if prefetch is None else f"      prefetch: {prefetch}\n"
     text = TEXT.replace("      prefetch: [weight]\n", line)
+    text = text.replace("      partitions: {weight: {size_bytes: 8192}}\n", "")  # one shared pool here
     if double_buffered:
         text = text.replace("      banks: 27\n", "      banks: 27\n      double_buffered: true\n")
     return hardware(parse_arch(text, "eyeriss.yaml"))

@@ -9,6 +9,7 @@ import pytest
 
 from accelerator.errors import SimulationError
 from accelerator.spec import ArchSpec, MemoryLevel, load_arch
+from accelerator.tech.regfile import register_file_access_pj
 from models.layers import load_layers_yaml
 from simulator.cost import analytic
 from simulator.cost.hardware import level_energy
@@ -21,17 +22,23 @@ ROOT = Path(__file__).resolve().parents[5]
 VAL = ROOT / "scenarios" / "validation"
 
 
-def test_eyeriss_spads_priced_by_the_sram_model_per_partition() -> None:
+def test_eyeriss_spads_priced_per_partition() -> None:
+    """The filter spad (an SRAM) by the SRAM model of its size; the register-built ifmap and psum
+    spads by the register-file model (``test_register_spads.py``), dearer than the filter SRAM's
+    per-bit energy would suggest for their size, cheaper than the 448 B SRAM."""
     spec = load_arch(VAL / "eyeriss.yaml")
     arch = from_spec(spec)
     spad = arch.levels[0]
     assert [lv.name for lv in arch.levels] == ["spad", "glb", "dram"] and arch.fanout_level == 1
     assert spad.operand_bytes == (448, 24, 48) and spad.holds == (True, True, True)
-    for o, size in enumerate((448, 24, 48)):  # nest order: weights, inputs, outputs
-        lv = MemoryLevel(name="x", size_bytes=size, per_pe=True, width_bits=16, bandwidth_bytes_per_cycle=6)
-        rd, wr = level_energy(lv, spec.technology_nm, spec.vdd_v)  # the chip's 1 V supply
-        assert spad.read_pj_per_bit[o] == pytest.approx(rd / 16) and spad.write_pj_per_bit[o] == pytest.approx(wr / 16)
-    # a smaller macro costs less per access
+    lv = MemoryLevel(name="x", size_bytes=448, per_pe=True, width_bits=16, bandwidth_bytes_per_cycle=6)
+    rd, wr = level_energy(lv, spec.technology_nm, spec.vdd_v)  # the chip's 1 V supply
+    assert spad.read_pj_per_bit[0] == pytest.approx(rd / 16) and spad.write_pj_per_bit[0] == pytest.approx(wr / 16)
+    for o, words in ((1, 12), (2, 24)):  # nest order: weights, inputs, outputs
+        rf = register_file_access_pj(words, 16, spec.technology_nm, spec.vdd_v)
+        assert spad.read_pj_per_bit[o] == pytest.approx(rf.read_pj / 16)
+        assert spad.write_pj_per_bit[o] == pytest.approx(rf.write_pj / 16)
+    # a smaller array costs less per access
     assert spad.read_pj_per_bit[1] < spad.read_pj_per_bit[2] < spad.read_pj_per_bit[0]
 
 

@@ -126,7 +126,7 @@ def test_mapper_finds_the_exhaustive_optimum_when_the_buffer_is_full(eyeriss_arc
     # A 512 B GLB: the best mapping trades one tile for another in a full buffer (a prime of one
     # dimension in, one of another out), which single prime moves cannot reach without overflowing;
     # before the exchange moves the mapper stopped 0.8 % (seed 0) and 0.6 % (seed 1) above it.
-    glb = replace(eyeriss_arch.levels[1], size_bytes=512)
+    glb = replace(eyeriss_arch.levels[1], size_bytes=512, operand_bytes=None)  # one 512 B pool
     arch = replace(eyeriss_arch, levels=(eyeriss_arch.levels[0], glb, *eyeriss_arch.levels[2:]))
     prob = conv("c", n=2, k=8, c=4, p=4, q=4, r=3, s=3)
     rs = PRESETS["row_stationary"]

@@ -1,6 +1,7 @@
 """The loop-nest engine's speed on the bench's workloads: the ``nest`` part of ``picojoule bench``.
 
-Every bench design is copied with ``mapping.memory_model: nest`` (a design the spec or the nest
+Every bench design is copied with ``mapping.memory_model: nest``, its search strategy as it names
+it (the committed designs: ``fast``; a design without a mapping: ``sampled``) (a design the spec or the nest
 engine refuses is listed under ``skipped`` with the reason). Per workload and design, :func:`nest_rows` times
 :func:`simulator.evaluation.evaluate_prepared` (the workload prepared once, as sweeps do) twice:
 
@@ -39,11 +40,17 @@ from simulator.optable import OpTable
 NEST_TARGETS = {"sd15_nest_ms": 50.0, "ddpm_nest_designs_per_s_per_core": 20.0}
 
 
-def nest_copy(arch: ArchSpec) -> ArchSpec:
-    """``arch`` with ``mapping.memory_model: nest`` (validated again: the spec checks depend on it)."""
+def with_memory_model(arch: ArchSpec, model: str) -> ArchSpec:
+    """``arch`` with ``mapping.memory_model: model`` (validated again: the spec checks depend on it);
+    the rest of its mapping (the nest's search strategy, seed, samples) as the design gives it."""
     doc = arch.model_dump()
-    doc["mapping"] = {**doc["mapping"], "memory_model": "nest"}
+    doc["mapping"] = {**doc["mapping"], "memory_model": model}
     return type(arch).model_validate(doc)
+
+
+def nest_copy(arch: ArchSpec) -> ArchSpec:
+    """``arch`` with ``mapping.memory_model: nest``."""
+    return with_memory_model(arch, "nest")
 
 
 def nest_designs(archs: Sequence[ArchSpec]) -> tuple[list[ArchSpec], dict[str, str]]:

@@ -260,7 +260,13 @@ def evaluate_table(
             key = (id(base), homes, nests, keep, bool(w_param[i]), preset, objective, settings)
             done = memo.op_run(key) if memo is not None else None
             if done is None:
-                done = _run_op(base, nests, keep, bool(w_param[i]))
+                try:
+                    done = _run_op(base, nests, keep, bool(w_param[i]))
+                except SimulationError as exc:
+                    raise SimulationError(
+                        f"op {i} ({op.name} {op.module}): no tile fits the buffers of {arch.name}, even one "
+                        f"value of each operand per level (loop-nest engine: {exc}); enlarge the buffer"
+                    ) from None
                 if memo is not None:
                     memo.keep_op_run(key, done)
             runs[i, keep] = done[0]

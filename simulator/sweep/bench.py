@@ -35,6 +35,8 @@ axes:
   compute.cols: {{range: {{start: 8, stop: 128, step: 8}}}}
   memory.levels.glb.size_bytes: {{log_range: {{start: 1048576, stop: 8388608, factor: 2}}}}
   clock_ghz: [0.5, 1.0, 1.5, 2.0]
+  # the executors' overhead, not the mapper, is measured: the one-level model (milliseconds a point)
+  mapping.memory_model: [one_level]
 objectives: {{energy_per_image: min, latency_per_image: min, area: min}}
 strategy: {{kind: random, samples: {samples}, seed: 0}}
 """

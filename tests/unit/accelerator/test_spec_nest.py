@@ -1,6 +1,7 @@
 """The nest engine's spec fields: ``mapping`` (memory_model, seed, samples), per-PE
-``partitions``, the ``row_stationary`` dataflow; defaults keep every committed design on the
-one-level model, and errors name the line and the dotted field."""
+``partitions``, the ``row_stationary`` dataflow; the default is the one-level model, every
+committed design names the loop-nest engine with the fast search, and errors name the line and
+the dotted field."""
 
 from __future__ import annotations
 
@@ -19,10 +20,14 @@ def _line_of(text: str, needle: str) -> int:
     return next(i for i, ln in enumerate(text.splitlines(), 1) if needle in ln)
 
 
-def test_defaults_keep_the_one_level_model() -> None:
-    for path in sorted((ROOT / "scenarios" / "arch").glob("*.yaml")):
+def test_the_default_is_the_one_level_model_and_committed_designs_use_the_nest() -> None:
+    bare = parse_arch(EYERISS).mapping  # eyeriss.yaml names no mapping
+    assert (bare.memory_model, bare.search, bare.seed, bare.samples) == ("one_level", "sampled", 0, 600)
+    paths = sorted((ROOT / "scenarios" / "arch").glob("*.yaml"))
+    assert len(paths) == 11
+    for path in paths:
         m = load_arch(path).mapping
-        assert (m.memory_model, m.seed, m.samples) == ("one_level", 0, 600), path.name
+        assert (m.memory_model, m.search, m.seed, m.samples) == ("nest", "fast", 0, 600), path.name
 
 
 def test_eyeriss_spads_are_partitions() -> None:

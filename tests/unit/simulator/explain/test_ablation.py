@@ -35,15 +35,14 @@ WORKLOADS = ("ddpm-cifar10", "sd15-512", "digits-ddpm")
 #: Techniques whose removal from the last design lowers energy, per workload, with the reason
 #: (docs/thousandfold.md, "Findings"). A change to this set is a change of the model's answer.
 #: - block-skip: 128x1 skip masks on traces without all-zero beats cost metadata and skip nothing;
-#: - resident-weights: at batch 16 the weights streamed from HBM are shared by 16 images, so the
-#:   bonded RRAM die's reads cost more than the HBM reads they save (DDPM, SD-1.5);
+#: (resident-weights on DDPM and SD-1.5 left this set on 2026-12-06, when the ladder moved to the
+#: loop-nest memory model: its removal now costs 1.05x and 1.01x, the bonded RRAM die's reads no
+#: longer costing more than the batch-shared HBM reads they save);
 #: - batch (SD-1.5): 32 CFG calls' activations overflow the 16 MiB GLB and go to HBM.
 KNOWN_ABLATION_REGRESSIONS = {
     ("ddpm-cifar10", "block-skip"),
     ("sd15-512", "block-skip"),
     ("digits-ddpm", "block-skip"),
-    ("ddpm-cifar10", "resident-weights"),
-    ("sd15-512", "resident-weights"),
     ("sd15-512", "batch"),
 }
 #: Relative tolerance of "not lower" (equal energies are not a regression).
@@ -123,13 +122,14 @@ def test_removing_a_technique_never_lowers_energy_except_the_known_findings(
 
 
 def test_removals_that_cost_most_are_the_big_levers(ablation: dict[tuple[str, str], float]) -> None:
-    # fewer steps and the node each buy more than 1.2x on every workload here; int8 and the lowered
-    # supply more than 1.1x (at 0.5 V the MACs' share shrinks against DRAM, which no supply scales:
-    # int8 buys 1.12x on digits; the supply's dynamic energy x0.489, its leakage over a 1.76x longer image)
+    # fewer steps and the node each buy more than 1.2x on every workload here; int8 more than 1.1x
+    # and the lowered supply more than 1.05x (at 0.5 V the MACs' and buffers' share shrinks against
+    # DRAM, which no supply scales: the supply's dynamic energy x0.489, its leakage over a 1.76x
+    # longer image; on the loop-nest model digits' per-PE accesses are fewer, so 1.09x there)
     for w in WORKLOADS:
         for t in ("fewer-steps", "node-7nm"):
             assert ablation[w, t] > 1.2, (w, t, ablation[w, t])
-        for t in ("int8", "voltage"):
-            assert ablation[w, t] > 1.1, (w, t, ablation[w, t])
+        assert ablation[w, "int8"] > 1.1, (w, ablation[w, "int8"])
+        assert ablation[w, "voltage"] > 1.05, (w, ablation[w, "voltage"])
     # fusion buys most where attention is largest: SD-1.5's 4096x4096 score matrices
     assert ablation["sd15-512", "fusion"] > 1.2 > ablation["digits-ddpm", "fusion"]

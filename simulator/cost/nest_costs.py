@@ -107,13 +107,15 @@ def limits(
     per cycle of the run precision (packed words, :func:`simulator.cost.nest.arch.packed`);
     ``padded``: the ops with a reduction ``C`` that ``lanes`` does not divide."""
     c = arch.compute
+    m = arch.mapping
+    search = "fast search" if m.search == "fast" else f"sampled search, {m.samples} samples, seed {m.seed}"
     head = "memory_model nest: "
+    engine = f"GEMM-like ops costed by the loop-nest engine ({c.dataflow} preset, {search})"
     notes = [
-        head + f"GEMM-like ops costed by the loop-nest engine ({c.dataflow} preset, mapper seed "
-        f"{arch.mapping.seed}); not modelled yet: DRAM burst and row-buffer effects "
-        "(DRAM at the spec's sustained bandwidth, its latency once per nest); a tensor kept on chip "
-        "(inter-op reuse, resident weights, fused attention's scores) is copied into its level's "
-        "working tiles as DRAM's fills would be (an upper bound on that level's writes)"
+        head + engine + "; not modelled yet: DRAM burst and row-buffer effects (DRAM at the spec's "
+        "sustained bandwidth, its latency once per nest); a tensor kept on chip (inter-op reuse, "
+        "resident weights, fused attention's scores) is copied into its level's working tiles as "
+        "DRAM's fills would be (an upper bound on that level's writes)"
     ]
     if arch.mapping.conv_view == "im2col" and bool(np.any(table.kind == "conv")):
         notes.append(

@@ -147,3 +147,37 @@ def test_cli_prints_only_the_document_on_stdout(capsys: pytest.CaptureFixture[st
     assert captured.err == ""  # stderr is no terminal here: no bar
     assert main(["bench", "--scenarios", str(ROOT / "no-such-folder"), "--skip-sweep"]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_the_one_level_rows_time_the_one_level_model_and_the_nest_rows_the_nest(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The committed designs name the nest engine with the fast search; the bench's analytic and
+    event rows set ``one_level`` on each, its nest rows keep the design's ``nest`` and ``fast``."""
+    arch = load_arch(ROOT / "scenarios" / "arch" / "edge-os-int8.yaml")
+    assert (arch.mapping.memory_model, arch.mapping.search) == ("nest", "fast")
+    seen: list[tuple[str, str, str]] = []
+    real = speed.evaluate_prepared
+
+    def spy(table, a, **kw):  # type: ignore[no-untyped-def]
+        seen.append((kw.get("fidelity", "analytic"), a.mapping.memory_model, a.mapping.search))
+        return real(table, a, **kw)
+
+    monkeypatch.setattr(speed, "evaluate_prepared", spy)
+    speed.run_bench(["tiny-unet"], repeat=1, event=True, sweep=False, nest=False, archs=[arch])
+    assert set(seen) == {("analytic", "one_level", "fast"), ("event", "one_level", "fast")}
+    assert speed.with_memory_model(arch, "nest") == arch  # the nest rows' copy is the design itself
+
+
+def test_the_executor_bench_sweeps_the_one_level_model(tmp_path: Path) -> None:
+    from simulator.sweep.spec import load_sweep
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        sweep_bench._SWEEP.format(
+            base=ROOT / "scenarios" / "arch" / "edge-os-int8.yaml",
+            workload=ROOT / "scenarios" / "workloads" / "tiny-unet.workload.json.gz",
+            samples=3,
+        ),
+        encoding="utf-8",
+    )
+    axes = {a.name: a.values for a in load_sweep(path).axes}
+    assert axes["mapping.memory_model"] == ("one_level",)  # its executors' overhead, not the mapper

@@ -117,6 +117,11 @@ class NestArch:
     #: ``Hardware.static_pj_per_cycle``; the adapter charges both over each op's cycles): the mapper
     #: adds it to a candidate's energy, so the energy it minimises is the energy reported.
     static_pj_per_cycle: float = 0.0
+    #: Of it, the clock energy per cycle of the PEs a mapping leaves uncovered, which idle-PE gating
+    #: saves (``clock_network.idle_pe_gating``: ``Hardware.clock_pj_per_cycle`` minus the PEs' own
+    #: gates; 0 without gating): the mapper charges ``static - idle x (1 - covered PEs / PEs)``
+    #: per cycle, as the adapter charges the clock by the op's PE coverage.
+    idle_pe_pj_per_cycle: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.lanes, int) or self.lanes < 1:
@@ -160,6 +165,7 @@ class NestArch:
             self.pipeline,
             self.lanes,
             self.static_pj_per_cycle,
+            self.idle_pe_pj_per_cycle,
         )
 
 
@@ -335,5 +341,10 @@ def from_spec(spec: ArchSpec, per_pe: Sequence[NestLevel] | None = None) -> Nest
         clock_hz=hw.clock_hz,
         pipeline=pipeline(spec.compute.dataflow, hw.rows, hw.cols),
         static_pj_per_cycle=hw.static_pj_per_cycle,
+        idle_pe_pj_per_cycle=(
+            0.0
+            if hw.clock_pe_gates_pj_per_cycle is None
+            else (hw.clock_pj_per_cycle or 0.0) - hw.clock_pe_gates_pj_per_cycle
+        ),
         lanes=hw.mpc,
     )

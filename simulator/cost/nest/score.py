@@ -57,6 +57,8 @@ class ArchArrays:
     refill_cycles: float  # per later visit
     lanes: int = 1  # MACs per PE per cycle: each point of the (packed) nest is ``lanes`` MAC slots
     static_pj_per_cycle: float = 0.0  # NestArch.static_pj_per_cycle: the mapper adds it per cycle
+    idle_pe_pj_per_cycle: float = 0.0  # NestArch.idle_pe_pj_per_cycle: of it, what uncovered PEs save
+    pes: int = 1  # rows x cols of the array
 
 
 def _all_partitioned(lv: NestLevel) -> bool:
@@ -90,6 +92,8 @@ def arch_arrays(arch: NestArch) -> ArchArrays:
         refill_cycles=0.0 if arch.pipeline is None else arch.pipeline.refill_cycles,
         lanes=arch.lanes,
         static_pj_per_cycle=arch.static_pj_per_cycle,
+        idle_pe_pj_per_cycle=arch.idle_pe_pj_per_cycle,
+        pes=arch.rows * arch.cols,
     )
 
 

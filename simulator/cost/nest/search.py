@@ -384,7 +384,11 @@ class Mapper:
     ) -> np.ndarray:
         e, c = score(aa, bounds, coef, batch.factors, batch.orders, batch.spatial, batch.counts)
         if aa.static_pj_per_cycle > 0:  # leakage and clock run with time (inf cycles stay inf)
-            e = np.where(np.isfinite(c), e + aa.static_pj_per_cycle * c, np.inf)
+            per_cycle = aa.static_pj_per_cycle
+            if aa.idle_pe_pj_per_cycle > 0:  # idle-PE gating: the uncovered PEs' clock is saved
+                covered = batch.spatial.reshape(len(batch.spatial), -1).prod(axis=1) / aa.pes
+                per_cycle = per_cycle - aa.idle_pe_pj_per_cycle * (1.0 - np.minimum(covered, 1.0))
+            e = np.where(np.isfinite(c), e + per_cycle * c, np.inf)
         if objective == "energy":
             return e
         if objective == "latency":

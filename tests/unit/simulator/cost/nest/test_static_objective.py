@@ -1,5 +1,7 @@
 """The mappers minimise the energy reported: the nest mapper's energy adds the arch's leakage and
-clock per cycle (``NestArch.static_pj_per_cycle``), the one-level mapper's its leakage and clock."""
+clock per cycle (``NestArch.static_pj_per_cycle``, less the clock of the PEs a candidate leaves
+idle where the design gates them: ``NestArch.idle_pe_pj_per_cycle``), the one-level mapper's its
+leakage and clock (every PE)."""
 
 from __future__ import annotations
 
@@ -48,7 +50,14 @@ def test_the_nest_mappers_energy_adds_static_energy_per_cycle() -> None:
     bounds, coef = np.asarray(prob.bounds, np.int64), axis_coefs(prob.stride, prob.dilation)
     e, c = score(arch_arrays(quiet), bounds, coef, f, o, sp)
     assert np.isfinite(e[0]) and np.isfinite(c[0])
-    s = narch.static_pj_per_cycle
+    # idle-PE gating (eyeriss.yaml): the PEs this candidate leaves uncovered save their clock part
+    hw = hardware(load_arch(EYERISS))
+    assert hw.clock_pj_per_cycle is not None and hw.clock_pe_gates_pj_per_cycle is not None
+    idle = hw.clock_pj_per_cycle - hw.clock_pe_gates_pj_per_cycle
+    assert narch.idle_pe_pj_per_cycle == pytest.approx(idle, rel=1e-12) and idle > 0
+    covered = int(np.prod(sp[0]))
+    assert 0 < covered < narch.rows * narch.cols  # this unrolling leaves some PEs idle
+    s = narch.static_pj_per_cycle - idle * (1 - covered / (narch.rows * narch.cols))
     for objective, want in (("energy", e[0] + s * c[0]), ("edp", (e[0] + s * c[0]) * c[0])):
         got = Mapper._cost(arch_arrays(narch), bounds, coef, batch, objective)  # type: ignore[arg-type]
         assert got[0] == pytest.approx(want, rel=1e-12)

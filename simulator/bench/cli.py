@@ -38,6 +38,8 @@ def _table(doc: dict[str, Any]) -> str:
             f"{'-' if ev is None else f'{ev:.0f}':>10}"
         )
     lines.append(f"(mean over {len(doc['designs'])} designs: {', '.join(doc['designs'])}; {doc['clock']})")
+    for design, why in doc.get("skipped", {}).items():
+        lines.append(f"(one_level: {design} left out: {why})")
     nest = doc.get("nest")
     if nest and nest["cold_ms_per_design"]:
         lines.append(

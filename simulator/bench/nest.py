@@ -53,19 +53,30 @@ def nest_copy(arch: ArchSpec) -> ArchSpec:
     return with_memory_model(arch, "nest")
 
 
-def nest_designs(archs: Sequence[ArchSpec]) -> tuple[list[ArchSpec], dict[str, str]]:
-    """The nest copies of ``archs`` the spec accepts, and the reason for each it refuses."""
+def model_designs(archs: Sequence[ArchSpec], model: str) -> tuple[list[ArchSpec], dict[str, str]]:
+    """The copies of ``archs`` with ``mapping.memory_model: model`` the spec accepts, and the reason
+    for each it refuses (a row-stationary design runs on the nest engine only)."""
     kept: list[ArchSpec] = []
     skipped: dict[str, str] = {}
     for arch in archs:
         try:
-            kept.append(nest_copy(arch))
+            kept.append(with_memory_model(arch, model))
         except (SpecError, ValidationError) as exc:
             skipped[arch.name] = _reason(exc)
     return kept, skipped
 
 
+def nest_designs(archs: Sequence[ArchSpec]) -> tuple[list[ArchSpec], dict[str, str]]:
+    """The nest copies of ``archs`` the spec accepts, and the reason for each it refuses."""
+    return model_designs(archs, "nest")
+
+
 def _reason(exc: Exception) -> str:
+    """One line: the first problem of a spec error (a ValidationError's field and message)."""
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        return f"{where + ': ' if where else ''}{first['msg']}"
     return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
 
 

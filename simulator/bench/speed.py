@@ -37,7 +37,7 @@ from accelerator.errors import SpecError
 from accelerator.spec import ArchSpec, load_arch
 from models.workload import Workload
 from simulator.bench.inputs import SWEEP_BASE_ARCH, SWEEP_WORKLOAD, BenchInputs, bench_inputs
-from simulator.bench.nest import nest_rows, nest_targets, with_memory_model
+from simulator.bench.nest import model_designs, nest_rows, nest_targets
 from simulator.bench.workloads import standard_workloads
 from simulator.evaluation import evaluate_prepared
 from simulator.optable import prepare
@@ -106,7 +106,9 @@ def run_bench(
         raise SpecError(f"the bench has no designs: {inputs.arch_dir} holds no *.yaml")
     # The analytic and event rows time the one-level model whatever the designs name (the committed
     # ones name the nest engine); the "nest" rows time the nest engine with each design's search.
-    designs = [with_memory_model(a, "one_level") for a in given]
+    designs, skipped = model_designs(given, "one_level")
+    if not designs:
+        raise SpecError(f"the bench has no design the one-level model runs: {skipped}")
     available = standard_workloads(inputs)
     names = list(workloads) if workloads else list(available)
     unknown = [n for n in names if n not in available]
@@ -153,6 +155,7 @@ def run_bench(
             doc["event_ms_per_step"][name] = round(per_step, 3)
             doc["event_ms_per_design"][name] = round(per_step * w.steps, 3)
     doc["designs"] = [a.name for a in designs]
+    doc["skipped"] = skipped  # designs the one-level model refuses (the nest rows may still time them)
     doc["clock"] = "time.process_time: CPU ms of this process, one core; fastest of repeats"
     doc["targets"] = _targets(doc)
     if nest:

@@ -66,6 +66,7 @@ from simulator.cost.mapping import score
 from simulator.cost.nest.analysis import NestResult
 from simulator.cost.nest.arch import NestArch, from_spec, packed
 from simulator.cost.nest.compression import RunLengthCode
+from simulator.cost.nest.mapping import NoMappingFits
 from simulator.cost.nest.memo import OpRun
 from simulator.cost.nest.presets import PRESETS
 from simulator.cost.nest.problem import DIMS, C, Problem
@@ -264,11 +265,13 @@ def evaluate_table(
             if done is None:
                 try:
                     done = _run_op(base, nests, keep, bool(w_param[i]))
-                except SimulationError as exc:
+                except NoMappingFits as exc:
                     raise SimulationError(
                         f"op {i} ({op.name} {op.module}): no tile fits the buffers of {arch.name}, even one "
                         f"value of each operand per level (loop-nest engine: {exc}); enlarge the buffer"
                     ) from None
+                except SimulationError as exc:
+                    raise SimulationError(f"op {i} ({op.name} {op.module}): {exc}") from None
                 if memo is not None:
                     memo.keep_op_run(key, done)
             runs[i, keep] = done[0]
@@ -282,7 +285,7 @@ def evaluate_table(
             return None, None
         try:
             return [mapper.best(p, a, preset, objective) for p, a in zip(nests, archs, strict=True)], archs  # type: ignore[arg-type]
-        except SimulationError:
+        except NoMappingFits:  # a kept tensor leaves too little room: this op cannot keep it
             if keep != Keep():
                 return None, archs
             raise

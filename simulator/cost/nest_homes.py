@@ -104,9 +104,15 @@ def score_blocks(op: Op, narch: NestArch, homes: Homes) -> list[int]:
         return []
     _, lq, lk, _ = op.gemm
     width = max(narch.word_bits[INP] / narch.lanes, narch.output_bits) / 8.0  # one value, packed or not
-    cap = min(_capacity(narch.levels[homes.act_level], INP), _capacity(narch.levels[homes.out_level], NEST_OUT))
     pooled = homes.weight_level >= 0 and not _own(narch.levels[homes.weight_level], 0)  # else in their partition
-    cap -= homes.weight_bytes if pooled and homes.weight_level in (homes.act_level, homes.out_level) else 0.0
+
+    def room(level: int, operand: int) -> float:
+        """``operand``'s capacity at ``level``, less the kept weights where both share its pool."""
+        lv = narch.levels[level]
+        shared = pooled and level == homes.weight_level and not _own(lv, operand)
+        return _capacity(lv, operand) - (homes.weight_bytes if shared else 0.0)
+
+    cap = min(room(homes.act_level, INP), room(homes.out_level, NEST_OUT))
     return [d for d in _divisors_down(lq) if d * lk * width <= SCORES_SHARE * cap]
 
 

@@ -143,12 +143,13 @@ NEST_DATAFLOW = {"eyeriss": "row_stationary"}
 
 
 def ideal_memory(arch: ArchSpec) -> ArchSpec:
-    """``arch`` with unbounded buffers (capacity and bandwidth) and a DRAM that never stalls (no
-    latency)."""
+    """``arch`` with unbounded buffers (capacity and bandwidth; a shared level's partitions dropped:
+    one unbounded pool) and a DRAM that never stalls (no latency)."""
     data = arch.model_dump()
     for lv in data["memory"]["levels"]:
         if not lv["per_pe"]:
             lv["size_bytes"] = IDEAL_BUFFER_BYTES
+            lv["partitions"] = None
             lv["bandwidth_bytes_per_cycle"] = IDEAL_BUFFER_BYTES_PER_CYCLE
             lv["banks"] = min(IDEAL_BUFFER_BANKS, -(-IDEAL_BUFFER_BYTES_PER_CYCLE * 8 // lv["width_bits"]))
     data["memory"]["dram"].update(bandwidth_gb_per_s=IDEAL_DRAM_GB_PER_S, latency_ns=0.0)

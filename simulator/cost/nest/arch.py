@@ -212,10 +212,11 @@ def per_pe_level(
         registers = clock.storage_gating == "word" and (
             name in clock.register_storage or f"{name}.{SPEC_OPERANDS[o]}" in clock.register_storage
         )
-        if size > 0 and registers and rd_given is None and wr_given is None:
+        if size > 0 and registers:  # a given energy replaces the model's, each on its own
             words = -(-8 * int(size) // width_bits)  # as accelerator.spec_clock.register_words_per_pe
             rf = register_file_access_pj(words, width_bits, spec.technology_nm, spec.vdd_v)
-            rd, wr = rf.read_pj, rf.write_pj
+            rd = rf.read_pj if rd_given is None else rd_given
+            wr = rf.write_pj if wr_given is None else wr_given
         elif size > 0:
             lv = MemoryLevel(
                 name=f"{name}.{OPERANDS[o]}",
@@ -269,11 +270,12 @@ def spec_per_pe_levels(spec: ArchSpec) -> tuple[NestLevel, ...]:
             )
             continue
         clock = spec.clock_network
-        if clock.storage_gating == "word" and lv.name in clock.register_storage and lv.read_energy_pj is None:
+        if clock.storage_gating == "word" and lv.name in clock.register_storage:
             rf = register_file_access_pj(
                 -(-8 * lv.size_bytes // lv.width_bits), lv.width_bits, spec.technology_nm, spec.vdd_v
             )
-            read, write = rf.read_pj, rf.write_pj if lv.write_energy_pj is None else lv.write_energy_pj
+            read = rf.read_pj if lv.read_energy_pj is None else lv.read_energy_pj
+            write = rf.write_pj if lv.write_energy_pj is None else lv.write_energy_pj
         else:
             read, write = level_energy(lv.model_copy(update={"banks": 1}), spec.technology_nm, spec.vdd_v)
         out.append(

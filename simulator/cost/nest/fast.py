@@ -39,11 +39,11 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import numpy as np
 
-from accelerator.errors import SimulationError
 from simulator.cost.nest import fast_kernels as kernels
 from simulator.cost.nest import pool
 from simulator.cost.nest.arch import NestArch
 from simulator.cost.nest.mapping import Mapping as MappingT
+from simulator.cost.nest.mapping import NoMappingFits
 from simulator.cost.nest.score import ArchArrays
 
 #: Candidates whose best seed costs more than this many times the best candidate's best seed
@@ -290,7 +290,7 @@ def best_mapping(
         kept.local,
     )
     if not np.isfinite(c):
-        raise SimulationError(f"{name!r}: no mapping fits {arch.name}")
+        raise NoMappingFits(f"{name!r}: no mapping fits {arch.name}")
     return MappingT(
         factors=tuple(tuple(int(x) for x in row) for row in f),  # type: ignore[misc]
         orders=tuple(tuple(int(x) for x in row) for row in o),  # type: ignore[misc]

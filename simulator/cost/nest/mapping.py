@@ -34,6 +34,11 @@ from simulator.cost.nest.problem import DIMS, Problem
 Dims7 = tuple[int, int, int, int, int, int, int]
 
 
+class NoMappingFits(SimulationError):
+    """No candidate mapping of a nest fits the levels' capacities (the mappers raise it; the adapter
+    names the op and says to enlarge the buffer, and passes any other mapping error through)."""
+
+
 @dataclass(frozen=True)
 class Mapping:
     """Per level (innermost first, DRAM last) temporal factors per dimension and a loop order

@@ -57,7 +57,7 @@ from simulator.cost.nest import fast, pool
 from simulator.cost.nest.analysis import NestResult, evaluate
 from simulator.cost.nest.arch import NestArch
 from simulator.cost.nest.counts import axis_coefs
-from simulator.cost.nest.mapping import Mapping
+from simulator.cost.nest.mapping import Mapping, NoMappingFits
 from simulator.cost.nest.memo import SHARED, SearchMemo
 from simulator.cost.nest.moves import cover
 from simulator.cost.nest.presets import SpatialPreset
@@ -271,7 +271,7 @@ class Mapper:
             if got[3] < c:
                 (f, o, _, c), (rows, cols) = got, unrollings[start // self.samples]
         if not np.isfinite(c):
-            raise SimulationError(f"{problem.name!r}: no mapping fits {arch.name}")
+            raise NoMappingFits(f"{problem.name!r}: no mapping fits {arch.name}")
         return Mapping(
             factors=tuple(tuple(int(x) for x in row) for row in f),  # type: ignore[misc]
             orders=tuple(tuple(int(x) for x in row) for row in o),  # type: ignore[misc]

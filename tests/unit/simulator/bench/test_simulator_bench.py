@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
+from accelerator.errors import SpecError
 from accelerator.spec import load_arch
 from simulator.bench import cli, speed
-from simulator.bench.nest import nest_targets
+from simulator.bench.nest import nest_targets, with_memory_model
 from simulator.bench.workloads import sd15_unet_step, standard_workloads
 from simulator.cli import main
 from simulator.sweep import bench as sweep_bench
@@ -164,7 +165,21 @@ def test_the_one_level_rows_time_the_one_level_model_and_the_nest_rows_the_nest(
     monkeypatch.setattr(speed, "evaluate_prepared", spy)
     speed.run_bench(["tiny-unet"], repeat=1, event=True, sweep=False, nest=False, archs=[arch])
     assert set(seen) == {("analytic", "one_level", "fast"), ("event", "one_level", "fast")}
-    assert speed.with_memory_model(arch, "nest") == arch  # the nest rows' copy is the design itself
+    assert with_memory_model(arch, "nest") == arch  # the nest rows' copy is the design itself
+
+
+def test_a_design_only_the_nest_runs_is_left_out_of_the_one_level_rows_with_its_reason() -> None:
+    edge = load_arch(ROOT / "scenarios" / "arch" / "edge-os-int8.yaml")
+    rs = load_arch(ROOT / "scenarios" / "validation" / "eyeriss-rlc.yaml")  # row-stationary: nest only
+    doc = speed.run_bench(["tiny-unet"], repeat=1, event=False, sweep=False, nest=False, archs=[edge, rs])
+    assert doc["designs"] == ["edge-os-int8"]
+    assert (
+        list(doc["skipped"]) == [rs.name]
+        and "row_stationary needs mapping.memory_model: nest" in doc["skipped"][rs.name]
+    )
+    assert f"(one_level: {rs.name} left out: " in cli._table(doc)
+    with pytest.raises(SpecError, match="no design the one-level model runs"):
+        speed.run_bench(["tiny-unet"], repeat=1, event=False, sweep=False, nest=False, archs=[rs])
 
 
 def test_the_executor_bench_sweeps_the_one_level_model(tmp_path: Path) -> None:

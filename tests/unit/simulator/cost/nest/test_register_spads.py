@@ -58,3 +58,11 @@ def test_a_whole_register_level_costs_the_register_file_model() -> None:
     rf = register_file_access_pj(260, 16, 65, 1.0)  # 520 B of 16-bit words
     assert spad.read_pj_per_bit == pytest.approx((rf.read_pj / 16,) * 3, rel=1e-12)
     assert spad.write_pj_per_bit == pytest.approx((rf.write_pj / 16,) * 3, rel=1e-12)
+
+
+def test_a_given_energy_replaces_only_its_own_half_of_the_register_model() -> None:
+    text = EYERISS.replace("act: {size_bytes: 24}", "act: {size_bytes: 24, write_energy_pj: 2.5}")
+    spad = spec_per_pe_levels(parse_arch(text))[0]
+    rf = register_file_access_pj(12, 16, 65, 1.0)
+    assert spad.read_pj_per_bit[1] * 16 == pytest.approx(rf.read_pj, rel=1e-12)  # the model's read
+    assert spad.write_pj_per_bit[1] * 16 == pytest.approx(2.5, rel=1e-12)  # the given write

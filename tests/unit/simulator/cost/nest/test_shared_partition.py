@@ -171,3 +171,15 @@ def test_designs_without_shared_partitions_give_the_numbers_they_gave() -> None:
     assert got["one_level", "CONV5"] == (50.30112149685965, 6_273_536.0, 4.805892281823075)
     assert got["nest", "CONV1"] == (21.795978084253157, 5_068_224.0, 3.386173756429414)
     assert got["nest", "CONV5"] == (12.119888184444047, 4_668_416.0, 1.518838751912186)
+
+
+def test_ideal_memory_drops_a_shared_levels_partitions_and_keeps_the_per_pe_ones() -> None:
+    from simulator.validation.common import IDEAL_BUFFER_BYTES, ideal_memory
+
+    spad, glb = ideal_memory(load_arch(EYERISS)).memory.levels
+    assert glb.partitions is None and glb.size_bytes == IDEAL_BUFFER_BYTES  # one unbounded pool
+    assert spad.partitions is not None and {k: p.size_bytes for k, p in spad.partitions.items()} == {
+        "weight": 448,
+        "act": 24,
+        "out": 48,
+    }

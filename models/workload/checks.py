@@ -96,6 +96,8 @@ def validate_op(op: Op, i: int) -> int:
         if not _is_int(value) or not 0 <= value <= MAX_COUNT:
             raise _fail(f"{where}.{name}", f"expected an integer in [0, {MAX_COUNT:,}] (MAX_COUNT), got {value!r}")
     _check_quantities(f"{where}.params", op.params)
+    if op.kind == "conv":
+        _check_conv_params(f"{where}.params", op)
     for name in _ID_FIELDS:
         ids = getattr(op, name)
         if not isinstance(ids, (tuple, list)) or not all(_is_int(t) and 0 <= t <= MAX_TENSOR_ID for t in ids):
@@ -113,6 +115,37 @@ def validate_op(op: Op, i: int) -> int:
     if op.flops < 2 * op.macs:
         raise _fail(f"{where}.flops", f"expected at least 2·macs = {2 * op.macs:,} (1 MAC = 2 FLOPs), got {op.flops:,}")
     return op.macs
+
+
+#: A convolution's window parameters, as the PyTorch tracer (``stride``) and the ONNX importer
+#: (``strides``) spell them: each a list of positive integers (a stride or dilation of 0 has no meaning,
+#: and the loop-nest engine divides by them).
+_CONV_WINDOW = ("kernel", "stride", "strides", "dilation", "dilations")
+
+
+def _check_conv_params(where: str, op: Op) -> None:
+    """A convolution's window parameters are positive integers and its groups divide both channel
+    counts (:data:`_CONV_WINDOW`; what ``simulator.cost.nest.ops`` reads of them)."""
+    planar = len(op.output_shape) == 4  # N, C, H, W: a 2-D window (height, width)
+    for key in _CONV_WINDOW:
+        value = op.params.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, (list, tuple)) or not value or not all(_is_int(v) and v >= 1 for v in value):
+            raise _fail(f"{where}.{key}", f"expected a list of integers >= 1, got {value!r}")
+        if planar and len(value) != 2:
+            raise _fail(f"{where}.{key}", f"expected 2 values (height, width) for a 2-D convolution, got {value!r}")
+    groups = op.params.get("groups", 1)
+    if not _is_int(groups) or groups < 1:
+        raise _fail(f"{where}.groups", f"expected an integer >= 1, got {groups!r}")
+    shapes = op.input_shapes
+    if len(op.output_shape) == 4 and shapes and len(shapes[0]) == 4:
+        c_in, c_out = shapes[0][1], op.output_shape[1]
+        if c_in % groups or c_out % groups:
+            raise _fail(
+                f"{where}.groups",
+                f"{groups} does not divide the input channels ({c_in}) and the output channels ({c_out})",
+            )
 
 
 def _check_quantities(where: str, value: Any) -> None:

@@ -33,8 +33,9 @@ def problems(op: Op, conv_view: ConvView = "window") -> tuple[Problem, ...]:
                 q=q,
                 r=r,
                 s=s,
-                stride=tuple(prm.get("stride", (1, 1))),  # type: ignore[arg-type]
-                dilation=tuple(prm.get("dilation", (1, 1))),  # type: ignore[arg-type]
+                # the PyTorch tracer's spelling, else the ONNX importer's
+                stride=tuple(prm.get("stride", prm.get("strides", (1, 1)))),  # type: ignore[arg-type]
+                dilation=tuple(prm.get("dilation", prm.get("dilations", (1, 1)))),  # type: ignore[arg-type]
                 groups=int(prm.get("groups", 1)),
             ),
         )

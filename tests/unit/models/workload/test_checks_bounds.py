@@ -45,3 +45,34 @@ def test_a_zero_size_tensor_is_refused(field: str) -> None:
         Workload(ops=(_ops()[0], op))
     # a scalar (an empty shape) is still a shape
     assert Workload(ops=(_ops()[0], Op(name="s", kind="elementwise", input_shapes=((),), output_shape=(), flops=1)))
+
+
+def _conv(**params: object) -> Op:
+    """A 3x3 convolution of 8 -> 16 channels on 6x6 (output 4x4), with ``params``."""
+    return Op(
+        name="conv",
+        kind="conv",
+        gemm=(1, 16, 16, 72),
+        macs=16 * 16 * 72,
+        flops=2 * 16 * 16 * 72,
+        input_shapes=((1, 8, 6, 6), (16, 8, 3, 3)),
+        output_shape=(1, 16, 4, 4),
+        params={"kernel": [3, 3], **params},
+    )
+
+
+@pytest.mark.parametrize(
+    "params, field, complaint",
+    [
+        ({"dilation": [0, 1]}, "dilation", r"expected a list of integers >= 1, got \[0, 1\]"),
+        ({"strides": [2, 0]}, "strides", r"expected a list of integers >= 1, got \[2, 0\]"),
+        ({"stride": [1, 1, 1]}, "stride", r"expected 2 values \(height, width\) for a 2-D convolution"),
+        ({"groups": 0}, "groups", r"expected an integer >= 1, got 0"),
+        ({"groups": 3}, "groups", r"3 does not divide the input channels \(8\) and the output channels \(16\)"),
+    ],
+)
+def test_a_convolution_window_the_nest_cannot_run_is_refused(params: dict, field: str, complaint: str) -> None:
+    # found by the deep fuzz (ops.15.params.dilation.0 = 0) once the committed designs ran the nest
+    with pytest.raises(WorkloadError, match=rf"^ops\.0 \(conv\)\.params\.{field}: {complaint}"):
+        Workload(ops=(_conv(**params),))
+    assert Workload(ops=(_conv(stride=[1, 1], dilations=[1, 1], groups=8),))  # PyTorch's and ONNX's spellings

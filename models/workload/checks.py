@@ -146,6 +146,46 @@ def _check_conv_params(where: str, op: Op) -> None:
                 f"{where}.groups",
                 f"{groups} does not divide the input channels ({c_in}) and the output channels ({c_out})",
             )
+        if not op.params.get("transposed"):
+            _check_conv_reach(where, op)
+
+
+def _padding_total(params: Mapping[str, Any]) -> tuple[int, int] | None:
+    """Rows and columns of padding in all (PyTorch's ``padding`` [h, w] on both sides, ONNX's
+    ``pads`` [top, left, bottom, right]); None when the op does not say, or says it otherwise."""
+    pad = params.get("padding", params.get("pads"))
+    if pad is None:
+        return (0, 0)
+    if not isinstance(pad, (list, tuple)) or not all(_is_int(v) for v in pad):
+        return None
+    if "padding" in params and len(pad) == 2:
+        return (2 * pad[0], 2 * pad[1])
+    if "pads" in params and len(pad) == 4:
+        return (pad[0] + pad[2], pad[1] + pad[3])
+    return None
+
+
+def _check_conv_reach(where: str, op: Op) -> None:
+    """The output of a (not transposed) 2-D convolution lies within its padded input: for height and
+    width, ``stride·(P−1) + dilation·(R−1) + 1 <= H + padding`` (the loop-nest engine sizes input
+    tiles by it; a stride of 2³¹ on a 32-row output asks for rows the input does not have)."""
+    prm, shapes = op.params, op.input_shapes
+    kernel = prm.get("kernel", shapes[1][2:] if len(shapes) > 1 and len(shapes[1]) == 4 else None)
+    pad = _padding_total(prm)
+    if kernel is None or pad is None or len(kernel) != 2:
+        return
+    stride = prm.get("stride", prm.get("strides", (1, 1)))
+    dilation = prm.get("dilation", prm.get("dilations", (1, 1)))
+    for a, (axis, unit) in enumerate((("height", "rows"), ("width", "columns"))):
+        reach = stride[a] * (op.output_shape[2 + a] - 1) + dilation[a] * (kernel[a] - 1) + 1
+        have = shapes[0][2 + a] + pad[a]
+        if reach > have:
+            raise _fail(
+                f"{where}",
+                f"its {axis} does not fit its input: stride·(P−1) + dilation·(R−1) + 1 = {stride[a]}·"
+                f"{op.output_shape[2 + a] - 1} + {dilation[a]}·{kernel[a] - 1} + 1 = {reach:,} {unit} of input, "
+                f"but the input has {shapes[0][2 + a]:,} and {pad[a]} of padding",
+            )
 
 
 def _check_quantities(where: str, value: Any) -> None:

@@ -76,3 +76,18 @@ def test_a_convolution_window_the_nest_cannot_run_is_refused(params: dict, field
     with pytest.raises(WorkloadError, match=rf"^ops\.0 \(conv\)\.params\.{field}: {complaint}"):
         Workload(ops=(_conv(**params),))
     assert Workload(ops=(_conv(stride=[1, 1], dilations=[1, 1], groups=8),))  # PyTorch's and ONNX's spellings
+
+
+def test_a_convolution_whose_output_reaches_beyond_its_padded_input_is_refused() -> None:
+    # deep fuzz: ops.15.params.stride.0 = 2147483648 loaded and stopped the nest ("no tile fits")
+    huge = r"its height does not fit its input: stride·\(P−1\) \+ dilation·\(R−1\) \+ 1 = 2147483648·3 \+ 1·2 \+ 1"
+    with pytest.raises(WorkloadError, match=rf"^ops\.0 \(conv\)\.params: {huge}"):
+        Workload(ops=(_conv(stride=[2**31, 1]),))
+    # 6 rows, 3x3 window, stride 1, no padding: exactly 4 output rows; with stride 2 they need 9 rows
+    assert Workload(ops=(_conv(stride=[1, 1]),))
+    with pytest.raises(WorkloadError, match=r"= 9 columns of input, but the input has 6 and 0 of padding"):
+        Workload(ops=(_conv(stride=[1, 2]),))
+    # padding counts on both sides (PyTorch [h, w]; ONNX [top, left, bottom, right])
+    assert Workload(ops=(_conv(stride=[1, 2], padding=[0, 2]),))
+    assert Workload(ops=(_conv(strides=[1, 2], pads=[0, 1, 0, 2]),))
+    assert Workload(ops=(_conv(stride=[1, 2], transposed=True),))  # a transposed conv grows: not this rule

@@ -152,10 +152,9 @@ def _check_conv_params(where: str, op: Op) -> None:
 
 def _padding_total(params: Mapping[str, Any]) -> tuple[int, int] | None:
     """Rows and columns of padding in all (PyTorch's ``padding`` [h, w] on both sides, ONNX's
-    ``pads`` [top, left, bottom, right]); None when the op does not say, or says it otherwise."""
+    ``pads`` [top, left, bottom, right]); None when the op does not say (the GPU measurements'
+    embedded workloads record no params), or says it otherwise."""
     pad = params.get("padding", params.get("pads"))
-    if pad is None:
-        return (0, 0)
     if not isinstance(pad, (list, tuple)) or not all(_is_int(v) for v in pad):
         return None
     if "padding" in params and len(pad) == 2:
@@ -168,14 +167,18 @@ def _padding_total(params: Mapping[str, Any]) -> tuple[int, int] | None:
 def _check_conv_reach(where: str, op: Op) -> None:
     """The output of a (not transposed) 2-D convolution lies within its padded input: for height and
     width, ``stride·(P−1) + dilation·(R−1) + 1 <= H + padding`` (the loop-nest engine sizes input
-    tiles by it; a stride of 2³¹ on a 32-row output asks for rows the input does not have)."""
+    tiles by it; a stride of 2³¹ on a 32-row output asks for rows the input does not have). Where
+    the op does not record its padding, the most a window uses is assumed: ``dilation·(R−1)`` on
+    each side."""
     prm, shapes = op.params, op.input_shapes
     kernel = prm.get("kernel", shapes[1][2:] if len(shapes) > 1 and len(shapes[1]) == 4 else None)
-    pad = _padding_total(prm)
-    if kernel is None or pad is None or len(kernel) != 2:
+    if kernel is None or len(kernel) != 2 or not all(_is_int(k) for k in kernel):
         return
-    stride = prm.get("stride", prm.get("strides", (1, 1)))
     dilation = prm.get("dilation", prm.get("dilations", (1, 1)))
+    pad = _padding_total(prm)
+    if pad is None:
+        pad = (2 * dilation[0] * (kernel[0] - 1), 2 * dilation[1] * (kernel[1] - 1))
+    stride = prm.get("stride", prm.get("strides", (1, 1)))
     for a, (axis, unit) in enumerate((("height", "rows"), ("width", "columns"))):
         reach = stride[a] * (op.output_shape[2 + a] - 1) + dilation[a] * (kernel[a] - 1) + 1
         have = shapes[0][2 + a] + pad[a]

@@ -82,12 +82,16 @@ def test_a_convolution_whose_output_reaches_beyond_its_padded_input_is_refused()
     # deep fuzz: ops.15.params.stride.0 = 2147483648 loaded and stopped the nest ("no tile fits")
     huge = r"its height does not fit its input: stride·\(P−1\) \+ dilation·\(R−1\) \+ 1 = 2147483648·3 \+ 1·2 \+ 1"
     with pytest.raises(WorkloadError, match=rf"^ops\.0 \(conv\)\.params: {huge}"):
-        Workload(ops=(_conv(stride=[2**31, 1]),))
+        Workload(ops=(_conv(stride=[2**31, 1], padding=[0, 0]),))
     # 6 rows, 3x3 window, stride 1, no padding: exactly 4 output rows; with stride 2 they need 9 rows
-    assert Workload(ops=(_conv(stride=[1, 1]),))
+    assert Workload(ops=(_conv(stride=[1, 1], padding=[0, 0]),))
     with pytest.raises(WorkloadError, match=r"= 9 columns of input, but the input has 6 and 0 of padding"):
-        Workload(ops=(_conv(stride=[1, 2]),))
+        Workload(ops=(_conv(stride=[1, 2], padding=[0, 0]),))
     # padding counts on both sides (PyTorch [h, w]; ONNX [top, left, bottom, right])
     assert Workload(ops=(_conv(stride=[1, 2], padding=[0, 2]),))
     assert Workload(ops=(_conv(strides=[1, 2], pads=[0, 1, 0, 2]),))
-    assert Workload(ops=(_conv(stride=[1, 2], transposed=True),))  # a transposed conv grows: not this rule
+    assert Workload(ops=(_conv(stride=[1, 2], padding=[0, 0], transposed=True),))  # a transposed conv grows
+    # no padding recorded (the GPU measurements' embedded workloads): up to dilation·(R−1) a side
+    assert Workload(ops=(_conv(stride=[1, 2]),))  # 9 <= 6 + 2·2
+    with pytest.raises(WorkloadError, match=r"= 3·3 \+ 1·2 \+ 1 = 12 columns of input, but the input has 6 and 4 of"):
+        Workload(ops=(_conv(stride=[1, 3]),))  # 12 > 6 + 4

@@ -17,10 +17,10 @@ from simulator.cost.nest.presets import PRESETS, SpatialPreset, eyeriss, zigzag_
 from simulator.cost.nest.problem import Problem, attention, conv, conv_from_input, gemm
 from simulator.cost.nest.search import Mapper
 
-from simulator.cost.nest import counts, kernel_cache, moves, score, systolic, union  # isort: skip
+from simulator.cost.nest import counts, fast_kernels, kernel_cache, moves, score, systolic, union  # isort: skip
 
 #: SHA-256 of the kernels' sources: every cached kernel's on-disk cache is keyed on it too.
-KERNEL_SOURCES = kernel_cache.bind([counts, moves, score, systolic, union])
+KERNEL_SOURCES = kernel_cache.bind([counts, fast_kernels, moves, score, systolic, union])
 
 __all__ = [
     "PRESETS",

@@ -218,6 +218,25 @@ def tile_words(bounds, coef, factors, spatial, holds):  # type: ignore[no-untype
 
 
 @numba.njit(cache=True)
+def tiles_fit(tw, word_bytes, copies, size, opsize):  # type: ignore[no-untyped-def]
+    """Whether tiles of ``tw`` words (:func:`tile_words`) fit every level: ``copies[lv, o]`` tiles of
+    each operand (two where the level is double-buffered or prefetches it) in its partition
+    (``opsize``, finite) or, together with the other unpartitioned operands, in the pool ``size``
+    (DRAM: both infinite). The capacity rule of the scorer and of the fast strategy's fill."""
+    for lv in range(tw.shape[0]):
+        tot = 0.0
+        for o in range(3):
+            b = tw[lv, o] * word_bytes[o] * copies[lv, o]
+            if np.isinf(opsize[lv, o]):  # the pool; a partitioned operand takes nothing from it
+                tot += b
+            elif b > opsize[lv, o]:
+                return False
+        if tot > size[lv]:
+            return False
+    return True
+
+
+@numba.njit(cache=True)
 def subtile_words(bounds, coef, factors, spatial, holds, lv):  # type: ignore[no-untyped-def]
     """Words of each operand that level ``lv`` hands down per iteration of its own temporal
     loops (its tile with those factors 1; 0 where it bypasses): what a double-buffered level

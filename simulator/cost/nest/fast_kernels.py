@@ -8,28 +8,15 @@ import functools
 import numba
 import numpy as np
 
-from simulator.cost.nest.counts import tile_words
-from simulator.cost.nest.moves import cover
+from simulator.cost.nest.counts import tile_words, tiles_fit
+from simulator.cost.nest.moves import cover, distinct_primes
 
 
 @numba.njit(cache=True)
 def fits(f, sp, bounds, coef, holds, word_bytes, copies, size, opsize):  # type: ignore[no-untyped-def]
-    """Whether the tiles of factors ``f`` (spatial ``sp``) fit every level below DRAM, by the
-    scorer's rule (:mod:`.score`): ``copies[lv, o]`` tiles of each operand (two where the level
-    is double-buffered or prefetches it) in its partition (``opsize``, finite) or, together with
-    the other unpartitioned operands, in the pool ``size``."""
-    tw = tile_words(bounds, coef, f, sp, holds)
-    for lv in range(f.shape[0] - 1):
-        tot = 0.0
-        for o in range(3):
-            b = tw[lv, o] * word_bytes[o] * copies[lv, o]
-            if np.isinf(opsize[lv, o]):  # the pool; a partitioned operand takes nothing from it
-                tot += b
-            elif b > opsize[lv, o]:
-                return False
-        if tot > size[lv]:
-            return False
-    return True
+    """Whether the tiles of factors ``f`` (spatial ``sp``) fit every level, by the scorer's rule
+    (:func:`.counts.tiles_fit`)."""
+    return tiles_fit(tile_words(bounds, coef, f, sp, holds), word_bytes, copies, size, opsize)
 
 
 @numba.njit(cache=True)
@@ -194,18 +181,14 @@ def move_counts(f):  # type: ignore[no-untyped-def]
     nlev = f.shape[0]
     held_d = np.empty(7 * nlev * 64, np.int64)
     held_a = np.empty(7 * nlev * 64, np.int64)
+    buf = np.empty(64, np.int64)
     nm = 0
     for d in range(7):
         for a in range(nlev):
-            n, p = f[a, d], 2
-            while n > 1:
-                if n % p == 0:
-                    held_d[nm] = d
-                    held_a[nm] = a
-                    nm += 1
-                    while n % p == 0:
-                        n //= p
-                p += 1
+            for _ in range(distinct_primes(f[a, d], buf)):  # each distinct prime held at (a, d)
+                held_d[nm] = d
+                held_a[nm] = a
+                nm += 1
     pairs = 0
     for x in range(nm):
         for y in range(nm):

@@ -53,7 +53,7 @@ def cover(f, bounds, spatial, fanout):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def _distinct_primes(n, out):  # type: ignore[no-untyped-def]
+def distinct_primes(n, out):  # type: ignore[no-untyped-def]
     """The distinct prime factors of ``n`` ascending, written to ``out``; returns how many."""
     k = 0
     p = 2
@@ -85,7 +85,7 @@ def neighbours(f, o):  # type: ignore[no-untyped-def]
     nm = 0
     for d in range(7):
         for a in range(nlev):
-            k = _distinct_primes(f[a, d], buf)
+            k = distinct_primes(f[a, d], buf)
             for t in range(k):
                 md[nm] = d
                 ma[nm] = a

@@ -28,7 +28,7 @@ import numba
 import numpy as np
 
 from simulator.cost.nest.arch import NestArch, NestLevel
-from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, peeled_counts, subtile_words, tile_words
+from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, peeled_counts, subtile_words, tile_words, tiles_fit
 
 
 @dataclass(frozen=True)
@@ -149,18 +149,7 @@ def _score(  # type: ignore[no-untyped-def]
             tw_c[j] = tile_words(bounds, coef, factors[j], spatial[j], holds)
             state[j] = TILED
         tw = tw_c[j]
-        ok = True
-        for lv in range(nlev):
-            tot = 0.0
-            for o in range(3):
-                b = tw[lv, o] * word_bytes[o] * copies[lv, o]
-                if np.isinf(opsize[lv, o]):  # the pool; a partitioned operand takes nothing from it
-                    tot += b
-                elif b > opsize[lv, o]:
-                    ok = False
-            if tot > size[lv]:
-                ok = False
-        if not ok:
+        if not tiles_fit(tw, word_bytes, copies, size, opsize):
             continue
         if state[j] == TILED:
             acc0, final0, compute0, folds0, valid = peeled_counts(

@@ -73,6 +73,13 @@ def tile_copies(aa: ArchArrays) -> np.ndarray:
     return np.asarray(aa.tile_copies, np.float64)
 
 
+def capacity_args(aa: ArchArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The fast kernels' capacity arguments on ``aa``, in their order: what each level holds, bytes
+    per word, :func:`tile_copies`, the pool and the partitions (:func:`.counts.tiles_fit`)."""
+    size, opsize = aa.size_bytes.astype(np.float64), aa.operand_bytes.astype(np.float64)
+    return aa.holds, aa.word_bytes, tile_copies(aa), size, opsize
+
+
 def spatial_factors(aa: ArchArrays, unrollings: Sequence[tuple[tuple[int, ...], tuple[int, ...]]]) -> np.ndarray:
     """Each unrolling's spatial factors at every level of ``aa``, ``(unrollings, levels, 7)``."""
     spatial = np.ones((len(unrollings), aa.holds.shape[0], 7), np.int64)
@@ -91,19 +98,8 @@ def seeds(
     """:func:`.fast_kernels.seeds` of every spatial unrolling (``spatial``: :func:`spatial_factors`)
     on the design ``aa``: ``(factors, orders, spatial, owner)``, ``owner`` the unrolling of each seed."""
     nlev = aa.holds.shape[0]
-    size, opsize = aa.size_bytes.astype(np.float64), aa.operand_bytes.astype(np.float64)
     return kernels.seeds(  # type: ignore[no-any-return]
-        bounds,
-        coef,
-        spatial,
-        aa.fanout,
-        aa.holds,
-        aa.word_bytes,
-        tile_copies(aa),
-        size,
-        opsize,
-        stationary,
-        kernels.variants(nlev),
+        bounds, coef, spatial, aa.fanout, *capacity_args(aa), stationary, kernels.variants(nlev)
     )
 
 
@@ -117,9 +113,8 @@ def kicks(
     sp: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`.fast_kernels.kicks` of the candidate ``(f, o)`` with spatial factors ``sp`` on ``aa``."""
-    size, opsize = aa.size_bytes.astype(np.float64), aa.operand_bytes.astype(np.float64)
     return kernels.kicks(  # type: ignore[no-any-return]
-        f, o, sp, aa.fanout, bounds, coef, aa.holds, aa.word_bytes, tile_copies(aa), size, opsize, stationary
+        f, o, sp, aa.fanout, bounds, coef, *capacity_args(aa), stationary
     )
 
 

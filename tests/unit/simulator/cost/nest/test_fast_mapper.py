@@ -140,7 +140,7 @@ def test_seeds_fit_cover_the_bounds_and_follow_the_capacity(tpu_arch: NestArch) 
             g = f[j].copy()
             g[top, d] //= p
             g[top - 1, d] *= p
-            assert not fast_kernels.fits(g, s[j], bounds, coef, aa.holds, aa.word_bytes, tile_copies(aa), size, opsize)
+            assert not fast_kernels.fits(g, s[j], bounds, coef, *fast.capacity_args(aa))
             checked += 1
     assert checked > 0
 

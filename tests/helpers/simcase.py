@@ -80,3 +80,40 @@ def conv(c: int, h: int, w: int, k: int, r: int = 3, s: int = 3, stride: int = 1
 
 def attention(batch: int, lq: int, lk: int, d: int) -> Op:
     return attention_op(AttentionLayer(type="attention", name="a", batch=batch, Lq=lq, Lk=lk, d=d))
+
+
+def conv3x3_op(size: int, name: str = "conv", **params: Any) -> Op:
+    """A raw 3x3 convolution op of 8 -> 16 channels on a ``size`` x ``size`` input with a 4x4 output
+    and the given ``params`` (stride, padding, ... as a tracer writes them; nothing derived)."""
+    return Op(
+        name=name,
+        kind="conv",
+        gemm=(1, 16, 16, 72),
+        macs=16 * 16 * 72,
+        flops=2 * 16 * 16 * 72,
+        input_shapes=((1, 8, size, size), (16, 8, 3, 3)),
+        output_shape=(1, 16, 4, 4),
+        params={"kernel": [3, 3], **params},
+    )
+
+
+def gemm_dims(m: float, n: float, k: float) -> Any:
+    """The one-level model's ``Dims`` of a plain GEMM row (no convolution geometry, not fused),
+    one batch item."""
+    import numpy as np
+
+    from simulator.cost.gemm import Dims
+    from simulator.optable import ConvGeometry
+
+    one = np.ones(())
+    geo = ConvGeometry(np.array(False), one, one, one, one, one, one, one)
+    return Dims(
+        batch=one,
+        m=np.asarray(m),
+        n=np.asarray(n),
+        k=np.asarray(k),
+        a_unique=np.asarray(m * k),
+        geo=geo,
+        fused=np.array(False),
+        n2=np.zeros(()),
+    )

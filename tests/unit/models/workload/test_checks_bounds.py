@@ -4,6 +4,7 @@ above float32's range, and zero-size tensor shapes, are refused naming op, field
 from __future__ import annotations
 
 import pytest
+from simcase import conv3x3_op
 
 from models.workload import Op, Workload, WorkloadError
 from models.workload.schema import MAX_ABSMAX
@@ -47,20 +48,6 @@ def test_a_zero_size_tensor_is_refused(field: str) -> None:
     assert Workload(ops=(_ops()[0], Op(name="s", kind="elementwise", input_shapes=((),), output_shape=(), flops=1)))
 
 
-def _conv(**params: object) -> Op:
-    """A 3x3 convolution of 8 -> 16 channels on 6x6 (output 4x4), with ``params``."""
-    return Op(
-        name="conv",
-        kind="conv",
-        gemm=(1, 16, 16, 72),
-        macs=16 * 16 * 72,
-        flops=2 * 16 * 16 * 72,
-        input_shapes=((1, 8, 6, 6), (16, 8, 3, 3)),
-        output_shape=(1, 16, 4, 4),
-        params={"kernel": [3, 3], **params},
-    )
-
-
 @pytest.mark.parametrize(
     "params, field, complaint",
     [
@@ -74,24 +61,24 @@ def _conv(**params: object) -> Op:
 def test_a_convolution_window_the_nest_cannot_run_is_refused(params: dict, field: str, complaint: str) -> None:
     # found by the deep fuzz (ops.15.params.dilation.0 = 0) once the committed designs ran the nest
     with pytest.raises(WorkloadError, match=rf"^ops\.0 \(conv\)\.params\.{field}: {complaint}"):
-        Workload(ops=(_conv(**params),))
-    assert Workload(ops=(_conv(stride=[1, 1], dilations=[1, 1], groups=8),))  # PyTorch's and ONNX's spellings
+        Workload(ops=(conv3x3_op(6, **params),))
+    assert Workload(ops=(conv3x3_op(6, stride=[1, 1], dilations=[1, 1], groups=8),))  # PyTorch's and ONNX's spellings
 
 
 def test_a_convolution_whose_output_reaches_beyond_its_padded_input_is_refused() -> None:
     # deep fuzz: ops.15.params.stride.0 = 2147483648 loaded and stopped the nest ("no tile fits")
     huge = r"its height does not fit its input: stride·\(P−1\) \+ dilation·\(R−1\) \+ 1 = 2147483648·3 \+ 1·2 \+ 1"
     with pytest.raises(WorkloadError, match=rf"^ops\.0 \(conv\)\.params: {huge}"):
-        Workload(ops=(_conv(stride=[2**31, 1], padding=[0, 0]),))
+        Workload(ops=(conv3x3_op(6, stride=[2**31, 1], padding=[0, 0]),))
     # 6 rows, 3x3 window, stride 1, no padding: exactly 4 output rows; with stride 2 they need 9 rows
-    assert Workload(ops=(_conv(stride=[1, 1], padding=[0, 0]),))
+    assert Workload(ops=(conv3x3_op(6, stride=[1, 1], padding=[0, 0]),))
     with pytest.raises(WorkloadError, match=r"= 9 columns of input, but the input has 6 and 0 of padding"):
-        Workload(ops=(_conv(stride=[1, 2], padding=[0, 0]),))
+        Workload(ops=(conv3x3_op(6, stride=[1, 2], padding=[0, 0]),))
     # padding counts on both sides (PyTorch [h, w]; ONNX [top, left, bottom, right])
-    assert Workload(ops=(_conv(stride=[1, 2], padding=[0, 2]),))
-    assert Workload(ops=(_conv(strides=[1, 2], pads=[0, 1, 0, 2]),))
-    assert Workload(ops=(_conv(stride=[1, 2], padding=[0, 0], transposed=True),))  # a transposed conv grows
+    assert Workload(ops=(conv3x3_op(6, stride=[1, 2], padding=[0, 2]),))
+    assert Workload(ops=(conv3x3_op(6, strides=[1, 2], pads=[0, 1, 0, 2]),))
+    assert Workload(ops=(conv3x3_op(6, stride=[1, 2], padding=[0, 0], transposed=True),))  # a transposed conv grows
     # no padding recorded (the GPU measurements' embedded workloads): up to dilation·(R−1) a side
-    assert Workload(ops=(_conv(stride=[1, 2]),))  # 9 <= 6 + 2·2
+    assert Workload(ops=(conv3x3_op(6, stride=[1, 2]),))  # 9 <= 6 + 2·2
     with pytest.raises(WorkloadError, match=r"= 3·3 \+ 1·2 \+ 1 = 12 columns of input, but the input has 6 and 4 of"):
-        Workload(ops=(_conv(stride=[1, 3]),))  # 12 > 6 + 4
+        Workload(ops=(conv3x3_op(6, stride=[1, 3]),))  # 12 > 6 + 4

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from simcase import gemm_dims
 
 from accelerator.spec import ArchSpec, parse_arch
 from simulator.cost import capacity, residency
 from simulator.cost.gemm import Dims, fits
 from simulator.cost.hardware import ACT, OUT, WGT, Hardware, hardware
 from simulator.cost.vector import VectorWork, vector_cost
-from simulator.optable import ConvGeometry
 
 ROOT = Path(__file__).resolve().parents[4]
 TEXT = (ROOT / "scenarios" / "validation" / "eyeriss.yaml").read_text(encoding="utf-8")
@@ -64,22 +64,6 @@ def test_fits_closed_forms() -> None:
     assert not capacity.fits(plain, {WGT: FILTERS + 1, ACT: POOL})
 
 
-def _gemm(m: float, n: float, k: float) -> Dims:
-    """A plain GEMM row (no convolution geometry, not fused), one batch item."""
-    one = np.ones(())
-    geo = ConvGeometry(np.array(False), one, one, one, one, one, one, one)
-    return Dims(
-        batch=one,
-        m=np.asarray(m),
-        n=np.asarray(n),
-        k=np.asarray(k),
-        a_unique=np.asarray(m * k),
-        geo=geo,
-        fused=np.array(False),
-        n2=np.zeros(()),
-    )
-
-
 def _legal(hw: Hardware, d: Dims, mt: int, nt: int, kt: int) -> bool:
     a = np.asarray
     return bool(fits(hw, d, a(float(mt)), a(float(nt)), a(float(kt)), False, False))
@@ -87,7 +71,7 @@ def _legal(hw: Hardware, d: Dims, mt: int, nt: int, kt: int) -> bool:
 
 def test_gemm_tiles_fit_their_partition_or_the_pool() -> None:
     part, plain = _hw(), _hw(None)
-    d = _gemm(4096, 512, 512)
+    d = gemm_dims(4096, 512, 512)
     # prefetched filter tile nt*kt*2 B, twice: 32*64*2*2 = 8192 fills the partition exactly
     assert _legal(part, d, 1, 32, 64) and not _legal(part, d, 1, 32, 65)
     assert _legal(plain, d, 1, 32, 65)  # 8320 B of filters fit one 108 kB pool

@@ -9,16 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from simcase import gemm_dims
 
 from accelerator.errors import SimulationError
 from accelerator.spec import load_arch, parse_arch
 from models.layers import load_layers_yaml
 from simulator.cost import analytic
 from simulator.cost.array import K_INNER
-from simulator.cost.gemm import Dims, fits, gemm_cost
+from simulator.cost.gemm import fits, gemm_cost
 from simulator.cost.hardware import Hardware, dram_efficiency, hardware
 from simulator.cost.overlap import overlap_cycles
-from simulator.optable import ConvGeometry, prepare
+from simulator.optable import prepare
 
 ROOT = Path(__file__).resolve().parents[4]
 EYERISS = ROOT / "scenarios" / "validation" / "eyeriss.yaml"
@@ -34,22 +35,6 @@ def _hw(prefetch: str | None = "[weight]", double_buffered: bool = False) -> Har
     if double_buffered:
         text = text.replace("      banks: 27\n", "      banks: 27\n      double_buffered: true\n")
     return hardware(parse_arch(text, "eyeriss.yaml"))
-
-
-def _gemm(m: float, n: float, k: float) -> Dims:
-    """A plain GEMM row (no convolution geometry, not fused), one batch item."""
-    one = np.ones(())
-    geo = ConvGeometry(np.array(False), one, one, one, one, one, one, one)
-    return Dims(
-        batch=one,
-        m=np.asarray(m),
-        n=np.asarray(n),
-        k=np.asarray(k),
-        a_unique=np.asarray(m * k),
-        geo=geo,
-        fused=np.array(False),
-        n2=np.zeros(()),
-    )
 
 
 def _cycles(hw: Hardware, compute: float, lv: float, pf: float | None) -> tuple[float, dict[str, float]]:
@@ -103,7 +88,7 @@ def test_a_caller_without_the_prefetched_time_is_refused() -> None:
 
 
 def test_gemm_cost_reports_the_weights_dram_time_as_prefetched() -> None:
-    d = _gemm(64, 64, 64)  # one tile: each operand crosses the DRAM link once
+    d = gemm_dims(64, 64, 64)  # one tile: each operand crosses the DRAM link once
     tiles = (np.asarray(64.0), np.asarray(64.0), np.asarray(64.0), np.asarray(K_INNER))
     hw, plain_hw = _hw(), _hw(prefetch=None)
     pre = gemm_cost(hw, d, *tiles, False, False)
@@ -124,7 +109,7 @@ def test_gemm_cost_reports_the_weights_dram_time_as_prefetched() -> None:
 def test_a_prefetched_tile_counts_twice_in_the_capacity() -> None:
     # tiles of 32 kB inputs, 48 kB weights, 12 kB partial sums: 92 kB fit the 108 kB GLB once,
     # not with a second 48 kB weight tile (140 kB)
-    d = _gemm(64, 96, 256)
+    d = gemm_dims(64, 96, 256)
     mt, nt, kt = np.asarray(64.0), np.asarray(96.0), np.asarray(256.0)
     assert 64 * 256 * 2 + 96 * 256 * 2 + 64 * 96 * 2 <= 110592 < 64 * 256 * 2 + 2 * 96 * 256 * 2 + 64 * 96 * 2
     assert bool(fits(_hw(prefetch=None), d, mt, nt, kt, False, False))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from simcase import conv3x3_op
+
 from simulator import load_workload
 from simulator.cost.nest.ops import problems
 
@@ -27,20 +29,6 @@ def test_ddpm_ops_keep_their_macs() -> None:
 
 
 def test_the_onnx_spelling_of_stride_and_dilation_is_read() -> None:
-    from models.workload import Op
-
-    def conv(**params: object) -> Op:  # 3x3, 8 -> 16 channels, 9x9 input, output 4x4 at stride 2
-        return Op(
-            name="c",
-            kind="conv",
-            gemm=(1, 16, 16, 72),
-            macs=16 * 16 * 72,
-            flops=2 * 16 * 16 * 72,
-            input_shapes=((1, 8, 9, 9), (16, 8, 3, 3)),
-            output_shape=(1, 16, 4, 4),
-            params={"kernel": [3, 3], **params},
-        )
-
-    torch_style = problems(conv(stride=[2, 2], dilation=[1, 1]))
-    onnx_style = problems(conv(strides=[2, 2], dilations=[1, 1]))
+    torch_style = problems(conv3x3_op(9, name="c", stride=[2, 2], dilation=[1, 1]))  # 9x9 -> 4x4 at stride 2
+    onnx_style = problems(conv3x3_op(9, name="c", strides=[2, 2], dilations=[1, 1]))
     assert torch_style == onnx_style and torch_style[0].stride == (2, 2)

@@ -98,7 +98,7 @@ def reduce_nest(r: NestResult, hw: Hardware, narch: NestArch) -> Nest:
         energy_pj=energy,
         traffic=dict(r.traffic_bytes),
         mac_pj=r.macs * narch.mac_pj,
-        pes=float(math.prod(r.mapping.spatial_rows) * math.prod(r.mapping.spatial_cols)),
+        pes=float(r.mapping.pes()),
         onchip=onchip,
         dram_rd_bytes=rd,
         dram_wr_bytes=r.traffic_bytes["dram"] - rd,

@@ -20,7 +20,6 @@ does not model.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -342,7 +341,7 @@ def apply(
     if idle_gating(hw):  # the PEs each op's nests cover, weighted by their dense compute cycles
         op = np.array([i for i, c in counts for _ in range(c)], dtype=np.int64)
         busy = np.array([r.compute_cycles for r in flat_results], dtype=np.float64)
-        pes = np.array([math.prod(r.mapping.spatial_rows) * math.prod(r.mapping.spatial_cols) for r in flat_results])
+        pes = np.array([r.mapping.pes() for r in flat_results])
         coverage = weighted_coverage(busy, pes, op, n, hw.rows * hw.cols)
     energy.update(clock_energy(hw, cycles, coverage))  # the clock network over the new cycles; {} when off
     macs = table.macs.astype(np.float64)

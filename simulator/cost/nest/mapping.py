@@ -54,6 +54,10 @@ class Mapping:
         """Spatial factor per dimension (rows × columns)."""
         return tuple(a * b for a, b in zip(self.spatial_rows, self.spatial_cols, strict=True))
 
+    def pes(self) -> int:
+        """PEs the spatial unrolling covers (rows used × columns used)."""
+        return math.prod(self.spatial())
+
     def arrays(self, arch: NestArch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(factors, orders, spatial)`` as int64 arrays of shape ``(levels, 7)``."""
         f = np.asarray(self.factors, dtype=np.int64)

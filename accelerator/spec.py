@@ -30,6 +30,7 @@ from accelerator.spec_base import MAX_LEVEL_BYTES as MAX_LEVEL_BYTES
 from accelerator.spec_base import MAX_LEVELS as MAX_LEVELS
 from accelerator.spec_base import MAX_MAC_ENERGY_PJ as MAX_MAC_ENERGY_PJ
 from accelerator.spec_base import MAX_MACS_PER_PE_PER_CYCLE as MAX_MACS_PER_PE_PER_CYCLE
+from accelerator.spec_base import MAX_MAPPER_RESTARTS as MAX_MAPPER_RESTARTS
 from accelerator.spec_base import MAX_MAPPER_SAMPLES as MAX_MAPPER_SAMPLES
 from accelerator.spec_base import MAX_METADATA_BITS as MAX_METADATA_BITS
 from accelerator.spec_base import MAX_POWER_MW as MAX_POWER_MW
@@ -225,6 +226,14 @@ class MappingSpec(_Strict):
         "3 best candidates' local searches and one kick each; about a tenth of the scored candidates and 3x "
         "faster cold, objective 0.988x sampled's as a geometric mean over 1,846 searches, worst 1.43x: "
         "docs/memory-model.md, The fast strategy); samples and seed are unused with fast",
+    )
+    restarts: int = Field(
+        1,
+        ge=1,
+        le=MAX_MAPPER_RESTARTS,
+        description="nest mapper: independent searches per (shape, design): search's own, then sampled ones "
+        "seeded seed+1, seed+2, ...; the best by the objective wins (ties: the earliest). n times the "
+        "search's time; for validation runs where one search's local optimum matters (docs/validation.md)",
     )
 
 

@@ -42,6 +42,7 @@ MAX_BANKS = 1 << 16
 MAX_WIDTH_BITS = 1 << 16
 MAX_METADATA_BITS = 1024
 MAX_MAPPER_SAMPLES = 100_000
+MAX_MAPPER_RESTARTS = 1024
 MIN_CLOCK_GHZ = 1e-3
 MAX_CLOCK_GHZ = 10.0
 MIN_VDD_V = 0.3
@@ -67,6 +68,8 @@ BOUND_REASONS: dict[str, str] = {
     "MAX_WIDTH_BITS": "access width; the widest SRAM ports are ~1-4 Kib",
     "MAX_METADATA_BITS": "skip metadata per block; a mask or index is a few bits",
     "MAX_MAPPER_SAMPLES": "random factorizations per spatial candidate (the nest mapper)",
+    "MAX_MAPPER_RESTARTS": "independent nest-mapper searches per (shape, design); 128 converge on the Eyeriss "
+    "validation layers, and each costs a whole search",
     "MIN_CLOCK_GHZ": "1 MHz: the slowest clocked digital logic in use (sub-MHz parts are not accelerators)",
     "MAX_CLOCK_GHZ": "the fastest shipped logic clocks ~6 GHz (desktop CPUs, 2024)",
     "MIN_VDD_V": "0.3 V: the threshold voltage assumed at every node (accelerator.tech.voltage.VT_V); "

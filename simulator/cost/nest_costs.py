@@ -91,8 +91,13 @@ class NestCosts:
 
 
 def new_mapper(arch: ArchSpec) -> Mapper:
-    """The mapper ``arch``'s ``mapping`` section asks for (seed, samples, search strategy)."""
-    return Mapper(samples=arch.mapping.samples, seed=arch.mapping.seed, strategy=arch.mapping.search)
+    """The mapper ``arch``'s ``mapping`` section asks for (seed, samples, search strategy, restarts)."""
+    return Mapper(
+        samples=arch.mapping.samples,
+        seed=arch.mapping.seed,
+        strategy=arch.mapping.search,
+        restarts=arch.mapping.restarts,
+    )
 
 
 def limits(

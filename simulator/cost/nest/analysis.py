@@ -29,7 +29,7 @@ Cycles (state of the model):
   times;
   a double-buffered one overlaps load, compute and write-back in sub-tiles, even when the op is
   one tile of it: it exposes only the data one iteration of its own loops hands down
-  (:func:`.counts.subtile_words`: received before the levels below start, drained after they
+  (:func:`.tiles.subtile_words`: received before the levels below start, drained after they
   finish), at the same bandwidth. Per-PE levels are taken to fill in the shadow of compute
   (their transfer time is still in the maximum).
 
@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from accelerator.errors import SimulationError
-from simulator.cost.nest.arch import NestArch, NestLevel
+from simulator.cost.nest.arch import NestArch, NestLevel, Triple
 from simulator.cost.nest.counts import (
     DRAINS,
     FILLS,
@@ -52,12 +52,11 @@ from simulator.cost.nest.counts import (
     WRITES,
     axis_coefs,
     peeled_counts,
-    subtile_words,
-    tile_words,
 )
 from simulator.cost.nest.mapping import Mapping, check
 from simulator.cost.nest.problem import OUT, Problem
 from simulator.cost.nest.systolic import Pipeline
+from simulator.cost.nest.tiles import consumed_whole, subtile_words, tile_words
 
 
 @dataclass(frozen=True)
@@ -107,11 +106,21 @@ def tile_bytes(problem: Problem, arch: NestArch, mapping: Mapping) -> np.ndarray
 def fits(problem: Problem, arch: NestArch, mapping: Mapping) -> list[str]:
     """The levels whose tiles overflow them (empty when all fit)."""
     tb = tile_bytes(problem, arch, mapping)
+    _, _, f, _, _, holds = nest_arrays(problem, arch, mapping)
     return [
         f"{lv.name}: tiles of {tuple(round(x) for x in tb[i])} B do not fit"
         for i, lv in enumerate(arch.levels)
-        if not lv.capacity_ok(tuple(tb[i]))  # type: ignore[arg-type]
+        if not lv.capacity_ok(tuple(tb[i]), _copies(lv, f, holds, i))  # type: ignore[arg-type]
     ]
+
+
+def _copies(lv: NestLevel, f: np.ndarray, holds: np.ndarray, i: int) -> Triple:
+    """Tiles of each operand level ``i`` holds under factors ``f``: :meth:`NestLevel.tile_copies`,
+    but one of a prefetched operand the levels below take whole (:func:`.tiles.consumed_whole`)."""
+    return tuple(  # type: ignore[return-value]
+        1.0 if p and consumed_whole(f, holds, i, o) else c
+        for o, (p, c) in enumerate(zip(lv.prefetched, lv.tile_copies(), strict=True))
+    )
 
 
 def evaluate(problem: Problem, arch: NestArch, mapping: Mapping, *, check_mapping: bool = True) -> NestResult:

@@ -77,17 +77,19 @@ class NestLevel:
     #: its parent while the current one is in use (the spec's ``prefetch``; Eyeriss's GLB preloads
     #: the next pass's filters, JSSC 2017 Sec. V-A). Its fills and drains leave the level's exposed
     #: handover (they overlap compute, still in the transfer times); never with ``double_buffered``.
+    #: A tile the level below takes whole counts once (:func:`.tiles.consumed_whole`: the current
+    #: one then lives below), which a mapping decides, not the level: see ``analysis.fits``.
     prefetched: tuple[bool, bool, bool] = (False, False, False)
 
     def tile_copies(self) -> Triple:
         """Tiles of each operand one instance holds: 2 when double-buffered or prefetched, else 1."""
         return tuple(2.0 if self.double_buffered or p else 1.0 for p in self.prefetched)  # type: ignore[return-value]
 
-    def capacity_ok(self, tile_bytes: Triple) -> bool:
+    def capacity_ok(self, tile_bytes: Triple, copies: Triple | None = None) -> bool:
         """Whether tiles of ``tile_bytes`` (per operand, already 0 for bypassed ones) fit, each
-        :meth:`tile_copies` times: a partitioned operand's in its partition, the others' together
-        in the pool ``size_bytes``."""
-        need = [t * m for t, m in zip(tile_bytes, self.tile_copies(), strict=True)]
+        ``copies`` times (default :meth:`tile_copies`): a partitioned operand's in its partition,
+        the others' together in the pool ``size_bytes``."""
+        need = [t * m for t, m in zip(tile_bytes, copies or self.tile_copies(), strict=True)]
         parts = self.operand_bytes if self.operand_bytes is not None else (math.inf,) * 3
         if any(t > c for t, c in zip(need, parts, strict=True) if math.isfinite(c)):
             return False

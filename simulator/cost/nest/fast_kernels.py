@@ -8,19 +8,19 @@ import functools
 import numba
 import numpy as np
 
-from simulator.cost.nest.counts import tile_words, tiles_fit
 from simulator.cost.nest.moves import cover, distinct_primes
+from simulator.cost.nest.tiles import tile_words, tiles_fit
 
 
 @numba.njit(cache=True)
-def fits(f, sp, bounds, coef, holds, word_bytes, copies, size, opsize):  # type: ignore[no-untyped-def]
+def fits(f, sp, bounds, coef, holds, word_bytes, copies, prefetched, size, opsize):  # type: ignore[no-untyped-def]
     """Whether the tiles of factors ``f`` (spatial ``sp``) fit every level, by the scorer's rule
-    (:func:`.counts.tiles_fit`)."""
-    return tiles_fit(tile_words(bounds, coef, f, sp, holds), word_bytes, copies, size, opsize)
+    (:func:`.tiles.tiles_fit`)."""
+    return tiles_fit(tile_words(bounds, coef, f, sp, holds), f, holds, word_bytes, copies, prefetched, size, opsize)
 
 
 @numba.njit(cache=True)
-def fill_level(f, lv, order, balanced, skip, sp, bounds, coef, holds, word_bytes, copies, size, opsize):  # type: ignore[no-untyped-def]
+def fill_level(f, lv, order, balanced, skip, sp, bounds, coef, holds, word_bytes, copies, prefetched, size, opsize):  # type: ignore[no-untyped-def]
     """Move, in place, prime factors of what DRAM (the last level of ``f``) holds down to level
     ``lv``, in the dimension sequence ``order`` (outermost first: taken from its end), smallest
     prime first, each kept if every tile still fits (:func:`fits`); ``balanced``: one prime per
@@ -41,7 +41,7 @@ def fill_level(f, lv, order, balanced, skip, sp, bounds, coef, holds, word_bytes
                     p += 1
                 f[top, d] //= p
                 f[lv, d] *= p
-                if not fits(f, sp, bounds, coef, holds, word_bytes, copies, size, opsize):
+                if not fits(f, sp, bounds, coef, holds, word_bytes, copies, prefetched, size, opsize):
                     f[top, d] *= p
                     f[lv, d] //= p
                     blocked[d] = True
@@ -52,7 +52,7 @@ def fill_level(f, lv, order, balanced, skip, sp, bounds, coef, holds, word_bytes
 
 
 @numba.njit(cache=True)
-def fill(bounds, coef, left, sp, holds, word_bytes, copies, size, opsize, orders, balanced, first):  # type: ignore[no-untyped-def]
+def fill(bounds, coef, left, sp, holds, word_bytes, copies, prefetched, size, opsize, orders, balanced, first):  # type: ignore[no-untyped-def]
     """Factors ``(levels, 7)`` of a seed: everything (``left``: ``ceil(D / spatial)``) at DRAM,
     then each level from ``first`` up to the one below DRAM filled by :func:`fill_level` in its
     order ``orders[lv]``."""
@@ -61,7 +61,9 @@ def fill(bounds, coef, left, sp, holds, word_bytes, copies, size, opsize, orders
     for d in range(7):
         f[nlev - 1, d] = left[d]
     for lv in range(first, nlev - 1):
-        fill_level(f, lv, orders[lv], balanced, -1, sp, bounds, coef, holds, word_bytes, copies, size, opsize)
+        fill_level(
+            f, lv, orders[lv], balanced, -1, sp, bounds, coef, holds, word_bytes, copies, prefetched, size, opsize
+        )
     return f
 
 
@@ -76,7 +78,7 @@ def same(a, b):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def kicks(f, o, sp, fanout, bounds, coef, holds, word_bytes, copies, size, opsize, stationary):  # type: ignore[no-untyped-def]
+def kicks(f, o, sp, fanout, bounds, coef, holds, word_bytes, copies, prefetched, size, opsize, stationary):  # type: ignore[no-untyped-def]
     """Perturbations of a local optimum ``(f, o)`` (spatial ``sp``): for each level below DRAM
     and each dimension with a factor above 1 there, that factor sent to DRAM and the level
     refilled by :func:`fill_level` in its own order without it (both ways of taking primes),
@@ -98,7 +100,9 @@ def kicks(f, o, sp, fanout, bounds, coef, holds, word_bytes, copies, size, opsiz
                 g[top, d] *= g[lv, d]
                 g[lv, d] = 1
                 cover(g.reshape(1, nlev, 7), bounds, sp[fanout], fanout)
-                fill_level(g, lv, o[lv], balanced, d, sp, bounds, coef, holds, word_bytes, copies, size, opsize)
+                fill_level(
+                    g, lv, o[lv], balanced, d, sp, bounds, coef, holds, word_bytes, copies, prefetched, size, opsize
+                )
                 cover(g.reshape(1, nlev, 7), bounds, sp[fanout], fanout)
                 for t in range(2, -1, -1):
                     h = o.copy()
@@ -129,7 +133,7 @@ def variants(nlev: int) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def seeds(bounds, coef, spatial, fanout, holds, word_bytes, copies, size, opsize, stationary, fills):  # type: ignore[no-untyped-def]
+def seeds(bounds, coef, spatial, fanout, holds, word_bytes, copies, prefetched, size, opsize, stationary, fills):  # type: ignore[no-untyped-def]
     """Every spatial candidate's seeds (:mod:`.fast`, step 1): ``spatial`` ``(u, levels, 7)``
     (the candidates' factors at the fan-out level ``fanout``, 1 elsewhere); per fill variant
     (``fills``: rows of :func:`variants`) the filled factors with each of the three stationary
@@ -156,7 +160,21 @@ def seeds(bounds, coef, spatial, fanout, holds, word_bytes, copies, size, opsize
             for lv in range(top):
                 for t in range(7):
                     o[lv, t] = stationary[fills[v, 2 + lv], t]
-            f = fill(bounds, coef, left, sp, holds, word_bytes, copies, size, opsize, o, fills[v, 1] == 1, fills[v, 0])
+            f = fill(
+                bounds,
+                coef,
+                left,
+                sp,
+                holds,
+                word_bytes,
+                copies,
+                prefetched,
+                size,
+                opsize,
+                o,
+                fills[v, 1] == 1,
+                fills[v, 0],
+            )
             cover(f.reshape(1, nlev, 7), bounds, sp[fanout], fanout)
             for t in range(3):
                 o[top] = stationary[t]

@@ -28,7 +28,8 @@ import numba
 import numpy as np
 
 from simulator.cost.nest.arch import NestArch, NestLevel
-from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, peeled_counts, subtile_words, tile_words, tiles_fit
+from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, peeled_counts
+from simulator.cost.nest.tiles import subtile_words, tile_words, tiles_fit
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def _score(  # type: ignore[no-untyped-def]
             tw_c[j] = tile_words(bounds, coef, factors[j], spatial[j], holds)
             state[j] = TILED
         tw = tw_c[j]
-        if not tiles_fit(tw, word_bytes, copies, size, opsize):
+        if not tiles_fit(tw, factors[j], holds, word_bytes, copies, prefetched, size, opsize):
             continue
         if state[j] == TILED:
             acc0, final0, compute0, folds0, valid = peeled_counts(

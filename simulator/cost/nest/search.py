@@ -36,10 +36,8 @@ spatial candidates of a (shape, array, preset) are computed once per process
 (:func:`spatial_candidates`). A search's samples, its local search's neighbour batches and their
 loop-nest counts are kept per process (:mod:`.pool`): the keep states of an op, which differ
 only in capacities and DRAM's compression, draw the same samples and reuse the counts, each
-scored on its own design, so every search returns what it always returned. Scoring is most of
-a search's time; a lower bound per sample (MACs and DRAM traffic of the main pass) pruned only
-about a quarter of the feasible samples against the best of their block and cost more than it
-saved, so every sample is scored.
+scored on its own design, so every search returns what it always returned (docs/memory-model.md,
+"Speed of the nest path"). ``restarts`` > 1 adds independent sampled searches (:mod:`.restarts`).
 """
 
 from __future__ import annotations
@@ -53,7 +51,7 @@ from typing import Literal
 import numpy as np
 
 from accelerator.errors import SimulationError
-from simulator.cost.nest import fast, pool
+from simulator.cost.nest import fast, pool, restarts
 from simulator.cost.nest.analysis import NestResult, evaluate
 from simulator.cost.nest.arch import NestArch
 from simulator.cost.nest.counts import axis_coefs
@@ -181,6 +179,7 @@ class Mapper:
     #: ``fast``: a few constructive seeds per candidate (:mod:`.fast`; ``samples`` and ``seed``
     #: unused: nothing is random).
     strategy: Literal["sampled", "fast"] = "sampled"
+    restarts: int = 1  # searches: this strategy's, then sampled ones seeded seed+1, ... (:mod:`.restarts`)
     cache: dict[tuple[object, ...], Mapping] = field(default_factory=dict)
     shared: SearchMemo | None = field(default_factory=lambda: SHARED, repr=False, compare=False)
 
@@ -190,8 +189,9 @@ class Mapper:
 
     def settings(self) -> tuple[object, ...]:
         """Every search setting a result depends on (the memo's key: :mod:`.memo`)."""
-        base = (self.samples, self.spatial_keep, self.imperfect, self.local_rounds, self.seed)
-        return base if self.strategy == "sampled" else (*base, self.strategy)
+        base: tuple[object, ...] = (self.samples, self.spatial_keep, self.imperfect, self.local_rounds, self.seed)
+        base = base if self.strategy == "sampled" else (*base, self.strategy)
+        return base if self.restarts == 1 else (*base, ("restarts", self.restarts))
 
     def best(self, problem: Problem, arch: NestArch, preset: SpatialPreset, objective: Objective = "edp") -> NestResult:
         """The best mapping found for ``problem`` on ``arch``, evaluated. With a ``shared``
@@ -207,7 +207,7 @@ class Mapper:
         if key not in self.cache:
             found = self.shared.get((key, settings)) if self.shared is not None else None
             if found is None:
-                found = self._search(problem, arch, preset, objective)
+                found = restarts.best_of(self, problem, arch, preset, objective)
                 if self.shared is not None:
                     self.shared.put((key, settings), found)
             self.cache[key] = found

@@ -13,7 +13,10 @@ from accelerator.errors import SpecError
 from accelerator.spec import load_arch, parse_arch
 
 ROOT = Path(__file__).resolve().parents[3]
-EYERISS = (ROOT / "scenarios" / "validation" / "eyeriss.yaml").read_text(encoding="utf-8")
+#: eyeriss.yaml without its closing ``mapping`` section (the search's restarts), so the tests can add one
+EYERISS = (ROOT / "scenarios" / "validation" / "eyeriss.yaml").read_text(encoding="utf-8").split("\nmapping:\n")[
+    0
+] + "\n"
 
 
 def _line_of(text: str, needle: str) -> int:
@@ -21,8 +24,15 @@ def _line_of(text: str, needle: str) -> int:
 
 
 def test_the_default_is_the_one_level_model_and_committed_designs_use_the_nest() -> None:
-    bare = parse_arch(EYERISS).mapping  # eyeriss.yaml names no mapping
-    assert (bare.memory_model, bare.search, bare.seed, bare.samples) == ("one_level", "sampled", 0, 600)
+    bare = parse_arch(EYERISS).mapping  # no mapping section
+    assert (bare.memory_model, bare.search, bare.seed, bare.samples, bare.restarts) == (
+        "one_level",
+        "sampled",
+        0,
+        600,
+        1,
+    )
+    assert load_arch(ROOT / "scenarios" / "validation" / "eyeriss.yaml").mapping.restarts == 128
     paths = sorted((ROOT / "scenarios" / "arch").glob("*.yaml"))
     assert len(paths) == 11
     for path in paths:

@@ -16,7 +16,7 @@ from accelerator.spec import load_arch
 from simulator.cost.nest import fast, fast_kernels
 from simulator.cost.nest.analysis import NestResult, evaluate, fits
 from simulator.cost.nest.arch import NestArch
-from simulator.cost.nest.counts import axis_coefs, tile_words
+from simulator.cost.nest.counts import axis_coefs
 from simulator.cost.nest.fast import tile_copies
 from simulator.cost.nest.mapping import single_level
 from simulator.cost.nest.memo import SearchMemo
@@ -25,6 +25,7 @@ from simulator.cost.nest.presets import PRESETS, eyeriss, zigzag_tpu_like
 from simulator.cost.nest.problem import OUT, Problem, conv, conv_from_input, gemm
 from simulator.cost.nest.score import arch_arrays
 from simulator.cost.nest.search import Mapper, _stationary_orders, spatial_candidates
+from simulator.cost.nest.tiles import tile_words
 
 from .test_search import _exhaustive_edp
 

@@ -20,11 +20,14 @@ from simulator.cost.event import prefetch_note
 from simulator.cost.hardware import hardware
 from simulator.cost.nest.analysis import evaluate, nest_arrays
 from simulator.cost.nest.arch import NestArch, NestLevel, from_spec
+from simulator.cost.nest.fast import capacity_args
+from simulator.cost.nest.fast_kernels import fits as kernel_fits
 from simulator.cost.nest.mapping import Mapping
 from simulator.cost.nest.presets import PRESETS, eyeriss
-from simulator.cost.nest.problem import conv_from_input, gemm
+from simulator.cost.nest.problem import WGT, conv_from_input, gemm
 from simulator.cost.nest.score import arch_arrays, score
 from simulator.cost.nest.search import Mapper
+from simulator.cost.nest.tiles import consumed_whole
 from simulator.cost.nest_columns import reduce_nest
 from simulator.evaluation import evaluate as evaluate_design
 
@@ -202,3 +205,53 @@ def test_the_event_fidelity_says_it_loads_prefetched_operands_in_series(tmp_path
     assert note not in analytic.notes
     text = EYERISS.read_text(encoding="utf-8").replace("      prefetch: [weight]\n", "")
     assert prefetch_note(hardware(parse_arch(text, "eyeriss.yaml"))) is None
+
+
+def _under_rf(rf_holds: tuple[bool, bool, bool]) -> NestArch:
+    """A per-PE ``rf`` (roomy) under a GLB whose weights have a prefetched partition of exactly
+    ``WEIGHTS`` bytes (one whole weight tile), under DRAM; 1-byte words."""
+    glb = NestLevel(
+        "glb",
+        (True, True, True),
+        1e9,
+        ONE,
+        ONE,
+        64.0,
+        operand_bytes=(float(WEIGHTS), math.inf, math.inf),
+        prefetched=W_ONLY,
+    )
+    rf = NestLevel("rf", rf_holds, 1e9, ONE, ONE, 64.0)
+    dram = NestLevel("dram", (True, True, True), math.inf, (10.0,) * 3, (10.0,) * 3, 8.0)
+    return NestArch("t", (rf, glb, dram), 4, 4, 1, (8.0, 8.0, 8.0), 8.0, 0.5, 1e9)
+
+
+@pytest.mark.parametrize(
+    ("rf_holds", "rf_factors", "glb_factors", "copies"),
+    [
+        # the rf takes the GLB's whole weight tile (K and C loops in the rf, none in the GLB): the
+        # GLB keeps only the next tile while the PEs use the current one (Eyeriss, Sec. V-A)
+        ((True, True, True), (1, 4, 5, 1, 1, 1, 1), (1, 1, 1, 6, 1, 1, 1), 1),
+        # a K loop in the GLB: the rf gets the tile in parts, so the GLB keeps the current and the next
+        ((True, True, True), (1, 2, 5, 1, 1, 1, 1), (1, 2, 1, 6, 1, 1, 1), 2),
+        # the rf bypasses weights: the MACs read the GLB's tile throughout
+        ((False, True, True), (1, 4, 5, 1, 1, 1, 1), (1, 1, 1, 6, 1, 1, 1), 2),
+    ],
+)
+def test_a_prefetched_tile_the_level_below_takes_whole_counts_once(
+    rf_holds: tuple[bool, bool, bool], rf_factors: tuple[int, ...], glb_factors: tuple[int, ...], copies: int
+) -> None:
+    prob = gemm("g", 6, 4, 5)
+    arch = _under_rf(rf_holds)
+    m = Mapping((rf_factors, glb_factors, (1,) * 7), (IDENT,) * 3, (1,) * 7, (1,) * 7)  # type: ignore[arg-type]
+    b, coef, f, o, sp, holds = nest_arrays(prob, arch, m)  # type: ignore[arg-type]
+    assert consumed_whole(f, holds, 1, WGT) is (copies == 1)
+    fits_once = copies == 1  # the partition holds exactly one tile
+    aa = arch_arrays(arch)
+    assert kernel_fits(f, sp, b, coef, *capacity_args(aa)) is fits_once
+    e, _ = score(aa, b, coef, f[None], o[None], sp[None])
+    assert bool(np.isfinite(e[0])) is fits_once
+    if fits_once:
+        evaluate(prob, arch, m)  # type: ignore[arg-type]
+    else:
+        with pytest.raises(SimulationError, match=r"glb: tiles of \(20, "):
+            evaluate(prob, arch, m)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from models.workload import Op
 from simulator.cost.nest.analysis import fits as analysis_fits
 from simulator.cost.nest.analysis import nest_arrays
 from simulator.cost.nest.arch import NestArch, NestLevel, from_spec
+from simulator.cost.nest.fast import capacity_args
 from simulator.cost.nest.fast_kernels import fits as kernel_fits
 from simulator.cost.nest.mapping import Mapping
 from simulator.cost.nest.problem import INP, OUT, WGT, gemm
@@ -104,9 +105,7 @@ def test_kernels_agree_with_capacity_ok_on_random_tiles(prefetched: tuple[bool, 
             bounds, coef, f, o, sp, holds = nest_arrays(prob, arch, m)
             aa = arch_arrays(arch)
             want = not analysis_fits(prob, arch, m)  # NestLevel.capacity_ok on the tile bytes
-            got = kernel_fits(
-                f, sp, bounds, coef, holds, aa.word_bytes, aa.tile_copies, aa.size_bytes, aa.operand_bytes
-            )
+            got = kernel_fits(f, sp, bounds, coef, *capacity_args(aa))
             energy, _ = score(aa, bounds, coef, f[None], o[None], sp[None])
             assert got == want and bool(np.isfinite(energy[0])) == want, (arch.levels[0], m.factors[0])
             seen[want] += 1
@@ -114,8 +113,9 @@ def test_kernels_agree_with_capacity_ok_on_random_tiles(prefetched: tuple[bool, 
 
 
 def _eyeriss(parts: str | None = "{weight: {size_bytes: 8192}}") -> ArchSpec:
-    """eyeriss.yaml with its GLB's partitions as given (None: one shared 108 kB)."""
-    text = EYERISS.read_text(encoding="utf-8")
+    """eyeriss.yaml with its GLB's partitions as given (None: one shared 108 kB), one search per
+    layer (its ``mapping.restarts`` left out: the values below are a single search's)."""
+    text = EYERISS.read_text(encoding="utf-8").split("\nmapping:\n")[0] + "\n"
     assert GLB_PARTS in text
     return parse_arch(text.replace(GLB_PARTS, "" if parts is None else f"      partitions: {parts}\n"), "e.yaml")
 

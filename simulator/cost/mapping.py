@@ -31,7 +31,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from accelerator.errors import SimulationError
-from simulator.cost.array import IS, K_INNER, M_INNER, N_INNER, OS, WS
+from simulator.cost.array import IS, K_INNER, M_INNER, N_INNER, OS, WS, spatial_coverage
+from simulator.cost.clock import clock_energy, idle_gating
 from simulator.cost.gemm import Dims, fits, gemm_cost
 from simulator.cost.hardware import Hardware
 from simulator.cost.overlap import overlap_cycles, total
@@ -111,11 +112,23 @@ def _bases(hw: Hardware) -> tuple[int, int, int]:
     return C, TEMPORAL_BASE, R * p
 
 
-def score(hw: Hardware, objective: str, cycles: np.ndarray, energy_pj: np.ndarray) -> np.ndarray:
+def score(
+    hw: Hardware,
+    objective: str,
+    cycles: np.ndarray,
+    energy_pj: np.ndarray,
+    coverage: np.ndarray | float | None = None,
+) -> np.ndarray:
     """The objective of (cycles, energy without leakage and clock): the energy objective's energy
-    is the op's whole energy, leakage and the clock network (when the design charges one) included."""
+    is the op's whole energy, leakage and the clock network (when the design charges one) included.
+    ``coverage``: the fraction of the PEs the candidates cover, whose clock alone a design with
+    ``idle_pe_gating`` pays (:func:`simulator.cost.clock.clock_energy`, as the result reports; the
+    one-level mapper passes it); None: every PE clocked (an upper bound under idle-PE gating)."""
     total = energy_pj + hw.leakage_mw * 1e-3 * cycles / hw.clock_hz * 1e12
-    if hw.clock_pj_per_cycle is not None:
+    if coverage is not None and idle_gating(hw):
+        cov = np.broadcast_to(np.asarray(coverage, np.float64), np.shape(cycles))
+        total = total + clock_energy(hw, cycles, cov)["clock"]
+    elif hw.clock_pj_per_cycle is not None:
         total = total + hw.clock_pj_per_cycle * cycles
     if objective == "latency":
         return cycles
@@ -182,9 +195,10 @@ def _search(table: OpTable, hw: Hardware, objective: str, cases: np.ndarray) -> 
     # Weights resident across steps (simulator.cost.residency): score tiles as the model costs them.
     w_res = table.g_weight_is_param[table.u_rows][seg // N_CASES] if hw.resident_level >= 0 else None
     for part in parts:
+        dp = d.take(part)
         rc = gemm_cost(
             hw,
-            d.take(part),
+            dp,
             mt[part],
             nt[part],
             kt[part],
@@ -206,7 +220,8 @@ def _search(table: OpTable, hw: Hardware, objective: str, cases: np.ndarray) -> 
             rc.n_runs,
             prefetch_cyc=rc.dram_prefetch_cycles,
         )
-        obj[part] = score(hw, objective, cycles, total(rc.energy_pj))
+        coverage = spatial_coverage(hw.dataflow, hw.rows, hw.cols, hw.mpc, dp.m, dp.n, dp.k)
+        obj[part] = score(hw, objective, cycles, total(rc.energy_pj), coverage)
     # First minimum of every segment (segments are contiguous and ascending).
     n_u = len(table.u_rows)
     out = [np.zeros(n_u * N_CASES) for _ in range(4)] + [np.full(n_u * N_CASES, np.inf)]
@@ -228,7 +243,7 @@ def vector_objective(hw: Hardware, work: VectorWork, objective: str) -> np.ndarr
     vc = vector_cost(hw, _col(work), RES_IN[None, :], RES_OUT[None, :])
     cycles = streaming_cycles(hw, vc.cycles, vc.level_cycles, vc.dram_rd_bytes + vc.dram_wr_bytes)
     energy = total(vc.energy_pj)
-    return np.where(vc.legal, score(hw, objective, cycles, energy), np.inf)
+    return np.where(vc.legal, score(hw, objective, cycles, energy, 0.0), np.inf)  # the array idles
 
 
 def _col(work: VectorWork) -> VectorWork:

@@ -127,3 +127,29 @@ def test_weighted_coverage_by_op() -> None:
     # op 1: none; op 2: one nest on all 16
     got = weighted_coverage(np.array([1000.0, 3000.0, 5.0]), np.array([12.0, 4.0, 16.0]), np.array([0, 0, 2]), 3, 16)
     assert got == pytest.approx(np.array([0.375, 0.0, 1.0]), rel=1e-15)
+
+
+def test_the_one_level_objective_charges_what_the_result_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    from simulator.cost import mapping
+
+    hw = replace(hardware(arch()), clock_pj_per_cycle=170.0, clock_pe_gates_pj_per_cycle=2.0)
+    cycles, energy = np.array([10.0, 4.0]), np.array([100.0, 50.0])
+    leak = hw.leakage_mw * 1e-3 * cycles / hw.clock_hz * 1e12
+    # 10 x (0.5 x 168 + 2) = 860 and 4 x (168 + 2) = 680 of clock, as clock_energy reports them
+    got = mapping.score(hw, "energy", cycles, energy, np.array([0.5, 1.0]))
+    assert got == pytest.approx(energy + leak + np.array([860.0, 680.0]), rel=1e-15)
+    assert mapping.score(hw, "edp", cycles, energy, 0.5) == pytest.approx((energy + leak + cycles * 86.0) * cycles)
+    # no coverage given: every PE clocked (the upper bound the one-level mapper used before)
+    assert mapping.score(hw, "energy", cycles, energy) == pytest.approx(energy + leak + 170.0 * cycles, rel=1e-15)
+    # the mapper passes each candidate's coverage: a 3 x 5 GEMM reaches 15 of the 64 PEs (OS)
+    seen: list[np.ndarray] = []
+    real = mapping.score
+
+    def spy(*args: Any, **kw: Any) -> np.ndarray:
+        seen.append(np.asarray(args[4] if len(args) > 4 else kw.get("coverage")))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(mapping, "score", spy)
+    evaluate(one(gemm(3, 5, 200)), _gated())
+    gemm_calls = [c for c in seen if c.ndim == 1 and c.size > 0]
+    assert gemm_calls and all(np.allclose(c, 15 / 64) for c in gemm_calls)

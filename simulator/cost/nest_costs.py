@@ -115,6 +115,8 @@ def limits(
     c = arch.compute
     m = arch.mapping
     search = "fast search" if m.search == "fast" else f"sampled search, {m.samples} samples, seed {m.seed}"
+    if m.restarts > 1:
+        search += f", best of {m.restarts} searches (mapping.restarts)"
     head = "memory_model nest: "
     engine = f"GEMM-like ops costed by the loop-nest engine ({c.dataflow} preset, {search})"
     notes = [
@@ -218,11 +220,11 @@ def evaluate_table(
     m = arch.mapping
     if mapper is None:
         mapper = new_mapper(arch)
-    elif (mapper.seed, mapper.samples, mapper.strategy) != (m.seed, m.samples, m.search):
+    elif (mapper.seed, mapper.samples, mapper.strategy, mapper.restarts) != (m.seed, m.samples, m.search, m.restarts):
         raise SimulationError(
-            f"{arch.name}: the mapper passed in has seed {mapper.seed}, {mapper.samples} samples and strategy "
-            f"{mapper.strategy}, the design asks for seed {arch.mapping.seed}, {arch.mapping.samples} and "
-            f"{arch.mapping.search} (mapping.seed, mapping.samples, mapping.search)"
+            f"{arch.name}: the mapper passed in has seed {mapper.seed}, {mapper.samples} samples, strategy "
+            f"{mapper.strategy} and {mapper.restarts} restarts, the design asks for seed {m.seed}, {m.samples}, "
+            f"{m.search} and {m.restarts} (mapping.seed, mapping.samples, mapping.search, mapping.restarts)"
         )
     if dram_code is not None:
         _check_code_widths(arch.name, dram_code, hw)

@@ -90,3 +90,16 @@ def test_the_study_logs_every_search_of_every_layer() -> None:
     assert all(len(costs) == 2 and min(costs) > 0 for _, costs in got)
     assert restarts.LOG is None  # the hook is off again
     assert main(["0"]) == 2
+
+
+def test_a_mapper_passed_in_must_ask_for_the_designs_restarts() -> None:
+    from simulator.evaluation import evaluate
+    from simulator.validation.common import peer_path, read_json, standalone, with_nest
+    from simulator.validation.eyeriss import eyeriss_workload
+
+    spec = with_nest(load_arch(ROOT / "scenarios/validation/eyeriss.yaml"), "row_stationary")
+    workload = standalone(eyeriss_workload(read_json(peer_path("eyeriss/published.json"))))
+    with pytest.raises(SimulationError, match=r"1 restarts, the design asks for seed 0, 600, sampled and 128"):
+        evaluate(workload, spec, mapper=Mapper())
+    res = evaluate(workload, spec, mapper=Mapper(restarts=128))
+    assert any("best of 128 searches (mapping.restarts)" in n for n in res.notes)

@@ -225,7 +225,7 @@ class MappingSpec(_Strict):
         "local search; the default) or fast (about 20 constructive seeds per candidate filled by capacity, the "
         "3 best candidates' local searches and one kick each; about a tenth of the scored candidates and 3x "
         "faster cold, objective 0.988x sampled's as a geometric mean over 1,846 searches, worst 1.43x: "
-        "docs/memory-model.md, The fast strategy); samples and seed are unused with fast",
+        "docs/memory-model.md, The fast strategy); samples and seed are unused with fast (but for restarts)",
     )
     restarts: int = Field(
         1,

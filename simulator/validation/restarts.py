@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from accelerator.spec import ArchSpec, load_arch
+from accelerator.spec import MAX_MAPPER_RESTARTS, ArchSpec, load_arch
 from simulator.cost.nest import restarts
 from simulator.cost.nest.search import clear_caches
 from simulator.evaluation import evaluate
@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m simulator.validation.restarts", description=__doc__)
     ap.add_argument("n", nargs="?", type=int, default=512, help="searches per layer (default 512)")
     args = ap.parse_args(argv)
-    if not 1 <= args.n <= 4096:
-        print(f"error: n = {args.n}: allowed 1 to 4096", file=sys.stderr)
+    if not 1 <= args.n <= MAX_MAPPER_RESTARTS:
+        print(f"error: n = {args.n}: allowed 1 to {MAX_MAPPER_RESTARTS} (mapping.restarts)", file=sys.stderr)
         return 2
     for name, costs in study(args.n):
         first = costs.index(min(costs))

@@ -7,7 +7,9 @@ spatial candidate end up to 1.19× above the best objective that 512 seeds find
 ``Mapper(restarts=n)`` (the spec's ``mapping.restarts``) runs its own strategy's search, then
 ``n − 1`` sampled searches seeded ``seed + 1``, …, ``seed + n − 1`` (the same samples per
 candidate), scores each one's mapping on the design's objective, and keeps the lowest (ties: the
-earliest). Deterministic, ``n`` times the search's time; ``n = 1`` is the search alone.
+earliest). Deterministic, ``n`` times the search's time; ``n = 1`` is the search alone. The extra
+searches keep nothing in the process's sample pool (:mod:`.pool`), so they reuse no counts across
+an op's keep states either.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from accelerator.errors import SimulationError
 from simulator.cost.nest import pool
 from simulator.cost.nest.arch import NestArch
 from simulator.cost.nest.counts import axis_coefs
@@ -45,16 +46,16 @@ LOG: list[tuple[str, str, list[float]]] | None = None
 
 
 def best_of(mapper: Mapper, problem: Problem, arch: NestArch, preset: SpatialPreset, objective: Objective) -> Mapping:
-    """The best of ``mapper.restarts`` searches (module docstring)."""
-    if mapper.restarts < 1:
-        raise SimulationError(f"Mapper.restarts: {mapper.restarts} is not >= 1")
+    """The best of ``mapper.restarts`` searches (module docstring; :class:`Mapper` checks the count)."""
     best = mapper._search(problem, arch, preset, objective)
     if mapper.restarts == 1 and LOG is None:
         return best
     cost = objective_of(mapper, problem, arch, best, objective)
     costs = [cost]
     for i in range(1, mapper.restarts):
-        other = replace(mapper, seed=mapper.seed + i, strategy="sampled", restarts=1, cache={})
+        # shared=None: a restart keeps no samples in the process's pool (128 restarts of one op would
+        # fill it and push out every other design's)
+        other = replace(mapper, seed=mapper.seed + i, strategy="sampled", restarts=1, cache={}, shared=None)
         found = other._search(problem, arch, preset, objective)
         c = objective_of(mapper, problem, arch, found, objective)
         costs.append(c)

@@ -186,6 +186,8 @@ class Mapper:
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise SimulationError(f"Mapper.strategy: {self.strategy!r} is not one of {', '.join(STRATEGIES)}")
+        if type(self.restarts) is not int or self.restarts < 1:
+            raise SimulationError(f"Mapper.restarts: {self.restarts!r} is not an integer >= 1")
 
     def settings(self) -> tuple[object, ...]:
         """Every search setting a result depends on (the memo's key: :mod:`.memo`)."""

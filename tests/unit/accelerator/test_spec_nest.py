@@ -37,7 +37,8 @@ def test_the_default_is_the_one_level_model_and_committed_designs_use_the_nest()
     assert len(paths) == 11
     for path in paths:
         m = load_arch(path).mapping
-        assert (m.memory_model, m.search, m.seed, m.samples) == ("nest", "fast", 0, 600), path.name
+        # one search per (shape, design): a sweep pays every restart per point
+        assert (m.memory_model, m.search, m.seed, m.samples, m.restarts) == ("nest", "fast", 0, 600, 1), path.name
 
 
 def test_eyeriss_spads_are_partitions() -> None:

@@ -225,24 +225,38 @@ def _under_rf(rf_holds: tuple[bool, bool, bool]) -> NestArch:
     return NestArch("t", (rf, glb, dram), 4, 4, 1, (8.0, 8.0, 8.0), 8.0, 0.5, 1e9)
 
 
+ONES = (1,) * 7
+
+
 @pytest.mark.parametrize(
-    ("rf_holds", "rf_factors", "glb_factors", "copies"),
+    ("rf_holds", "rf_factors", "glb_factors", "rows", "cols", "copies"),
     [
         # the rf takes the GLB's whole weight tile (K and C loops in the rf, none in the GLB): the
         # GLB keeps only the next tile while the PEs use the current one (Eyeriss, Sec. V-A)
-        ((True, True, True), (1, 4, 5, 1, 1, 1, 1), (1, 1, 1, 6, 1, 1, 1), 1),
+        ((True, True, True), (1, 4, 5, 1, 1, 1, 1), (1, 1, 1, 6, 1, 1, 1), ONES, ONES, 1),
         # a K loop in the GLB: the rf gets the tile in parts, so the GLB keeps the current and the next
-        ((True, True, True), (1, 2, 5, 1, 1, 1, 1), (1, 2, 1, 6, 1, 1, 1), 2),
+        ((True, True, True), (1, 2, 5, 1, 1, 1, 1), (1, 2, 1, 6, 1, 1, 1), ONES, ONES, 2),
         # the rf bypasses weights: the MACs read the GLB's tile throughout
-        ((False, True, True), (1, 4, 5, 1, 1, 1, 1), (1, 1, 1, 6, 1, 1, 1), 2),
+        ((False, True, True), (1, 4, 5, 1, 1, 1, 1), (1, 1, 1, 6, 1, 1, 1), ONES, ONES, 2),
+        # the fan-out splits K over two rows of PEs: together they take the tile whole
+        ((True, True, True), (1, 2, 5, 1, 1, 1, 1), (1, 1, 1, 6, 1, 1, 1), (1, 2, 1, 1, 1, 1, 1), ONES, 1),
+        # the fan-out copies the weights to two columns (P across them): each PE holds the whole tile
+        ((True, True, True), (1, 4, 5, 1, 1, 1, 1), (1, 1, 1, 3, 1, 1, 1), ONES, (1, 1, 1, 2, 1, 1, 1), 1),
+        # split over the rows and a K loop in the GLB besides: fed in parts again
+        ((True, True, True), (1, 1, 5, 1, 1, 1, 1), (1, 2, 1, 6, 1, 1, 1), (1, 2, 1, 1, 1, 1, 1), ONES, 2),
     ],
 )
 def test_a_prefetched_tile_the_level_below_takes_whole_counts_once(
-    rf_holds: tuple[bool, bool, bool], rf_factors: tuple[int, ...], glb_factors: tuple[int, ...], copies: int
+    rf_holds: tuple[bool, bool, bool],
+    rf_factors: tuple[int, ...],
+    glb_factors: tuple[int, ...],
+    rows: tuple[int, ...],
+    cols: tuple[int, ...],
+    copies: int,
 ) -> None:
     prob = gemm("g", 6, 4, 5)
     arch = _under_rf(rf_holds)
-    m = Mapping((rf_factors, glb_factors, (1,) * 7), (IDENT,) * 3, (1,) * 7, (1,) * 7)  # type: ignore[arg-type]
+    m = Mapping((rf_factors, glb_factors, (1,) * 7), (IDENT,) * 3, rows, cols)  # type: ignore[arg-type]
     b, coef, f, o, sp, holds = nest_arrays(prob, arch, m)  # type: ignore[arg-type]
     assert consumed_whole(f, holds, 1, WGT) is (copies == 1)
     fits_once = copies == 1  # the partition holds exactly one tile

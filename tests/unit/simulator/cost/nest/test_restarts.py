@@ -65,9 +65,13 @@ def test_one_restart_is_the_search_alone_memo_key_included() -> None:
     assert Mapper(strategy="fast", restarts=2).settings() != Mapper(strategy="fast").settings()
 
 
-def test_restarts_below_one_are_refused(arch: NestArch) -> None:
-    with pytest.raises(SimulationError, match=r"Mapper.restarts: 0 is not >= 1"):
-        Mapper(restarts=0, shared=None).best(_prob(), arch, RS, "edp")
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True, "3"])
+def test_restarts_that_are_not_a_count_are_refused(bad: object) -> None:
+    with pytest.raises(SimulationError, match=r"Mapper.restarts: .* is not an integer >= 1"):
+        Mapper(restarts=bad)  # type: ignore[arg-type]
+
+
+def test_restarts_below_one_are_refused_in_a_spec() -> None:
     spec = load_arch(ROOT / "scenarios/validation/eyeriss.yaml").model_dump()
     spec["mapping"]["restarts"] = 0
     with pytest.raises(ValidationError, match="restarts"):
@@ -89,7 +93,7 @@ def test_the_study_logs_every_search_of_every_layer() -> None:
     assert [name for name, _ in got] == ["CONV1", "CONV2", "CONV3", "CONV4", "CONV5"]
     assert all(len(costs) == 2 and min(costs) > 0 for _, costs in got)
     assert restarts.LOG is None  # the hook is off again
-    assert main(["0"]) == 2
+    assert main(["0"]) == 2 and main(["1025"]) == 2  # mapping.restarts allows 1 to 1024
 
 
 def test_a_mapper_passed_in_must_ask_for_the_designs_restarts() -> None:

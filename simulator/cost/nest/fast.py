@@ -44,7 +44,7 @@ from simulator.cost.nest import pool
 from simulator.cost.nest.arch import NestArch
 from simulator.cost.nest.mapping import Mapping as MappingT
 from simulator.cost.nest.mapping import NoMappingFits
-from simulator.cost.nest.score import ArchArrays
+from simulator.cost.nest.score import ArchArrays, arch_args
 
 #: Candidates whose best seed costs more than this many times the best candidate's best seed
 #: get no local search (this model's choice, measured on the searches of docs/memory-model.md,
@@ -65,6 +65,9 @@ KICKS = 1
 CostFn = Callable[[pool.Batch], np.ndarray]
 #: Keeps a batch (with the counts its scoring fills in) under the candidate it moves from.
 KeepFn = Callable[[bytes, pool.Batch], None]
+#: One local search step from factors ``f`` of cost ``c`` over its neighbour batch:
+#: :func:`.fast_kernels.first_improving`'s ``(index, cost)``, ``(-1, c)`` when no move improves.
+StepFn = Callable[[np.ndarray, pool.Batch, float], tuple[int, float]]
 
 
 def tile_copies(aa: ArchArrays) -> np.ndarray:
@@ -118,20 +121,19 @@ def kicks(
     )
 
 
-def _stages(f: np.ndarray, n: int) -> list[tuple[int, int]]:
-    """The index ranges of :func:`.moves.neighbours`'s three kinds of move from factors ``f``
-    (prime moves, exchanges, loop moves: the order it returns them in), ``n`` in all."""
-    moves, pairs = kernels.move_counts(f)
-    return [(0, moves), (moves, moves + pairs), (moves + pairs, n)]
+def stepper(aa: ArchArrays, bounds: np.ndarray, coef: np.ndarray, kind: int) -> StepFn:
+    """The local search's step on the design ``aa`` for the objective ``kind``
+    (:data:`.score.OBJECTIVES`): :func:`.fast_kernels.first_improving` in one call per step."""
+    args = arch_args(aa)
+    static, idle, pes = aa.static_pj_per_cycle, aa.idle_pe_pj_per_cycle, aa.pes
 
+    def step(f: np.ndarray, batch: pool.Batch, c: float) -> tuple[int, float]:
+        k = batch.counts.arrays()
+        return kernels.first_improving(  # type: ignore[no-any-return]
+            f, c, bounds, coef, batch.factors, batch.orders, batch.spatial, args, k, static, idle, pes, kind
+        )
 
-def _part(batch: pool.Batch, a: int, b: int) -> pool.Batch:
-    """Candidates ``a`` to ``b`` of ``batch``, views sharing its counts."""
-    k = batch.counts
-    counts = type(k)(
-        k.state[a:b], k.tile_words[a:b], k.subtile_words[a:b], k.acc[a:b], k.final[a:b], k.compute[a:b], k.folds[a:b]
-    )
-    return pool.Batch(batch.factors[a:b], batch.orders[a:b], batch.spatial[a:b], counts)
+    return step
 
 
 def descend(
@@ -142,14 +144,14 @@ def descend(
     s: np.ndarray,
     c: float,
     rounds: int,
-    cost: CostFn,
+    step: StepFn,
     keep: KeepFn,
     kept: Mapping[bytes, pool.Batch],
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Local search from ``(f, o)`` of cost ``c`` (module docstring, step 3), at most ``rounds``
     steps: each step takes the best move of the first kind of :func:`.moves.neighbours` (prime
-    moves, exchanges, loop moves: :func:`_stages`) that improves (ties to the first). Neighbour
-    batches (with their counts) are looked up in ``kept`` and handed to ``keep`` by the
+    moves, exchanges, loop moves) that improves (ties to the first), as ``step`` finds it.
+    Neighbour batches (with their counts) are looked up in ``kept`` and handed to ``keep`` by the
     candidate they move from."""
     for _ in range(rounds):
         start = f.tobytes() + o.tobytes() + s.tobytes()
@@ -159,12 +161,7 @@ def descend(
             if batch is None:
                 break
             keep(start, batch)
-        j, cj = -1, c
-        for a, b in _stages(f, len(batch.factors)):
-            nc = cost(_part(batch, a, b))
-            if len(nc) and nc.min() < cj:
-                j, cj = a + int(np.argmin(nc)), float(nc.min())
-                break
+        j, cj = step(f, batch, c)
         if j < 0:
             break
         f, o, c = batch.factors[j], batch.orders[j], cj
@@ -179,6 +176,7 @@ def search(
     stationary: np.ndarray,
     rounds: int,
     cost: CostFn,
+    step: StepFn,
     keep: KeepFn,
     kept: Mapping[bytes, pool.Batch],
 ) -> tuple[np.ndarray, np.ndarray, float, int]:
@@ -203,14 +201,14 @@ def search(
         i = best_of[u]
         ends.append(
             descend(
-                aa, bounds, batch.factors[i], batch.orders[i], batch.spatial[i], float(sc[i]), rounds, cost, keep, kept
+                aa, bounds, batch.factors[i], batch.orders[i], batch.spatial[i], float(sc[i]), rounds, step, keep, kept
             )
         )
     low = min(c for _, _, c in ends)
     c_best, f_best, o_best, u_best = np.inf, batch.factors[0], batch.orders[0], -1
     for u, (f, o, c) in zip(chosen, ends, strict=True):
         if c <= KICK_WITHIN * low:
-            f, o, c = kick(aa, bounds, coef, stationary, f, o, spatial[u], c, rounds, cost, keep, kept)
+            f, o, c = kick(aa, bounds, coef, stationary, f, o, spatial[u], c, rounds, cost, step, keep, kept)
         if c < c_best:
             c_best, f_best, o_best, u_best = c, f, o, u
     return f_best, o_best, c_best, u_best
@@ -227,6 +225,7 @@ def kick(
     c: float,
     rounds: int,
     cost: CostFn,
+    step: StepFn,
     keep: KeepFn,
     kept: Mapping[bytes, pool.Batch],
 ) -> tuple[np.ndarray, np.ndarray, float]:
@@ -245,7 +244,7 @@ def kick(
         if len(kc) == 0 or not np.isfinite(kc.min()):
             break
         j = int(np.argmin(kc))
-        f2, o2, c2 = descend(aa, bounds, kb.factors[j], kb.orders[j], sp, float(kc[j]), rounds, cost, keep, kept)
+        f2, o2, c2 = descend(aa, bounds, kb.factors[j], kb.orders[j], sp, float(kc[j]), rounds, step, keep, kept)
         if not c2 < c:
             break
         f, o, c = f2, o2, c2
@@ -262,6 +261,7 @@ def best_mapping(
     stationary: np.ndarray,
     rounds: int,
     cost: CostFn,
+    step: StepFn,
     key: Hashable | None,
 ) -> MappingT:
     """The mapping :func:`search` finds for the problem ``name``, its batches kept in the
@@ -281,6 +281,7 @@ def best_mapping(
         stationary,
         rounds,
         cost,
+        step,
         lambda start, batch: pool.add_local(key, into, start, batch),
         kept.local,
     )

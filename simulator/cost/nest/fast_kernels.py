@@ -1,5 +1,6 @@
-"""The fast strategy's compiled kernels (numba): the seeds' fill by capacity, the kicks, and
-the sizes of the neighbour kinds (:mod:`simulator.cost.nest.fast` describes the strategy)."""
+"""The fast strategy's compiled kernels (numba): the seeds' fill by capacity, the kicks, the
+sizes of the neighbour kinds and the local search's step, scored kind by kind in one call
+(:mod:`simulator.cost.nest.fast` describes the strategy)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from simulator.cost.nest.counts import tile_words, tiles_fit
 from simulator.cost.nest.moves import cover, distinct_primes
+from simulator.cost.nest.score import _score, objective
 
 
 @numba.njit(cache=True)
@@ -195,3 +197,39 @@ def move_counts(f):  # type: ignore[no-untyped-def]
             if held_d[x] != held_d[y] and held_a[x] != held_a[y]:
                 pairs += 1
     return nm * (nlev - 1), pairs
+
+
+@numba.njit(cache=True)
+def first_improving(  # type: ignore[no-untyped-def]
+    f, c, bounds, coef, factors, orders, spatial, arch, counts, static_pj, idle_pj, pes, kind
+):
+    """One step of the local search from factors ``f`` of cost ``c``: the neighbours ``(factors,
+    orders, spatial)`` of :func:`.moves.neighbours` scored kind by kind (prime moves, exchanges,
+    loop moves: :func:`move_counts`), each kind by :func:`.score._score` on the design ``arch``
+    (its arguments from ``holds`` to ``refill``, in order) and the neighbours' ``counts`` (its
+    last seven, filled in as it goes) and :func:`.score.objective`; the first kind whose best
+    neighbour costs less than ``c`` gives ``(its index, its cost)`` (ties: the first), no kind
+    ``(-1, c)``. A kind with a NaN cost improves nothing (numpy's ``min`` of it is NaN)."""
+    moves, pairs = move_counts(f)
+    ends = (moves, moves + pairs, factors.shape[0])
+    a = 0
+    for b in ends:
+        if b > a:
+            e, cy = _score(
+                bounds, coef, factors[a:b], orders[a:b], spatial[a:b],
+                arch[0], arch[1], arch[2], arch[3], arch[4], arch[5], arch[6], arch[7], arch[8], arch[9],
+                arch[10], arch[11], arch[12], arch[13], arch[14], arch[15], arch[16], arch[17], arch[18], arch[19],
+                counts[0][a:b], counts[1][a:b], counts[2][a:b], counts[3][a:b], counts[4][a:b], counts[5][a:b],
+                counts[6][a:b],
+            )  # fmt: skip
+            nc = objective(e, cy, spatial[a:b], static_pj, idle_pj, pes, kind)
+            best, at, nan = np.inf, -1, False
+            for i in range(b - a):
+                if np.isnan(nc[i]):
+                    nan = True
+                elif nc[i] < best:
+                    best, at = nc[i], i
+            if not nan and at >= 0 and best < c:
+                return a + at, best
+        a = b
+    return -1, c

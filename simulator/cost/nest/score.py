@@ -219,6 +219,40 @@ def _score(  # type: ignore[no-untyped-def]
     return energy, cycles
 
 
+#: The mapper's objectives (:func:`objective`'s ``kind``), by name.
+OBJECTIVES = {"energy": 0, "latency": 1, "edp": 2}
+
+
+@numba.njit(cache=True)
+def objective(energy, cycles, spatial, static_pj, idle_pj, pes, kind):  # type: ignore[no-untyped-def]
+    """The mapper's objective per candidate from :func:`score`'s energy (pJ) and cycles:
+    ``static_pj`` per cycle added to the energy (leakage and clock, as reported; ``inf`` cycles
+    stay ``inf``), less ``idle_pj`` per cycle for the share of the ``pes`` PEs the candidate's
+    ``spatial`` factors leave uncovered (idle-PE gating); then energy (``kind`` 0), cycles with
+    energy breaking ties (1) or their product, the EDP (2) (:data:`OBJECTIVES`)."""
+    n = energy.shape[0]
+    out = np.empty(n)
+    for j in range(n):
+        e = energy[j]
+        c = cycles[j]
+        if static_pj > 0:
+            per_cycle = static_pj
+            if idle_pj > 0:
+                used = 1
+                for lv in range(spatial.shape[1]):
+                    for d in range(spatial.shape[2]):
+                        used *= spatial[j, lv, d]
+                per_cycle = static_pj - idle_pj * (1.0 - min(used / pes, 1.0))
+            e = e + per_cycle * c if np.isfinite(c) else np.inf
+        if kind == 0:
+            out[j] = e
+        elif kind == 1:
+            out[j] = c + e * 1e-12
+        else:
+            out[j] = e * c
+    return out
+
+
 def score(
     aa: ArchArrays,
     bounds: np.ndarray,
@@ -235,12 +269,13 @@ def score(
     a fresh one, used once."""
     if counts is None:
         counts = Counts.empty(factors.shape[0], factors.shape[1])
-    e, c = _score(
-        bounds,
-        coef,
-        factors,
-        orders,
-        spatial,
+    e, c = _score(bounds, coef, factors, orders, spatial, *arch_args(aa), *counts.arrays())
+    return np.asarray(e), np.asarray(c)
+
+
+def arch_args(aa: ArchArrays) -> tuple[object, ...]:
+    """The design's arguments of ``_score``, in its order (``holds`` to ``refill``)."""
+    return (
         aa.holds,
         aa.read_pj,
         aa.write_pj,
@@ -261,15 +296,7 @@ def score(
         aa.stationary,
         aa.fill_cycles,
         aa.refill_cycles,
-        counts.state,
-        counts.tile_words,
-        counts.subtile_words,
-        counts.acc,
-        counts.final,
-        counts.compute,
-        counts.folds,
     )
-    return np.asarray(e), np.asarray(c)
 
 
 def counts_key(aa: ArchArrays) -> tuple[object, ...]:
@@ -310,6 +337,10 @@ class Counts:
             compute=np.zeros(n),
             folds=np.zeros((n, 2)),
         )
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The arrays, in ``_score``'s order (its last seven arguments)."""
+        return (self.state, self.tile_words, self.subtile_words, self.acc, self.final, self.compute, self.folds)
 
     @property
     def nbytes(self) -> int:

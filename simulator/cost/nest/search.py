@@ -62,7 +62,8 @@ from simulator.cost.nest.memo import SHARED, SearchMemo
 from simulator.cost.nest.moves import cover
 from simulator.cost.nest.presets import SpatialPreset
 from simulator.cost.nest.problem import RELEVANT, Problem
-from simulator.cost.nest.score import ArchArrays, arch_arrays, counts_key, score
+from simulator.cost.nest.score import OBJECTIVES, ArchArrays, arch_arrays, counts_key, score
+from simulator.cost.nest.score import objective as objective_of
 
 Objective = Literal["energy", "latency", "edp"]
 #: The search strategies (:class:`Mapper`'s ``strategy``): random-pruned sampling and local
@@ -298,6 +299,7 @@ class Mapper:
             _stationary_orders(),
             self.local_rounds,
             lambda batch: self._cost(aa, bounds, coef, batch, objective),
+            fast.stepper(aa, bounds, coef, OBJECTIVES[objective]),
             key,
         )
 
@@ -383,14 +385,6 @@ class Mapper:
         aa: ArchArrays, bounds: np.ndarray, coef: np.ndarray, batch: pool.Batch, objective: Objective
     ) -> np.ndarray:
         e, c = score(aa, bounds, coef, batch.factors, batch.orders, batch.spatial, batch.counts)
-        if aa.static_pj_per_cycle > 0:  # leakage and clock run with time (inf cycles stay inf)
-            per_cycle = aa.static_pj_per_cycle
-            if aa.idle_pe_pj_per_cycle > 0:  # idle-PE gating: the uncovered PEs' clock is saved
-                covered = batch.spatial.reshape(len(batch.spatial), -1).prod(axis=1) / aa.pes
-                per_cycle = per_cycle - aa.idle_pe_pj_per_cycle * (1.0 - np.minimum(covered, 1.0))
-            e = np.where(np.isfinite(c), e + per_cycle * c, np.inf)
-        if objective == "energy":
-            return e
-        if objective == "latency":
-            return c + e * 1e-12  # energy breaks latency ties
-        return e * c
+        return objective_of(  # type: ignore[no-any-return]
+            e, c, batch.spatial, aa.static_pj_per_cycle, aa.idle_pe_pj_per_cycle, aa.pes, OBJECTIVES[objective]
+        )

@@ -190,7 +190,7 @@ def search(
         batch = pool.Batch.of(f, o, s)
         keep(start, batch)
     sc = cost(batch)
-    best_of = [int(np.flatnonzero(owner == u)[np.argmin(sc[owner == u])]) for u in range(len(unrollings))]
+    best_of = [int(i) for i in kernels.best_of(sc, owner, len(unrollings))]
     floor = min(float(sc[i]) for i in best_of)
     if not np.isfinite(floor):
         return np.empty(0), np.empty(0), np.inf, -1

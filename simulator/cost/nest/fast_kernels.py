@@ -233,3 +233,22 @@ def first_improving(  # type: ignore[no-untyped-def]
                 return a + at, best
         a = b
     return -1, c
+
+
+@numba.njit(cache=True)
+def best_of(cost, owner, groups):  # type: ignore[no-untyped-def]
+    """Per group ``u < groups``, the index of its cheapest member (``owner[i] == u``; ties and NaN
+    as numpy's ``argmin`` over the group in order: the first NaN, else the first minimum); -1 for
+    a group without members."""
+    out = np.full(groups, -1, np.int64)
+    nan = np.zeros(groups, np.bool_)
+    for i in range(cost.shape[0]):
+        u = owner[i]
+        if nan[u]:
+            continue
+        if np.isnan(cost[i]):
+            out[u] = i
+            nan[u] = True
+        elif out[u] < 0 or cost[i] < cost[out[u]]:
+            out[u] = i
+    return out

@@ -22,6 +22,7 @@ nothing).
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -51,8 +52,9 @@ class Batch:
         shared)."""
         return Batch(factors, orders, spatial, Counts.empty(factors.shape[0], factors.shape[1]))
 
-    @property
+    @functools.cached_property
     def nbytes(self) -> int:
+        """Memory held (the arrays never change size: computed once)."""
         return int(self.factors.nbytes + self.orders.nbytes + self.spatial.nbytes) + self.counts.nbytes
 
 

@@ -44,6 +44,7 @@ from simulator.cost.nest import pool
 from simulator.cost.nest.arch import NestArch
 from simulator.cost.nest.mapping import Mapping as MappingT
 from simulator.cost.nest.mapping import NoMappingFits
+from simulator.cost.nest.rows import RowTable
 from simulator.cost.nest.score import ArchArrays, arch_args
 
 #: Candidates whose best seed costs more than this many times the best candidate's best seed
@@ -68,6 +69,9 @@ KeepFn = Callable[[bytes, pool.Batch], None]
 #: One local search step from factors ``f`` of cost ``c`` over its neighbour batch:
 #: :func:`.fast_kernels.first_improving`'s ``(index, cost)``, ``(-1, c)`` when no move improves.
 StepFn = Callable[[np.ndarray, pool.Batch, float], tuple[int, float]]
+#: :data:`CostFn` and :data:`StepFn` given the pool's counted candidates (:mod:`.rows`) too.
+RowsCostFn = Callable[[pool.Batch, RowTable], np.ndarray]
+RowsStepFn = Callable[[np.ndarray, pool.Batch, float, RowTable], tuple[int, float]]
 
 
 def tile_copies(aa: ArchArrays) -> np.ndarray:
@@ -121,16 +125,30 @@ def kicks(
     )
 
 
-def stepper(aa: ArchArrays, bounds: np.ndarray, coef: np.ndarray, kind: int) -> StepFn:
+def stepper(aa: ArchArrays, bounds: np.ndarray, coef: np.ndarray, kind: int) -> RowsStepFn:
     """The local search's step on the design ``aa`` for the objective ``kind``
     (:data:`.score.OBJECTIVES`): :func:`.fast_kernels.first_improving` in one call per step."""
     args = arch_args(aa)
     static, idle, pes = aa.static_pj_per_cycle, aa.idle_pe_pj_per_cycle, aa.pes
 
-    def step(f: np.ndarray, batch: pool.Batch, c: float) -> tuple[int, float]:
+    def step(f: np.ndarray, batch: pool.Batch, c: float, rows: RowTable) -> tuple[int, float]:
         k = batch.counts.arrays()
+        rows.reserve(len(batch.factors))
         return kernels.first_improving(  # type: ignore[no-any-return]
-            f, c, bounds, coef, batch.factors, batch.orders, batch.spatial, args, k, static, idle, pes, kind
+            f,
+            c,
+            bounds,
+            coef,
+            batch.factors,
+            batch.orders,
+            batch.spatial,
+            args,
+            k,
+            rows.arrays(),
+            static,
+            idle,
+            pes,
+            kind,
         )
 
     return step
@@ -260,8 +278,8 @@ def best_mapping(
     unrollings: list[tuple[tuple[int, ...], tuple[int, ...]]],
     stationary: np.ndarray,
     rounds: int,
-    cost: CostFn,
-    step: StepFn,
+    cost: RowsCostFn,
+    step: RowsStepFn,
     key: Hashable | None,
 ) -> MappingT:
     """The mapping :func:`search` finds for the problem ``name``, its batches kept in the
@@ -269,10 +287,12 @@ def best_mapping(
     kept = pool.get(key) if key is not None else None
     if kept is None:
         nothing = np.zeros((0, len(arch.levels), 7), np.int64)
-        kept = pool.Pool(pool.Batch.of(nothing, nothing, nothing), unrollings)
+        kept = pool.Pool(
+            pool.Batch.of(nothing, nothing, nothing), unrollings, rows=RowTable.empty(len(arch.levels), 256)
+        )
         if key is not None:
             pool.put(key, kept)
-    into = kept
+    into, rows, held = kept, kept.rows, kept.rows.nbytes
     f, o, c, u = search(
         aa,
         bounds,
@@ -280,11 +300,12 @@ def best_mapping(
         unrollings,
         stationary,
         rounds,
-        cost,
-        step,
+        lambda batch: cost(batch, rows),
+        lambda f, batch, c: step(f, batch, c, rows),
         lambda start, batch: pool.add_local(key, into, start, batch),
         kept.local,
     )
+    pool.grew(key, kept, kept.rows.nbytes - held)
     if not np.isfinite(c):
         raise NoMappingFits(f"{name!r}: no mapping fits {arch.name}")
     return MappingT(

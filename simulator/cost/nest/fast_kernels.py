@@ -201,13 +201,14 @@ def move_counts(f):  # type: ignore[no-untyped-def]
 
 @numba.njit(cache=True)
 def first_improving(  # type: ignore[no-untyped-def]
-    f, c, bounds, coef, factors, orders, spatial, arch, counts, static_pj, idle_pj, pes, kind
+    f, c, bounds, coef, factors, orders, spatial, arch, counts, rows, static_pj, idle_pj, pes, kind
 ):
     """One step of the local search from factors ``f`` of cost ``c``: the neighbours ``(factors,
     orders, spatial)`` of :func:`.moves.neighbours` scored kind by kind (prime moves, exchanges,
     loop moves: :func:`move_counts`), each kind by :func:`.score._score` on the design ``arch``
-    (its arguments from ``holds`` to ``refill``, in order) and the neighbours' ``counts`` (its
-    last seven, filled in as it goes) and :func:`.score.objective`; the first kind whose best
+    (its arguments from ``holds`` to ``refill``, in order), the neighbours' ``counts`` (the next
+    seven, filled in as it goes) and the pool's counted candidates ``rows`` (:mod:`.rows`, room
+    made for every neighbour), and :func:`.score.objective`; the first kind whose best
     neighbour costs less than ``c`` gives ``(its index, its cost)`` (ties: the first), no kind
     ``(-1, c)``. A kind with a NaN cost improves nothing (numpy's ``min`` of it is NaN)."""
     moves, pairs = move_counts(f)
@@ -220,7 +221,7 @@ def first_improving(  # type: ignore[no-untyped-def]
                 arch[0], arch[1], arch[2], arch[3], arch[4], arch[5], arch[6], arch[7], arch[8], arch[9],
                 arch[10], arch[11], arch[12], arch[13], arch[14], arch[15], arch[16], arch[17], arch[18], arch[19],
                 counts[0][a:b], counts[1][a:b], counts[2][a:b], counts[3][a:b], counts[4][a:b], counts[5][a:b],
-                counts[6][a:b],
+                counts[6][a:b], rows,
             )  # fmt: skip
             nc = objective(e, cy, spatial[a:b], static_pj, idle_pj, pes, kind)
             best, at, nan = np.inf, -1, False

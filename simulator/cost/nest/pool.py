@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulator.cost.nest.moves import cover, neighbours
+from simulator.cost.nest.rows import OFF, RowTable
 from simulator.cost.nest.score import Counts
 
 #: Bytes of candidates and counts kept (this model's choice: a pool of 3,600 candidates on five
@@ -77,6 +78,8 @@ class Pool:
     unrollings: list[tuple[tuple[int, ...], tuple[int, ...]]]
     local: dict[bytes, Batch] = field(default_factory=dict)
     nbytes: int = 0
+    #: The candidates counted so far, by candidate (:mod:`.rows`; the fast strategy's pools; OFF: none).
+    rows: RowTable = field(default_factory=lambda: OFF)
 
 
 _POOLS: OrderedDict[Hashable, Pool] = OrderedDict()
@@ -93,7 +96,7 @@ def get(key: Hashable) -> Pool | None:
 
 def put(key: Hashable, pool: Pool) -> None:
     """Keep ``pool`` under ``key``."""
-    pool.nbytes = pool.samples.nbytes
+    pool.nbytes = pool.samples.nbytes + pool.rows.nbytes
     _POOLS[key] = pool
     _held[0] += pool.nbytes
     _trim()
@@ -103,9 +106,14 @@ def add_local(key: Hashable, pool: Pool, start: bytes, batch: Batch) -> None:
     """Keep the neighbour batch of ``start`` in ``pool`` (kept under ``key``, unless it went
     since: then the batch lives as long as the caller holds the pool)."""
     pool.local[start] = batch
-    pool.nbytes += batch.nbytes
+    grew(key, pool, batch.nbytes)
+
+
+def grew(key: Hashable, pool: Pool, nbytes: int) -> None:
+    """Count ``nbytes`` more held by ``pool`` (kept under ``key``, unless it went since)."""
+    pool.nbytes += nbytes
     if _POOLS.get(key) is pool:
-        _held[0] += batch.nbytes
+        _held[0] += nbytes
         _trim()
 
 

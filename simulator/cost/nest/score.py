@@ -29,6 +29,7 @@ import numpy as np
 
 from simulator.cost.nest.arch import NestArch, NestLevel
 from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, peeled_counts, subtile_words, tile_words, tiles_fit
+from simulator.cost.nest.rows import OFF, RowTable, add, find, row_hash
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,49 @@ UNKNOWN, TILED, COUNTED, INVALID = 0, 1, 2, 3
 
 
 @numba.njit(cache=True)
+def _count(bounds, coef, f, o, s, holds, dbuf, stationary, fanout, acc, sub, folds, rows):  # type: ignore[no-untyped-def]
+    """The loop-nest counts of one candidate ``(f, o, s)``: written to its rows ``acc``, ``sub``
+    (double-buffered levels) and ``folds``; returns ``(valid, final, compute)`` (nothing written
+    when not valid). Found in, or entered into, the table ``rows`` (:meth:`.rows.RowTable.arrays`;
+    no slots: off) first."""
+    slots, hashes, keys, used, t_valid, t_sub, t_acc, t_fin, t_comp, t_folds = rows
+    nlev = f.shape[0]
+    slot = -1
+    h = np.uint64(0)
+    if slots.shape[0] > 0:
+        h = row_hash(f, o, s)
+        e, slot = find(slots, hashes, keys, f, o, s, h)
+        if e >= 0:
+            if not t_valid[e]:
+                return False, 0.0, 0.0
+            acc[:] = t_acc[e]
+            folds[:] = t_folds[e]
+            for lv in range(nlev):
+                if dbuf[lv]:
+                    sub[lv] = t_sub[e, lv]
+            return True, t_fin[e], t_comp[e]
+    acc0, final0, compute0, folds0, valid = peeled_counts(bounds, coef, f, o, s, holds, stationary, fanout)
+    if valid:
+        acc[:] = acc0
+        folds[:] = folds0
+        for lv in range(nlev):
+            if dbuf[lv]:
+                sub[lv] = subtile_words(bounds, coef, f, s, holds, lv)
+    if slot >= 0:
+        e = add(slots, hashes, keys, used, f, o, s, h, slot)
+        t_valid[e] = valid
+        if valid:
+            t_acc[e] = acc
+            t_fin[e] = final0
+            t_comp[e] = compute0
+            t_folds[e] = folds
+            for lv in range(nlev):
+                if dbuf[lv]:
+                    t_sub[e, lv] = sub[lv]
+    return valid, final0, compute0
+
+
+@numba.njit(cache=True)
 def _score(  # type: ignore[no-untyped-def]
     bounds,
     coef,
@@ -136,6 +180,7 @@ def _score(  # type: ignore[no-untyped-def]
     fin_c,
     comp_c,
     folds_c,
+    rows,
 ):
     n = factors.shape[0]
     nlev = factors.shape[1]
@@ -152,19 +197,15 @@ def _score(  # type: ignore[no-untyped-def]
         if not tiles_fit(tw, word_bytes, copies, size, opsize):
             continue
         if state[j] == TILED:
-            acc0, final0, compute0, folds0, valid = peeled_counts(
-                bounds, coef, factors[j], orders[j], spatial[j], holds, stationary, fanout
-            )
+            valid, final0, compute0 = _count(
+                bounds, coef, factors[j], orders[j], spatial[j], holds, dbuf, stationary, fanout,
+                acc_c[j], sub_c[j], folds_c[j], rows,
+            )  # fmt: skip
             if not valid:
                 state[j] = INVALID
                 continue
-            acc_c[j] = acc0
             fin_c[j] = final0
             comp_c[j] = compute0
-            folds_c[j] = folds0
-            for lv in range(nlev):
-                if dbuf[lv]:
-                    sub_c[j, lv] = subtile_words(bounds, coef, factors[j], spatial[j], holds, lv)
             state[j] = COUNTED
         if state[j] == INVALID:
             continue
@@ -261,15 +302,18 @@ def score(
     orders: np.ndarray,
     spatial: np.ndarray,
     counts: Counts | None = None,
+    rows: RowTable = OFF,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Energy (pJ) and cycles of one copy per candidate; ``inf`` where tiles do not fit.
 
     ``counts``: what is known of these candidates' loop nest (:class:`Counts`, from earlier calls
     on the same candidates and a design with the same ``counts_key``); filled in as needed. None:
-    a fresh one, used once."""
+    a fresh one, used once. ``rows``: candidates counted before on the same problem and
+    ``counts_key`` (:mod:`.rows`), looked up and added to; ``OFF``: none."""
     if counts is None:
         counts = Counts.empty(factors.shape[0], factors.shape[1])
-    e, c = _score(bounds, coef, factors, orders, spatial, *arch_args(aa), *counts.arrays())
+    rows.reserve(factors.shape[0])
+    e, c = _score(bounds, coef, factors, orders, spatial, *arch_args(aa), *counts.arrays(), rows.arrays())  # type: ignore[call-arg]
     return np.asarray(e), np.asarray(c)
 
 

@@ -59,6 +59,7 @@ from simulator.cost.nest.memo import SHARED, SearchMemo
 from simulator.cost.nest.moves import cover
 from simulator.cost.nest.presets import SpatialPreset
 from simulator.cost.nest.problem import RELEVANT, Problem
+from simulator.cost.nest.rows import OFF, RowTable
 from simulator.cost.nest.score import OBJECTIVES, ArchArrays, arch_arrays, counts_key, score
 from simulator.cost.nest.score import objective as objective_of
 
@@ -235,7 +236,7 @@ class Mapper:
             unrollings,
             _stationary_orders(),
             self.local_rounds,
-            lambda batch: self._cost(aa, bounds, coef, batch, objective),
+            lambda batch, rows: self._cost(aa, bounds, coef, batch, objective, rows),
             fast.stepper(aa, bounds, coef, OBJECTIVES[objective]),
             key,
         )
@@ -319,9 +320,14 @@ class Mapper:
 
     @staticmethod
     def _cost(
-        aa: ArchArrays, bounds: np.ndarray, coef: np.ndarray, batch: pool.Batch, objective: Objective
+        aa: ArchArrays,
+        bounds: np.ndarray,
+        coef: np.ndarray,
+        batch: pool.Batch,
+        objective: Objective,
+        rows: RowTable = OFF,
     ) -> np.ndarray:
-        e, c = score(aa, bounds, coef, batch.factors, batch.orders, batch.spatial, batch.counts)
+        e, c = score(aa, bounds, coef, batch.factors, batch.orders, batch.spatial, batch.counts, rows)
         return objective_of(  # type: ignore[no-any-return]
             e, c, batch.spatial, aa.static_pj_per_cycle, aa.idle_pe_pj_per_cycle, aa.pes, OBJECTIVES[objective]
         )

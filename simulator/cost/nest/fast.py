@@ -16,7 +16,7 @@ For every spatial candidate of :func:`~simulator.cost.nest.search.spatial_candid
    × 3 = 36 seeds per candidate (6 × 3 with one level below DRAM);
 2. all seeds of all candidates are scored in one batch; the :data:`KEEP` candidates with the
    best best seed, among those within :data:`PRUNE` times the best one, go on;
-3. local search from the best seed of each (:func:`descend`): the sampled search's moves
+3. local search from the best seed of each (:func:`descender`): the sampled search's moves
    (:func:`.moves.neighbours`: prime moves, exchanges, loop moves, in that order), scored kind
    by kind: the best move of the first kind that holds an improving one is taken (a step that
    a prime move improves scores no exchange), until no move improves;
@@ -27,10 +27,12 @@ For every spatial candidate of :func:`~simulator.cost.nest.search.spatial_candid
    search from the best kick, kept if it ends lower, :data:`KICKS` times at most. The best
    result wins (ties: the earlier spatial candidate, perfect ones first).
 
-Nothing is random: the same inputs give the same mapping. Seeds, kicks and neighbour batches are
-kept with their counts in a pool of their own (:mod:`.pool`), so keep states of an op whose
-seeds or paths coincide reuse them. Quality and speed against the sampled search:
-docs/memory-model.md ("The fast strategy").
+Nothing is random: the same inputs give the same mapping. Seeds and kicks are kept with their
+counts in a pool of their own (:mod:`.pool`), and every candidate the pool's searches count is
+kept in its table (:mod:`.rows`), so keep states of an op whose seeds or paths coincide, and
+neighbour batches that overlap, count each candidate once. The local search runs compiled, a
+whole descent per call (:func:`.fast_kernels.descend`). Quality and speed against the sampled
+search: docs/memory-model.md ("The fast strategy").
 """
 
 from __future__ import annotations
@@ -66,12 +68,14 @@ KICKS = 1
 CostFn = Callable[[pool.Batch], np.ndarray]
 #: Keeps a batch (with the counts its scoring fills in) under the candidate it moves from.
 KeepFn = Callable[[bytes, pool.Batch], None]
-#: One local search step from factors ``f`` of cost ``c`` over its neighbour batch:
-#: :func:`.fast_kernels.first_improving`'s ``(index, cost)``, ``(-1, c)`` when no move improves.
-StepFn = Callable[[np.ndarray, pool.Batch, float], tuple[int, float]]
-#: :data:`CostFn` and :data:`StepFn` given the pool's counted candidates (:mod:`.rows`) too.
+#: Local search from ``(f, o)`` with spatial factors ``s`` of cost ``c``, at most ``rounds``
+#: steps (:func:`descender`): the ``(f, o, c)`` it ends at.
+DescendFn = Callable[[np.ndarray, np.ndarray, np.ndarray, float, int], tuple[np.ndarray, np.ndarray, float]]
+#: :data:`CostFn` and :data:`DescendFn` given the pool's counted candidates (:mod:`.rows`) too.
 RowsCostFn = Callable[[pool.Batch, RowTable], np.ndarray]
-RowsStepFn = Callable[[np.ndarray, pool.Batch, float, RowTable], tuple[int, float]]
+RowsDescendFn = Callable[
+    [np.ndarray, np.ndarray, np.ndarray, float, int, RowTable], tuple[np.ndarray, np.ndarray, float]
+]
 
 
 def tile_copies(aa: ArchArrays) -> np.ndarray:
@@ -125,65 +129,27 @@ def kicks(
     )
 
 
-def stepper(aa: ArchArrays, bounds: np.ndarray, coef: np.ndarray, kind: int) -> RowsStepFn:
-    """The local search's step on the design ``aa`` for the objective ``kind``
-    (:data:`.score.OBJECTIVES`): :func:`.fast_kernels.first_improving` in one call per step."""
-    args = arch_args(aa)
+def descender(aa: ArchArrays, bounds: np.ndarray, coef: np.ndarray, kind: int) -> RowsDescendFn:
+    """The local search (module docstring, step 3) on the design ``aa`` for the objective ``kind``
+    (:data:`.score.OBJECTIVES`): :func:`.fast_kernels.descend`, compiled, each step taking the
+    best move of the first kind of :func:`.moves.neighbours` (prime moves, exchanges, loop moves)
+    that improves (ties to the first); the table grows between its calls."""
+    args, fanout = arch_args(aa), aa.fanout
     static, idle, pes = aa.static_pj_per_cycle, aa.idle_pe_pj_per_cycle, aa.pes
 
-    def step(f: np.ndarray, batch: pool.Batch, c: float, rows: RowTable) -> tuple[int, float]:
-        k = batch.counts.arrays()
-        rows.reserve(len(batch.factors))
-        return kernels.first_improving(  # type: ignore[no-any-return]
-            f,
-            c,
-            bounds,
-            coef,
-            batch.factors,
-            batch.orders,
-            batch.spatial,
-            args,
-            k,
-            rows.arrays(),
-            static,
-            idle,
-            pes,
-            kind,
-        )
+    def descend(
+        f: np.ndarray, o: np.ndarray, s: np.ndarray, c: float, rounds: int, rows: RowTable
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        while True:
+            f, o, c, steps, need = kernels.descend(
+                f, o, s, c, rounds, bounds, coef, fanout, args, rows.arrays(), static, idle, pes, kind
+            )
+            if need == 0:
+                return f, o, float(c)
+            rows.reserve(int(need))
+            rounds -= int(steps)
 
-    return step
-
-
-def descend(
-    aa: ArchArrays,
-    bounds: np.ndarray,
-    f: np.ndarray,
-    o: np.ndarray,
-    s: np.ndarray,
-    c: float,
-    rounds: int,
-    step: StepFn,
-    keep: KeepFn,
-    kept: Mapping[bytes, pool.Batch],
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Local search from ``(f, o)`` of cost ``c`` (module docstring, step 3), at most ``rounds``
-    steps: each step takes the best move of the first kind of :func:`.moves.neighbours` (prime
-    moves, exchanges, loop moves) that improves (ties to the first), as ``step`` finds it.
-    Neighbour batches (with their counts) are looked up in ``kept`` and handed to ``keep`` by the
-    candidate they move from."""
-    for _ in range(rounds):
-        start = f.tobytes() + o.tobytes() + s.tobytes()
-        batch = kept.get(start)
-        if batch is None:
-            batch = pool.neighbour_batch(f, o, s, bounds, aa.fanout)
-            if batch is None:
-                break
-            keep(start, batch)
-        j, cj = step(f, batch, c)
-        if j < 0:
-            break
-        f, o, c = batch.factors[j], batch.orders[j], cj
-    return f, o, c
+    return descend
 
 
 def search(
@@ -194,7 +160,7 @@ def search(
     stationary: np.ndarray,
     rounds: int,
     cost: CostFn,
-    step: StepFn,
+    descend: DescendFn,
     keep: KeepFn,
     kept: Mapping[bytes, pool.Batch],
 ) -> tuple[np.ndarray, np.ndarray, float, int]:
@@ -217,16 +183,12 @@ def search(
     ends = []
     for u in chosen:
         i = best_of[u]
-        ends.append(
-            descend(
-                aa, bounds, batch.factors[i], batch.orders[i], batch.spatial[i], float(sc[i]), rounds, step, keep, kept
-            )
-        )
+        ends.append(descend(batch.factors[i], batch.orders[i], batch.spatial[i], float(sc[i]), rounds))
     low = min(c for _, _, c in ends)
     c_best, f_best, o_best, u_best = np.inf, batch.factors[0], batch.orders[0], -1
     for u, (f, o, c) in zip(chosen, ends, strict=True):
         if c <= KICK_WITHIN * low:
-            f, o, c = kick(aa, bounds, coef, stationary, f, o, spatial[u], c, rounds, cost, step, keep, kept)
+            f, o, c = kick(aa, bounds, coef, stationary, f, o, spatial[u], c, rounds, cost, descend, keep, kept)
         if c < c_best:
             c_best, f_best, o_best, u_best = c, f, o, u
     return f_best, o_best, c_best, u_best
@@ -243,14 +205,14 @@ def kick(
     c: float,
     rounds: int,
     cost: CostFn,
-    step: StepFn,
+    descend: DescendFn,
     keep: KeepFn,
     kept: Mapping[bytes, pool.Batch],
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Iterated local search from the local optimum ``(f, o)`` of cost ``c`` (module docstring,
     step 4): local search from the best of its kicks (:func:`.fast_kernels.kicks`), kept if it
-    ends lower, at most :data:`KICKS` times. Kick batches are kept as :func:`descend` keeps its
-    neighbours."""
+    ends lower, at most :data:`KICKS` times. Kick batches are kept in ``kept`` by the candidate
+    they move from."""
     for _ in range(KICKS):
         start = b"kick" + f.tobytes() + o.tobytes() + sp.tobytes()
         kb = kept.get(start)
@@ -262,7 +224,7 @@ def kick(
         if len(kc) == 0 or not np.isfinite(kc.min()):
             break
         j = int(np.argmin(kc))
-        f2, o2, c2 = descend(aa, bounds, kb.factors[j], kb.orders[j], sp, float(kc[j]), rounds, step, keep, kept)
+        f2, o2, c2 = descend(kb.factors[j], kb.orders[j], sp, float(kc[j]), rounds)
         if not c2 < c:
             break
         f, o, c = f2, o2, c2
@@ -279,7 +241,7 @@ def best_mapping(
     stationary: np.ndarray,
     rounds: int,
     cost: RowsCostFn,
-    step: RowsStepFn,
+    descend: RowsDescendFn,
     key: Hashable | None,
 ) -> MappingT:
     """The mapping :func:`search` finds for the problem ``name``, its batches kept in the
@@ -301,7 +263,7 @@ def best_mapping(
         stationary,
         rounds,
         lambda batch: cost(batch, rows),
-        lambda f, batch, c: step(f, batch, c, rows),
+        lambda f, o, s, c, rounds: descend(f, o, s, c, rounds, rows),
         lambda start, batch: pool.add_local(key, into, start, batch),
         kept.local,
     )

@@ -10,7 +10,7 @@ import numba
 import numpy as np
 
 from simulator.cost.nest.counts import tile_words, tiles_fit
-from simulator.cost.nest.moves import cover, distinct_primes
+from simulator.cost.nest.moves import cover, distinct_primes, neighbours
 from simulator.cost.nest.score import _score, objective
 
 
@@ -253,3 +253,42 @@ def best_of(cost, owner, groups):  # type: ignore[no-untyped-def]
         elif out[u] < 0 or cost[i] < cost[out[u]]:
             out[u] = i
     return out
+
+
+@numba.njit(cache=True)
+def descend(f, o, s, c, rounds, bounds, coef, fanout, arch, rows, static_pj, idle_pj, pes, kind):  # type: ignore[no-untyped-def]
+    """Local search from ``(f, o)`` (spatial factors ``s``) of cost ``c``, at most ``rounds``
+    steps: per step the neighbours of :func:`.moves.neighbours` with the bounds covered again
+    (:func:`.moves.cover`), scored by :func:`first_improving` (the arguments as there; their
+    counts found in, or entered into, the table ``rows``), until no move improves. Returns
+    ``(f, o, c, steps, need)``: ``need`` 0 when done, else the neighbours of the next step, for
+    which the table lacks room (``steps`` taken so far: the caller makes room and goes on)."""
+    nlev = f.shape[0]
+    slots, room, used = rows[0], rows[1].shape[0], rows[3]
+    for r in range(rounds):
+        nf, no = neighbours(f, o)
+        k = nf.shape[0]
+        if k == 0:
+            break
+        if slots.shape[0] > 0 and used[0] + k > room:
+            return f, o, c, r, k
+        cover(nf, bounds, s[fanout], fanout)
+        ns = np.empty((k, nlev, 7), np.int64)
+        for i in range(k):
+            ns[i] = s
+        counts = (
+            np.zeros(k, np.int8),
+            np.zeros((k, nlev, 3)),
+            np.zeros((k, nlev, 3)),
+            np.zeros((k, nlev + 1, 3, 4)),
+            np.zeros(k),
+            np.zeros(k),
+            np.zeros((k, 2)),
+        )
+        j, cj = first_improving(f, c, bounds, coef, nf, no, ns, arch, counts, rows, static_pj, idle_pj, pes, kind)
+        if j < 0:
+            break
+        f = nf[j].copy()
+        o = no[j].copy()
+        c = cj
+    return f, o, c, rounds, 0

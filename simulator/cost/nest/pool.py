@@ -12,8 +12,10 @@ only in sizes and energies, draw the same samples and share their counts: each i
 own capacities and energies from the shared counts, the same numbers a fresh search computes, so
 every search still returns the mapping it always returned.
 
-The local search's neighbour batches are kept with their pool, keyed by the candidate they move
-from: two searches that walk the same path share the counts along it.
+The sampled search's neighbour batches are kept with their pool, keyed by the candidate they
+move from: two searches that walk the same path share the counts along it. The fast strategy
+keeps its seeds and kicks so, and every candidate its searches count in the pool's table
+(:mod:`.rows`), which its compiled local search looks up instead.
 
 The cache holds at most :data:`MAX_BYTES` of counts (the oldest pool goes first); :func:`clear`
 empties it (:func:`simulator.cost.nest.search.clear_caches`, so the bench's cold runs start from

@@ -237,7 +237,7 @@ class Mapper:
             _stationary_orders(),
             self.local_rounds,
             lambda batch, rows: self._cost(aa, bounds, coef, batch, objective, rows),
-            fast.stepper(aa, bounds, coef, OBJECTIVES[objective]),
+            fast.descender(aa, bounds, coef, OBJECTIVES[objective]),
             key,
         )
 

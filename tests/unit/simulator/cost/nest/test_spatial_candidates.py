@@ -48,7 +48,12 @@ def _reference(bounds: tuple[int, ...], n_rows: int, n_cols: int, preset: object
 
 def test_spatial_candidates_equal_the_loop_they_replace() -> None:
     rng = np.random.default_rng(11)
-    shapes = [(1, 64, 3, 14, 14, 3, 3), (2, 5, 7, 1, 1, 1, 1), (1, 320, 640, 32, 32, 1, 1), (1, 17, 13, 9, 9, 5, 5)]
+    shapes: list[tuple[int, ...]] = [
+        (1, 64, 3, 14, 14, 3, 3),
+        (2, 5, 7, 1, 1, 1, 1),
+        (1, 320, 640, 32, 32, 1, 1),
+        (1, 17, 13, 9, 9, 5, 5),
+    ]
     shapes += [tuple(int(x) for x in rng.integers(1, 40, 7)) for _ in range(30)]
     n = 0
     for bounds, (rows, cols), preset, keep in itertools.product(

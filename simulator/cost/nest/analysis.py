@@ -99,14 +99,23 @@ def nest_arrays(problem: Problem, arch: NestArch, mapping: Mapping) -> tuple[np.
 
 def tile_bytes(problem: Problem, arch: NestArch, mapping: Mapping) -> np.ndarray:
     """Bytes of each operand's tile in one instance of each level, ``(levels, 3)``."""
-    b, coef, f, _, sp, holds = nest_arrays(problem, arch, mapping)
+    return _tile_bytes(arch, nest_arrays(problem, arch, mapping))
+
+
+def _tile_bytes(arch: NestArch, arrays: tuple[np.ndarray, ...]) -> np.ndarray:
+    b, coef, f, _, sp, holds = arrays
     return np.asarray(tile_words(b, coef, f, sp, holds)) * np.asarray(arch.word_bits) / 8.0
 
 
 def fits(problem: Problem, arch: NestArch, mapping: Mapping) -> list[str]:
     """The levels whose tiles overflow them (empty when all fit)."""
-    tb = tile_bytes(problem, arch, mapping)
-    _, _, f, _, _, holds = nest_arrays(problem, arch, mapping)
+    return _overflows(arch, nest_arrays(problem, arch, mapping))
+
+
+def _overflows(arch: NestArch, arrays: tuple[np.ndarray, ...]) -> list[str]:
+    """:func:`fits` on the mapping's :func:`nest_arrays`."""
+    tb = _tile_bytes(arch, arrays)
+    f, holds = arrays[2], arrays[5]
     return [
         f"{lv.name}: tiles of {tuple(round(x) for x in tb[i])} B do not fit"
         for i, lv in enumerate(arch.levels)
@@ -125,11 +134,12 @@ def _copies(lv: NestLevel, f: np.ndarray, holds: np.ndarray, i: int) -> Triple:
 
 def evaluate(problem: Problem, arch: NestArch, mapping: Mapping, *, check_mapping: bool = True) -> NestResult:
     """Counts, energy and cycles of ``problem`` under ``mapping`` (raises on an invalid mapping)."""
+    arrays = nest_arrays(problem, arch, mapping)
     if check_mapping:
-        errors = check(mapping, problem, arch) or fits(problem, arch, mapping)
+        errors = check(mapping, problem, arch) or _overflows(arch, arrays)
         if errors:
             raise SimulationError(f"mapping of {problem.name!r} on {arch.name}: " + "; ".join(errors))
-    b, coef, f, o, sp, holds = nest_arrays(problem, arch, mapping)
+    b, coef, f, o, sp, holds = arrays
     pipe = arch.pipeline
     acc, final, compute, folds, valid = peeled_counts(
         b, coef, f, o, sp, holds, -1 if pipe is None else pipe.stationary, arch.fanout_level
@@ -137,7 +147,7 @@ def evaluate(problem: Problem, arch: NestArch, mapping: Mapping, *, check_mappin
     if not valid:
         raise SimulationError(f"mapping of {problem.name!r} on {arch.name}: factors do not cover the bounds")
     fill = 0.0 if pipe is None else fill_cycles(pipe, folds)
-    return _result(problem, arch, mapping, acc, final, compute, fill, sp)
+    return _result(problem, arch, mapping, acc, final, compute, fill, arrays)
 
 
 def _handover_cycles(plain_bytes: np.ndarray, finals: float, lv: NestLevel, parent: NestLevel) -> float:
@@ -163,8 +173,9 @@ def _result(
     final: float,
     compute_one: float,
     fill_one: float,
-    sp: np.ndarray,
+    arrays: tuple[np.ndarray, ...],
 ) -> NestResult:
+    b, coef, f, _, sp, holds = arrays  # nest_arrays of the mapping
     copies = problem.copies
     acc = acc[1:] * copies  # the datapath registers cost nothing
     final *= copies
@@ -196,8 +207,7 @@ def _result(
         if i >= arch.fanout_level and i < nlev - 1:
             parent = arch.levels[i + 1]
             if lv.double_buffered:  # the last sub-tile drained holds final outputs
-                b, coef, f, _, sp_i, holds = nest_arrays(problem, arch, mapping)
-                words = np.asarray(subtile_words(b, coef, f, sp_i, holds, i)) * copies  # each copy a nest of its own
+                words = np.asarray(subtile_words(b, coef, f, sp, holds, i)) * copies  # each copy a nest of its own
                 finals = words[OUT]
             else:  # a prefetched operand's fills and drains overlap compute (in the transfer times)
                 words = (acc[i, :, FILLS] + acc[i, :, DRAINS]) * np.logical_not(lv.prefetched)

@@ -16,7 +16,7 @@ For every spatial candidate of :func:`~simulator.cost.nest.search.spatial_candid
    × 3 = 36 seeds per candidate (6 × 3 with one level below DRAM);
 2. all seeds of all candidates are scored in one batch; the :data:`KEEP` candidates with the
    best best seed, among those within :data:`PRUNE` times the best one, go on;
-3. local search from the best seed of each (:func:`descend`): the sampled search's moves
+3. local search from the best seed of each (:func:`descender`): the sampled search's moves
    (:func:`.moves.neighbours`: prime moves, exchanges, loop moves, in that order), scored kind
    by kind: the best move of the first kind that holds an improving one is taken (a step that
    a prime move improves scores no exchange), until no move improves;
@@ -27,10 +27,12 @@ For every spatial candidate of :func:`~simulator.cost.nest.search.spatial_candid
    search from the best kick, kept if it ends lower, :data:`KICKS` times at most. The best
    result wins (ties: the earlier spatial candidate, perfect ones first).
 
-Nothing is random: the same inputs give the same mapping. Seeds, kicks and neighbour batches are
-kept with their counts in a pool of their own (:mod:`.pool`), so keep states of an op whose
-seeds or paths coincide reuse them. Quality and speed against the sampled search:
-docs/memory-model.md ("The fast strategy").
+Nothing is random: the same inputs give the same mapping. Seeds and kicks are kept with their
+counts in a pool of their own (:mod:`.pool`), and every candidate the pool's searches count is
+kept in its table (:mod:`.rows`), so keep states of an op whose seeds or paths coincide, and
+neighbour batches that overlap, count each candidate once. The local search runs compiled, a
+whole descent per call (:func:`.fast_kernels.descend`). Quality and speed against the sampled
+search: docs/memory-model.md ("The fast strategy").
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ from simulator.cost.nest import pool
 from simulator.cost.nest.arch import NestArch
 from simulator.cost.nest.mapping import Mapping as MappingT
 from simulator.cost.nest.mapping import NoMappingFits
-from simulator.cost.nest.score import ArchArrays
+from simulator.cost.nest.rows import RowTable
+from simulator.cost.nest.score import ArchArrays, arch_args
 
 #: Candidates whose best seed costs more than this many times the best candidate's best seed
 #: get no local search (this model's choice, measured on the searches of docs/memory-model.md,
@@ -65,6 +68,14 @@ KICKS = 1
 CostFn = Callable[[pool.Batch], np.ndarray]
 #: Keeps a batch (with the counts its scoring fills in) under the candidate it moves from.
 KeepFn = Callable[[bytes, pool.Batch], None]
+#: Local search from ``(f, o)`` with spatial factors ``s`` of cost ``c``, at most ``rounds``
+#: steps (:func:`descender`): the ``(f, o, c)`` it ends at.
+DescendFn = Callable[[np.ndarray, np.ndarray, np.ndarray, float, int], tuple[np.ndarray, np.ndarray, float]]
+#: :data:`CostFn` and :data:`DescendFn` given the pool's counted candidates (:mod:`.rows`) too.
+RowsCostFn = Callable[[pool.Batch, RowTable], np.ndarray]
+RowsDescendFn = Callable[
+    [np.ndarray, np.ndarray, np.ndarray, float, int, RowTable], tuple[np.ndarray, np.ndarray, float]
+]
 
 
 def tile_copies(aa: ArchArrays) -> np.ndarray:
@@ -118,57 +129,27 @@ def kicks(
     )
 
 
-def _stages(f: np.ndarray, n: int) -> list[tuple[int, int]]:
-    """The index ranges of :func:`.moves.neighbours`'s three kinds of move from factors ``f``
-    (prime moves, exchanges, loop moves: the order it returns them in), ``n`` in all."""
-    moves, pairs = kernels.move_counts(f)
-    return [(0, moves), (moves, moves + pairs), (moves + pairs, n)]
+def descender(aa: ArchArrays, bounds: np.ndarray, coef: np.ndarray, kind: int) -> RowsDescendFn:
+    """The local search (module docstring, step 3) on the design ``aa`` for the objective ``kind``
+    (:data:`.score.OBJECTIVES`): :func:`.fast_kernels.descend`, compiled, each step taking the
+    best move of the first kind of :func:`.moves.neighbours` (prime moves, exchanges, loop moves)
+    that improves (ties to the first); the table grows between its calls."""
+    args, fanout = arch_args(aa), aa.fanout
+    static, idle, pes = aa.static_pj_per_cycle, aa.idle_pe_pj_per_cycle, aa.pes
 
+    def descend(
+        f: np.ndarray, o: np.ndarray, s: np.ndarray, c: float, rounds: int, rows: RowTable
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        while True:
+            f, o, c, steps, need = kernels.descend(
+                f, o, s, c, rounds, bounds, coef, fanout, args, rows.arrays(), static, idle, pes, kind
+            )
+            if need == 0:
+                return f, o, float(c)
+            rows.reserve(int(need))
+            rounds -= int(steps)
 
-def _part(batch: pool.Batch, a: int, b: int) -> pool.Batch:
-    """Candidates ``a`` to ``b`` of ``batch``, views sharing its counts."""
-    k = batch.counts
-    counts = type(k)(
-        k.state[a:b], k.tile_words[a:b], k.subtile_words[a:b], k.acc[a:b], k.final[a:b], k.compute[a:b], k.folds[a:b]
-    )
-    return pool.Batch(batch.factors[a:b], batch.orders[a:b], batch.spatial[a:b], counts)
-
-
-def descend(
-    aa: ArchArrays,
-    bounds: np.ndarray,
-    f: np.ndarray,
-    o: np.ndarray,
-    s: np.ndarray,
-    c: float,
-    rounds: int,
-    cost: CostFn,
-    keep: KeepFn,
-    kept: Mapping[bytes, pool.Batch],
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Local search from ``(f, o)`` of cost ``c`` (module docstring, step 3), at most ``rounds``
-    steps: each step takes the best move of the first kind of :func:`.moves.neighbours` (prime
-    moves, exchanges, loop moves: :func:`_stages`) that improves (ties to the first). Neighbour
-    batches (with their counts) are looked up in ``kept`` and handed to ``keep`` by the
-    candidate they move from."""
-    for _ in range(rounds):
-        start = f.tobytes() + o.tobytes() + s.tobytes()
-        batch = kept.get(start)
-        if batch is None:
-            batch = pool.neighbour_batch(f, o, s, bounds, aa.fanout)
-            if batch is None:
-                break
-            keep(start, batch)
-        j, cj = -1, c
-        for a, b in _stages(f, len(batch.factors)):
-            nc = cost(_part(batch, a, b))
-            if len(nc) and nc.min() < cj:
-                j, cj = a + int(np.argmin(nc)), float(nc.min())
-                break
-        if j < 0:
-            break
-        f, o, c = batch.factors[j], batch.orders[j], cj
-    return f, o, c
+    return descend
 
 
 def search(
@@ -179,6 +160,7 @@ def search(
     stationary: np.ndarray,
     rounds: int,
     cost: CostFn,
+    descend: DescendFn,
     keep: KeepFn,
     kept: Mapping[bytes, pool.Batch],
 ) -> tuple[np.ndarray, np.ndarray, float, int]:
@@ -192,7 +174,7 @@ def search(
         batch = pool.Batch.of(f, o, s)
         keep(start, batch)
     sc = cost(batch)
-    best_of = [int(np.flatnonzero(owner == u)[np.argmin(sc[owner == u])]) for u in range(len(unrollings))]
+    best_of = [int(i) for i in kernels.best_of(sc, owner, len(unrollings))]
     floor = min(float(sc[i]) for i in best_of)
     if not np.isfinite(floor):
         return np.empty(0), np.empty(0), np.inf, -1
@@ -201,16 +183,12 @@ def search(
     ends = []
     for u in chosen:
         i = best_of[u]
-        ends.append(
-            descend(
-                aa, bounds, batch.factors[i], batch.orders[i], batch.spatial[i], float(sc[i]), rounds, cost, keep, kept
-            )
-        )
+        ends.append(descend(batch.factors[i], batch.orders[i], batch.spatial[i], float(sc[i]), rounds))
     low = min(c for _, _, c in ends)
     c_best, f_best, o_best, u_best = np.inf, batch.factors[0], batch.orders[0], -1
     for u, (f, o, c) in zip(chosen, ends, strict=True):
         if c <= KICK_WITHIN * low:
-            f, o, c = kick(aa, bounds, coef, stationary, f, o, spatial[u], c, rounds, cost, keep, kept)
+            f, o, c = kick(aa, bounds, coef, stationary, f, o, spatial[u], c, rounds, cost, descend, keep, kept)
         if c < c_best:
             c_best, f_best, o_best, u_best = c, f, o, u
     return f_best, o_best, c_best, u_best
@@ -227,13 +205,14 @@ def kick(
     c: float,
     rounds: int,
     cost: CostFn,
+    descend: DescendFn,
     keep: KeepFn,
     kept: Mapping[bytes, pool.Batch],
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Iterated local search from the local optimum ``(f, o)`` of cost ``c`` (module docstring,
     step 4): local search from the best of its kicks (:func:`.fast_kernels.kicks`), kept if it
-    ends lower, at most :data:`KICKS` times. Kick batches are kept as :func:`descend` keeps its
-    neighbours."""
+    ends lower, at most :data:`KICKS` times. Kick batches are kept in ``kept`` by the candidate
+    they move from."""
     for _ in range(KICKS):
         start = b"kick" + f.tobytes() + o.tobytes() + sp.tobytes()
         kb = kept.get(start)
@@ -245,7 +224,7 @@ def kick(
         if len(kc) == 0 or not np.isfinite(kc.min()):
             break
         j = int(np.argmin(kc))
-        f2, o2, c2 = descend(aa, bounds, kb.factors[j], kb.orders[j], sp, float(kc[j]), rounds, cost, keep, kept)
+        f2, o2, c2 = descend(kb.factors[j], kb.orders[j], sp, float(kc[j]), rounds)
         if not c2 < c:
             break
         f, o, c = f2, o2, c2
@@ -261,7 +240,8 @@ def best_mapping(
     unrollings: list[tuple[tuple[int, ...], tuple[int, ...]]],
     stationary: np.ndarray,
     rounds: int,
-    cost: CostFn,
+    cost: RowsCostFn,
+    descend: RowsDescendFn,
     key: Hashable | None,
 ) -> MappingT:
     """The mapping :func:`search` finds for the problem ``name``, its batches kept in the
@@ -269,10 +249,12 @@ def best_mapping(
     kept = pool.get(key) if key is not None else None
     if kept is None:
         nothing = np.zeros((0, len(arch.levels), 7), np.int64)
-        kept = pool.Pool(pool.Batch.of(nothing, nothing, nothing), unrollings)
+        kept = pool.Pool(
+            pool.Batch.of(nothing, nothing, nothing), unrollings, rows=RowTable.empty(len(arch.levels), 256)
+        )
         if key is not None:
             pool.put(key, kept)
-    into = kept
+    into, rows, held = kept, kept.rows, kept.rows.nbytes
     f, o, c, u = search(
         aa,
         bounds,
@@ -280,10 +262,12 @@ def best_mapping(
         unrollings,
         stationary,
         rounds,
-        cost,
+        lambda batch: cost(batch, rows),
+        lambda f, o, s, c, rounds: descend(f, o, s, c, rounds, rows),
         lambda start, batch: pool.add_local(key, into, start, batch),
         kept.local,
     )
+    pool.grew(key, kept, kept.rows.nbytes - held)
     if not np.isfinite(c):
         raise NoMappingFits(f"{name!r}: no mapping fits {arch.name}")
     return MappingT(

@@ -1,5 +1,6 @@
-"""The fast strategy's compiled kernels (numba): the seeds' fill by capacity, the kicks, and
-the sizes of the neighbour kinds (:mod:`simulator.cost.nest.fast` describes the strategy)."""
+"""The fast strategy's compiled kernels (numba): the seeds' fill by capacity, the kicks, the
+sizes of the neighbour kinds and the local search's step, scored kind by kind in one call
+(:mod:`simulator.cost.nest.fast` describes the strategy)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import functools
 import numba
 import numpy as np
 
-from simulator.cost.nest.moves import cover, distinct_primes
+from simulator.cost.nest.moves import cover, distinct_primes, neighbours
+from simulator.cost.nest.score import _score, objective
 from simulator.cost.nest.tiles import tile_words, tiles_fit
 
 
@@ -213,3 +215,98 @@ def move_counts(f):  # type: ignore[no-untyped-def]
             if held_d[x] != held_d[y] and held_a[x] != held_a[y]:
                 pairs += 1
     return nm * (nlev - 1), pairs
+
+
+@numba.njit(cache=True)
+def first_improving(  # type: ignore[no-untyped-def]
+    f, c, bounds, coef, factors, orders, spatial, arch, counts, rows, static_pj, idle_pj, pes, kind
+):
+    """One step of the local search from factors ``f`` of cost ``c``: the neighbours ``(factors,
+    orders, spatial)`` of :func:`.moves.neighbours` scored kind by kind (prime moves, exchanges,
+    loop moves: :func:`move_counts`), each kind by :func:`.score._score` on the design ``arch``
+    (its arguments from ``holds`` to ``refill``, in order), the neighbours' ``counts`` (the next
+    seven, filled in as it goes) and the pool's counted candidates ``rows`` (:mod:`.rows`, room
+    made for every neighbour), and :func:`.score.objective`; the first kind whose best
+    neighbour costs less than ``c`` gives ``(its index, its cost)`` (ties: the first), no kind
+    ``(-1, c)``. A kind with a NaN cost improves nothing (numpy's ``min`` of it is NaN)."""
+    moves, pairs = move_counts(f)
+    ends = (moves, moves + pairs, factors.shape[0])
+    a = 0
+    for b in ends:
+        if b > a:
+            e, cy = _score(
+                bounds, coef, factors[a:b], orders[a:b], spatial[a:b],
+                arch[0], arch[1], arch[2], arch[3], arch[4], arch[5], arch[6], arch[7], arch[8], arch[9],
+                arch[10], arch[11], arch[12], arch[13], arch[14], arch[15], arch[16], arch[17], arch[18], arch[19],
+                counts[0][a:b], counts[1][a:b], counts[2][a:b], counts[3][a:b], counts[4][a:b], counts[5][a:b],
+                counts[6][a:b], rows,
+            )  # fmt: skip
+            nc = objective(e, cy, spatial[a:b], static_pj, idle_pj, pes, kind)
+            best, at, nan = np.inf, -1, False
+            for i in range(b - a):
+                if np.isnan(nc[i]):
+                    nan = True
+                elif nc[i] < best:
+                    best, at = nc[i], i
+            if not nan and at >= 0 and best < c:
+                return a + at, best
+        a = b
+    return -1, c
+
+
+@numba.njit(cache=True)
+def best_of(cost, owner, groups):  # type: ignore[no-untyped-def]
+    """Per group ``u < groups``, the index of its cheapest member (``owner[i] == u``; ties and NaN
+    as numpy's ``argmin`` over the group in order: the first NaN, else the first minimum); -1 for
+    a group without members."""
+    out = np.full(groups, -1, np.int64)
+    nan = np.zeros(groups, np.bool_)
+    for i in range(cost.shape[0]):
+        u = owner[i]
+        if nan[u]:
+            continue
+        if np.isnan(cost[i]):
+            out[u] = i
+            nan[u] = True
+        elif out[u] < 0 or cost[i] < cost[out[u]]:
+            out[u] = i
+    return out
+
+
+@numba.njit(cache=True)
+def descend(f, o, s, c, rounds, bounds, coef, fanout, arch, rows, static_pj, idle_pj, pes, kind):  # type: ignore[no-untyped-def]
+    """Local search from ``(f, o)`` (spatial factors ``s``) of cost ``c``, at most ``rounds``
+    steps: per step the neighbours of :func:`.moves.neighbours` with the bounds covered again
+    (:func:`.moves.cover`), scored by :func:`first_improving` (the arguments as there; their
+    counts found in, or entered into, the table ``rows``), until no move improves. Returns
+    ``(f, o, c, steps, need)``: ``need`` 0 when done, else the neighbours of the next step, for
+    which the table lacks room (``steps`` taken so far: the caller makes room and goes on)."""
+    nlev = f.shape[0]
+    slots, room, used = rows[0], rows[1].shape[0], rows[3]
+    for r in range(rounds):
+        nf, no = neighbours(f, o)
+        k = nf.shape[0]
+        if k == 0:
+            break
+        if slots.shape[0] > 0 and used[0] + k > room:
+            return f, o, c, r, k
+        cover(nf, bounds, s[fanout], fanout)
+        ns = np.empty((k, nlev, 7), np.int64)
+        for i in range(k):
+            ns[i] = s
+        counts = (
+            np.zeros(k, np.int8),
+            np.zeros((k, nlev, 3)),
+            np.zeros((k, nlev, 3)),
+            np.zeros((k, nlev + 1, 3, 4)),
+            np.zeros(k),
+            np.zeros(k),
+            np.zeros((k, 2)),
+        )
+        j, cj = first_improving(f, c, bounds, coef, nf, no, ns, arch, counts, rows, static_pj, idle_pj, pes, kind)
+        if j < 0:
+            break
+        f = nf[j].copy()
+        o = no[j].copy()
+        c = cj
+    return f, o, c, rounds, 0

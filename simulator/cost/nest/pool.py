@@ -12,8 +12,10 @@ only in sizes and energies, draw the same samples and share their counts: each i
 own capacities and energies from the shared counts, the same numbers a fresh search computes, so
 every search still returns the mapping it always returned.
 
-The local search's neighbour batches are kept with their pool, keyed by the candidate they move
-from: two searches that walk the same path share the counts along it.
+The sampled search's neighbour batches are kept with their pool, keyed by the candidate they
+move from: two searches that walk the same path share the counts along it. The fast strategy
+keeps its seeds and kicks so, and every candidate its searches count in the pool's table
+(:mod:`.rows`), which its compiled local search looks up instead.
 
 The cache holds at most :data:`MAX_BYTES` of counts (the oldest pool goes first); :func:`clear`
 empties it (:func:`simulator.cost.nest.search.clear_caches`, so the bench's cold runs start from
@@ -22,6 +24,7 @@ nothing).
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simulator.cost.nest.moves import cover, neighbours
+from simulator.cost.nest.rows import OFF, RowTable
 from simulator.cost.nest.score import Counts
 
 #: Bytes of candidates and counts kept (this model's choice: a pool of 3,600 candidates on five
@@ -51,8 +55,9 @@ class Batch:
         shared)."""
         return Batch(factors, orders, spatial, Counts.empty(factors.shape[0], factors.shape[1]))
 
-    @property
+    @functools.cached_property
     def nbytes(self) -> int:
+        """Memory held (the arrays never change size: computed once)."""
         return int(self.factors.nbytes + self.orders.nbytes + self.spatial.nbytes) + self.counts.nbytes
 
 
@@ -75,6 +80,8 @@ class Pool:
     unrollings: list[tuple[tuple[int, ...], tuple[int, ...]]]
     local: dict[bytes, Batch] = field(default_factory=dict)
     nbytes: int = 0
+    #: The candidates counted so far, by candidate (:mod:`.rows`; the fast strategy's pools; OFF: none).
+    rows: RowTable = field(default_factory=lambda: OFF)
 
 
 _POOLS: OrderedDict[Hashable, Pool] = OrderedDict()
@@ -91,7 +98,7 @@ def get(key: Hashable) -> Pool | None:
 
 def put(key: Hashable, pool: Pool) -> None:
     """Keep ``pool`` under ``key``."""
-    pool.nbytes = pool.samples.nbytes
+    pool.nbytes = pool.samples.nbytes + pool.rows.nbytes
     _POOLS[key] = pool
     _held[0] += pool.nbytes
     _trim()
@@ -101,9 +108,14 @@ def add_local(key: Hashable, pool: Pool, start: bytes, batch: Batch) -> None:
     """Keep the neighbour batch of ``start`` in ``pool`` (kept under ``key``, unless it went
     since: then the batch lives as long as the caller holds the pool)."""
     pool.local[start] = batch
-    pool.nbytes += batch.nbytes
+    grew(key, pool, batch.nbytes)
+
+
+def grew(key: Hashable, pool: Pool, nbytes: int) -> None:
+    """Count ``nbytes`` more held by ``pool`` (kept under ``key``, unless it went since)."""
+    pool.nbytes += nbytes
     if _POOLS.get(key) is pool:
-        _held[0] += batch.nbytes
+        _held[0] += nbytes
         _trim()
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from simulator.cost.nest.arch import NestArch, NestLevel
 from simulator.cost.nest.counts import DRAINS, FILLS, READS, WRITES, peeled_counts
+from simulator.cost.nest.rows import OFF, RowTable, add, find, row_hash
 from simulator.cost.nest.tiles import subtile_words, tile_words, tiles_fit
 
 
@@ -104,6 +105,49 @@ UNKNOWN, TILED, COUNTED, INVALID = 0, 1, 2, 3
 
 
 @numba.njit(cache=True)
+def _count(bounds, coef, f, o, s, holds, dbuf, stationary, fanout, acc, sub, folds, rows):  # type: ignore[no-untyped-def]
+    """The loop-nest counts of one candidate ``(f, o, s)``: written to its rows ``acc``, ``sub``
+    (double-buffered levels) and ``folds``; returns ``(valid, final, compute)`` (nothing written
+    when not valid). Found in, or entered into, the table ``rows`` (:meth:`.rows.RowTable.arrays`;
+    no slots: off) first."""
+    slots, hashes, keys, used, t_valid, t_sub, t_acc, t_fin, t_comp, t_folds = rows
+    nlev = f.shape[0]
+    slot = -1
+    h = np.uint64(0)
+    if slots.shape[0] > 0:
+        h = row_hash(f, o, s)
+        e, slot = find(slots, hashes, keys, f, o, s, h)
+        if e >= 0:
+            if not t_valid[e]:
+                return False, 0.0, 0.0
+            acc[:] = t_acc[e]
+            folds[:] = t_folds[e]
+            for lv in range(nlev):
+                if dbuf[lv]:
+                    sub[lv] = t_sub[e, lv]
+            return True, t_fin[e], t_comp[e]
+    acc0, final0, compute0, folds0, valid = peeled_counts(bounds, coef, f, o, s, holds, stationary, fanout)
+    if valid:
+        acc[:] = acc0
+        folds[:] = folds0
+        for lv in range(nlev):
+            if dbuf[lv]:
+                sub[lv] = subtile_words(bounds, coef, f, s, holds, lv)
+    if slot >= 0:
+        e = add(slots, hashes, keys, used, f, o, s, h, slot)
+        t_valid[e] = valid
+        if valid:
+            t_acc[e] = acc
+            t_fin[e] = final0
+            t_comp[e] = compute0
+            t_folds[e] = folds
+            for lv in range(nlev):
+                if dbuf[lv]:
+                    t_sub[e, lv] = sub[lv]
+    return valid, final0, compute0
+
+
+@numba.njit(cache=True)
 def _score(  # type: ignore[no-untyped-def]
     bounds,
     coef,
@@ -137,6 +181,7 @@ def _score(  # type: ignore[no-untyped-def]
     fin_c,
     comp_c,
     folds_c,
+    rows,
 ):
     n = factors.shape[0]
     nlev = factors.shape[1]
@@ -153,19 +198,15 @@ def _score(  # type: ignore[no-untyped-def]
         if not tiles_fit(tw, factors[j], holds, word_bytes, copies, prefetched, size, opsize):
             continue
         if state[j] == TILED:
-            acc0, final0, compute0, folds0, valid = peeled_counts(
-                bounds, coef, factors[j], orders[j], spatial[j], holds, stationary, fanout
-            )
+            valid, final0, compute0 = _count(
+                bounds, coef, factors[j], orders[j], spatial[j], holds, dbuf, stationary, fanout,
+                acc_c[j], sub_c[j], folds_c[j], rows,
+            )  # fmt: skip
             if not valid:
                 state[j] = INVALID
                 continue
-            acc_c[j] = acc0
             fin_c[j] = final0
             comp_c[j] = compute0
-            folds_c[j] = folds0
-            for lv in range(nlev):
-                if dbuf[lv]:
-                    sub_c[j, lv] = subtile_words(bounds, coef, factors[j], spatial[j], holds, lv)
             state[j] = COUNTED
         if state[j] == INVALID:
             continue
@@ -220,6 +261,40 @@ def _score(  # type: ignore[no-untyped-def]
     return energy, cycles
 
 
+#: The mapper's objectives (:func:`objective`'s ``kind``), by name.
+OBJECTIVES = {"energy": 0, "latency": 1, "edp": 2}
+
+
+@numba.njit(cache=True)
+def objective(energy, cycles, spatial, static_pj, idle_pj, pes, kind):  # type: ignore[no-untyped-def]
+    """The mapper's objective per candidate from :func:`score`'s energy (pJ) and cycles:
+    ``static_pj`` per cycle added to the energy (leakage and clock, as reported; ``inf`` cycles
+    stay ``inf``), less ``idle_pj`` per cycle for the share of the ``pes`` PEs the candidate's
+    ``spatial`` factors leave uncovered (idle-PE gating); then energy (``kind`` 0), cycles with
+    energy breaking ties (1) or their product, the EDP (2) (:data:`OBJECTIVES`)."""
+    n = energy.shape[0]
+    out = np.empty(n)
+    for j in range(n):
+        e = energy[j]
+        c = cycles[j]
+        if static_pj > 0:
+            per_cycle = static_pj
+            if idle_pj > 0:
+                used = 1
+                for lv in range(spatial.shape[1]):
+                    for d in range(spatial.shape[2]):
+                        used *= spatial[j, lv, d]
+                per_cycle = static_pj - idle_pj * (1.0 - min(used / pes, 1.0))
+            e = e + per_cycle * c if np.isfinite(c) else np.inf
+        if kind == 0:
+            out[j] = e
+        elif kind == 1:
+            out[j] = c + e * 1e-12
+        else:
+            out[j] = e * c
+    return out
+
+
 def score(
     aa: ArchArrays,
     bounds: np.ndarray,
@@ -228,20 +303,24 @@ def score(
     orders: np.ndarray,
     spatial: np.ndarray,
     counts: Counts | None = None,
+    rows: RowTable = OFF,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Energy (pJ) and cycles of one copy per candidate; ``inf`` where tiles do not fit.
 
     ``counts``: what is known of these candidates' loop nest (:class:`Counts`, from earlier calls
     on the same candidates and a design with the same ``counts_key``); filled in as needed. None:
-    a fresh one, used once."""
+    a fresh one, used once. ``rows``: candidates counted before on the same problem and
+    ``counts_key`` (:mod:`.rows`), looked up and added to; ``OFF``: none."""
     if counts is None:
         counts = Counts.empty(factors.shape[0], factors.shape[1])
-    e, c = _score(
-        bounds,
-        coef,
-        factors,
-        orders,
-        spatial,
+    rows.reserve(factors.shape[0])
+    e, c = _score(bounds, coef, factors, orders, spatial, *arch_args(aa), *counts.arrays(), rows.arrays())  # type: ignore[call-arg]
+    return np.asarray(e), np.asarray(c)
+
+
+def arch_args(aa: ArchArrays) -> tuple[object, ...]:
+    """The design's arguments of ``_score``, in its order (``holds`` to ``refill``)."""
+    return (
         aa.holds,
         aa.read_pj,
         aa.write_pj,
@@ -262,15 +341,7 @@ def score(
         aa.stationary,
         aa.fill_cycles,
         aa.refill_cycles,
-        counts.state,
-        counts.tile_words,
-        counts.subtile_words,
-        counts.acc,
-        counts.final,
-        counts.compute,
-        counts.folds,
     )
-    return np.asarray(e), np.asarray(c)
 
 
 def counts_key(aa: ArchArrays) -> tuple[object, ...]:
@@ -311,6 +382,10 @@ class Counts:
             compute=np.zeros(n),
             folds=np.zeros((n, 2)),
         )
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The arrays, in ``_score``'s order (its last seven arguments)."""
+        return (self.state, self.tile_words, self.subtile_words, self.acc, self.final, self.compute, self.folds)
 
     @property
     def nbytes(self) -> int:

@@ -32,8 +32,8 @@ sweep maps each (shape, design) once (:mod:`simulator.cost.nest.memo`).
 
 Speed: covering, the neighbours and scoring are compiled by numba (:mod:`.moves`, :mod:`.score`;
 the sampling's random draws stay numpy's, so the seeds give the mappings they always gave); the
-spatial candidates of a (shape, array, preset) are computed once per process
-(:func:`spatial_candidates`). A search's samples, its local search's neighbour batches and their
+spatial candidates of a (shape, array, preset) are computed once per process, by a compiled
+loop (:mod:`.spatial`). A search's samples, its local search's neighbour batches and their
 loop-nest counts are kept per process (:mod:`.pool`): the keep states of an op, which differ
 only in capacities and DRAM's compression, draw the same samples and reuse the counts, each
 scored on its own design, so every search returns what it always returned (docs/memory-model.md,
@@ -42,16 +42,13 @@ scored on its own design, so every search returns what it always returned (docs/
 
 from __future__ import annotations
 
-import functools
-import itertools
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from accelerator.errors import SimulationError
-from simulator.cost.nest import fast, pool, restarts
+from simulator.cost.nest import fast, pool, restarts, spatial
 from simulator.cost.nest.analysis import NestResult, evaluate
 from simulator.cost.nest.arch import NestArch
 from simulator.cost.nest.counts import axis_coefs
@@ -60,7 +57,9 @@ from simulator.cost.nest.memo import SHARED, SearchMemo
 from simulator.cost.nest.moves import cover
 from simulator.cost.nest.presets import SpatialPreset
 from simulator.cost.nest.problem import RELEVANT, Problem
-from simulator.cost.nest.score import ArchArrays, arch_arrays, counts_key, score
+from simulator.cost.nest.rows import OFF, RowTable
+from simulator.cost.nest.score import OBJECTIVES, ArchArrays, arch_arrays, counts_key, score
+from simulator.cost.nest.score import objective as objective_of
 
 Objective = Literal["energy", "latency", "edp"]
 #: The search strategies (:class:`Mapper`'s ``strategy``): random-pruned sampling and local
@@ -78,29 +77,6 @@ def _primes(n: int) -> list[int]:
     return out
 
 
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
-def _tiles(bound: int, extent: int) -> list[int]:
-    """Spatial factors of ``bound`` on an axis of ``extent`` PEs: its divisors, and for every
-    iteration count ``n`` the balanced imperfect tile ``ceil(bound / n)`` (the last of the ``n``
-    iterations partial) that fits."""
-    out = {d for d in _divisors(bound) if d <= extent}
-    out |= {-(-bound // n) for n in range(1, bound + 1) if -(-bound // n) <= extent}
-    return sorted(out)
-
-
-@functools.lru_cache(maxsize=4096)
-def _axis_choices(dims: tuple[int, ...], bounds: tuple[int, ...], extent: int) -> np.ndarray:
-    """Every combination of spatial factors of ``dims`` (bounds ``bounds``, one per dimension)
-    whose product fits ``extent``, in :func:`itertools.product` order, ``(m, len(dims))``."""
-    out = [combo for combo in itertools.product(*(_tiles(b, extent) for b in bounds)) if math.prod(combo) <= extent]
-    arr = np.array(out, np.int64).reshape(len(out), len(dims))
-    arr.flags.writeable = False
-    return arr
-
-
 def spatial_candidates(
     problem: Problem, arch: NestArch, preset: SpatialPreset, keep: int
 ) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
@@ -108,43 +84,7 @@ def spatial_candidates(
     PEs busy, then the ``keep`` imperfect ones keeping the most busy on average (a factor ``s`` of
     a bound ``D`` keeps ``D / ceil(D / s)`` busy: the last iteration is partial). The perfect ones
     come first so that the sampling draws for them are those of a perfect-only search."""
-    return list(_spatial_candidates(problem.bounds, arch.rows, arch.cols, preset, keep))
-
-
-@functools.lru_cache(maxsize=4096)
-def _spatial_candidates(
-    bounds: tuple[int, ...], n_rows: int, n_cols: int, preset: SpatialPreset, keep: int
-) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
-    """:func:`spatial_candidates` of a shape on an ``n_rows × n_cols`` array (cached: designs of a
-    sweep with the same array share them). Within perfect and imperfect candidates, ties in the
-    busy PEs keep the order of enumeration (a stable sort)."""
-    b = np.asarray(bounds, np.int64)
-    rc = _axis_choices(preset.rows, tuple(bounds[d] for d in preset.rows), n_rows)
-    r = np.ones((len(rc), 7), np.int64)
-    r[:, list(preset.rows)] = rc
-    for d in preset.whole_rows:  # the preset unrolls this dimension whole (row-stationary's filter rows)
-        if bounds[d] <= n_rows:
-            r = r[r[:, d] == bounds[d]]
-    left = -(-b[list(preset.cols)] // r[:, list(preset.cols)])
-    blocks = [_axis_choices(preset.cols, tuple(x), n_cols) for x in left.tolist()]  # (enumeration order)
-    sizes = [len(cc) for cc in blocks]
-    if sum(sizes) == 0:
-        return ()
-    cols_a = np.ones((sum(sizes), 7), np.int64)
-    cols_a[:, list(preset.cols)] = np.concatenate(blocks)
-    rows_a = np.repeat(r, sizes, axis=0)
-    unrolled = rows_a * cols_a
-    ceil = -(-b // unrolled)
-    busy_a = np.ones(len(unrolled))
-    for d in range(7):  # left to right, as math.prod: the same floats, the same ties
-        busy_a = busy_a * (b[d] / ceil[:, d])
-    exact_a = np.all(b % unrolled == 0, axis=1)
-    out: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
-    for sel in (exact_a, ~exact_a):
-        idx = np.flatnonzero(sel)
-        best = idx[np.argsort(-busy_a[idx], kind="stable")[:keep]]
-        out += [(tuple(int(x) for x in rows_a[i]), tuple(int(x) for x in cols_a[i])) for i in best]
-    return tuple(out)
+    return list(spatial.candidates(problem.bounds, arch.rows, arch.cols, preset, keep))
 
 
 def clear_caches() -> None:
@@ -153,8 +93,7 @@ def clear_caches() -> None:
     to time the search of a design never seen."""
     SHARED.clear()
     pool.clear()
-    _spatial_candidates.cache_clear()
-    _axis_choices.cache_clear()
+    spatial.clear()
 
 
 def _stationary_orders() -> np.ndarray:
@@ -299,7 +238,8 @@ class Mapper:
             unrollings,
             _stationary_orders(),
             self.local_rounds,
-            lambda batch: self._cost(aa, bounds, coef, batch, objective),
+            lambda batch, rows: self._cost(aa, bounds, coef, batch, objective, rows),
+            fast.descender(aa, bounds, coef, OBJECTIVES[objective]),
             key,
         )
 
@@ -382,17 +322,14 @@ class Mapper:
 
     @staticmethod
     def _cost(
-        aa: ArchArrays, bounds: np.ndarray, coef: np.ndarray, batch: pool.Batch, objective: Objective
+        aa: ArchArrays,
+        bounds: np.ndarray,
+        coef: np.ndarray,
+        batch: pool.Batch,
+        objective: Objective,
+        rows: RowTable = OFF,
     ) -> np.ndarray:
-        e, c = score(aa, bounds, coef, batch.factors, batch.orders, batch.spatial, batch.counts)
-        if aa.static_pj_per_cycle > 0:  # leakage and clock run with time (inf cycles stay inf)
-            per_cycle = aa.static_pj_per_cycle
-            if aa.idle_pe_pj_per_cycle > 0:  # idle-PE gating: the uncovered PEs' clock is saved
-                covered = batch.spatial.reshape(len(batch.spatial), -1).prod(axis=1) / aa.pes
-                per_cycle = per_cycle - aa.idle_pe_pj_per_cycle * (1.0 - np.minimum(covered, 1.0))
-            e = np.where(np.isfinite(c), e + per_cycle * c, np.inf)
-        if objective == "energy":
-            return e
-        if objective == "latency":
-            return c + e * 1e-12  # energy breaks latency ties
-        return e * c
+        e, c = score(aa, bounds, coef, batch.factors, batch.orders, batch.spatial, batch.counts, rows)
+        return objective_of(  # type: ignore[no-any-return]
+            e, c, batch.spatial, aa.static_pj_per_cycle, aa.idle_pe_pj_per_cycle, aa.pes, OBJECTIVES[objective]
+        )

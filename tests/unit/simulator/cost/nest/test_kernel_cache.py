@@ -71,11 +71,22 @@ def test_an_edit_to_a_compiled_in_kernel_reaches_the_bound_kernel_only(tmp_path:
 
 
 def test_bind_stamps_every_cached_kernel_of_the_engine_with_one_fingerprint() -> None:
-    modules = [nest.counts, nest.fast_kernels, nest.moves, nest.score, nest.systolic, nest.tiles, nest.union]
+    modules = [
+        nest.counts,
+        nest.fast_kernels,
+        nest.moves,
+        nest.rows,
+        nest.score,
+        nest.spatial,
+        nest.systolic,
+        nest.tiles,
+        nest.union,
+    ]
     kernels = kernel_cache.cached_kernels(modules)
     names = {k.__name__ for k in kernels}
     # the fast strategy's kernels compile in tiles' and moves' (tile_words, tiles_fit, cover)
     assert {"access_counts", "peeled_counts", "_score", "neighbours", "cover", "visits", "fits", "seeds"} <= names
+    assert {"objective", "first_improving", "_best", "find", "add", "row_hash"} <= names
     fp = kernel_cache.fingerprint([Path(str(m.__file__)) for m in modules])
     assert nest.KERNEL_SOURCES == fp
     for k in kernels:

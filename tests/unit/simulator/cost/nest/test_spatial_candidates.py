@@ -1,6 +1,6 @@
-"""The spatial candidates (simulator/cost/nest/search.py ``_spatial_candidates``), computed for all
-row choices at once, equal the loop over row choices they replaced: the same candidates, in the
-same order, with the same float products (so the same ties)."""
+"""The spatial candidates (simulator/cost/nest/spatial.py ``candidates``), computed by one compiled
+loop over all row and column choices, equal the loop over row choices they replaced: the same
+candidates, in the same order, with the same float products (so the same ties)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 
 from simulator.cost.nest.presets import PRESETS
-from simulator.cost.nest.search import _axis_choices, _spatial_candidates
+from simulator.cost.nest.spatial import _axis_choices, candidates
 
 
 def _reference(bounds: tuple[int, ...], n_rows: int, n_cols: int, preset: object, keep: int) -> tuple[object, ...]:
@@ -48,14 +48,19 @@ def _reference(bounds: tuple[int, ...], n_rows: int, n_cols: int, preset: object
 
 def test_spatial_candidates_equal_the_loop_they_replace() -> None:
     rng = np.random.default_rng(11)
-    shapes = [(1, 64, 3, 14, 14, 3, 3), (2, 5, 7, 1, 1, 1, 1), (1, 320, 640, 32, 32, 1, 1), (1, 17, 13, 9, 9, 5, 5)]
+    shapes: list[tuple[int, ...]] = [
+        (1, 64, 3, 14, 14, 3, 3),
+        (2, 5, 7, 1, 1, 1, 1),
+        (1, 320, 640, 32, 32, 1, 1),
+        (1, 17, 13, 9, 9, 5, 5),
+    ]
     shapes += [tuple(int(x) for x in rng.integers(1, 40, 7)) for _ in range(30)]
     n = 0
     for bounds, (rows, cols), preset, keep in itertools.product(
         shapes, ((8, 8), (16, 4), (12, 14)), PRESETS.values(), (1, 3)
     ):
-        _spatial_candidates.cache_clear()
-        got = _spatial_candidates(bounds, rows, cols, preset, keep)
+        candidates.cache_clear()
+        got = candidates(bounds, rows, cols, preset, keep)
         assert got == _reference(bounds, rows, cols, preset, keep), (bounds, rows, cols, preset.name, keep)
         n += len(got)
     assert n > 1000  # the comparison saw candidates, not only empty answers

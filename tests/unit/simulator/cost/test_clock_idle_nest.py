@@ -107,6 +107,8 @@ def test_eyeriss_sparse_nests_clock_whole_pes() -> None:
     base = load_arch(spec_path("eyeriss.yaml"))
     assert base.clock_network.idle_pe_gating and base.compute.sparsity.act_zero_gating
     nest = with_nest(base, NEST_DATAFLOW.get(base.name))
+    # one search per layer: any mapping clocks whole PEs (the spec's 128 restarts only cost time here)
+    nest = nest.model_copy(update={"mapping": nest.mapping.model_copy(update={"restarts": 1})})
     for pes in _pes_read_back(nest, standalone(eyeriss_workload(pub))):
         assert pes == pytest.approx(round(pes), abs=1e-6)
         assert 1 <= round(pes) <= 168

@@ -117,3 +117,13 @@ def gemm_dims(m: float, n: float, k: float) -> Any:
         fused=np.array(False),
         n2=np.zeros(()),
     )
+
+
+def without_mapping(text: str) -> str:
+    """A spec's YAML ``text`` without its top-level ``mapping`` section, which must be the last
+    section (only indented or comment lines after it), so that dropping it drops nothing else."""
+    head, sep, tail = text.partition("\nmapping:\n")
+    assert sep, "no top-level mapping section"
+    stray = [ln for ln in tail.splitlines() if ln and not ln.startswith((" ", "#"))]
+    assert not stray, f"mapping is not the last section: {stray[0]!r} follows it"
+    return head + "\n"

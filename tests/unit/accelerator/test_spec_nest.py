@@ -8,15 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from simcase import without_mapping
 
 from accelerator.errors import SpecError
 from accelerator.spec import load_arch, parse_arch
 
 ROOT = Path(__file__).resolve().parents[3]
 #: eyeriss.yaml without its closing ``mapping`` section (the search's restarts), so the tests can add one
-EYERISS = (ROOT / "scenarios" / "validation" / "eyeriss.yaml").read_text(encoding="utf-8").split("\nmapping:\n")[
-    0
-] + "\n"
+EYERISS = without_mapping((ROOT / "scenarios" / "validation" / "eyeriss.yaml").read_text(encoding="utf-8"))
 
 
 def _line_of(text: str, needle: str) -> int:

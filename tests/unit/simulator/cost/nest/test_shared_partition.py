@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from simcase import without_mapping
 
 from accelerator.spec import ArchSpec, load_arch, parse_arch
 from models.workload import Op
@@ -115,7 +116,7 @@ def test_kernels_agree_with_capacity_ok_on_random_tiles(prefetched: tuple[bool, 
 def _eyeriss(parts: str | None = "{weight: {size_bytes: 8192}}") -> ArchSpec:
     """eyeriss.yaml with its GLB's partitions as given (None: one shared 108 kB), one search per
     layer (its ``mapping.restarts`` left out: the values below are a single search's)."""
-    text = EYERISS.read_text(encoding="utf-8").split("\nmapping:\n")[0] + "\n"
+    text = without_mapping(EYERISS.read_text(encoding="utf-8"))
     assert GLB_PARTS in text
     return parse_arch(text.replace(GLB_PARTS, "" if parts is None else f"      partitions: {parts}\n"), "e.yaml")
 

@@ -45,6 +45,12 @@ def notes(arch: ArchSpec, table: OpTable) -> list[str]:
     sp = arch.compute.sparsity
     head = "memory_model nest: "
     out: list[str] = []
+    if sp.act_zero_gating or sp.weight_zero_gating or sp.block_skip is not None:
+        out.append(
+            head + "sparsity: the mapper ranks mappings on the dense nest, and zero gating and skipping are "
+            "applied to the mapping it chose, so where most MACs are gated it can keep a mapping that the "
+            "reported EDP ranks lower (docs/validation.md, Eyeriss CONV5)"
+        )
     if sp.block_skip is not None:
         out.append(
             head + "block skipping: the shared buffers and DRAM still stage the skipped units' operands "

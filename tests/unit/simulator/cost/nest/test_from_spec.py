@@ -76,9 +76,17 @@ def test_notes_name_what_the_nest_path_leaves_out(tmp_path: Path) -> None:
         assert what not in notes  # modelled on the nest path now (simulator.cost.nest_homes)
     sparse = _with(base, block_skip=[1, 16], compact_activations=True, temporal_delta=True, act_zero_gating=True)
     notes = " | ".join(limits(sparse, table))
-    for what in ("block skipping", "compacted activations", "temporal deltas"):
+    for what in ("block skipping", "compacted activations", "temporal deltas", "ranks mappings on the dense nest"):
         assert what in notes  # what each still leaves out (simulator.cost.nest_sparsity.notes)
-    assert "zero gating" not in notes
+    # zero gating itself is modelled: the only note naming it is the mapper's (it maps the dense nest)
+    assert [n for n in limits(sparse, table) if "zero gating" in n] == [
+        n for n in limits(sparse, table) if "ranks mappings on the dense nest" in n
+    ]
+    dense = _with(base, act_zero_gating=False, weight_zero_gating=False, block_skip=None)
+    assert not any("ranks mappings on the dense nest" in n for n in limits(dense, table))
+    for gate in ("act_zero_gating", "weight_zero_gating"):
+        gated = _with(dense, **{gate: True})
+        assert any("ranks mappings on the dense nest" in n for n in limits(gated, table)), gate
 
 
 def test_one_level_model_refuses_row_stationary() -> None:

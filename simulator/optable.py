@@ -173,8 +173,7 @@ def _conv_geometry(op: Op) -> _Conv | None:
     if op.params.get("transposed") or len(x) != 4 or len(w) != 4 or len(out) != 4:
         return None
     groups = op.gemm[0]
-    stride = op.params.get("stride", 1)
-    sh = int(stride[0] if isinstance(stride, (list, tuple)) else stride)
+    sh = int(op.conv_stride[0])
     unique = math.prod(x) / groups
     return _Conv(
         img=x[0], in_h=x[2], in_w=x[3], out_q=out[3], stride=max(sh, 1), kr=w[2], ks=w[3], a_unique=float(unique)

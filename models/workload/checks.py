@@ -174,11 +174,11 @@ def _check_conv_reach(where: str, op: Op) -> None:
     kernel = prm.get("kernel", shapes[1][2:] if len(shapes) > 1 and len(shapes[1]) == 4 else None)
     if kernel is None or len(kernel) != 2 or not all(_is_int(k) for k in kernel):
         return
-    dilation = prm.get("dilation", prm.get("dilations", (1, 1)))
+    dilation = op.conv_dilation
     pad = _padding_total(prm)
     if pad is None:
         pad = (2 * dilation[0] * (kernel[0] - 1), 2 * dilation[1] * (kernel[1] - 1))
-    stride = prm.get("stride", prm.get("strides", (1, 1)))
+    stride = op.conv_stride
     for a, (axis, unit) in enumerate((("height", "rows"), ("width", "columns"))):
         reach = stride[a] * (op.output_shape[2 + a] - 1) + dilation[a] * (kernel[a] - 1) + 1
         have = shapes[0][2 + a] + pad[a]

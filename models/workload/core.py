@@ -49,6 +49,18 @@ class Op:
     def elements_out(self) -> int:
         return math.prod(self.output_shape) if self.output_shape else 0
 
+    @property
+    def conv_stride(self) -> tuple[int, ...]:
+        """A convolution's stride per spatial axis, as the PyTorch tracer (``stride``) or the ONNX
+        importer (``strides``) records it; ``(1, 1)`` when the op records none."""
+        return tuple(self.params.get("stride", self.params.get("strides", (1, 1))))
+
+    @property
+    def conv_dilation(self) -> tuple[int, ...]:
+        """A convolution's dilation per spatial axis (``dilation`` or ONNX's ``dilations``);
+        ``(1, 1)`` when the op records none."""
+        return tuple(self.params.get("dilation", self.params.get("dilations", (1, 1))))
+
 
 @dataclass(frozen=True)
 class Workload:

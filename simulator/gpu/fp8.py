@@ -31,7 +31,7 @@ def _fp8_eligible(op: Op) -> bool:
     pad = prm.get("padding", [0])
     return (
         op.kind == "conv" and list(prm.get("kernel", [])) == [1, 1] and not prm.get("transposed")
-        and all(int(v) == 1 for v in prm.get("stride", [1])) and all(int(v) == 0 for v in pad)
+        and all(int(v) == 1 for v in op.conv_stride) and all(int(v) == 0 for v in pad)
     )  # fmt: skip
 
 

@@ -77,8 +77,7 @@ def _conv_rows(op: Op) -> tuple[int, int, int] | None:
     x, w, out = op.input_shapes[0], op.input_shapes[1], op.output_shape
     if len(x) != 4 or len(w) != 4 or len(out) != 4:
         return None
-    stride = op.params.get("stride", 1)
-    sh = max(1, int(stride[0] if isinstance(stride, list | tuple) else stride))
+    sh = max(1, int(op.conv_stride[0]))
     return out[0] * out[2], max(0, w[2] - sh), x[0] * x[1] * x[3]
 
 

@@ -33,9 +33,8 @@ def problems(op: Op, conv_view: ConvView = "window") -> tuple[Problem, ...]:
                 q=q,
                 r=r,
                 s=s,
-                # the PyTorch tracer's spelling, else the ONNX importer's
-                stride=tuple(prm.get("stride", prm.get("strides", (1, 1)))),  # type: ignore[arg-type]
-                dilation=tuple(prm.get("dilation", prm.get("dilations", (1, 1)))),  # type: ignore[arg-type]
+                stride=op.conv_stride,  # type: ignore[arg-type]
+                dilation=op.conv_dilation,  # type: ignore[arg-type]
                 groups=int(prm.get("groups", 1)),
             ),
         )

@@ -32,3 +32,17 @@ def test_the_onnx_spelling_of_stride_and_dilation_is_read() -> None:
     torch_style = problems(conv3x3_op(9, name="c", stride=[2, 2], dilation=[1, 1]))  # 9x9 -> 4x4 at stride 2
     onnx_style = problems(conv3x3_op(9, name="c", strides=[2, 2], dilations=[1, 1]))
     assert torch_style == onnx_style and torch_style[0].stride == (2, 2)
+
+
+def test_every_reader_of_a_conv_stride_takes_either_spelling() -> None:
+    """Op.conv_stride / conv_dilation read the tracer's and the ONNX importer's spellings, so the
+    one-level model's geometry (simulator.optable) sees an ONNX stride too."""
+    from simulator.optable import _conv_geometry
+
+    torch_style = conv3x3_op(9, stride=[2, 2], dilation=[1, 3])
+    onnx_style = conv3x3_op(9, strides=[2, 2], dilations=[1, 3])
+    assert torch_style.conv_stride == onnx_style.conv_stride == (2, 2)
+    assert torch_style.conv_dilation == onnx_style.conv_dilation == (1, 3)
+    assert conv3x3_op(6).conv_stride == conv3x3_op(6).conv_dilation == (1, 1)
+    a, b = _conv_geometry(torch_style), _conv_geometry(onnx_style)
+    assert a is not None and b is not None and a.stride == b.stride == 2

@@ -32,7 +32,7 @@ import numpy as np
 
 from accelerator.errors import SimulationError
 from simulator.cost.array import IS, K_INNER, M_INNER, N_INNER, OS, WS, spatial_coverage
-from simulator.cost.clock import clock_energy, idle_gating
+from simulator.cost.clock import clock_energy, clock_pj, idle_gating
 from simulator.cost.gemm import Dims, fits, gemm_cost
 from simulator.cost.hardware import Hardware
 from simulator.cost.overlap import overlap_cycles, total
@@ -128,8 +128,8 @@ def score(
     if coverage is not None and idle_gating(hw):
         cov = np.broadcast_to(np.asarray(coverage, np.float64), np.shape(cycles))
         total = total + clock_energy(hw, cycles, cov)["clock"]
-    elif hw.clock_pj_per_cycle is not None:
-        total = total + hw.clock_pj_per_cycle * cycles
+    elif hw.clock_pj_per_cycle is not None:  # every PE clocked
+        total = total + clock_pj(hw, cycles)
     if objective == "latency":
         return cycles
     if objective == "energy":

@@ -97,25 +97,15 @@ def nest_arrays(problem: Problem, arch: NestArch, mapping: Mapping) -> tuple[np.
     return np.asarray(problem.bounds, np.int64), axis_coefs(problem.stride, problem.dilation), f, o, sp, holds
 
 
-def tile_bytes(problem: Problem, arch: NestArch, mapping: Mapping) -> np.ndarray:
-    """Bytes of each operand's tile in one instance of each level, ``(levels, 3)``."""
-    return _tile_bytes(arch, nest_arrays(problem, arch, mapping))
-
-
-def _tile_bytes(arch: NestArch, arrays: tuple[np.ndarray, ...]) -> np.ndarray:
-    b, coef, f, _, sp, holds = arrays
-    return np.asarray(tile_words(b, coef, f, sp, holds)) * np.asarray(arch.word_bits) / 8.0
-
-
 def fits(problem: Problem, arch: NestArch, mapping: Mapping) -> list[str]:
     """The levels whose tiles overflow them (empty when all fit)."""
     return _overflows(arch, nest_arrays(problem, arch, mapping))
 
 
 def _overflows(arch: NestArch, arrays: tuple[np.ndarray, ...]) -> list[str]:
-    """:func:`fits` on the mapping's :func:`nest_arrays`."""
-    tb = _tile_bytes(arch, arrays)
-    f, holds = arrays[2], arrays[5]
+    """:func:`fits` on the mapping's :func:`nest_arrays` (tiles in bytes per instance and level)."""
+    b, coef, f, _, sp, holds = arrays
+    tb = np.asarray(tile_words(b, coef, f, sp, holds)) * np.asarray(arch.word_bits) / 8.0
     return [
         f"{lv.name}: tiles of {tuple(round(x) for x in tb[i])} B do not fit"
         for i, lv in enumerate(arch.levels)

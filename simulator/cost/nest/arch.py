@@ -78,7 +78,7 @@ class NestLevel:
     #: the next pass's filters, JSSC 2017 Sec. V-A). Its fills and drains leave the level's exposed
     #: handover (they overlap compute, still in the transfer times); never with ``double_buffered``.
     #: A tile the level below takes whole counts once (:func:`.tiles.consumed_whole`: the current
-    #: one then lives below), which a mapping decides, not the level: see ``analysis.fits``.
+    #: one then lives below), which a mapping decides, not the level: see ``analysis._copies``.
     prefetched: tuple[bool, bool, bool] = (False, False, False)
 
     def tile_copies(self) -> Triple:

@@ -8,7 +8,7 @@ For every spatial candidate of :func:`~simulator.cost.nest.search.spatial_candid
    (:func:`.fast_kernels.fill_level`): prime factors move down from DRAM in the innermost-first
    dimension sequence of a stationary order (:func:`~.search._stationary_orders`: the
    dimensions an operand ignores innermost), smallest prime first, each kept if every tile
-   still fits (the scorer's capacity rule on :func:`.tiles.tile_words`). Fill variants
+   still fits (the scorer's capacity rule, :func:`.tiles.tiles_fit`). Fill variants
    (:func:`.fast_kernels.variants`): each of the three stationary orders (at every level below
    DRAM); one prime of each dimension in turn (balanced tiles) or all primes of a dimension
    before the next; with two or more levels below DRAM, also the innermost level left empty.
@@ -78,17 +78,11 @@ RowsDescendFn = Callable[
 ]
 
 
-def tile_copies(aa: ArchArrays) -> np.ndarray:
-    """Tiles of each operand an instance of each level holds, ``(levels, 3)``: the scorer's
-    ``ArchArrays.tile_copies`` (two where a level double-buffers or prefetches the operand)."""
-    return np.asarray(aa.tile_copies, np.float64)
-
-
 def capacity_args(aa: ArchArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The fast kernels' capacity arguments on ``aa``, in their order: what each level holds, bytes
-    per word, :func:`tile_copies`, the pool and the partitions (:func:`.tiles.tiles_fit`)."""
-    size, opsize = aa.size_bytes.astype(np.float64), aa.operand_bytes.astype(np.float64)
-    return aa.holds, aa.word_bytes, tile_copies(aa), aa.prefetched, size, opsize
+    per word, the tiles each holds (``ArchArrays.tile_copies``), which it prefetches, the pool and the
+    partitions (:func:`.tiles.tiles_fit`)."""
+    return aa.holds, aa.word_bytes, aa.tile_copies, aa.prefetched, aa.size_bytes, aa.operand_bytes
 
 
 def spatial_factors(aa: ArchArrays, unrollings: Sequence[tuple[tuple[int, ...], tuple[int, ...]]]) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The fast strategy's compiled kernels (numba): the seeds' fill by capacity, the kicks, the
-sizes of the neighbour kinds and the local search's step, scored kind by kind in one call
-(:mod:`simulator.cost.nest.fast` describes the strategy)."""
+sizes of the neighbour kinds and the local search, a whole descent per call, each step scored
+kind by kind (:mod:`simulator.cost.nest.fast` describes the strategy)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """numba's on-disk kernel cache, made to notice edits to the kernels a kernel compiles in.
 
 The nest engine's kernels are compiled by numba with ``cache=True`` (``counts``, ``fast_kernels``,
-``moves``, ``score``, ``systolic``, ``tiles``, ``union``). numba keys a cached kernel on the time stamp and size of the
+``moves``, ``rows``, ``score``, ``spatial``, ``systolic``, ``tiles``, ``union``). numba keys a
+cached kernel on the time stamp and size of the
 one file that defines it. A kernel that calls kernels of another file compiles them in, so after
 an edit to :mod:`.counts` alone (``git pull``, a checkout, an editor), ``score._score`` would load
 its cached machine code with the old counts inlined: wrong numbers, silently.

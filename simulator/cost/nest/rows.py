@@ -9,7 +9,7 @@ most moves of the step before), covering the bounds (:func:`.moves.cover`) makes
 and the keep states of an op walk near each other. Measured on every search of a cold evaluation
 of DDPM CIFAR-10 on edge-os-int8: 44,155 candidates counted, 19,789 of them distinct; of SD-1.5 on
 dc-ws-fp16 36,379 and 19,441. A :class:`RowTable` keeps each candidate's counts once; the scorer
-(``score._score``) looks a candidate up before counting it and copies the counts it finds: the
+(``score._count``) looks a candidate up before counting it and copies the counts it finds: the
 very numbers counting gives, so every search returns what it returned without the table.
 
 The table is open addressing with linear probing over a power-of-two array of slots (half empty

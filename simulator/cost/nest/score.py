@@ -384,13 +384,10 @@ class Counts:
         )
 
     def arrays(self) -> tuple[np.ndarray, ...]:
-        """The arrays, in ``_score``'s order (its last seven arguments)."""
+        """The arrays, in ``_score``'s order (the seven before its ``rows`` table)."""
         return (self.state, self.tile_words, self.subtile_words, self.acc, self.final, self.compute, self.folds)
 
     @property
     def nbytes(self) -> int:
         """Memory held (for the cache's bound)."""
-        return sum(
-            int(a.nbytes)
-            for a in (self.state, self.tile_words, self.subtile_words, self.acc, self.final, self.compute, self.folds)
-        )
+        return sum(int(a.nbytes) for a in self.arrays())

@@ -17,7 +17,6 @@ from simulator.cost.nest import fast, fast_kernels
 from simulator.cost.nest.analysis import NestResult, evaluate, fits
 from simulator.cost.nest.arch import NestArch
 from simulator.cost.nest.counts import axis_coefs
-from simulator.cost.nest.fast import tile_copies
 from simulator.cost.nest.mapping import single_level
 from simulator.cost.nest.memo import SearchMemo
 from simulator.cost.nest.moves import neighbours
@@ -125,7 +124,7 @@ def test_seeds_fit_cover_the_bounds_and_follow_the_capacity(tpu_arch: NestArch) 
         assert sorted(o[j, -1].tolist()) == list(range(7))
         tiles = tile_words(bounds, coef, f[j], s[j], aa.holds) * aa.word_bytes
         for lv in range(nlev - 1):
-            need = tiles[lv] * tile_copies(aa)[lv]
+            need = tiles[lv] * aa.tile_copies[lv]
             assert (need <= opsize[lv]).all() and need.sum() <= size[lv]
         assert (np.prod(f[j], axis=0) * np.prod(s[j], axis=0) >= bounds).all()
     # greedy by capacity: the level below DRAM is filled last, so no prime DRAM still holds fits

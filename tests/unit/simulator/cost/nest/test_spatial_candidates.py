@@ -13,7 +13,7 @@ from simulator.cost.nest.spatial import _axis_choices, candidates
 
 
 def _reference(bounds: tuple[int, ...], n_rows: int, n_cols: int, preset: object, keep: int) -> tuple[object, ...]:
-    """The loop the vectorised spatial candidates replaced (one row choice at a time)."""
+    """The loop the compiled spatial candidates replaced (one row choice at a time)."""
     b = np.asarray(bounds, np.int64)
     busy_l, exact_l, rows_l, cols_l = [], [], [], []
     row_dims, col_dims = list(preset.rows), list(preset.cols)  # type: ignore[attr-defined]
